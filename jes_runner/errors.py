@@ -1,0 +1,50 @@
+"""Errors that end a command with one clear line and a documented exit code.
+
+Every failure a user can cause (bad config, unknown context, bad credentials,
+unreachable URL, full disk) is raised as a :class:`JesError`; the CLI prints
+``error: <message>`` on one line and exits with ``exit_code`` -- never a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README "Exit codes")."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: unexpected exception
+    BAD_INPUT = 2  # config, settings, preflight (context, definition, credentials, URL)
+    JOB_FAILURES = 3  # measured, but some jobs failed, were canceled or timed out
+    PUSH_FAILED = 4  # measured and written, but the Pushgateway push failed
+    RESULTS_UNWRITABLE = 5  # results file could not be written (full / read-only disk)
+    THRESHOLD = 6  # a configured threshold (or `compare` tolerance) was crossed
+    SIGINT = 130
+    SIGTERM = 143
+
+
+class JesError(Exception):
+    """A user-facing error: one line naming what is wrong and how to fix it."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:  # keep it to one line whatever the cause
+        return " ".join(str(self.args[0]).split())
+
+
+class ConfigError(JesError):
+    """A malformed job config, scenario or settings file."""
+
+
+class PreflightError(JesError):
+    """Viya is unreachable, a token is refused, a context or definition is unknown."""
+
+
+class ResultsWriteError(JesError):
+    exit_code = ExitCode.RESULTS_UNWRITABLE

@@ -1,0 +1,105 @@
+"""The job config file (`config/job_configs.json`), in the original tool's format.
+
+Users drop in the file they already have, so the model accepts its keys as they
+are and rejects anything malformed with one line naming the file, the entry and
+the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class JobConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    definition_id: str | None = None
+    name: str = Field(min_length=1)
+    description: str = ""
+    arguments: dict[str, str] = Field(default_factory=dict)
+    context_name: str | None = None
+    enabled: bool = True
+    expected_runtime_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _stringify(cls, v: Any) -> Any:
+        # Job Execution arguments are a string-to-string map; numbers are common in hand-written files.
+        if isinstance(v, dict):
+            return {k: (str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x) for k, x in v.items()}
+        return v
+
+
+class ConfigMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    generated_at: str | None = None
+    discovery_pattern: str | None = None
+    total_jobs_found: int | None = None
+    enabled_jobs: int | None = None
+    disabled_jobs: int | None = None
+
+
+class JobConfigFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    jobs: list[JobConfig]
+    settings: dict[str, Any] = Field(default_factory=dict)
+    metadata: ConfigMetadata = Field(default_factory=ConfigMetadata)
+
+    @property
+    def enabled_jobs(self) -> list[JobConfig]:
+        return [j for j in self.jobs if j.enabled]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_none=False), indent=2) + "\n"
+
+
+def _describe(path: Path, data: Any, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = list(first["loc"])
+    where = "top level"
+    if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
+        idx = loc[1]
+        name = None
+        try:
+            name = data["jobs"][idx].get("name")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        field = ".".join(str(p) for p in loc[2:]) or "(entry)"
+        where = f"jobs[{idx}]" + (f" ({name!r})" if name else "") + f" field '{field}'"
+    elif loc:
+        where = "field '" + ".".join(str(p) for p in loc) + "'"
+    return f"{path}: {where}: {first['msg']} -- fix that entry (see README 'Job config')"
+
+
+def load_job_config(path: str | Path) -> JobConfigFile:
+    """Read and validate a job config file; raise ConfigError with one clear line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: job config file not found -- pass --config PATH or set JES_JOB_CONFIG") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read job config ({e.__class__.__name__}: {e})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{p}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be an object with a 'jobs' list")
+    try:
+        cfg = JobConfigFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(p, data, e)) from None
+    names = [j.name for j in cfg.jobs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{p}: duplicate job name(s) {', '.join(dupes)} -- each job must appear once")
+    return cfg
