@@ -1,0 +1,249 @@
+"""HTTP plumbing: a threaded HTTP/1.1 server, request parsing, faults, auth, encoding.
+
+Per request: route -> count "METHOD /template" -> (Viya paths only) faults:
+latency, reset, 429, 5xx -> orchestrator outage -> bearer check -> the endpoint
+(under the lock, model advanced to now) -> maybe drop the reply -> encode and
+send outside the lock. Unknown paths answer a 404 SAS error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .api import ROUTER, ApiError, Request, Response, sas_error
+from .clock import iso_ms
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+log = logging.getLogger("jes_runner.emulator")
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True  # quick restarts in tests; a live listener still refuses
+    request_queue_size = 256  # bursts of 1,000 submissions from many client threads
+
+    def __init__(self, app: Emulator, address: tuple[str, int]) -> None:
+        self.app = app
+        self.abort: set[int] = set()  # fds of connections to reset rather than close
+        self.conns: set[socket.socket] = set()  # open keep-alive connections, closed on stop
+        self.conns_lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, Handler)
+
+    def close_connections(self) -> None:
+        """End idle keep-alive connections so a stopped emulator stops answering."""
+        with self.conns_lock:
+            conns = list(self.conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+
+    def shutdown_request(self, request: Any) -> None:
+        if request.fileno() in self.abort:
+            self.abort.discard(request.fileno())
+            request.close()  # SO_LINGER 0 is set: the close sends RST
+            return
+        super().shutdown_request(request)
+
+
+def make_server(app: Emulator, host: str, port: int) -> EmulatorServer:
+    return EmulatorServer(app, (host, port))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "jes-viya-emulator/1"
+    sys_version = ""
+    server: EmulatorServer
+
+    def setup(self) -> None:
+        super().setup()
+        # replies leave in one write (_send); no Nagle delay on small ones either way
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.conns_lock:
+            self.server.conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.conns_lock:
+            self.server.conns.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    # ----- request flow ---------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        app = self.server.app
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        route, params, allowed = ROUTER.match(method, path)
+        endpoint = route.endpoint if route else f"{method} {path}"
+        app.count(endpoint)
+        if route is None:
+            if allowed:
+                return self._send(
+                    sas_error(
+                        405,
+                        f"The method {method} is not allowed for {path}.",
+                        path=path,
+                        headers={"Allow": ", ".join(allowed)},
+                    )
+                )
+            return self._send(sas_error(404, f"The resource {path} was not found.", path=path))
+        req = Request(method, path, query, self.headers, body, params)
+        decision = None
+        if not route.admin:
+            with app.lock:
+                now = app.sync()
+                decision = app.faults.decide(endpoint, method)
+                if decision.action and decision.action != "drop":
+                    app.faults.record(
+                        iso_ms(time.time()),
+                        time.time(),
+                        endpoint,
+                        decision.action,
+                        decision.status or None,
+                    )
+                outage = path.startswith("/workloadOrchestrator") and app.faults.outage(now)
+                if outage:
+                    app.faults.record(iso_ms(time.time()), time.time(), endpoint, "outage", 503)
+            if decision.latency_s:
+                time.sleep(decision.latency_s)
+            if decision.action == "reset":
+                return self._reset()
+            if decision.action == "throttle":
+                return self._send(
+                    sas_error(
+                        429,
+                        "Too many requests.",
+                        ["injected fault: rate limited"],
+                        path,
+                        {"Retry-After": str(decision.retry_after)},
+                    )
+                )
+            if decision.action == "error":
+                return self._send(
+                    sas_error(
+                        decision.status,
+                        "The service is unavailable."
+                        if decision.status != 500
+                        else "An internal server error occurred.",
+                        ["injected fault"],
+                        path,
+                    )
+                )
+            if outage:
+                return self._send(
+                    sas_error(
+                        503,
+                        "The workload orchestrator service is unavailable.",
+                        ["injected fault: orchestrator outage"],
+                        path,
+                    )
+                )
+        if route.auth:
+            check = app.tokens.check(self.headers.get("Authorization"))
+            if not check.ok:
+                return self._send(
+                    sas_error(
+                        401,
+                        check.description,
+                        [f"error: {check.error}"],
+                        path,
+                        {"WWW-Authenticate": check.www_authenticate()},
+                    )
+                )
+            req.user = check.user or check.client_id
+        try:
+            if route.model:
+                with app.lock:
+                    app.sync()
+                    resp = route.func(app, req)
+            else:
+                resp = route.func(app, req)
+        except ApiError as e:
+            resp = sas_error(e.status, e.message, e.details, path, e.headers)
+        except Exception:  # a bug: answer like a real service would, keep serving
+            log.exception("emulator: %s %s failed", method, self.path)
+            resp = sas_error(
+                500,
+                "An internal server error occurred.",
+                ["emulator bug; see the emulator log"],
+                path,
+            )
+        if decision is not None and decision.action == "drop":
+            with app.lock:
+                app.faults.record(iso_ms(time.time()), time.time(), endpoint, "drop", None)
+            return self._close_silently()
+        self._send(resp)
+
+    # ----- output ---------------------------------------------------------------
+
+    def _send(self, resp: Response) -> None:
+        body = resp.body
+        if body is None or resp.status in (204, 304):
+            data = b""
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        else:
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        headers = {"Server": self.version_string(), "Date": self.date_time_string()}
+        if resp.status not in (204, 304):
+            ctype = resp.content_type
+            if isinstance(body, str) and "charset" not in ctype:
+                ctype += "; charset=utf-8"
+            headers["Content-Type"] = ctype
+        headers.update(resp.headers)
+        headers["Content-Length"] = str(len(data))
+        reason = (
+            HTTPStatus(resp.status).phrase if resp.status in HTTPStatus._value2member_map_ else ""
+        )
+        head = f"{self.protocol_version} {resp.status} {reason}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.log_request(resp.status, len(data))
+        self.wfile.write(head.encode("latin-1") + data)  # one write: no Nagle stall
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST and no response."""
+        sock = self.connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.server.abort.add(sock.fileno())
+        self.close_connection = True
+
+    def _close_silently(self) -> None:
+        """The request was processed but the reply is lost: close with no response."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,67 @@
+"""1,000 concurrent jobs over HTTP: all accepted, all in flight at once, all completing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from emu_support import ViyaClient, tiny_scenario
+
+from jes_runner.emulator import Emulator
+
+N = 1000
+
+
+def test_thousand_concurrent_jobs(make_emu: Callable[..., Emulator]) -> None:
+    # 10 nodes x 100 slots, no contention; a 40-model-second job lasts 4 real seconds
+    sc = tiny_scenario(slots=100, nodes=10, speed=0.1)
+    emu = make_emu(sc)
+    client = ViyaClient(emu)
+    def_id = client.definition_id("short_job")
+    body = {
+        "jobDefinitionUri": f"/jobDefinitions/definitions/{def_id}",
+        "arguments": {"_contextName": "SAS Job Execution compute context"},
+    }
+
+    def submit_many(start: int) -> list[str]:
+        c = ViyaClient(emu)  # one connection per thread
+        ids = []
+        for i in range(start, N, 8):
+            r = c.post("/jobExecution/jobs", json={**body, "name": f"scale_job_{i:04d}"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        return ids
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        ids = [i for chunk in pool.map(submit_many, range(8)) for i in chunk]
+    accept_s = time.monotonic() - t0
+    assert len(set(ids)) == N
+
+    # poll many at once with in(id, ...) as a runner would
+    chunk = ",".join(f'"{i}"' for i in ids[:100])
+    r = client.get("/jobExecution/jobs", params={"filter": f"in(id,{chunk})", "limit": "100"})
+    assert r.json()["count"] == 100
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done = client.get(
+            "/jobExecution/jobs", params={"filter": "eq(state,completed)", "limit": "0"}
+        ).json()["count"]
+        if done == N:
+            break
+        time.sleep(0.2)
+    assert done == N
+
+    gt = emu.ground_truth()
+    jobs = gt["jobs"]
+    assert len(jobs) == N and all(j["state"] == "completed" for j in jobs)
+    # every job was in flight at once: the last submission came before the first end
+    assert max(j["submit_epoch"] for j in jobs) < min(j["end_epoch"] for j in jobs), (
+        f"accepting took {accept_s:.1f} s"
+    )
+    assert gt["requests"]["POST /jobExecution/jobs"] == N
+    orch = client.get("/workloadOrchestrator/jobs", params={"limit": "500", "start": "500"}).json()
+    assert orch["count"] == N and len(orch["items"]) == 500
+    print(f"\naccepted {N} jobs in {accept_s:.2f} s ({N / accept_s:.0f} POST/s)")
