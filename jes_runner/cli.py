@@ -20,6 +20,9 @@ from .errors import ExitCode, JesError
 # optional module never stops the others from working.
 COMMAND_MODULES: list[str] = [
     "jes_runner.emulator.cli",
+    "jes_runner.runner",
+    "jes_runner.demo",
+    "jes_runner.discover",
 ]
 
 

@@ -7,7 +7,9 @@ the field.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +70,8 @@ def _describe(path: Path, data: Any, err: ValidationError) -> str:
     if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
         idx = loc[1]
         name = None
-        try:
+        with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
             name = data["jobs"][idx].get("name")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
         field = ".".join(str(p) for p in loc[2:]) or "(entry)"
         where = f"jobs[{idx}]" + (f" ({name!r})" if name else "") + f" field '{field}'"
     elif loc:
@@ -98,8 +98,8 @@ def load_job_config(path: str | Path) -> JobConfigFile:
         cfg = JobConfigFile.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_describe(p, data, e)) from None
-    names = [j.name for j in cfg.jobs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(j.name for j in cfg.jobs)  # not list.count: O(n^2) at 10,000 jobs
+    dupes = sorted(n for n, c in counts.items() if c > 1)
     if dupes:
         raise ConfigError(f"{p}: duplicate job name(s) {', '.join(dupes)} -- each job must appear once")
     return cfg

@@ -1,0 +1,475 @@
+"""Runs one phase: releases jobs by mode and polls them cheaply.
+
+Modes: ``sequential`` (one at a time), ``batch`` (waves of N: the next wave
+starts when the whole previous one ended, the seed's behaviour), ``window``
+(keep N in flight), ``all`` (everything at once).
+
+Polling spares the API: each tick is one list request (``in(id,...)``, ≤100 ids)
+covering the jobs that are *due*, topped up with the next-due ones for free.
+A job is due at its expected end: ``expected_runtime_s`` × a factor learned
+online (median observed/expected), so a 0.005-speed emulator and a real
+cluster are both polled near completion. Overdue jobs back off geometrically;
+before anything was learned, polls probe at doubling intervals. All intervals
+stay within [poll_interval_min, poll_interval_max].
+
+Measurements come from the server's timestamps, so polling late never
+changes a figure; it only changes how soon the next job is released.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .plan import PhasePlan, PlannedJob
+from .records import TERMINAL_STATES, JobRecord, utcnow
+from .viya import ViyaClient, ViyaError
+
+log = logging.getLogger("jes_runner.executor")
+
+MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya
+DUE_MARGIN = 1.04  # poll a little after the expected end: one poll that finds it done beats two
+OVERDUE_GROWTH = 1.6
+MISSING_LIMIT = 3  # list answers without a job before asking for it by id
+
+
+class PhaseListener(Protocol):
+    def job_submitted(self, phase: PhasePlan, record: JobRecord) -> None: ...
+
+    def job_finished(self, phase: PhasePlan, record: JobRecord) -> None: ...
+
+
+class _NullListener:
+    def job_submitted(self, phase: PhasePlan, record: JobRecord) -> None:
+        pass
+
+    def job_finished(self, phase: PhasePlan, record: JobRecord) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    interval_min: float = 0.05
+    interval_max: float = 30.0
+    job_timeout_s: float = 3600.0
+    ids_per_request: int = 100
+
+
+class RuntimeModel:
+    """Expected runtime of a job: config estimate × learned factor (median observed/expected)."""
+
+    def __init__(self, prior_factor: float | None = None) -> None:
+        self.prior_factor = prior_factor
+        self._ratios: list[float] = []
+        self._durations: list[float] = []
+
+    @staticmethod
+    def _median(sorted_values: list[float]) -> float:
+        n = len(sorted_values)
+        mid = n // 2
+        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
+
+    @property
+    def factor(self) -> float | None:
+        return self._median(self._ratios) if self._ratios else self.prior_factor
+
+    def observe(self, expected: float | None, observed: float | None) -> None:
+        if observed is None or observed <= 0:
+            return
+        bisect.insort(self._durations, observed)
+        if expected:
+            bisect.insort(self._ratios, observed / expected)
+
+    def estimate(self, expected: float | None) -> float | None:
+        f = self.factor
+        if expected and f:
+            return expected * f
+        if self._durations:  # no per-job estimate: the typical job of this phase
+            return self._median(self._durations)
+        return None
+
+
+@dataclass(slots=True)
+class _Flight:
+    record: JobRecord
+    job: PlannedJob
+    t_submit: float  # monotonic, when the server's answer arrived
+    due: float
+    step: float
+    estimate: float | None
+    version: int = 0
+    misses: int = 0
+    last_pending_at: float | None = None  # when a poll last saw it queued (cleared once running)
+    queued_s: float = 0.0  # lower bound of its queue wait: last "pending" answer - submission
+
+
+@dataclass(slots=True)
+class PhaseOutcome:
+    phase: PhasePlan
+    records: list[JobRecord]
+    aborted: bool = False
+    client_started_at: datetime | None = None
+    client_ended_at: datetime | None = None
+    requests: int = 0
+    learned_factor: float | None = None
+
+
+class PhaseExecutor:
+    def __init__(
+        self,
+        client: ViyaClient,
+        phase: PhasePlan,
+        *,
+        run_id: str,
+        epoch: int,
+        definition_ids: dict[str, str],
+        policy: PollPolicy,
+        model: RuntimeModel | None = None,
+        listener: PhaseListener | None = None,
+        stop_event: threading.Event | None = None,
+        submit_workers: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.phase = phase
+        self.run_id = run_id
+        self.epoch = epoch
+        self.definition_ids = definition_ids
+        self.policy = policy
+        self.model = model or RuntimeModel()
+        self.listener = listener or _NullListener()
+        self.stop_event = stop_event or threading.Event()
+        self.submit_workers = max(1, min(submit_workers, phase.concurrency))
+        self.clock = clock
+
+        self._queue: list[tuple[int, PlannedJob]] = list(enumerate(phase.jobs, start=1))
+        self._queue.reverse()  # pop() from the end keeps config order
+        self._submitting: dict[Future[Any], JobRecord] = {}
+        self._job_of: dict[int, PlannedJob] = {}  # record id -> its config, while submitting
+        self._pool: ThreadPoolExecutor | None = None
+        self._flights: dict[str, _Flight] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._records: list[JobRecord] = []
+        self._last_poll = float("-inf")
+        self._poll_failures = 0
+        self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
+
+    # -- public ------------------------------------------------------------------
+
+    def run(self) -> PhaseOutcome:
+        outcome = PhaseOutcome(self.phase, self._records, client_started_at=utcnow())
+        start_requests = self.client.request_count
+        with ThreadPoolExecutor(max_workers=self.submit_workers, thread_name_prefix="submit") as pool:
+            self._pool = pool
+            try:
+                outcome.aborted = self._loop()
+            finally:
+                if self._submitting:  # only after an abort (or a bug): settle what was on its way
+                    for fut, rec in list(self._submitting.items()):
+                        if fut.cancel():  # still queued in the pool: never sent
+                            self._job_of.pop(id(rec), None)
+                        else:
+                            self._harvest(fut, rec)
+                    self._submitting.clear()
+                    self._cancel_all("run aborted")
+        outcome.client_ended_at = utcnow()
+        outcome.requests = self.client.request_count - start_requests
+        outcome.learned_factor = self.model.factor
+        self._records.sort(key=lambda r: r.sequence)
+        return outcome
+
+    # -- main loop -----------------------------------------------------------------
+
+    def _loop(self) -> bool:
+        while True:
+            if self.stop_event.is_set():
+                self._cancel_all("run aborted")
+                return True
+            self._release()
+            if not self._queue and not self._submitting and not self._flights:
+                return False
+            now = self.clock()
+            wake = min(self._next_poll_time(now), self._next_deadline())
+            timeout = max(0.0, wake - now)
+            if self._submitting:
+                done, _ = wait(list(self._submitting), timeout=min(timeout, 1.0), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    self._harvest(fut, self._submitting.pop(fut))
+            elif timeout > 0:
+                self.stop_event.wait(min(timeout, 1.0))
+            now = self.clock()
+            if self._flights and now >= self._next_poll_time(now):
+                self._poll(now)
+            self._enforce_timeouts(self.clock())
+
+    def _in_flight(self) -> int:
+        return len(self._flights) + len(self._submitting)
+
+    def _release(self) -> None:
+        """Submit what the mode allows right now."""
+        mode, n = self.phase.mode, self.phase.concurrency
+        if mode == "batch":
+            if self._in_flight() == 0 and self._queue:
+                for _ in range(min(n, len(self._queue))):
+                    self._submit(*self._queue.pop())
+            return
+        limit = 1 if mode == "sequential" else n
+        while self._queue and self._in_flight() < limit:
+            self._submit(*self._queue.pop())
+
+    def _submit(self, sequence: int, job: PlannedJob) -> None:
+        unique = self.phase.unique_job_name(job, sequence, self.epoch)
+        definition_id = self.definition_ids.get(job.name, job.definition_id)
+        record = JobRecord(name=job.name, unique_job_name=unique, phase=self.phase.name,
+                           context=self.phase.context, sequence=sequence, definition_id=definition_id)
+        body = {
+            "jobDefinitionUri": f"/jobDefinitions/definitions/{definition_id}",
+            "name": unique,
+            "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
+            "arguments": {**job.arguments, "_contextName": self.phase.context},
+            "createdByApplication": "jes-runner",
+            "properties": {"jes_runner_run_id": self.run_id, "jes_runner_phase": self.phase.name},
+        }
+        assert self._pool is not None
+        fut = self._pool.submit(self._post, body)
+        self._submitting[fut] = record
+        self._job_of[id(record)] = job
+
+    def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], datetime, float]:
+        sent_at = utcnow()
+        job = self.client.submit_job(body)
+        return job, sent_at, self.clock()
+
+    def _harvest(self, fut: Future[Any], record: JobRecord) -> None:
+        job_cfg = self._job_of.pop(id(record))
+        try:
+            job, sent_at, t_answer = fut.result()
+        except ViyaError as e:
+            record.status = "submit_failed"
+            record.error = str(e)
+            record.client_submitted_at = utcnow()
+            self._finish(record)
+            log.warning("phase %s: %s could not be submitted: %s", self.phase.name, record.unique_job_name, e)
+            return
+        record.client_submitted_at = sent_at
+        record.job_instance_id = job.get("id")
+        record.apply_server_job(job)
+        if not record.job_instance_id:
+            record.status, record.error = "submit_failed", "submission answer had no job id"
+            self._finish(record)
+            return
+        self.listener.job_submitted(self.phase, record)
+        if job.get("state") in TERMINAL_STATES:
+            record.client_ended_at = utcnow()
+            self._finish(record, expected=job_cfg.expected_runtime_s)
+            return
+        est = self.model.estimate(job_cfg.expected_runtime_s)
+        if est is None:  # nothing learned yet: probe at doubling intervals
+            due, step = t_answer + self.policy.interval_min, self.policy.interval_min
+        else:
+            due = t_answer + est * DUE_MARGIN
+            step = max(self.policy.interval_min, est * 0.1)
+        flight = _Flight(record, job_cfg, t_answer, due, step, est)
+        self._flights[record.job_instance_id] = flight
+        self._schedule(flight, due)
+        heapq.heappush(self._deadlines, (t_answer + self.policy.job_timeout_s, record.job_instance_id))
+
+    # -- scheduling ------------------------------------------------------------------
+
+    def _schedule(self, flight: _Flight, due: float) -> None:
+        flight.version += 1
+        flight.due = due
+        heapq.heappush(self._heap, (due, flight.version, flight.record.job_instance_id or ""))
+
+    def _peek_due(self) -> float | None:
+        while self._heap:
+            due, version, job_id = self._heap[0]
+            f = self._flights.get(job_id)
+            if f is not None and f.version == version:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def _next_poll_time(self, now: float) -> float:
+        if not self._flights:
+            return now + self.policy.interval_max
+        due = self._peek_due()
+        earliest = self._last_poll + self.policy.interval_min
+        latest = self._last_poll + self.policy.interval_max if self._last_poll > float("-inf") else now + self.policy.interval_max
+        if due is None:
+            return max(earliest, min(latest, now))
+        return max(earliest, min(due, latest))
+
+    def _pop_valid(self) -> _Flight | None:
+        while self._heap:
+            _, version, job_id = heapq.heappop(self._heap)
+            f = self._flights.get(job_id)
+            if f is not None and f.version == version:
+                return f
+        return None
+
+    def _pick(self, now: float) -> list[_Flight]:
+        """Due flights, plus the next-due ones to fill the last request's free id slots."""
+        cap = self.policy.ids_per_request
+        picked: list[_Flight] = []
+        while (due := self._peek_due()) is not None and due <= now + self.policy.interval_min / 2:
+            f = self._pop_valid()
+            if f is not None:
+                picked.append(f)
+        # a tick forced by poll_interval_max has nothing due: it asks about the earliest ones
+        free = cap if not picked else (-len(picked)) % cap
+        for _ in range(free):
+            f = self._pop_valid()
+            if f is None:
+                break
+            picked.append(f)
+        return picked
+
+    def _poll(self, now: float) -> None:
+        flights = self._pick(now)
+        if not flights:
+            return
+        self._last_poll = now
+        ids = [f.record.job_instance_id or "" for f in flights]
+        try:
+            jobs = self.client.get_jobs(ids)
+        except ViyaError as e:
+            self._poll_failures += 1
+            log.warning("phase %s: polling failed (%d/%d): %s", self.phase.name, self._poll_failures, MAX_POLL_FAILURES, e)
+            for f in flights:
+                self._schedule(f, now + min(self.policy.interval_max, f.step))
+            if self._poll_failures >= MAX_POLL_FAILURES:
+                self._give_up(f"lost contact with Viya: {e}")
+            return
+        self._poll_failures = 0
+        by_id = {j.get("id"): j for j in jobs if isinstance(j, dict)}
+        t = self.clock()
+        for f in flights:
+            job = by_id.get(f.record.job_instance_id)
+            if job is None:
+                f.misses += 1
+                if f.misses >= MISSING_LIMIT:
+                    job = self._lookup_missing(f)
+                    if job is None:
+                        continue
+                else:
+                    self._reschedule(f, t, None)
+                    continue
+            state = job.get("state")
+            if state in TERMINAL_STATES:
+                f.record.client_ended_at = utcnow()
+                f.record.apply_server_job(job)
+                del self._flights[f.record.job_instance_id or ""]
+                self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
+            else:
+                self._reschedule(f, t, state)
+
+    def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
+        lo, hi = self.policy.interval_min, self.policy.interval_max
+        est = f.estimate
+        if state == "pending":
+            f.last_pending_at = now
+            f.queued_s = now - f.t_submit
+        elif state == "running" and f.last_pending_at is not None and est is not None:
+            # it started between the last "pending" answer and this one: expect it a runtime after the midpoint
+            started = (f.last_pending_at + now) / 2
+            f.last_pending_at = None
+            f.step = max(lo, est * 0.1)
+            self._schedule(f, now + min(hi, max(lo, started + est * DUE_MARGIN - now)))
+            return
+        if f.due > now + lo:  # polled early for free: keep its own due time
+            self._schedule(f, f.due)
+            return
+        if est is None:  # nothing learned: keep probing at doubling intervals
+            delay = f.step
+            f.step *= 2.0
+        elif state == "pending":
+            # queued, its whole run still ahead: wait half a runtime, or half its age in the queue
+            delay = max(est * 0.5, (now - f.t_submit) * 0.5)
+        else:  # running past its expected end: back off geometrically
+            delay = f.step
+            f.step *= OVERDUE_GROWTH
+        self._schedule(f, now + min(hi, max(lo, delay)))
+
+    def _lookup_missing(self, f: _Flight) -> dict[str, Any] | None:
+        try:
+            job = self.client.get_job(f.record.job_instance_id or "")
+        except ViyaError as e:
+            log.warning("phase %s: %s missing from list answers and lookup failed: %s", self.phase.name, f.record.unique_job_name, e)
+            self._reschedule(f, self.clock(), None)
+            return None
+        if job is None:
+            del self._flights[f.record.job_instance_id or ""]
+            f.record.status, f.record.error = "failed", "job no longer exists on the server"
+            f.record.client_ended_at = utcnow()
+            self._finish(f.record)
+            return None
+        f.misses = 0
+        return job
+
+    # -- endings ---------------------------------------------------------------------
+
+    def _finish(self, record: JobRecord, expected: float | None = None, queued_s: float = 0.0) -> None:
+        if record.status == "completed" and record.timing_source == "server" and record.duration is not None:
+            # learn the run time, not the queue: a wave stuck behind a scale-up says nothing about the next
+            self.model.observe(expected, record.duration - queued_s)
+        self._records.append(record)
+        self.listener.job_finished(self.phase, record)
+
+    def _next_deadline(self) -> float:
+        while self._deadlines and self._deadlines[0][1] not in self._flights:
+            heapq.heappop(self._deadlines)
+        return self._deadlines[0][0] if self._deadlines else float("inf")
+
+    def _enforce_timeouts(self, now: float) -> None:
+        limit = self.policy.job_timeout_s
+        while self._next_deadline() <= now:
+            _, job_id = heapq.heappop(self._deadlines)
+            self._cancel(self._flights[job_id], "timed_out", f"no terminal state after {limit:g} s: canceled")
+
+    def _cancel(self, f: _Flight, status: str, reason: str) -> None:
+        job_id = f.record.job_instance_id or ""
+        self._flights.pop(job_id, None)
+        try:
+            self.client.cancel_job(job_id)
+            final = self.client.get_jobs([job_id])
+        except ViyaError as e:
+            final = []
+            reason += f" (cancel request failed: {e})"
+        if final:
+            f.record.apply_server_job(final[0])
+        if f.record.server_state == "completed" and status == "timed_out":
+            # it finished between our last poll and the cancel: a normal completion
+            f.record.client_ended_at = utcnow()
+            self._finish(f.record, expected=f.job.expected_runtime_s)
+            return
+        f.record.status = status
+        f.record.error = reason
+        f.record.client_ended_at = utcnow()
+        self._finish(f.record)
+
+    def _cancel_all(self, reason: str) -> None:
+        for f in list(self._flights.values()):
+            self._cancel(f, "canceled", reason)
+
+    def _give_up(self, reason: str) -> None:
+        for f in list(self._flights.values()):
+            self._flights.pop(f.record.job_instance_id or "", None)
+            f.record.status, f.record.error = "failed", reason
+            f.record.client_ended_at = utcnow()
+            self._finish(f.record)
+        while self._queue:
+            seq, job = self._queue.pop()
+            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch),
+                            phase=self.phase.name, context=self.phase.context, sequence=seq,
+                            definition_id=self.definition_ids.get(job.name, job.definition_id),
+                            status="submit_failed", error=f"not submitted: {reason}")
+            self._finish(rec)

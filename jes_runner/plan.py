@@ -1,0 +1,126 @@
+"""The run plan: which phases run, in which context and mode, with which jobs."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .jobconfig import JobConfig, load_job_config
+from .settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
+
+log = logging.getLogger("jes_runner.plan")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    name: str
+    definition_id: str | None
+    arguments: dict[str, str]
+    expected_runtime_s: float | None
+
+
+@dataclass(slots=True)
+class PhasePlan:
+    name: str
+    slug: str
+    context: str
+    mode: Mode
+    concurrency: int  # jobs in flight at most (len(jobs) for "all")
+    baseline: bool
+    jobs: list[PlannedJob]
+
+    def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int) -> str:
+        """`<job>_<phase>_<seq>_<epoch>`: unique per run, and what the orchestrator name rule is applied to."""
+        return f"{job.name}_{self.slug}_{sequence}_{epoch}"
+
+
+@dataclass(slots=True)
+class RunPlan:
+    run_id: str
+    epoch: int
+    phases: list[PhasePlan]
+    job_config_path: Path
+    jobs: list[PlannedJob]
+    # filled by preflight: job name -> definition id
+    definition_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> PhasePlan | None:
+        return next((p for p in self.phases if p.baseline), None)
+
+
+def select_phases(
+    settings: Settings,
+    *,
+    phases_file: str | None = None,
+    mode: Mode | None = None,
+    concurrent: int | None = None,
+    async_only: bool = False,
+    sequential_only: bool = False,
+) -> list[PhaseSpec]:
+    """Phases from --phases / JES_PHASES, else the seed's two phases shaped by --mode/--concurrent."""
+    if async_only and sequential_only:
+        raise ConfigError("--async-only and --sequential-only exclude each other")
+    if phases_file:
+        path = Path(phases_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read phases file ({e.__class__.__name__})") from None
+        specs = parse_phases(text, str(path))
+    elif settings.phases:
+        specs = list(settings.phases)
+    else:
+        specs = default_phases(mode or "batch", 5 if concurrent is None else concurrent)
+        mode = concurrent = None
+    if mode is not None or concurrent is not None:
+        log.warning("--mode/--concurrent shape the default two-phase run; ignored because phases are configured")
+    if sequential_only:
+        specs = [p for p in specs if p.baseline]
+    elif async_only:
+        specs = [p for p in specs if not p.baseline]
+    if not specs:
+        raise ConfigError("no phase left to run after --async-only/--sequential-only")
+    return specs
+
+
+def load_jobs(settings: Settings, limit: int | None = None) -> tuple[Path, list[PlannedJob]]:
+    path = settings.resolved_job_config()
+    cfg = load_job_config(path)
+    enabled: list[JobConfig] = cfg.enabled_jobs
+    if not enabled:
+        raise ConfigError(f"{path}: no enabled jobs -- set \"enabled\": true on at least one")
+    if limit is not None and limit > 0:
+        enabled = enabled[:limit]
+    jobs = [
+        PlannedJob(
+            name=j.name,
+            definition_id=j.definition_id,
+            # _contextName is the phase's decision, not the file's
+            arguments={k: v for k, v in j.arguments.items() if k != "_contextName"},
+            expected_runtime_s=j.expected_runtime_s,
+        )
+        for j in enabled
+    ]
+    return path, jobs
+
+
+def build_plan(specs: list[PhaseSpec], jobs: list[PlannedJob], job_config_path: Path) -> RunPlan:
+    phases = [
+        PhasePlan(
+            name=s.name,
+            slug=slug(s.name),
+            context=s.context,
+            mode=s.mode,
+            concurrency=len(jobs) if s.mode == "all" else (1 if s.mode == "sequential" else s.concurrency),
+            baseline=s.baseline,
+            jobs=list(jobs),
+        )
+        for s in specs
+    ]
+    return RunPlan(run_id=str(uuid.uuid4()), epoch=int(time.time()), phases=phases,
+                   job_config_path=job_config_path, jobs=list(jobs))

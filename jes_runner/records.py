@@ -1,0 +1,128 @@
+"""JobRecord: everything measured about one job execution.
+
+Server timestamps are the measurement; the runner's own clock is kept beside
+them, labelled ``client_*``, because polling delays make it late by seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
+STATUSES = ("completed", "failed", "canceled", "timed_out", "submit_failed")
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """ISO 8601 (with `Z`) to an aware datetime; None when absent or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class JobRecord:
+    name: str
+    unique_job_name: str
+    phase: str
+    context: str
+    sequence: int
+    definition_id: str | None = None
+    job_instance_id: str | None = None
+    status: str = "submit_failed"
+    server_state: str | None = None
+    submitted_at: datetime | None = None  # server creationTimeStamp
+    started_at: datetime | None = None  # orchestrator startTime (Job Execution has no start stamp)
+    ended_at: datetime | None = None  # server endTimeStamp
+    elapsed_time_ms: int | float | None = None
+    client_submitted_at: datetime | None = None
+    client_ended_at: datetime | None = None
+    error: str | None = None
+    orchestrator: dict[str, Any] | None = field(default=None)
+
+    @property
+    def duration(self) -> float | None:
+        """Server seconds: endTimeStamp − creationTimeStamp (client figures only as a fallback)."""
+        if self.submitted_at and self.ended_at:
+            return round((self.ended_at - self.submitted_at).total_seconds(), 3)
+        return self.client_duration if self.status != "submit_failed" else None
+
+    @property
+    def timing_source(self) -> str:
+        return "server" if self.submitted_at and self.ended_at else "client"
+
+    @property
+    def client_duration(self) -> float | None:
+        if self.client_submitted_at and self.client_ended_at:
+            return round((self.client_ended_at - self.client_submitted_at).total_seconds(), 3)
+        return None
+
+    def apply_server_job(self, job: dict[str, Any]) -> None:
+        """Copy the server's view of a (terminal) job into the record."""
+        self.job_instance_id = job.get("id") or self.job_instance_id
+        state = job.get("state")
+        self.server_state = state
+        self.submitted_at = parse_ts(job.get("creationTimeStamp")) or self.submitted_at
+        self.ended_at = parse_ts(job.get("endTimeStamp")) or self.ended_at
+        self.elapsed_time_ms = job.get("elapsedTime", self.elapsed_time_ms)
+        if state in TERMINAL_STATES and self.status != "timed_out":
+            self.status = state
+        if state == "failed" and not self.error:
+            self.error = _job_error(job) or "job failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unique_job_name": self.unique_job_name,
+            "job_instance_id": self.job_instance_id,
+            "definition_id": self.definition_id,
+            "phase": self.phase,
+            "context": self.context,
+            "sequence": self.sequence,
+            "status": self.status,
+            "server_state": self.server_state,
+            "submitted_at": iso(self.submitted_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "duration": self.duration,
+            "elapsed_time_ms": self.elapsed_time_ms,
+            "timing_source": self.timing_source,
+            "client_submitted_at": iso(self.client_submitted_at),
+            "client_ended_at": iso(self.client_ended_at),
+            "client_duration": self.client_duration,
+            "error": self.error,
+            "metrics": {"orchestrator_data": self.orchestrator},
+        }
+
+
+def _job_error(job: dict[str, Any]) -> str | None:
+    err = job.get("error")
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("details")
+        if isinstance(msg, list):
+            msg = "; ".join(str(m) for m in msg)
+        if msg:
+            return " ".join(str(msg).split())[:500]
+    details = job.get("stateDetails")
+    if isinstance(details, dict):
+        text = details.get("failureReason") or details.get("message")
+        if text:
+            return " ".join(str(text).split())[:500]
+    elif isinstance(details, str) and details:
+        return " ".join(details.split())[:500]
+    return None

@@ -1,0 +1,154 @@
+"""The results file (atomic write) and the per-run checkpoint (JSON lines).
+
+The checkpoint gets each job as it finishes, flushed at once, so a crash loses
+nothing already measured; it is fsynced at most once a second (and on close)
+because an fsync per job would cost more than the measurement at 10,000 jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import ResultsWriteError
+
+log = logging.getLogger("jes_runner.results")
+
+SCHEMA_VERSION = 1
+RESULTS_PREFIX = "pooled_jobs_comparison_"
+
+
+def results_filename(when: datetime) -> str:
+    return f"{RESULTS_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
+
+
+class Checkpoint:
+    """Append-only JSON lines at `<output_dir>/<run_id>.checkpoint.jsonl`; never raises."""
+
+    def __init__(self, output_dir: Path, run_id: str) -> None:
+        self.path = Path(output_dir) / f"{run_id}.checkpoint.jsonl"
+        self.error: str | None = None
+        self._fh: IO[str] | None = None
+        self._last_sync = 0.0
+        self.lines = 0
+
+    def open(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives for the whole run
+        except OSError as e:
+            self.error = f"cannot write checkpoint {self.path}: {e.strerror or e}"
+            return False
+        return True
+
+    def append(self, entry: dict[str, Any]) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            self._fh.flush()
+            self.lines += 1
+            now = time.monotonic()
+            if now - self._last_sync >= 1.0:
+                os.fsync(self._fh.fileno())
+                self._last_sync = now
+        except OSError as e:
+            self.error = f"checkpoint {self.path} stopped: {e.strerror or e}"
+            log.warning("%s; figures continue on stdout", self.error)
+            self._close_quietly()
+
+    def close(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as e:
+            self.error = f"checkpoint {self.path}: {e.strerror or e}"
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        try:
+            if self._fh:
+                self._fh.close()
+        except OSError:
+            pass
+        self._fh = None
+
+
+def write_atomic(path: Path, content: str | Callable[[IO[str]], None]) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory.
+
+    ``content`` is the text, or a function writing it (streams big documents
+    instead of building one string the size of the file).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if callable(content):
+                content(fh)
+            else:
+                fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename itself is done
+
+
+def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> Path:
+    path = Path(output_dir) / results_filename(when)
+    if path.exists():  # two runs in the same second: keep both
+        path = path.with_name(f"{path.stem}_{results['run_id'][:8]}.json")
+    try:
+        write_atomic(path, lambda fh: _dump(results, fh))
+    except OSError as e:
+        raise ResultsWriteError(
+            f"cannot write results file {path}: {e.strerror or e} -- the figures are on stdout"
+            " and in the checkpoint, if it could be written"
+        ) from None
+    return path
+
+
+def _dump(doc: dict[str, Any], fh: IO[str]) -> None:
+    json.dump(doc, fh, indent=2)
+    fh.write("\n")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    text = (resources.files("jes_runner") / "schemas" / "results.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_results(results: dict[str, Any]) -> list[str]:
+    """Schema errors as `path: message` lines (empty when valid)."""
+    import jsonschema  # imported here: only tests and `validate` paths need it
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    return [
+        "/".join(str(p) for p in err.absolute_path) + ": " + err.message
+        for err in sorted(validator.iter_errors(results), key=lambda e: list(e.absolute_path))
+    ]

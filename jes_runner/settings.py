@@ -1,0 +1,263 @@
+"""Runner settings: one pydantic-settings model.
+
+Sources, highest priority first: CLI flags (passed as init kwargs), environment
+(`JES_*`), `.env` in the working directory, then the secrets directory (default
+`/var/run/secrets/jes`, the layout of a mounted Kubernetes Secret: one file per
+key). A missing secrets directory is normal (laptops, CI) and not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from .errors import ConfigError
+
+DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
+DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
+SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
+SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret")
+
+BASELINE_CONTEXT = "SAS Job Execution compute context"
+ASYNC_CONTEXT = "Autoscaling POC Context"
+
+Mode = Literal["sequential", "batch", "window", "all"]
+
+
+def slug(name: str) -> str:
+    """Phase names go into job names and the orchestrator name rule: keep [a-z0-9_]."""
+    s = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    return s or "phase"
+
+
+class PhaseSpec(BaseModel):
+    """One phase of a run: which context, how jobs are released."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    context: str = Field(min_length=1)
+    mode: Mode = "sequential"
+    concurrency: int = Field(default=1, ge=1)
+    baseline: bool = False
+
+    @model_validator(mode="after")
+    def _concurrency_for_mode(self) -> PhaseSpec:
+        if self.mode == "sequential":
+            self.concurrency = 1
+        return self
+
+
+def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
+    """Accept a JSON/YAML string, a list, or {"phases": [...]}; validate names and baseline."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)  # YAML is a superset of JSON
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{source}: not valid JSON/YAML ({' '.join(str(e).split())})") from None
+    if isinstance(value, dict) and "phases" in value:
+        value = value["phases"]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{source}: expected a non-empty list of phases ({{name, context, mode, concurrency}})")
+    phases: list[PhaseSpec] = []
+    for i, item in enumerate(value):
+        if isinstance(item, PhaseSpec):
+            phases.append(item)
+            continue
+        try:
+            phases.append(PhaseSpec.model_validate(item))
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
+            raise ConfigError(f"{source}: phase {i + 1} field '{loc}': {err['msg']}") from None
+    slugs = [slug(p.name) for p in phases]
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise ConfigError(f"{source}: phase names must differ after sanitising to [a-z0-9_]: {', '.join(dupes)}")
+    if sum(p.baseline for p in phases) > 1:
+        raise ConfigError(f"{source}: at most one phase may set baseline: true")
+    if not any(p.baseline for p in phases):
+        phases[0] = phases[0].model_copy(update={"baseline": True})
+    return phases
+
+
+def default_phases(mode: Mode = "batch", concurrent: int = 5) -> list[PhaseSpec]:
+    """The seed tool's run: sequential baseline, then the async phase."""
+    if concurrent < 1:
+        raise ConfigError("--concurrent must be at least 1")
+    return [
+        PhaseSpec(name="sequential", context=BASELINE_CONTEXT, mode="sequential", baseline=True),
+        PhaseSpec(name="async", context=ASYNC_CONTEXT, mode=mode, concurrency=concurrent),
+    ]
+
+
+class _SecretsDirSource(PydanticBaseSettingsSource):
+    """Files named like the keys of a Kubernetes Secret (`access_token`, `password`, ...)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: Path) -> None:
+        super().__init__(settings_cls)
+        self.directory = directory
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if not self.directory.is_dir():
+            return out
+        for key in SECRET_FILES:
+            path = self.directory / key
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"secrets directory {self.directory}: cannot read '{key}' ({e.__class__.__name__})") from None
+            if value:
+                out[key] = value
+        return out
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JES_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Viya and credentials
+    viya_url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    client_id: str = "sas.cli"
+    client_secret: SecretStr | None = None
+    secrets_dir: Path = DEFAULT_SECRETS_DIR
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+
+    # inputs and outputs
+    job_config: Path = DEFAULT_JOB_CONFIG
+    output_dir: Path = Path("results")
+    pushgateway_url: str | None = None
+    phases: Annotated[list[PhaseSpec] | None, NoDecode] = None
+
+    # pacing
+    poll_interval_min: float = Field(default=0.05, gt=0)
+    poll_interval_max: float = Field(default=30.0, gt=0)
+    job_timeout_s: float = Field(default=3600.0, gt=0)
+    correlation_deadline_s: float = Field(default=120.0, ge=0)
+    correlation_page_limit: int = Field(default=500, ge=1, le=10000)
+    submit_workers: int = Field(default=8, ge=1, le=64)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+
+    # presentation
+    cluster: str = "default"
+    environment: str = "default"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("viya_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must start with http:// or https:// and name a host")
+        return v
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _phases(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        return parse_phases(v, "JES_PHASES")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Settings:
+        if self.poll_interval_min > self.poll_interval_max:
+            raise ValueError("poll_interval_min must not exceed poll_interval_max")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs = getattr(init_settings, "init_kwargs", {}) or {}
+        directory = init_kwargs.get("secrets_dir") or os.environ.get("JES_SECRETS_DIR") or DEFAULT_SECRETS_DIR
+        return (init_settings, env_settings, dotenv_settings, _SecretsDirSource(settings_cls, Path(directory)))
+
+    # helpers -------------------------------------------------------------
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        if value is None:
+            return None
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    def resolved_job_config(self) -> Path:
+        """The configured file, or the copy shipped in the package when the default is absent."""
+        if self.job_config.exists() or self.job_config != DEFAULT_JOB_CONFIG:
+            return self.job_config
+        return packaged_job_config()
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for logs and the results file: secrets shown only as set/unset."""
+        data = self.model_dump(mode="json")
+        for key in SECRET_FIELDS:
+            data[key] = "********" if getattr(self, key) is not None else None
+        return data
+
+
+def packaged_job_config() -> Path:
+    """The 54-job config shipped as package data (identical to config/job_configs.json)."""
+    return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings with CLI overrides (None means "not given"); one-line ConfigError on bad input."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        name = f"JES_{loc.upper()}" if loc else "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"setting {name}: {msg}") from None
+    except SettingsError as e:
+        raise ConfigError(f"settings: {' '.join(str(e).split())}") from None
+    except json.JSONDecodeError as e:  # pragma: no cover - defensive
+        raise ConfigError(f"settings: {e}") from None

@@ -1,0 +1,31 @@
+"""Viya REST client: auth flow, retries, job submission, polling, orchestrator pages.
+
+Public API::
+
+    client = ViyaClient(url, Credentials(username=..., password=...))
+    client.authenticate(); client.list_contexts(); client.submit_job({...})
+    client.get_jobs(ids)            # one list request per ≤100 ids
+    client.orchestrator_pages(500)  # newest first
+
+Pass ``handler=`` (``PreparedRequest -> Response``) to replace the network.
+"""
+
+from ._auth import Credentials, jwt_expiry
+from ._client import ViyaClient
+from ._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
+from ._retry import RetryPolicy
+from ._transport import Handler, RequestsTransport
+
+__all__ = [
+    "AuthError",
+    "Credentials",
+    "Handler",
+    "RequestsTransport",
+    "RetryPolicy",
+    "SubmissionLost",
+    "ViyaClient",
+    "ViyaError",
+    "ViyaHTTPError",
+    "ViyaUnreachable",
+    "jwt_expiry",
+]

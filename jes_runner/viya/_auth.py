@@ -1,0 +1,223 @@
+"""Bearer-token auth as a flow (httpx style).
+
+``BearerAuth.flow(request)`` is a generator: it yields the request with a fresh
+token, receives the response, and on a 401 ``invalid_token`` refreshes once and
+yields the request again. Tokens are refreshed ahead of ``exp`` (read from the
+JWT payload without verifying it: the server verifies, we only schedule).
+
+Grant order when a new token is needed: refresh_token, client_credentials (only
+with a client secret), password. A refresh token that comes back replaces the
+old one and is handed to ``on_refresh_token`` (a later issue persists it to a
+Kubernetes Secret); when none comes back the old one is kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+
+import requests
+
+from ._errors import AuthError, ViyaUnreachable
+from ._retry import RETRY_STATUSES, RetryPolicy
+from ._transport import Handler, describe_transport_error
+
+TOKEN_PATH = "/SASLogon/oauth/token"
+REFRESH_MARGIN_S = 60.0  # refresh this long before exp (or a tenth of the lifetime if shorter)
+
+
+@dataclass
+class Credentials:
+    # repr=False: a stray log of the object must not print a secret
+    access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str = "sas.cli"
+    client_secret: str = field(default="", repr=False)
+
+    def can_obtain(self) -> bool:
+        return bool(self.refresh_token or self.client_secret or (self.username and self.password))
+
+
+def jwt_claims(token: str) -> dict[str, object]:
+    """The JWT payload, unverified (the server verifies; we only schedule refreshes)."""
+    parts = token.split(".")
+    if len(parts) < 2:
+        return {}
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def jwt_expiry(token: str) -> float | None:
+    """`exp` of a JWT as epoch seconds, or None for opaque tokens."""
+    exp = jwt_claims(token).get("exp")
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+def _issued_at(token: str | None, default: float) -> float:
+    iat = jwt_claims(token).get("iat") if token else None
+    return float(iat) if isinstance(iat, int | float) else default
+
+
+def is_invalid_token(response: requests.Response) -> bool:
+    """A 401 that a new token can fix (expired/revoked), not refused credentials."""
+    if response.status_code != 401:
+        return False
+    if "invalid_token" in response.headers.get("WWW-Authenticate", ""):
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True  # no body to say otherwise: one refresh is cheap
+    return not isinstance(body, dict) or body.get("error") in (None, "invalid_token")
+
+
+class BearerAuth:
+    def __init__(
+        self,
+        base_url: str,
+        handler: Handler,
+        credentials: Credentials,
+        *,
+        on_refresh_token: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url
+        self.handler = handler
+        self.creds = credentials
+        self.on_refresh_token = on_refresh_token
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._token = credentials.access_token
+        self._expires_at = jwt_expiry(self._token) if self._token else None
+        self._issued_at = _issued_at(self._token, clock())
+        self._generation = 0  # bumps on every new token, so concurrent 401s refresh once
+        self.token_requests = 0
+
+    # -- the flow --------------------------------------------------------------
+
+    def flow(self, request: requests.PreparedRequest) -> Generator[requests.PreparedRequest, requests.Response, None]:
+        generation = self._ensure_token()
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        response = yield request
+        if is_invalid_token(response):
+            self._refresh(stale_generation=generation)
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+    # -- token management ------------------------------------------------------
+
+    def _needs_refresh(self) -> bool:
+        if not self._token:
+            return True
+        if self._expires_at is None:
+            return False  # opaque token: wait for a 401
+        lifetime = max(1.0, self._expires_at - self._issued_at)
+        margin = min(REFRESH_MARGIN_S, lifetime / 10)
+        return self.clock() >= self._expires_at - margin
+
+    def _ensure_token(self) -> int:
+        if self._needs_refresh():
+            with self._lock:
+                if self._needs_refresh():
+                    self._obtain()
+        return self._generation
+
+    def _refresh(self, stale_generation: int) -> None:
+        with self._lock:
+            if self._generation != stale_generation:
+                return  # another thread already replaced the token
+            self._obtain(after_401=True)
+
+    def authenticate(self) -> None:
+        """Make sure a token is at hand (preflight)."""
+        self._ensure_token()
+
+    def _obtain(self, after_401: bool = False) -> None:
+        c = self.creds
+        attempts: list[tuple[str, dict[str, str]]] = []
+        if c.refresh_token:
+            attempts.append(("refresh_token", {"grant_type": "refresh_token", "refresh_token": c.refresh_token}))
+        if c.client_secret:
+            attempts.append(("client_credentials", {"grant_type": "client_credentials"}))
+        if c.username and c.password:
+            attempts.append(("password", {"grant_type": "password", "username": c.username, "password": c.password}))
+        if not attempts:
+            if after_401 or self._token:
+                raise AuthError("the access token was refused or has expired and there is no refresh token, "
+                                "client secret or username/password to get a new one")
+            raise AuthError("no credentials: set JES_ACCESS_TOKEN, JES_REFRESH_TOKEN, JES_CLIENT_SECRET or "
+                            "JES_USERNAME/JES_PASSWORD (or files in the secrets directory)")
+        last = ""
+        for grant, form in attempts:
+            ok, last = self._token_request(grant, form)
+            if ok:
+                return
+        raise AuthError(last)
+
+    def _token_request(self, grant: str, form: dict[str, str]) -> tuple[bool, str]:
+        req = requests.Request(
+            "POST",
+            self.base_url + TOKEN_PATH,
+            data=form,
+            auth=(self.creds.client_id, self.creds.client_secret or ""),
+            headers={"Accept": "application/json"},
+        ).prepare()
+        attempts = 1 + self.retry.max_retries
+        for attempt in range(1, attempts + 1):
+            # asking for a token twice is harmless, so transient failures are retried like GETs
+            self.token_requests += 1
+            try:
+                resp = self.handler(req)
+            except requests.RequestException as e:
+                if attempt < attempts and not isinstance(e, requests.exceptions.SSLError):
+                    self.sleep(self.retry.delay(attempt))
+                    continue
+                raise ViyaUnreachable(f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})") from None
+            if resp.status_code in RETRY_STATUSES and attempt < attempts:
+                self.sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
+                continue
+            break
+        if resp.status_code != 200:
+            detail = ""
+            try:
+                body = resp.json()
+                detail = str(body.get("error_description") or body.get("error") or body.get("message") or "")
+            except (ValueError, AttributeError):
+                pass
+            # never echo the form: it holds the password / refresh token
+            return False, (f"SASLogon refused the {grant} grant for client '{self.creds.client_id}'"
+                           + (f" (user '{self.creds.username}')" if grant == "password" else "")
+                           + f": HTTP {resp.status_code}" + (f" {detail}" if detail else ""))
+        try:
+            body = resp.json()
+            token = body["access_token"]
+        except (ValueError, KeyError, TypeError):
+            return False, f"SASLogon answered the {grant} grant without an access_token"
+        now = self.clock()
+        self._token = token
+        self._issued_at = _issued_at(token, now)
+        exp = jwt_expiry(token)
+        if exp is None and isinstance(body.get("expires_in"), int | float):
+            exp = now + float(body["expires_in"])
+        self._expires_at = exp
+        self._generation += 1
+        new_refresh = body.get("refresh_token")
+        if new_refresh and new_refresh != self.creds.refresh_token:
+            self.creds.refresh_token = new_refresh
+            if self.on_refresh_token:
+                self.on_refresh_token(new_refresh)
+        return True, ""

@@ -1,0 +1,251 @@
+"""ViyaClient: the only code that speaks HTTP to Viya."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import requests
+
+from ._auth import BearerAuth, Credentials
+from ._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
+from ._retry import RETRY_STATUSES, RetryPolicy
+from ._transport import Handler, RequestsTransport, describe_transport_error
+
+JSON = "application/json"
+JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"
+JOB = "application/vnd.sas.job.execution.job+json"
+IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
+
+
+def quote(value: str, mark: str = '"') -> str:
+    """A filter-language string literal; switch quote marks when the value holds the preferred one."""
+    if mark in value:
+        mark = "'" if mark == '"' else '"'
+    return mark + value + mark
+
+
+def _error_message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return (resp.text or resp.reason or "").strip().splitlines()[0][:200] if (resp.text or resp.reason) else ""
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error_description") or body.get("error") or "")[:300]
+    return ""
+
+
+class ViyaClient:
+    """Thread-safe for concurrent submissions; one instance per run."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        handler: Handler | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        on_refresh_token: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._transport = handler if handler is not None else RequestsTransport(timeout=timeout, verify=verify)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.requests_by_kind: Counter[str] = Counter()
+        self.auth = BearerAuth(self.base_url, self._counted, credentials, on_refresh_token=on_refresh_token,
+                               retry=self.retry, sleep=sleep)
+
+    # -- plumbing --------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests_by_kind.values())
+
+    def _counted(self, request: requests.PreparedRequest) -> requests.Response:
+        path = (request.path_url or "/").split("?")[0]
+        parts = [p for p in path.split("/") if p][:2]
+        with self._lock:
+            self.requests_by_kind[f"{request.method} /{'/'.join(parts)}"] += 1
+        return self._transport(request)
+
+    def _send_once(self, request: requests.PreparedRequest) -> requests.Response:
+        flow = self.auth.flow(request)
+        req = next(flow)
+        while True:
+            resp = self._counted(req)
+            try:
+                req = flow.send(resp)
+            except StopIteration:
+                return resp
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        accept: str = JSON,
+        retry: bool = True,
+        raise_for_status: bool = True,
+    ) -> requests.Response:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        headers = {"Accept": accept}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body).encode()
+        attempts = 1 + (self.retry.max_retries if retry else 0)
+        for attempt in range(1, attempts + 1):
+            prep = requests.Request(method, url, params=params, data=data, headers=headers).prepare()
+            try:
+                resp = self._send_once(prep)
+            except requests.RequestException as e:
+                if attempt < attempts:
+                    self._sleep(self.retry.delay(attempt))
+                    continue
+                raise ViyaUnreachable(f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})") from None
+            if resp.status_code in RETRY_STATUSES and attempt < attempts:
+                self._sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
+                continue
+            if resp.status_code == 401:
+                raise AuthError(f"Viya refused the access token on {method} {path.split('?')[0]} "
+                                f"even after a refresh ({_error_message(resp) or 'HTTP 401'})")
+            if raise_for_status and resp.status_code >= 400:
+                raise ViyaHTTPError(resp.status_code, method, path.split("?")[0], _error_message(resp))
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry: bool = True) -> Any:
+        resp = self.request("GET", path, params=params, retry=retry)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ViyaError(f"GET {path}: answer is not JSON") from None
+
+    def iter_collection(self, path: str, params: dict[str, Any] | None = None, *, limit: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a `application/vnd.sas.collection` (follows `next`, or start/count)."""
+        query = dict(params or {})
+        query["limit"] = limit
+        start = int(query.pop("start", 0))
+        while True:
+            page = self.get_json(path, {**query, "start": start})
+            items = page.get("items") or [] if isinstance(page, dict) else []
+            if not items:
+                return
+            yield items
+            start += len(items)
+            links = page.get("links")
+            if isinstance(links, list) and links and not any(isinstance(ln, dict) and ln.get("rel") == "next" for ln in links):
+                return
+            count = page.get("count")
+            if isinstance(count, int) and count >= 0 and start >= count:
+                return
+
+    def close(self) -> None:
+        close = getattr(self._transport, "close", None)
+        if close:
+            close()
+
+    # -- preflight ---------------------------------------------------------------
+
+    def authenticate(self) -> None:
+        self.auth.authenticate()
+
+    def list_contexts(self) -> list[dict[str, Any]]:
+        return [item for page in self.iter_collection("/compute/contexts", limit=1000) for item in page]
+
+    def list_job_definitions(self, filter_expr: str | None = None) -> list[dict[str, Any]]:
+        params = {"filter": filter_expr} if filter_expr else {}
+        return [item for page in self.iter_collection("/jobDefinitions/definitions", params, limit=1000) for item in page]
+
+    # -- jobs ------------------------------------------------------------------
+
+    def find_jobs_by_name(self, name: str) -> list[dict[str, Any]]:
+        page = self.get_json("/jobExecution/jobs", {"filter": "eq(name," + quote(name, "'") + ")", "limit": 10, "start": 0})
+        items = page.get("items") or []
+        # the filter should be exact already; checking again costs nothing
+        return [j for j in items if (j.get("jobRequest") or {}).get("name") == name]
+
+    def submit_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a job request; if the reply is lost, look it up by its unique name before resubmitting."""
+        name = body["name"]
+        attempts = 1 + self.retry.max_retries
+        last = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                resp = self.request("POST", "/jobExecution/jobs", body=body, content_type=JOB_REQUEST,
+                                    accept=JOB, retry=False, raise_for_status=False)
+            except ViyaUnreachable as e:
+                last = str(e)
+            else:
+                if resp.status_code in (200, 201):
+                    try:
+                        created: dict[str, Any] = resp.json()
+                        return created
+                    except ValueError:
+                        last = "submission answer is not JSON"
+                elif resp.status_code == 429:  # refused, so certainly not created
+                    last = "HTTP 429"
+                    if attempt < attempts:
+                        self._sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
+                    continue
+                elif resp.status_code in RETRY_STATUSES:
+                    last = f"HTTP {resp.status_code} {_error_message(resp)}".strip()
+                else:
+                    raise ViyaHTTPError(resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp))
+            if attempt >= attempts:
+                break
+            # outcome unknown: give the server a moment to finish creating it, then look
+            self._sleep(self.retry.delay(attempt))
+            try:
+                found = self.find_jobs_by_name(name)
+            except ViyaError as e:
+                raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
+            if found:
+                return found[0]
+        raise SubmissionLost(f"could not submit {name} after {attempts} attempts ({last})")
+
+    def get_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Full job objects for many ids, ≤100 ids per list request."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(ids), IDS_PER_LIST):
+            chunk = ids[i:i + IDS_PER_LIST]
+            flt = "in(id," + ",".join(quote(x) for x in chunk) + ")"
+            page = self.get_json("/jobExecution/jobs", {"filter": flt, "start": 0, "limit": len(chunk)})
+            out.extend(page.get("items") or [])
+        return out
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        resp = self.request("GET", f"/jobExecution/jobs/{job_id}", accept=JOB, raise_for_status=False)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ViyaHTTPError(resp.status_code, "GET", "/jobExecution/jobs/{id}", _error_message(resp))
+        job: dict[str, Any] = resp.json()
+        return job
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Ask Viya to cancel; False when the job had already finished (405/409)."""
+        resp = self.request("PUT", f"/jobExecution/jobs/{job_id}/state", params={"value": "canceled"},
+                            accept="text/plain", raise_for_status=False)
+        if resp.status_code in (200, 202, 204):
+            return True
+        if resp.status_code in (404, 405, 409):
+            return False
+        raise ViyaHTTPError(resp.status_code, "PUT", "/jobExecution/jobs/{id}/state", _error_message(resp))
+
+    # -- workload orchestrator ---------------------------------------------------
+
+    def orchestrator_pages(self, limit: int = 500) -> Iterator[list[dict[str, Any]]]:
+        """Newest first; the caller stops when items get older than it cares about."""
+        return self.iter_collection("/workloadOrchestrator/jobs", {"sortBy": "submitTime:descending"}, limit=limit)

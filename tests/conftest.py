@@ -1,0 +1,71 @@
+"""Shared fixtures: the embedded emulator (with scenario overrides) and a clean runner environment."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def scenario_with(**overrides: Any) -> Any:
+    """The default scenario with nested overrides, e.g. scenario_with(auth={"access_token_lifetime_s": 2})."""
+    from jes_runner.emulator import default_scenario
+    from jes_runner.emulator.scenario import parse_scenario
+
+    base = default_scenario().model_dump(mode="json")
+    return parse_scenario(deep_merge(base, overrides), "<test>")
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_emulator(speed_factor=0.002, ...)`` starts one; all are stopped at teardown."""
+    from jes_runner.emulator import Emulator
+
+    started: list[Any] = []
+
+    def _make(**overrides: Any) -> Any:
+        emu = Emulator(scenario=scenario_with(**overrides) if overrides else None, port=0)
+        emu.__enter__()
+        started.append(emu)
+        return emu
+
+    yield _make
+    for emu in reversed(started):
+        emu.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    """One default-scenario emulator shared by the tests that do not change it."""
+    from jes_runner.emulator import Emulator
+
+    with Emulator(port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def runner_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No JES_* leaking in from the host, no secrets directory, a private results dir (returned)."""
+    import os
+
+    for k in list(os.environ):
+        if k.startswith("JES_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("JES_SECRETS_DIR", str(tmp_path / "no-secrets"))
+    monkeypatch.chdir(tmp_path)  # no stray .env; results/ lands here
+    out = tmp_path / "results"
+    monkeypatch.setenv("JES_OUTPUT_DIR", str(out))
+    return out

@@ -1,0 +1,89 @@
+"""The Runner as a library: sinks after the results file, stop_event aborts, live progress on a TTY."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_helpers import check_results
+
+from jes_runner.plan import build_plan, load_jobs
+from jes_runner.runner import RunContext, Runner
+from jes_runner.settings import load_settings, parse_phases
+from jes_runner.summary import Progress
+
+
+def _runner(emu: Any, out: Path, n: int, phases: list[dict[str, Any]], **kw: Any) -> Runner:
+    settings = load_settings(viya_url=emu.url, username=emu.username, password=emu.password, output_dir=out)
+    path, jobs = load_jobs(settings, n)
+    plan = build_plan(parse_phases(phases), jobs, path)
+    return Runner(settings, plan, **kw)
+
+
+def test_sinks_run_after_results_are_written(emulator: Any, runner_env: Path) -> None:
+    seen: list[tuple[bool, str]] = []
+
+    def sink(ctx: RunContext) -> None:
+        assert ctx.results is not None
+        seen.append((bool(ctx.results_path and ctx.results_path.exists()), ctx.results["status"]))
+
+    r = _runner(emulator, runner_env, 2, [{"name": "seq", "context": "SAS Job Execution compute context"}],
+                sinks=[sink], stdout=io.StringIO())
+    ctx = r.run()
+    assert seen == [(True, "completed")] and ctx.exit_code == 0
+    assert ctx.results is not None
+    check_results(ctx.results, emulator)
+
+
+def test_stop_event_cancels_in_flight_jobs(make_emulator: Any, runner_env: Path) -> None:
+    emu = make_emulator(speed_factor=0.01)  # jobs last 0.3-1.5 s: still running when stopped
+    stop = threading.Event()
+    r = _runner(emu, runner_env, 6, [{"name": "all", "context": "SAS Job Execution compute context", "mode": "all"},
+                                     {"name": "never", "context": "SAS Studio compute context"}],
+                stop_event=stop, stdout=io.StringIO())
+    timer = threading.Timer(0.25, stop.set)
+    timer.start()
+    ctx = r.run()
+    timer.cancel()
+    assert ctx.results is not None
+    assert ctx.results["status"] == "aborted" and ctx.exit_code == 130
+    assert [p["name"] for p in ctx.results["phases"]] == ["all"]  # the next phase never started
+    jobs = ctx.results["phases"][0]["jobs"]
+    assert ctx.results["phases"][0]["status"] == "aborted"
+    canceled = [j for j in jobs if j["status"] == "canceled"]
+    assert canceled and all(j["error"] == "run aborted" for j in canceled)
+    truth = {j["id"]: j for j in emu.ground_truth()["jobs"]}
+    assert all(truth[j["job_instance_id"]]["state"] == "canceled" for j in canceled)
+    check_results(ctx.results, emu)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_progress_on_a_tty(emulator: Any, runner_env: Path) -> None:
+    out = _Tty()
+    r = _runner(emulator, runner_env, 3, [{"name": "seq", "context": "SAS Job Execution compute context"}],
+                progress=Progress(out), stdout=out)
+    assert r.run().exit_code == 0
+    text = out.getvalue()
+    assert "\rseq: [" in text and "3/3 done" in text
+
+
+@pytest.mark.parametrize("phases", [[{"name": "w", "context": "SAS Job Execution compute context",
+                                      "mode": "window", "concurrency": 2}]])
+def test_window_counts_requests(make_emulator: Any, runner_env: Path, phases: list[dict[str, Any]]) -> None:
+    emu = make_emulator()
+    r = _runner(emu, runner_env, 8, phases, stdout=io.StringIO())
+    ctx = r.run()
+    assert ctx.results is not None
+    served = emu.ground_truth()["requests"]
+    assert served["POST /jobExecution/jobs"] == 8
+    # polling is list requests only, never one GET per job
+    assert not any(k.startswith("GET /jobExecution/jobs/") for k in served), served
+    assert sum(served.values()) == ctx.results["metadata"]["viya_requests"]["total"]  # the client counts right
+    assert sum(served.values()) / 8 <= 3

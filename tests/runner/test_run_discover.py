@@ -1,0 +1,53 @@
+"""`jes-runner discover`: definitions matching a glob, written in the original config format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_helpers import run_cli
+
+from jes_runner.discover import literal_prefix
+from jes_runner.jobconfig import load_job_config
+
+
+def test_literal_prefix() -> None:
+    assert literal_prefix("*_pooled") == ""
+    assert literal_prefix("supp*_pooled") == "supp"
+    assert literal_prefix("cm_pooled") == "cm_pooled"
+
+
+def test_discover_writes_config_and_keeps_flags(emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    monkeypatch.setenv("JES_USERNAME", emulator.username)
+    monkeypatch.setenv("JES_PASSWORD", emulator.password)
+    out = tmp_path / "jobs.json"
+    assert run_cli(["discover", "--viya-url", emulator.url, "--pattern", "*_pooled", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["jobs"]) == 54 and "failing_job" not in {j["name"] for j in doc["jobs"]}
+    assert doc["metadata"]["discovery_pattern"] == "*_pooled" and doc["metadata"]["total_jobs_found"] == 54
+    assert all(j["definition_id"] for j in doc["jobs"])
+    load_job_config(out)  # valid for the runner
+
+    # the user disables one job and records a runtime; rediscovering keeps both
+    doc["jobs"][0]["enabled"] = False
+    doc["jobs"][0]["expected_runtime_s"] = 12.5
+    first = doc["jobs"][0]["name"]
+    out.write_text(json.dumps(doc))
+    assert run_cli(["discover", "--viya-url", emulator.url, "--pattern", "*_pooled", "--out", str(out)]) == 0
+    again = json.loads(out.read_text())
+    j0 = next(j for j in again["jobs"] if j["name"] == first)
+    assert j0["enabled"] is False and j0["expected_runtime_s"] == 12.5
+    assert again["metadata"]["enabled_jobs"] == 53 and again["metadata"]["disabled_jobs"] == 1
+
+
+def test_discover_prefix_filter_server_side(emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("JES_USERNAME", emulator.username)
+    monkeypatch.setenv("JES_PASSWORD", emulator.password)
+    assert run_cli(["discover", "--viya-url", emulator.url, "--pattern", "supp??_pooled"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    names = [j["name"] for j in doc["jobs"]]
+    assert names and all(n.startswith("supp") and n.endswith("_pooled") and len(n) == 13 for n in names)
