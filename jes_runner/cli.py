@@ -16,13 +16,19 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import ExitCode, JesError
 
-# module path -> registers one or more subcommands; imported lazily so a broken
-# optional module never stops the others from working.
+# Modules that register subcommands, in help order. Each is imported when the
+# parser is built; keep their top-level imports light (heavy libraries such as
+# matplotlib or kubernetes are imported inside the command functions).
 COMMAND_MODULES: list[str] = [
     "jes_runner.emulator.cli",
     "jes_runner.runner",
     "jes_runner.demo",
     "jes_runner.discover",
+    "jes_runner.report",
+    "jes_runner.export",
+    "jes_runner.compare",
+    "jes_runner.orchestrator_cmd",
+    "jes_runner.sweep",
 ]
 
 
