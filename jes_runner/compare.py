@@ -1,0 +1,264 @@
+"""`jes-runner compare` and run thresholds: is this run worse than an earlier one, or than a limit?
+
+compare: per phase (matched by name) the change in makespan, duration p50/p95, queue
+wait p95 and failed jobs; per job (matched by phase, name and occurrence) the change
+in duration and queue wait. A figure *regresses* when it grew by more than the
+tolerance and by more than ``--min-delta`` seconds (noise floor; also what makes a
+0 s -> 3 s queue wait count). Exit 6 (ExitCode.THRESHOLD) when any counted figure
+regressed, 0 otherwise, 2 when a file is not a results file of a known schema.
+
+thresholds: ``check_thresholds`` applies the settings' limits (``max_failed_jobs``,
+``min_speedup``, ``max_queue_wait_p95_seconds``) to one run's results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode, JesError
+from .report_model import PhaseView, fmt_seconds, load_results, phase_views
+
+PHASE_FIGURES = ("makespan_seconds", "duration_p50_seconds", "duration_p95_seconds", "queue_wait_p95_seconds")
+JOB_FIGURES = ("duration", "queue_wait")
+NOT_COMPLETED = ("failed", "canceled", "timed_out", "submit_failed")
+
+
+def parse_percent(text: str) -> float:
+    """`10%`, `10` or `12.5 %` -> 10.0 (always percent)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*", str(text))
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 10% (got {text!r})")
+    return float(m.group(1))
+
+
+@dataclass(slots=True)
+class Change:
+    phase: str
+    figure: str
+    baseline: float | None
+    current: float | None
+    job: str | None = None
+    delta: float | None = None
+    percent: float | None = None  # None when the baseline is 0 or missing
+    regression: bool = False
+    counted: bool = True  # False: shown, but not part of the exit code
+
+    def describe(self) -> str:
+        who = f"{self.job} in {self.phase}" if self.job else self.phase
+        pct = f"{self.percent:+.1f} %" if self.percent is not None else "new"
+        if self.figure == "jobs_not_completed":
+            return f"{who}: jobs not completed {_int(self.baseline)} -> {_int(self.current)}"
+        return f"{who}: {self.figure} {fmt_seconds(self.baseline)} -> {fmt_seconds(self.current)} ({pct})"
+
+
+def _int(v: float | None) -> str:
+    return "–" if v is None else str(int(v))
+
+
+def _change(phase: str, figure: str, base: float | None, cur: float | None, *, max_pct: float | None,
+            min_delta: float, job: str | None = None) -> Change:
+    c = Change(phase=phase, figure=figure, baseline=base, current=cur, job=job, counted=max_pct is not None)
+    if base is None or cur is None:
+        return c
+    c.delta = round(cur - base, 3)
+    c.percent = round(c.delta / base * 100, 2) if base else None
+    if max_pct is not None and c.delta > min_delta:
+        c.regression = c.percent is None or c.percent > max_pct
+    return c
+
+
+def _jobs_not_completed(p: PhaseView) -> int:
+    return sum(1 for j in p.jobs if j.status in NOT_COMPLETED)
+
+
+def _keyed_jobs(p: PhaseView) -> dict[tuple[str, int], Any]:
+    """(name, occurrence) -> job: the same job may run more than once in a phase."""
+    seen: Counter[str] = Counter()
+    out = {}
+    for j in sorted(p.jobs, key=lambda j: j.sequence):
+        seen[j.name] += 1
+        out[(j.name, seen[j.name])] = j
+    return out
+
+
+def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression: float = 10.0,
+                    max_job_regression: float | None = None, min_delta: float = 1.0) -> dict[str, Any]:
+    bp = {p.name: p for p in phase_views(base)}
+    cp = {p.name: p for p in phase_views(cur)}
+    common = [n for n in cp if n in bp]
+    if not common:
+        raise JesError(f"no phase in common: baseline has {', '.join(bp) or 'none'}, "
+                       f"current has {', '.join(cp) or 'none'} -- compare runs of the same phases")
+    phases, jobs = [], []
+    for name in common:
+        b, c = bp[name], cp[name]
+        for fig in PHASE_FIGURES:
+            phases.append(_change(name, fig, _f(b.stats.get(fig)), _f(c.stats.get(fig)),
+                                  max_pct=max_regression, min_delta=min_delta))
+        nc_b, nc_c = _jobs_not_completed(b), _jobs_not_completed(c)
+        phases.append(Change(phase=name, figure="jobs_not_completed", baseline=nc_b, current=nc_c,
+                             delta=nc_c - nc_b, regression=nc_c > nc_b))
+        bj, cj = _keyed_jobs(b), _keyed_jobs(c)
+        for key, j in cj.items():
+            old = bj.get(key)
+            if old is None:
+                continue
+            label = j.name if key[1] == 1 else f"{j.name}#{key[1]}"
+            for fig, before, after in (("duration", old.duration, j.duration),
+                                       ("queue_wait", old.queue_wait, j.queue_wait)):
+                # without --max-job-regression jobs are judged by the phase tolerance, but not counted
+                ch = _change(name, fig, before, after, job=label, min_delta=min_delta,
+                             max_pct=max_regression if max_job_regression is None else max_job_regression)
+                ch.counted = max_job_regression is not None
+                jobs.append(ch)
+    regressions = [c for c in phases + jobs if c.regression and c.counted]
+    return {
+        "baseline": {"run_id": base.get("run_id"), "schema_version": base.get("schema_version"),
+                     "started_at": (base.get("metadata") or {}).get("started_at")},
+        "current": {"run_id": cur.get("run_id"), "schema_version": cur.get("schema_version"),
+                    "started_at": (cur.get("metadata") or {}).get("started_at")},
+        "tolerance": {"max_regression_percent": max_regression, "max_job_regression_percent": max_job_regression,
+                      "min_delta_seconds": min_delta},
+        "phases_compared": common,
+        "only_in_baseline": [n for n in bp if n not in cp],
+        "only_in_current": [n for n in cp if n not in bp],
+        "phase_changes": [asdict(c) for c in phases],
+        "job_changes": [asdict(c) for c in jobs],
+        "regressions": [c.describe() for c in regressions],
+        "passed": not regressions,
+    }
+
+
+def _f(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+# -- thresholds on one run -------------------------------------------------------------------
+
+
+def check_thresholds(results: dict[str, Any], *, max_failed_jobs: int | None = None,
+                     min_speedup: float | None = None,
+                     max_queue_wait_p95_seconds: float | None = None) -> dict[str, Any]:
+    """`{"checked": {...}, "breaches": [{"threshold", "phase", "value", "limit", "message"}]}`."""
+    phases = phase_views(results)
+    checked = {k: v for k, v in (("max_failed_jobs", max_failed_jobs), ("min_speedup", min_speedup),
+                                 ("max_queue_wait_p95_seconds", max_queue_wait_p95_seconds)) if v is not None}
+    breaches: list[dict[str, Any]] = []
+
+    def breach(threshold: str, phase: str | None, value: float | None, limit: float, message: str) -> None:
+        breaches.append({"threshold": threshold, "phase": phase, "value": value, "limit": limit, "message": message})
+
+    if max_failed_jobs is not None:
+        n = sum(_jobs_not_completed(p) for p in phases)
+        if n > max_failed_jobs:
+            breach("max_failed_jobs", None, n, max_failed_jobs,
+                   f"{n} job(s) failed, were canceled or timed out (max_failed_jobs {max_failed_jobs})")
+    for p in phases:
+        if p.baseline:
+            continue
+        if min_speedup is not None:
+            if p.speedup is None:
+                breach("min_speedup", p.name, None, min_speedup,
+                       f"phase {p.name}: no speedup could be measured (min_speedup {min_speedup})")
+            elif p.speedup < min_speedup:
+                breach("min_speedup", p.name, p.speedup, min_speedup,
+                       f"phase {p.name}: speedup {p.speedup:.2f}x below min_speedup {min_speedup}")
+        if max_queue_wait_p95_seconds is not None:
+            w = _f(p.stats.get("queue_wait_p95_seconds"))
+            if w is not None and w > max_queue_wait_p95_seconds:
+                breach("max_queue_wait_p95_seconds", p.name, w, max_queue_wait_p95_seconds,
+                       f"phase {p.name}: queue wait p95 {w:.1f} s above max_queue_wait_p95_seconds "
+                       f"{max_queue_wait_p95_seconds}")
+    return {"checked": checked, "breaches": breaches}
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "compare", help="compare two results files; exit 6 when a figure regressed beyond tolerance",
+        description="Per phase and per job, the change in makespan, duration and queue wait between "
+                    "two runs. Exit 6 when a phase figure grew by more than --max-regression (or a job "
+                    "figure by more than --max-job-regression, when given), 0 otherwise.")
+    p.add_argument("baseline", metavar="BASELINE.json", type=Path)
+    p.add_argument("current", metavar="CURRENT.json", type=Path)
+    p.add_argument("--max-regression", type=parse_percent, default=10.0, metavar="PCT",
+                   help="tolerated growth of phase makespan, duration p50/p95, queue wait p95 (default 10%%)")
+    p.add_argument("--max-job-regression", type=parse_percent, default=None, metavar="PCT",
+                   help="also fail when one job's duration or queue wait grew by more (default: jobs are only shown)")
+    p.add_argument("--min-delta", type=float, default=1.0, metavar="SECONDS",
+                   help="changes smaller than this are noise, never a regression (default 1 s)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="job changes shown per phase (default 5)")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    if args.min_delta < 0:
+        raise JesError("--min-delta must not be negative")
+    base, cur = load_results(args.baseline), load_results(args.current)
+    out = compare_results(base, cur, max_regression=args.max_regression,
+                          max_job_regression=args.max_job_regression, min_delta=args.min_delta)
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise JesError(f"cannot write {args.json}: {e.strerror or e}") from None
+    sys.stdout.write(render(out, args.baseline.name, args.current.name, top=args.top))
+    return int(ExitCode.OK if out["passed"] else ExitCode.THRESHOLD)
+
+
+def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) -> str:
+    tol = out["tolerance"]
+    lines = [f"compare: {base_name} (run {str(out['baseline']['run_id'])[:8]}) -> "
+             f"{cur_name} (run {str(out['current']['run_id'])[:8]})",
+             f"tolerance: phase figures +{tol['max_regression_percent']:g} %"
+             + (f", job figures +{tol['max_job_regression_percent']:g} %" if tol["max_job_regression_percent"] is not None
+                else ", job figures shown only")
+             + f"; changes under {tol['min_delta_seconds']:g} s ignored"]
+    for side in ("baseline", "current"):
+        if out[side]["schema_version"] == 0:
+            lines.append(f"note: the {side} is a seed-tool file: client-clock times, no queue wait")
+    for key, label in (("only_in_baseline", "only in the baseline"), ("only_in_current", "only in the current run")):
+        if out[key]:
+            lines.append(f"phases {label} (not compared): {', '.join(out[key])}")
+    lines.append("")
+    lines.append(f"{'phase':<18} {'figure':<22} {'baseline':>11} {'current':>11} {'change':>10}")
+    for c in out["phase_changes"]:
+        if c["figure"] == "jobs_not_completed":
+            b, cu = _int(c["baseline"]), _int(c["current"])
+            change = f"{c['delta']:+d}" if c["delta"] is not None else "–"
+        else:
+            b, cu = fmt_seconds(c["baseline"]), fmt_seconds(c["current"])
+            change = ("–" if c["delta"] is None else f"{c['percent']:+.1f} %" if c["percent"] is not None
+                      else f"{c['delta']:+.1f} s")
+        flag = "  REGRESSION" if c["regression"] else ""
+        lines.append(f"{c['phase']:<18} {c['figure']:<22} {b:>11} {cu:>11} {change:>10}{flag}")
+    by_phase: dict[str, list[dict[str, Any]]] = {name: [] for name in out["phases_compared"]}
+    for c in out["job_changes"]:
+        if c["delta"] is not None and c["delta"] > tol["min_delta_seconds"]:
+            by_phase[c["phase"]].append(c)
+    for phase, changes in by_phase.items():
+        if not changes:
+            lines.append(f"\n{phase}: no job got slower or waited longer by more than {tol['min_delta_seconds']:g} s")
+            continue
+        lines.append(f"\n{phase}: {len(changes)} job figure(s) grew; largest:")
+        for c in sorted(changes, key=lambda c: -c["delta"])[:top]:
+            pct = f"{c['percent']:+.1f} %" if c["percent"] is not None else f"{c['delta']:+.1f} s"
+            flag = ("  REGRESSION" if c["counted"] else "  over tolerance (not counted)") if c["regression"] else ""
+            lines.append(f"  {c['job']:<24} {c['figure']:<11} {fmt_seconds(c['baseline']):>11} -> "
+                         f"{fmt_seconds(c['current']):>11} ({pct}){flag}")
+    n = len(out["regressions"])
+    lines.append("")
+    lines.append("result: within tolerance (exit 0)" if out["passed"]
+                 else f"result: {n} regression{'s' if n != 1 else ''} beyond tolerance (exit 6)")
+    return "\n".join(lines) + "\n"

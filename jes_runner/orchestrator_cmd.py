@@ -1,0 +1,116 @@
+"""`jes-runner orchestrator`: recent SAS Workload Orchestrator jobs, any job, not only the runner's.
+
+Newest first (``GET /workloadOrchestrator/jobs?sortBy=submitTime:descending``), with queue
+wait, start-up, run time, host, cores and memory. ``--name`` filters on the client side
+(the orchestrator's filters are undocumented); a job name such as ``cm_pooled`` also
+matches the orchestrator's form of it (``cmpooled-<uuid>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .correlation import orchestrator_data, orchestrator_key
+from .errors import ExitCode, JesError, PreflightError
+from .report_model import fmt_seconds
+from .viya import AuthError, ViyaClient, ViyaError, ViyaUnreachable
+
+
+def recent_jobs(client: ViyaClient, last: int, prefix: str | None = None, scan: int = 5000) -> list[dict[str, Any]]:
+    """Up to ``last`` orchestrator jobs (flattened like a JobRecord's orchestrator_data), newest first."""
+    wanted = [p for p in {prefix.lower(), orchestrator_key(prefix)} if p] if prefix else []
+    page_limit = min(500, max(last, 50)) if not wanted else 500
+    out: list[dict[str, Any]] = []
+    for seen, item in enumerate(_items(client, page_limit), 1):
+        name = str((item.get("request") or {}).get("name") or "").lower()
+        if not wanted or any(name.startswith(w) for w in wanted):
+            d = orchestrator_data(item)
+            d["user"] = (item.get("request") or {}).get("user")
+            out.append(d)
+        if len(out) >= last or seen >= scan:
+            break
+    return out
+
+
+def _items(client: ViyaClient, page_limit: int) -> Iterator[dict[str, Any]]:
+    for page in client.orchestrator_pages(page_limit):
+        yield from (i for i in page if isinstance(i, dict))
+
+
+def render(jobs: list[dict[str, Any]], out: IO[str]) -> None:
+    cols = ["id", "name", "queue", "state", "host", "submitted (UTC)", "wait", "start-up", "run", "cores", "mem MB"]
+    rows = []
+    for j in jobs:
+        rows.append([
+            str(j.get("orchestrator_job_id") or ""), _short(str(j.get("orchestrator_name") or ""), 44),
+            str(j.get("queue") or ""), str(j.get("state") or ""), str(j.get("execution_host") or "–"),
+            str(j.get("submit_time") or "").replace("T", " ").rstrip("Z"),
+            _secs(j.get("queue_wait_seconds")), _secs(j.get("starting_seconds")), _secs(j.get("execution_seconds")),
+            _val(j.get("cpu_cores")), _val(j.get("memory_mb")),
+        ])
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+    right = {0, 6, 7, 8, 9, 10}
+    fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    out.write(fmt.format(*cols).rstrip() + "\n")
+    for r in rows:
+        out.write(fmt.format(*r).rstrip() + "\n")
+
+
+def _short(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _secs(v: Any) -> str:
+    return fmt_seconds(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else "–"
+
+
+def _val(v: Any) -> str:
+    return "–" if v is None else f"{v:g}" if isinstance(v, int | float) else str(v)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "orchestrator", help="recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory",
+        description="List recent SAS Workload Orchestrator jobs (any job, newest first) with queue wait, "
+                    "start-up and run time, host, cores and memory. Credentials as for `run` (JES_*).")
+    p.add_argument("--last", type=int, default=20, metavar="N", help="how many jobs (default 20)")
+    p.add_argument("--name", metavar="PREFIX", help="only jobs whose name starts with PREFIX")
+    p.add_argument("--scan", type=int, default=5000, metavar="N",
+                   help="with --name: look at no more than N recent jobs (default 5000)")
+    p.add_argument("--json", action="store_true", help="one JSON document instead of the table")
+    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL)")
+    p.add_argument("--ca-bundle", help="CA bundle for Viya's TLS certificate (JES_CA_BUNDLE)")
+    p.add_argument("--no-verify-tls", dest="verify_tls", action="store_const", const=False)
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from .runner import make_client  # the runner's client factory: same settings, auth and retries
+    from .settings import load_settings
+
+    if args.last < 1 or args.scan < 1:
+        raise JesError("--last and --scan must be at least 1")
+    settings = load_settings(viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
+    client = make_client(settings)
+    try:
+        jobs = recent_jobs(client, args.last, args.name, args.scan)
+    except ViyaUnreachable as e:
+        raise PreflightError(f"{e} -- check JES_VIYA_URL / --viya-url") from None
+    except AuthError as e:
+        raise PreflightError(f"authentication failed: {e}") from None
+    except ViyaError as e:
+        raise JesError(f"Workload Orchestrator request failed: {e}") from None
+    finally:
+        client.close()
+    if args.json:
+        json.dump({"viya_url": settings.viya_url, "jobs": jobs}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif not jobs:
+        print("no Workload Orchestrator jobs" + (f" named {args.name}*" if args.name else ""))
+    else:
+        render(jobs, sys.stdout)
+    return int(ExitCode.OK)

@@ -1,0 +1,342 @@
+"""`jes-runner report`: one self-contained HTML file and PNG figures from a results file.
+
+The HTML needs no network: CSS and JS are inline, figures are base64 PNGs. A JSON
+block (``<script type="application/json" id="report-data">``) carries what every
+figure drew (rows per host, bars per job, node marks), so tests and scripts can check
+the pictures against the results file without reading pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ExitCode, JesError
+from .report_assets import CSS, ERROR_HOOK_JS, TABLE_JS
+from .report_figures import Figure, all_figures
+from .report_model import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
+
+log = logging.getLogger("jes_runner.report")
+
+REPORT_HTML = "report.html"
+MAX_BARS_IN_JSON = 5000  # beyond this the data block keeps counts, not every bar
+
+
+@dataclass(slots=True)
+class Report:
+    html: str
+    figures: list[Figure]
+    data: dict[str, Any]
+
+
+def default_out_dir(results_path: Path) -> Path:
+    """`results/X.json` -> `results/X_report/`."""
+    return results_path.with_name(f"{results_path.stem}_report")
+
+
+def build_report(results: dict[str, Any], *, source: str = "") -> Report:
+    results = normalize_results(results, source or "results")
+    phases = phase_views(results)
+    if not phases:
+        raise JesError(f"{source or 'results'}: no phases to report on")
+    figures = all_figures(phases)
+    data = _data_block(results, phases, figures)
+    return Report(html=_html(results, phases, figures, data, source), figures=figures, data=data)
+
+
+def write_report(results: dict[str, Any], out_dir: Path, *, source: str = "", pngs: bool = True) -> Path:
+    """Write `report.html` (and the figures as PNG files) into ``out_dir``; return the HTML path."""
+    rep = build_report(results, source=source)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if pngs:
+            for f in rep.figures:
+                (out_dir / f"{f.name}.png").write_bytes(f.png)
+        path = out_dir / REPORT_HTML
+        path.write_text(rep.html, encoding="utf-8")
+    except OSError as e:
+        raise JesError(f"cannot write report to {out_dir}: {e.strerror or e}") from None
+    return path
+
+
+def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | None:
+    """The `run` sink: the report next to the results file; a failure is a warning, not a lost run."""
+    try:
+        return write_report(results, default_out_dir(results_path), source=results_path.name)
+    except Exception as e:  # the measurement is already safe on disk
+        log.warning("report not written: %s", " ".join(str(e).split()) or e.__class__.__name__)
+        return None
+
+
+# -- CLI ---------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report", help="HTML report and PNG figures from a results file",
+        description="Write a self-contained HTML report (timeline per phase, makespan and speedup, "
+                    "queue wait, per-job table) and the figures as PNG files.")
+    p.add_argument("results", metavar="RESULTS.json", type=Path)
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="output directory (default: RESULTS_report/ beside the results file)")
+    p.add_argument("--no-png", action="store_true", help="only the HTML file (figures stay embedded in it)")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    results = load_results(args.results)
+    out = args.out or default_out_dir(args.results)
+    path = write_report(results, out, source=args.results.name, pngs=not args.no_png)
+    print(f"report: {path}")
+    return int(ExitCode.OK)
+
+
+# -- data block ------------------------------------------------------------------------------
+
+
+def _data_block(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure]) -> dict[str, Any]:
+    figs: dict[str, Any] = {}
+    for f in figures:
+        d = dict(f.data)
+        if len(d.get("bars", [])) > MAX_BARS_IN_JSON:
+            d["bars"] = []
+            d["bars_omitted"] = True
+        figs[f.name] = {"title": f.title, "width_px": f.width_px, "height_px": f.height_px, **d}
+    return {
+        "generator": f"jes-runner {__version__}",
+        "run_id": results.get("run_id"),
+        "status": results.get("status"),
+        "schema_version": results.get("schema_version"),
+        "phases": [{
+            "name": p.name, "jobs": len(p.jobs), "hosts": p.hosts, "makespan_seconds": p.makespan,
+            "speedup": p.speedup, "nodes_used": p.nodes_used,
+            "perfect_split_seconds": p.perfect_split_seconds,
+            "per_node_efficiency_percent": p.per_node_efficiency_percent,
+            "vs_perfect_split_percent": p.vs_perfect_split_percent,
+            "unmatched_jobs": len(p.unmatched),
+        } for p in phases],
+        "table_rows": sum(len(p.jobs) for p in phases),
+        "figures": figs,
+    }
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _n(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+def _num_td(v: float | None, text: str | None = None) -> str:
+    data = "" if v is None else f"{v:g}"
+    return f'<td class="n" data-v="{data}">{_e(text if text is not None else _n(v))}</td>'
+
+
+def _badge(status: str | None) -> str:
+    s = status or "unknown"
+    return f'<span class="badge {_e(s)}">{_e(s.replace("_", " "))}</span>'
+
+
+def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure],
+          data: dict[str, Any], source: str) -> str:
+    meta = results.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    n_jobs = sum(len(p.jobs) for p in phases)
+    n_failed = sum(1 for p in phases for j in p.jobs if j.status != "completed")
+    concurrent = [p for p in phases if not p.baseline and p.speedup]
+    best = max(concurrent, key=lambda p: p.speedup or 0, default=None)
+    base = next((p for p in phases if p.baseline), None)
+    title = f"jes-runner report — {results.get('run_id') or source}"
+
+    cards = [
+        ("status", _badge(results.get("status"))),
+        ("phases", _e(len(phases))),
+        ("job executions", f"{n_jobs}" + (f' <span class="err">({n_failed} not completed)</span>' if n_failed else "")),
+        ("baseline makespan", _e(fmt_seconds(base.makespan) if base else "–")),
+        ("best speedup", _e(f"{best.speedup:.2f}× ({best.name})" if best else "–")),
+        ("run duration", _e(fmt_seconds(meta.get("duration_seconds")))),
+    ]
+    meta_line = " · ".join(_e(x) for x in [
+        f"started {meta.get('started_at')}" if meta.get("started_at") else None,
+        f"Viya {meta.get('viya_url')}" if meta.get("viya_url") else None,
+        f"cluster {labels.get('cluster')}" if labels.get("cluster") else None,
+        f"environment {labels.get('environment')}" if labels.get("environment") else None,
+        f"schema {results.get('schema_version')}", source or None,
+    ] if x)
+
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>", f"<style>{CSS}</style>",
+        f"<script>{ERROR_HOOK_JS}</script>", "</head><body>",
+        f'<header><h1>{_e(title)}</h1><div class="meta">{meta_line}</div></header><main>',
+        '<div id="js-errors"></div>',
+        '<section><div class="cards">'
+        + "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in cards)
+        + "</div></section>",
+        _thresholds_section(results),
+        _phase_table(phases),
+        _figures_section(figures),
+        _jobs_table(phases),
+        _unmatched_section(phases),
+        '<script type="application/json" id="report-data">'
+        + json.dumps(data, separators=(",", ":")).replace("</", "<\\/") + "</script>",
+        f"<script>{TABLE_JS}</script>",
+        f'<p class="note">Generated by jes-runner {_e(__version__)}. Times are server times '
+        "(Job Execution creation → end); queue wait, start-up and run come from the SAS Workload "
+        "Orchestrator.</p>",
+        "</main></body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _thresholds_section(results: dict[str, Any]) -> str:
+    th = results.get("thresholds")
+    if not isinstance(th, dict) or not th.get("checked"):
+        return ""
+    breaches = th.get("breaches") or []
+    rows = "".join(f"<li class=\"err\">{_e(b.get('message') if isinstance(b, dict) else b)}</li>" for b in breaches)
+    checked = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in (th.get("checked") or {}).items())
+    verdict = (f'<p class="err"><strong>{len(breaches)} threshold(s) crossed</strong> (exit code 6)</p><ul>{rows}</ul>'
+               if breaches else '<p><span class="badge completed">all thresholds met</span></p>')
+    return f"<section id=\"thresholds\"><h2>Thresholds</h2>{verdict}<p class=\"note\">Checked: {checked}</p></section>"
+
+
+def _phase_table(phases: list[PhaseView]) -> str:
+    head1 = ("<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency</th><th>Status</th>"
+             "<th class=n>Jobs ok / total</th><th class=n>Makespan</th><th class=n>Speedup</th>"
+             "<th class=n>Time saved</th><th class=n>Unmatched</th></tr>")
+    head2 = ("<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split</th>"
+             "<th class=n>Per-node efficiency</th><th class=n>vs perfect split</th>"
+             "<th class=n>Queue wait p50 / p95 / max</th><th class=n>Duration p50 / p95 / max</th>"
+             "<th class=n>Concurrency achieved</th>")
+    # node figures from the node watch (phases[].scaling), when the run had one
+    has_scaling = any(isinstance(p.raw.get("scaling"), dict) for p in phases)
+    if has_scaling:
+        head2 += "<th class=n>First scale-up</th><th class=n>Node time</th><th class=n>Nodes added / removed</th>"
+    head2 += "</tr>"
+    rows1, rows2 = [], []
+    for p in phases:
+        s, vb = p.stats, p.vs_baseline or {}
+        vps = p.vs_perfect_split_percent
+        name = f"<td><strong>{_e(p.name)}</strong>{' <span class=muted>(baseline)</span>' if p.baseline else ''}</td>"
+        rows1.append(
+            f"<tr>{name}<td>{_e(p.context)}</td><td>{_e(p.mode)}</td>{_num_td(p.concurrency, str(p.concurrency))}"
+            f"<td>{_badge(p.status)}</td>"
+            f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_total'))}</td>"
+            f"{_num_td(p.makespan, fmt_seconds(p.makespan))}"
+            f"{_num_td(p.speedup, f'{p.speedup:.2f}×' if p.speedup else '–')}"
+            f"{_num_td(vb.get('time_saved_seconds'), _saved(vb))}"
+            f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>")
+        achieved = s.get("concurrency_achieved")
+        rows2.append(
+            f"<tr>{name}{_num_td(p.nodes_used, str(p.nodes_used))}"
+            f"{_num_td(s.get('peak_nodes'), _e(s.get('peak_nodes', '–')))}"
+            f"{_num_td(p.perfect_split_seconds, fmt_seconds(p.perfect_split_seconds))}"
+            f"{_num_td(p.per_node_efficiency_percent, _pct(p.per_node_efficiency_percent))}"
+            f"{_num_td(vps, ('–' if vps is None else f'{vps:+.1f} %'))}"
+            f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('queue_wait_p50_seconds', 'queue_wait_p95_seconds', 'queue_wait_max_seconds'))}</td>"
+            f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('duration_p50_seconds', 'duration_p95_seconds', 'duration_max_seconds'))}</td>"
+            f"{_num_td(achieved if isinstance(achieved, int | float) else None)}{_scaling_tds(p) if has_scaling else ''}</tr>")
+    note = ("<p class=note><strong>Perfect split</strong> = baseline makespan ÷ nodes used: what the phase "
+            "would take if the nodes only shared the sequential work. <strong>Per-node efficiency</strong> = "
+            "baseline ÷ (phase makespan × nodes used); above 100 % the nodes did more than split the "
+            "sequential work (jobs overlap on each node). <strong>vs perfect split</strong>: how much faster "
+            "(+) or slower (−) than that estimate. <strong>Concurrency achieved</strong> = sum of job "
+            "durations ÷ makespan."
+            + (" <strong>Node time</strong> = seconds each node of the phase's pools existed during the "
+               "phase, summed." if has_scaling else "") + "</p>")
+    return (f'<section id="phases"><h2>Phases</h2><div class="scroll"><table id="phase-table"><thead>{head1}</thead>'
+            f"<tbody>{''.join(rows1)}</tbody></table></div>"
+            f'<h2 style="margin-top:14px">Scaling and waiting</h2><div class="scroll"><table id="scaling-table">'
+            f"<thead>{head2}</thead><tbody>{''.join(rows2)}</tbody></table></div>{note}</section>")
+
+
+def _scaling_tds(p: PhaseView) -> str:
+    sc = p.raw.get("scaling") if isinstance(p.raw.get("scaling"), dict) else {}
+    first, node_s = sc.get("time_to_first_scale_up_seconds"), sc.get("node_seconds")
+    first = first if isinstance(first, int | float) else None
+    node_s = node_s if isinstance(node_s, int | float) else None
+    added, removed = sc.get("nodes_added"), sc.get("nodes_removed")
+    changes = "–" if added is None and removed is None else f"{added or 0} / {removed or 0}"
+    return (f"{_num_td(first, fmt_seconds(first) if first is not None else ('none' if sc else '–'))}"
+            f"{_num_td(node_s, fmt_seconds(node_s))}<td class=n>{_e(changes)}</td>")
+
+
+def _saved(vb: dict[str, Any]) -> str:
+    if vb.get("time_saved_seconds") is None:
+        return "–"
+    return f"{fmt_seconds(vb['time_saved_seconds'])} ({vb.get('efficiency_gain_percent', 0):.1f} %)"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f} %"
+
+
+def _figures_section(figures: list[Figure]) -> str:
+    out = ['<section id="figures"><h2>Figures</h2>']
+    for f in figures:
+        b64 = base64.b64encode(f.png).decode("ascii")
+        out.append(f'<figure class="fig" id="fig-{_e(f.name)}"><img alt="{_e(f.title)}" width="{f.width_px}" '
+                   f'height="{f.height_px}" src="data:image/png;base64,{b64}">'
+                   f"<figcaption>{_e(f.title)} ({_e(f.name)}.png)</figcaption></figure>")
+    out.append("</section>")
+    return "".join(out)
+
+
+JOB_COLUMNS = [  # (header, numeric)
+    ("Phase", False), ("#", True), ("Job", False), ("Status", False), ("Host", False),
+    ("Created +", True), ("Queue wait", True), ("Start-up", True), ("Run", True), ("Duration", True),
+    ("Client duration", True), ("Cores", True), ("Memory MB", True), ("Error", False),
+]
+
+
+def _jobs_table(phases: list[PhaseView]) -> str:
+    head = "".join(f'<th class="sortable{" n" if num else ""}">{_e(h)}</th>' for h, num in JOB_COLUMNS)
+    rows = []
+    for p in phases:
+        for j in p.jobs:
+            created = p.offset(j.submitted)
+            client = j.raw.get("client_duration")
+            client = client if isinstance(client, int | float) else None
+            cls = ' class="failed"' if j.status != "completed" else ""
+            rows.append(
+                f'<tr data-phase="{_e(p.name)}"{cls}><td>{_e(p.name)}</td>{_num_td(j.sequence, str(j.sequence))}'
+                f'<td title="{_e(j.unique_job_name)}">{_e(j.name)}</td><td>{_badge(j.status)}</td>'
+                f"<td>{_e(j.host or '–')}</td>"
+                f"{_num_td(created)}{_num_td(j.queue_wait)}{_num_td(j.starting)}{_num_td(j.execution)}"
+                f"{_num_td(j.duration, _n(j.duration, 2 if (j.duration or 0) < 10 else 1))}"
+                f"{_num_td(client, _n(client, 2 if (client or 0) < 10 else 1))}"
+                f"{_num_td(j.cores, _n(j.cores, 2))}{_num_td(j.memory_mb, _n(j.memory_mb, 0))}"
+                f"<td class=err>{_e(j.raw.get('error') or '')}</td></tr>")
+    options = "".join(f'<option value="{_e(p.name)}">{_e(p.name)}</option>' for p in phases)
+    return (
+        '<section id="job-section"><h2>Job executions</h2>'
+        '<div class="controls"><label>Phase <select id="phase-filter"><option value="">all</option>'
+        f'{options}</select></label><label>Search <input id="job-search" type="search" placeholder="job, host, status"></label>'
+        '<span id="job-count" class="muted"></span></div>'
+        f'<div class="scroll"><table id="jobs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+        '<p class="note">Seconds. Click a column to sort (numbers: largest first). "Created +" is seconds after the '
+        "phase's first job was created; duration is server end − creation; client duration is the runner's "
+        "own clock, for comparison only.</p></section>")
+
+
+def _unmatched_section(phases: list[PhaseView]) -> str:
+    items = [(p.name, u) for p in phases for u in p.unmatched]
+    if not items:
+        return ""
+    li = "".join(f"<li><strong>{_e(ph)}</strong>: {_e(u)}</li>" for ph, u in items)
+    return ('<section id="unmatched"><h2>Jobs without an orchestrator match</h2>'
+            f"<p class=note>No Workload Orchestrator job matched these before the deadline: no host, "
+            f"queue wait or resources for them.</p><ul>{li}</ul></section>")

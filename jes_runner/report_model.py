@@ -1,0 +1,305 @@
+"""Reading results files for the sinks that look back at a run (report, export, compare).
+
+`load_results` accepts the schema versions it knows and refuses anything else with
+one line (exit 2):
+
+* version 1 -- the runner's results file (docs/ARCHITECTURE.md, "Results file contract");
+* version 0 -- the seed tool's files (no ``schema_version``; ``sequential_execution`` and
+  ``async_execution`` with client-clock times), upgraded to the version-1 shape.
+
+`phase_views` turns the dict into typed views with the figures every sink derives
+(queue wait / start-up / run split, host, the study's "perfect split" and per-node
+efficiency), so the report, the export and compare all compute them one way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import JesError
+from .records import parse_ts
+
+KNOWN_SCHEMA_VERSIONS = (0, 1)
+UNKNOWN_HOST = "(no orchestrator match)"
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and normalise a results file; one-line JesError (exit 2) when it is not one."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JesError(f"{p}: no such results file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise JesError(f"{p}: cannot read results file ({e.__class__.__name__})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise JesError(f"{p}: not JSON (line {e.lineno}: {e.msg})") from None
+    return normalize_results(data, str(p))
+
+
+def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
+    """Version-1 shaped dict from any known schema version."""
+    if not isinstance(data, dict):
+        raise JesError(f"{source}: not a jes-runner results file (top level is not an object)")
+    if "schema_version" in data:
+        version = data["schema_version"]
+        if data.get("kind") == "concurrency_sweep" or isinstance(data.get("sweep"), dict):
+            raise JesError(f"{source}: this is a sweep results file, not a run's results file")
+        if version == 1 and isinstance(data.get("phases"), list):
+            return data
+        if version == 1:
+            raise JesError(f"{source}: schema_version 1 but no 'phases' list -- not a results file")
+        known = ", ".join(str(v) for v in KNOWN_SCHEMA_VERSIONS)
+        raise JesError(
+            f"{source}: unknown results schema_version {version!r} (this jes-runner reads {known});"
+            " upgrade jes-runner to read it"
+        )
+    if isinstance(data.get("sequential_execution"), dict) or isinstance(data.get("async_execution"), dict):
+        return _upgrade_seed(data)
+    raise JesError(f"{source}: not a jes-runner results file (no schema_version and no phases)")
+
+
+def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
+    """The seed tool's `sequential_execution` / `async_execution` as version-1 phases."""
+    phases: list[dict[str, Any]] = []
+    for key, name, baseline in (("sequential_execution", "sequential", True), ("async_execution", "async", False)):
+        src = data.get(key)
+        if not isinstance(src, dict) or not src.get("jobs"):
+            continue
+        jobs = []
+        for i, j in enumerate(src.get("jobs") or [], 1):
+            if not isinstance(j, dict):
+                continue
+            status = j.get("status") or "failed"
+            jobs.append({
+                "name": j.get("name") or f"job{i}",
+                "unique_job_name": j.get("unique_job_name"),
+                "job_instance_id": j.get("job_instance_id"),
+                "phase": name,
+                "context": src.get("context_name"),
+                "sequence": j.get("sequence_number", i),
+                "status": status if status in ("completed", "failed", "canceled") else "failed",
+                "submitted_at": j.get("start_time"),
+                "started_at": None,
+                "ended_at": j.get("end_time"),
+                "duration": j.get("duration"),
+                "elapsed_time_ms": None,
+                "timing_source": "client",
+                "error": j.get("error"),
+                "metrics": {"orchestrator_data": (j.get("metrics") or {}).get("orchestrator_data")},
+            })
+        mode = "sequential" if baseline else (src.get("execution_mode") or "batch")
+        phases.append({
+            "name": name,
+            "context": src.get("context_name"),
+            "mode": mode,
+            "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs)),
+            "baseline": baseline,
+            "status": "completed" if all(j["status"] == "completed" for j in jobs) else "completed_with_failures",
+            "started_at": src.get("start_time"),
+            "ended_at": src.get("end_time"),
+            "jobs": jobs,
+            "unmatched_jobs": [],
+            "stats": {"makespan_seconds": src.get("total_duration")},
+            "vs_baseline": None,
+        })
+    if not phases:
+        raise JesError("seed-format results file has no jobs in sequential_execution or async_execution")
+    meta = data.get("metadata") or {}
+    return {
+        "schema_version": 0,
+        "run_id": meta.get("execution_timestamp") or "seed",
+        "status": "completed" if all(p["status"] == "completed" for p in phases) else "completed_with_failures",
+        "metadata": {"started_at": meta.get("execution_timestamp"), "viya_url": meta.get("base_url"),
+                     "labels": {}, "settings": {}},
+        "phases": phases,
+    }
+
+
+# -- views -------------------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+@dataclass(slots=True)
+class JobView:
+    """One job execution with its orchestrator figures flattened."""
+
+    raw: dict[str, Any]
+    phase: str
+    name: str
+    unique_job_name: str | None
+    sequence: int
+    status: str
+    submitted: datetime | None
+    ended: datetime | None
+    duration: float | None
+    queue_wait: float | None
+    starting: float | None
+    execution: float | None
+    host: str | None
+    cores: float | None
+    memory_mb: float | None
+    orchestrator: dict[str, Any] | None
+
+    @classmethod
+    def from_dict(cls, j: dict[str, Any], phase: str) -> JobView:
+        o = (j.get("metrics") or {}).get("orchestrator_data")
+        o = o if isinstance(o, dict) else None
+        submitted, ended = parse_ts(j.get("submitted_at")), parse_ts(j.get("ended_at"))
+        duration = _num(j.get("duration"))
+        if duration is None and submitted and ended:
+            duration = round((ended - submitted).total_seconds(), 3)
+        seq = j.get("sequence")
+        return cls(
+            raw=j,
+            phase=phase,
+            name=str(j.get("name") or "?"),
+            unique_job_name=j.get("unique_job_name"),
+            sequence=int(seq) if isinstance(seq, int | float) else 0,
+            status=str(j.get("status") or "unknown"),
+            submitted=submitted,
+            ended=ended,
+            duration=duration,
+            queue_wait=_num(o.get("queue_wait_seconds")) if o else None,
+            starting=_num(o.get("starting_seconds")) if o else None,
+            execution=_num(o.get("execution_seconds")) if o else None,
+            host=(o.get("execution_host") or None) if o else None,
+            cores=_num(o.get("cpu_cores")) if o else None,
+            memory_mb=_num(o.get("memory_mb")) if o else None,
+            orchestrator=o,
+        )
+
+    def segments(self) -> tuple[float, float, float, bool]:
+        """(wait, start-up, run) seconds spanning the server duration; last item: split known.
+
+        The orchestrator's start-up and run are placed at the end of the bar (they end when
+        the job ends); the wait is the rest, so it includes the seconds before the
+        orchestrator saw the job. Without orchestrator times the whole bar is "run".
+        """
+        total = self.duration or 0.0
+        parts = [self.queue_wait or 0.0, self.starting or 0.0, self.execution or 0.0]
+        if total <= 0 or sum(parts) <= 0:
+            return 0.0, 0.0, max(total, 0.0), False
+        run = min(parts[2], total)
+        start = min(parts[1], total - run)
+        return round(total - run - start, 3), round(start, 3), round(run, 3), True
+
+
+@dataclass(slots=True)
+class PhaseView:
+    raw: dict[str, Any]
+    name: str
+    context: str
+    mode: str
+    concurrency: int
+    baseline: bool
+    status: str
+    started: datetime | None
+    ended: datetime | None
+    jobs: list[JobView]
+    stats: dict[str, Any]
+    vs_baseline: dict[str, Any] | None
+    unmatched: list[str]
+    node_timeline: list[dict[str, Any]] = field(default_factory=list)
+    # filled by phase_views: the study's figures against the baseline
+    perfect_split_seconds: float | None = None
+    per_node_efficiency_percent: float | None = None
+    vs_perfect_split_percent: float | None = None
+
+    @property
+    def makespan(self) -> float | None:
+        return _num(self.stats.get("makespan_seconds"))
+
+    @property
+    def speedup(self) -> float | None:
+        return _num((self.vs_baseline or {}).get("speedup"))
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted({j.host for j in self.jobs if j.host})
+
+    @property
+    def nodes_used(self) -> int:
+        n = self.stats.get("hosts_used")
+        return int(n) if isinstance(n, int | float) and n else len(self.hosts)
+
+    def offset(self, t: datetime | None) -> float | None:
+        """Seconds since the phase started (its first server creation)."""
+        if t is None or self.started is None:
+            return None
+        return (t - self.started).total_seconds()
+
+
+def _phase(p: dict[str, Any]) -> PhaseView:
+    name = str(p.get("name") or "phase")
+    jobs = [JobView.from_dict(j, name) for j in p.get("jobs") or [] if isinstance(j, dict)]
+    stats = dict(p.get("stats") or {})
+    started, ended = parse_ts(p.get("started_at")), parse_ts(p.get("ended_at"))
+    subs = [j.submitted for j in jobs if j.submitted]
+    ends = [j.ended for j in jobs if j.ended]
+    started = min(subs) if subs else started  # server times win over the phase's own stamps
+    ended = max(ends) if ends else ended
+    if _num(stats.get("makespan_seconds")) is None and started and ended:
+        stats["makespan_seconds"] = round((ended - started).total_seconds(), 3)
+    stats.setdefault("jobs_total", len(jobs))
+    stats.setdefault("jobs_completed", sum(j.status == "completed" for j in jobs))
+    stats.setdefault("hosts_used", len({j.host for j in jobs if j.host}))
+    timeline = [e for e in p.get("node_timeline") or [] if isinstance(e, dict)]
+    return PhaseView(
+        raw=p, name=name, context=str(p.get("context") or ""), mode=str(p.get("mode") or ""),
+        concurrency=int(p.get("concurrency") or 1), baseline=bool(p.get("baseline")),
+        status=str(p.get("status") or ""), started=started, ended=ended, jobs=jobs, stats=stats,
+        vs_baseline=p.get("vs_baseline") if isinstance(p.get("vs_baseline"), dict) else None,
+        unmatched=[str(u) for u in p.get("unmatched_jobs") or []], node_timeline=timeline,
+    )
+
+
+def phase_views(results: dict[str, Any]) -> list[PhaseView]:
+    phases = [_phase(p) for p in results.get("phases") or [] if isinstance(p, dict)]
+    base = next((p for p in phases if p.baseline), None)
+    base_makespan = base.makespan if base else None
+    for p in phases:
+        if p.vs_baseline is None and base_makespan and p.makespan and p is not base:
+            saved = base_makespan - p.makespan
+            p.vs_baseline = {"time_saved_seconds": round(saved, 3),
+                             "efficiency_gain_percent": round(saved / base_makespan * 100, 2),
+                             "speedup": round(base_makespan / p.makespan, 3)}
+        nodes = p.nodes_used
+        if base_makespan and nodes:
+            # the study's figures: baseline / nodes, and baseline / (phase x nodes)
+            p.perfect_split_seconds = round(base_makespan / nodes, 3)
+            if p.makespan:
+                p.per_node_efficiency_percent = round(base_makespan / (p.makespan * nodes) * 100, 1)
+                p.vs_perfect_split_percent = round(
+                    (p.perfect_split_seconds - p.makespan) / p.perfect_split_seconds * 100, 1)
+    return phases
+
+
+def fmt_seconds(s: float | None) -> str:
+    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`."""
+    if s is None:
+        return "–"
+    if abs(s) < 120:
+        return f"{s:.1f} s" if abs(s) >= 1 or s == 0 else f"{s:.3f} s"
+    if abs(s) < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.2f} h"
