@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+# jes-runner image: a wheel built in a builder stage, installed with its
+# dependencies into a virtualenv that the runtime stage copies. The runtime runs
+# as UID/GID 10001, needs no writable root filesystem (only the results volume
+# and /tmp), and handles SIGTERM itself (exec-form ENTRYPOINT: PID 1 is the runner).
+#
+#   docker build -t jes-runner .                                   # public base, network
+#   .ci/build-image                                                # offline, local base (CI)
+#
+# Offline builds: put wheels (dependencies, setuptools, wheel) in .ci-work/wheels and pass
+#   --build-arg WHEELS_DIR=/src/.ci-work/wheels --network none
+# A TLS-inspecting proxy's CA is never baked in: give it to pip for the build only,
+#   --secret id=pipca,src=/etc/ssl/certs/ca-certificates.crt
+
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# ---------------------------------------------------------------- builder
+FROM ${BASE_IMAGE} AS builder
+# lets .ci/build-image prune this stage's leftover image after a build
+LABEL io.jes-runner.stage=builder
+# Offline: install only from these wheels (a path in the build context, under /src).
+ARG WHEELS_DIR=""
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+COPY . /src
+RUN --mount=type=secret,id=pipca \
+    set -eu; \
+    if [ -s /run/secrets/pipca ]; then export PIP_CERT=/run/secrets/pipca; fi; \
+    if [ -n "$WHEELS_DIR" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_DIR"; fi; \
+    python3 -m venv /opt/build && \
+    /opt/build/bin/pip wheel --no-deps --wheel-dir /dist /src && \
+    python3 -m venv --without-pip /opt/venv && \
+    /opt/build/bin/pip --python /opt/venv/bin/python install /dist/jes_runner-*.whl && \
+    find /opt/venv/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + && \
+    /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib >/dev/null && \
+    /opt/venv/bin/python -c "import jes_runner.cli"
+
+# ---------------------------------------------------------------- runtime
+FROM ${BASE_IMAGE} AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="jes-runner" \
+      org.opencontainers.image.description="Measure SAS Viya batch jobs run sequentially versus concurrently; results JSON and Prometheus metrics." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/jes-runner/jes-runner" \
+      org.opencontainers.image.vendor="jes-runner"
+
+RUN set -eu; \
+    groupadd --gid 10001 jes; \
+    useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
+            --shell /usr/sbin/nologin jes; \
+    mkdir -p /app/config /results; \
+    chown 10001:10001 /results; \
+    chmod 0775 /results
+
+COPY --from=builder /opt/venv /opt/venv
+COPY config/job_configs.json /app/config/job_configs.json
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    JES_JOB_CONFIG=/app/config/job_configs.json \
+    JES_OUTPUT_DIR=/results \
+    JES_SECRETS_DIR=/var/run/secrets/jes
+
+WORKDIR /app
+USER 10001:10001
+ENTRYPOINT ["jes-runner"]
+CMD ["run"]
