@@ -1,0 +1,29 @@
+"""Kubernetes lifecycle: tokens from and back to Secrets, the node-pool timeline.
+
+* :mod:`.config` -- reaching the API (explicit URL, in-cluster, kubeconfig).
+* :mod:`.nodes` -- list + watch of the compute nodes; orchestrator hosts as the fallback.
+* :mod:`.tokens` -- Secret / file token stores, the refresh-token write-back, secrets-dir reload.
+* :mod:`.lifecycle` -- wiring into a Runner (phase start/end hooks, refresh-token hook).
+"""
+
+from .config import KubeAccess, connect, in_cluster, pod_namespace
+from .nodes import HostPoller, KubeUnavailable, NodeEvent, NodeState, NodeWatcher, ObservedNodes
+from .tokens import FileStore, SecretStore, StoreError, TokenPersister, read_secrets_dir
+
+__all__ = [
+    "FileStore",
+    "HostPoller",
+    "KubeAccess",
+    "KubeUnavailable",
+    "NodeEvent",
+    "NodeState",
+    "NodeWatcher",
+    "ObservedNodes",
+    "SecretStore",
+    "StoreError",
+    "TokenPersister",
+    "connect",
+    "in_cluster",
+    "pod_namespace",
+    "read_secrets_dir",
+]

@@ -1,0 +1,193 @@
+"""Wires the Kubernetes lifecycle into a :class:`~jes_runner.runner.Runner`.
+
+* phase start: re-read the secrets directory (a refreshed Secret is picked up
+  without a restart), then start watching the compute nodes (Kubernetes list +
+  watch; the orchestrator's hosts when there is no cluster access);
+* phase end (enricher): stop the watch, write ``node_timeline`` / ``scaling``
+  into the phase and update ``stats.peak_nodes``;
+* a new refresh token from SASLogon: persisted to the Secret or the token file.
+
+Nothing here can fail a run: every problem becomes a warning line or a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..timeline import apply_to_phase
+from .config import KubeAccess, connect, pod_namespace
+from .nodes import HostPoller, KubeUnavailable, NodeWatcher, ObservedNodes
+from .tokens import FileStore, SecretsDirReloader, SecretStore, TokenPersister
+
+if TYPE_CHECKING:
+    from ..executor import PhaseOutcome
+    from ..plan import PhasePlan
+    from ..runner import Runner
+    from ..settings import Settings
+
+log = logging.getLogger("jes_runner.kube")
+
+# secrets-dir key -> Credentials field
+CREDENTIAL_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
+
+
+class KubeLifecycle:
+    def __init__(self, runner: Runner, settings: Settings | None = None) -> None:
+        self.runner = runner
+        self.settings = settings or runner.settings
+        self._access: KubeAccess | None = None
+        self._watcher: NodeWatcher | HostPoller | None = None
+        self._fallback_note: str | None = None
+        self._kube_refused: str | None = None
+        self.reloader = SecretsDirReloader(self.settings.secrets_dir)
+        self._refresh = self.settings.secret("refresh_token")
+        self.persister = self._make_persister()
+        self.observed: dict[str, ObservedNodes | None] = {}  # phase name -> what was seen
+
+    # ----- access ---------------------------------------------------------------------
+
+    def access(self) -> KubeAccess:
+        if self._access is None:
+            s = self.settings
+            self._access = connect(s.kube_api_url, s.secret("kube_api_token"))
+        return self._access
+
+    def namespace(self) -> str:
+        return self.settings.token_secret_namespace or pod_namespace() or "default"
+
+    # ----- tokens ---------------------------------------------------------------------
+
+    def _make_persister(self) -> TokenPersister:
+        s = self.settings
+        mode = s.persist_tokens
+        store: SecretStore | FileStore | None = None
+        why: str | None = None
+        if mode == "off":
+            return TokenPersister(None)
+        if mode in ("secret", "auto") and s.token_secret_name:
+            access = self.access()
+            if access.ok:
+                store = SecretStore(access, self.namespace(), s.token_secret_name)
+            else:
+                why = f"no Kubernetes API for Secret {s.token_secret_name}: {access.reason}"
+        elif mode == "secret":
+            why = "persist_tokens=secret needs JES_TOKEN_SECRET_NAME"
+        if store is None and mode in ("file", "auto"):
+            d = s.secrets_dir
+            writable = d.is_dir() and os.access(d, os.W_OK)
+            if mode == "file" or writable:
+                store = FileStore(d)
+            elif why is None:
+                why = (f"the secrets directory {d} is not writable; set JES_TOKEN_SECRET_NAME to write "
+                       "it back to its Secret")
+        on_saved = (lambda tok: self.reloader.wrote("refresh_token", tok)) if isinstance(store, FileStore) else None
+        return TokenPersister(store, on_saved=on_saved, unavailable=why)
+
+    def new_refresh_token(self, token: str) -> None:
+        self.reloader.replaced(self._refresh)
+        self._refresh = token
+        if self.settings.persist_tokens != "off":
+            self.persister(token)
+
+    def reload_credentials(self) -> list[str]:
+        """Apply what changed in the secrets directory since the last look; returns the key names."""
+        if getattr(self.runner, "emulated", False):  # demo: the emulator's own credentials only
+            return []
+        changes = {k: v for k, v in self.reloader.changes().items() if k in CREDENTIAL_KEYS}
+        if not changes:
+            return []
+        auth = self.runner.client.auth
+        auth.update_credentials(**changes)
+        if "refresh_token" in changes:
+            self._refresh = changes["refresh_token"]
+        log.info("secrets directory changed: using the new %s", ", ".join(sorted(changes)),
+                 extra={"event": "credentials_reloaded", "keys": sorted(changes)})
+        return sorted(changes)
+
+    # ----- node timeline -----------------------------------------------------------------
+
+    def _start_watch(self) -> None:
+        s = self.settings
+        self._fallback_note = None
+        if s.node_timeline == "off":
+            return
+        if s.node_timeline == "auto" and self._kube_refused is None:
+            access = self.access()
+            if access.ok:
+                try:
+                    self._watcher = NodeWatcher(access, s.node_selector,
+                                                request_timeout_s=min(15.0, s.request_timeout_s)).start()
+                    return
+                except KubeUnavailable as e:
+                    self._kube_refused = str(e)
+            else:
+                self._kube_refused = access.reason or "unavailable"
+            log.warning("no Kubernetes node data (%s); the node timeline falls back to the Workload "
+                        "Orchestrator's hosts", self._kube_refused)
+        if s.node_timeline == "auto":
+            self._fallback_note = f"no Kubernetes node data ({self._kube_refused}); timeline from the " \
+                                  "Workload Orchestrator's hosts"
+        client = self.runner.client
+
+        def fetch() -> list[dict[str, Any]]:
+            page = client.get_json("/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False)
+            items = page.get("items") if isinstance(page, dict) else None
+            return [h for h in items or [] if isinstance(h, dict)]
+
+        self._watcher = HostPoller(fetch, s.node_poll_interval_s).start()
+
+    def phase_started(self, phase: PhasePlan) -> None:
+        try:
+            self.reload_credentials()
+        except Exception as e:  # noqa: BLE001 - a bad file must not stop the run
+            log.warning("could not re-read the secrets directory: %s", e.__class__.__name__)
+        self._stop_watch()
+        try:
+            self._start_watch()
+        except Exception as e:  # noqa: BLE001
+            log.warning("node timeline unavailable for phase %s: %s", phase.name, e)
+            self._watcher = None
+
+    def _stop_watch(self) -> ObservedNodes | None:
+        w, self._watcher = self._watcher, None
+        return w.stop() if w is not None else None
+
+    def phase_ended(self, outcome: PhaseOutcome, pd: dict[str, Any]) -> None:
+        if self.settings.node_timeline == "off":
+            return
+        try:
+            obs = self._stop_watch()
+            self.observed[pd["name"]] = obs
+            apply_to_phase(pd, obs, outcome.records, self._fallback_note)
+        except Exception as e:  # noqa: BLE001 - figures are a bonus: the phase stays as measured
+            log.warning("node timeline for phase %s failed: %s", pd.get("name"), e)
+
+    # ----- wiring -----------------------------------------------------------------------
+
+    def attach(self) -> KubeLifecycle:
+        r = self.runner
+        r.refresh_token_hooks.append(self.new_refresh_token)
+        r.phase_starters.append(self.phase_started)
+        r.phase_enrichers.append(self.phase_ended)
+        return self
+
+    def close(self, flush_s: float = 5.0) -> None:
+        self._stop_watch()
+        if not self.persister.flush(flush_s):
+            log.warning("the new refresh token was not persisted before the end of the run")
+        if self._access is not None:
+            self._access.close()
+
+
+@contextmanager
+def kube_lifecycle(runner: Runner) -> Iterator[KubeLifecycle]:
+    """Attach for one run; stop watches and flush the token write-back at the end."""
+    lc = KubeLifecycle(runner).attach()
+    try:
+        yield lc
+    finally:
+        lc.close()

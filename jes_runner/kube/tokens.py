@@ -1,0 +1,275 @@
+"""Tokens from and back to where they live: a Kubernetes Secret or the token files.
+
+Layout (one key per file / Secret key, as a mounted Secret shows it):
+``access_token``, ``refresh_token``, ``client_id``, ``client_secret``,
+``username``, ``password``.
+
+* :class:`SecretStore` reads and patches one Secret through the Kubernetes API:
+  only the keys whose value changed, base64 ``data``, with the resourceVersion
+  it read (one retry on a 409 conflict). It creates the Secret only when asked
+  (``jes-runner auth``).
+* :class:`FileStore` writes the files atomically, mode 0600.
+* :class:`TokenPersister` is the runner's hook for a new refresh token: it saves
+  in a background thread (auth never waits on the Kubernetes API), latest token
+  wins, and a failure is one warning line. Token values are never logged.
+* :class:`SecretsDirReloader` re-reads the mounted directory at each phase start
+  so a Secret refreshed by someone else is picked up without a restart, while
+  a stale copy of a token this process already replaced is ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import KubeAccess, describe_api_error
+
+log = logging.getLogger("jes_runner.kube")
+
+TOKEN_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
+SECRET_LABELS = {"app.kubernetes.io/name": "jes-runner", "app.kubernetes.io/component": "tokens"}
+
+
+class StoreError(Exception):
+    """A store could not be read or written (message names where, never a value)."""
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+# ----- Secret --------------------------------------------------------------------------
+
+
+class SecretStore:
+    def __init__(self, access: KubeAccess, namespace: str, name: str, *, timeout_s: float = 10.0) -> None:
+        self.access = access
+        self.namespace = namespace
+        self.name = name
+        self.timeout_s = timeout_s
+
+    def __str__(self) -> str:
+        return f"Secret {self.namespace}/{self.name}"
+
+    def _read(self) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self.access.core().read_namespaced_secret(self.name, self.namespace,
+                                                             _request_timeout=self.timeout_s)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise StoreError(f"cannot read {self} ({describe_api_error(e)})") from None
+        except Exception as e:  # noqa: BLE001 - connection errors
+            raise StoreError(f"cannot read {self} ({describe_api_error(e)})") from None
+
+    def load(self) -> dict[str, str]:
+        """Decoded data ({} when the Secret does not exist)."""
+        secret = self._read()
+        if secret is None:
+            return {}
+        out: dict[str, str] = {}
+        for k, v in (secret.data or {}).items():
+            try:
+                out[k] = base64.b64decode(v).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+        return out
+
+    def save(self, values: dict[str, str], *, create: bool = False) -> list[str]:
+        """Patch the keys whose value differs; returns the keys written ([] when nothing changed)."""
+        from kubernetes.client.exceptions import ApiException
+
+        core = self.access.core()
+        for attempt in (1, 2):
+            secret = self._read()
+            if secret is None:
+                if not create:
+                    raise StoreError(f"{self} does not exist (create it with `jes-runner auth --secret "
+                                     f"{self.name}` or a manifest)")
+                body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                        "metadata": {"name": self.name, "namespace": self.namespace, "labels": SECRET_LABELS},
+                        "data": {k: b64(v) for k, v in values.items()}}
+                try:
+                    core.create_namespaced_secret(self.namespace, body, _request_timeout=self.timeout_s)
+                    return sorted(values)
+                except ApiException as e:
+                    if e.status == 409 and attempt == 1:
+                        continue  # created meanwhile: patch it
+                    raise StoreError(f"cannot create {self} ({describe_api_error(e)})") from None
+                except Exception as e:  # noqa: BLE001
+                    raise StoreError(f"cannot create {self} ({describe_api_error(e)})") from None
+            current = secret.data or {}
+            changed = {k: b64(v) for k, v in values.items() if current.get(k) != b64(v)}
+            if not changed:
+                return []
+            patch = {"metadata": {"resourceVersion": secret.metadata.resource_version}, "data": changed}
+            try:
+                core.patch_namespaced_secret(self.name, self.namespace, patch,
+                                             _content_type="application/merge-patch+json",
+                                             _request_timeout=self.timeout_s)
+                return sorted(changed)
+            except ApiException as e:
+                if e.status == 409 and attempt == 1:
+                    continue  # someone else wrote it meanwhile: read again, patch again
+                raise StoreError(f"cannot update {self} ({describe_api_error(e)})") from None
+            except Exception as e:  # noqa: BLE001
+                raise StoreError(f"cannot update {self} ({describe_api_error(e)})") from None
+        raise StoreError(f"cannot update {self} (conflicting writes)")
+
+
+# ----- files ---------------------------------------------------------------------------
+
+
+class FileStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def __str__(self) -> str:
+        return f"token files in {self.directory}"
+
+    def load(self) -> dict[str, str]:
+        return read_secrets_dir(self.directory)
+
+    def save(self, values: dict[str, str], *, create: bool = True) -> list[str]:
+        current = self.load()
+        changed = {k: v for k, v in values.items() if current.get(k) != v}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for key, value in changed.items():
+                _write_private(self.directory / key, value + "\n")
+        except OSError as e:
+            raise StoreError(f"cannot write {self} ({e.strerror or e.__class__.__name__})") from None
+        return sorted(changed)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_secrets_dir(directory: Path) -> dict[str, str]:
+    """The token keys present in a mounted-Secret directory (stripped, empty files skipped)."""
+    out: dict[str, str] = {}
+    for key in TOKEN_KEYS:
+        try:
+            value = (Path(directory) / key).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if value:
+            out[key] = value
+    return out
+
+
+# ----- the runner's hooks ----------------------------------------------------------------------
+
+
+class TokenPersister:
+    """Called with each new refresh token; saves it in the background, warns once per failure."""
+
+    def __init__(self, store: SecretStore | FileStore | None, *, on_saved: Callable[[str], None] | None = None,
+                 unavailable: str | None = None) -> None:
+        self.store = store
+        self.unavailable = unavailable  # why there is no store (said once, when a token arrives)
+        self.on_saved = on_saved
+        self.saved = 0
+        self.failures = 0
+        self._pending: str | None = None
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._told = False
+
+    def __call__(self, refresh_token: str) -> None:
+        if self.store is None:
+            if not self._told and self.unavailable:
+                self._told = True
+                log.info("SASLogon issued a new refresh token; not persisted (%s)", self.unavailable)
+            return
+        with self._cond:
+            self._pending = refresh_token
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="token-persist", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None:
+                    self._cond.wait()
+                token, self._pending, self._busy = self._pending, None, True
+            try:
+                assert self.store is not None
+                keys = self.store.save({"refresh_token": token})
+                self.saved += 1
+                if keys:
+                    log.info("new refresh token saved to %s", self.store)
+                if self.on_saved:
+                    self.on_saved(token)
+            except StoreError as e:
+                self.failures += 1
+                log.warning("could not persist the new refresh token: %s; the run goes on", e)
+            except Exception as e:  # noqa: BLE001 - persisting must never fail a run
+                self.failures += 1
+                log.warning("could not persist the new refresh token to %s (%s); the run goes on",
+                            self.store, e.__class__.__name__)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the latest token was written (or failed); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+
+class SecretsDirReloader:
+    """Re-reads the secrets directory; reports keys that changed since the last read.
+
+    A key counts as changed only when the file differs from what this reader saw
+    last time and is not a value this process already moved past (a mounted
+    Secret lags behind our own write-back by up to a kubelet sync period).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self.seen = read_secrets_dir(self.directory)
+        self.superseded: set[str] = set()  # refresh tokens we have replaced
+
+    def replaced(self, old: str | None) -> None:
+        if old:
+            with self._lock:
+                self.superseded.add(old)
+
+    def wrote(self, key: str, value: str) -> None:
+        """We wrote this value ourselves (file store): not a change from outside."""
+        with self._lock:
+            self.seen[key] = value
+
+    def changes(self) -> dict[str, str]:
+        now = read_secrets_dir(self.directory)
+        with self._lock:
+            out = {k: v for k, v in now.items() if self.seen.get(k) != v and v not in self.superseded}
+            self.seen = now
+        return out
