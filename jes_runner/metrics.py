@@ -200,6 +200,13 @@ def build_registry(
     f.gauge("jes_phase_speedup_ratio", "Baseline makespan / phase makespan (absent for the baseline).", pl)
     f.gauge("jes_phase_time_saved_seconds", "Baseline makespan minus phase makespan.", pl)
     f.gauge("jes_phase_efficiency_gain_ratio", "Efficiency gain vs the baseline as a ratio (results file: percent).", pl)
+    # node-pool scaling (phases[].scaling: from Kubernetes, else the orchestrator's hosts)
+    f.gauge("jes_phase_scaling_info", "Where the phase's node figures came from (value 1).", (*pl, "source"))
+    f.gauge("jes_phase_time_to_first_scale_up_seconds", "Phase start to the first node added.", pl)
+    f.gauge("jes_phase_node_seconds", "Node-seconds the phase's pools were up during the phase.", pl)
+    f.gauge("jes_phase_nodes_added", "Nodes added during the phase.", pl)
+    f.gauge("jes_phase_nodes_removed", "Nodes removed during the phase.", pl)
+    f.gauge("jes_phase_node_jobs", "Jobs of the phase that ran on each node.", (*pl, "node"))
     # per job (bounded: jobs x phases)
     f.gauge("jes_job_duration_seconds", "Server duration of one job in one phase.", JOB_LABELS)
     f.gauge("jes_job_queue_wait_seconds", "Orchestrator queue wait of one job in one phase.", JOB_LABELS)
@@ -229,6 +236,15 @@ def build_registry(
         f.set("jes_phase_time_saved_seconds", _num(vs.get("time_saved_seconds")), *pv)
         gain = _num(vs.get("efficiency_gain_percent"))
         f.set("jes_phase_efficiency_gain_ratio", None if gain is None else gain / 100.0, *pv)
+        sc = phase.get("scaling") or {}
+        if sc.get("source"):
+            f.set("jes_phase_scaling_info", 1.0, *pv, str(sc["source"]))
+        f.set("jes_phase_time_to_first_scale_up_seconds", _num(sc.get("time_to_first_scale_up_seconds")), *pv)
+        f.set("jes_phase_node_seconds", _num(sc.get("node_seconds")), *pv)
+        f.set("jes_phase_nodes_added", _num(sc.get("nodes_added")), *pv)
+        f.set("jes_phase_nodes_removed", _num(sc.get("nodes_removed")), *pv)
+        for node, n in sorted((sc.get("jobs_per_node") or {}).items()):
+            f.set("jes_phase_node_jobs", _num(n), *pv, str(node))
         for name, rec in _phase_job_names(phase.get("jobs") or []):
             f.set("jes_job_duration_seconds", _num(rec.get("duration")), *pv, name)
             f.set("jes_job_queue_wait_seconds", _queue_wait(rec), *pv, name)

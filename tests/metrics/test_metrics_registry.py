@@ -159,3 +159,22 @@ def test_pure_same_input_same_output_and_input_untouched() -> None:
     before = copy.deepcopy(r)
     assert generate_latest(build_registry(r)) == generate_latest(build_registry(r))
     assert r == before
+
+
+def test_scaling_figures_of_a_phase_become_metrics() -> None:
+    results = make_results()
+    results["phases"][1]["scaling"] = {
+        "source": "kubernetes", "peak_nodes": 2, "time_to_first_scale_up_seconds": 4.5,
+        "node_seconds": 321.0, "jobs_per_node": {"node-a": 1, "node-b": 2},
+        "nodes_added": 2, "nodes_removed": 1, "note": None,
+    }
+    assert validate_results(results) == []  # the schema accepts the scaling block
+    s = samples(results)
+    assert get(s, "jes_phase_scaling_info", **ASYNC, source="kubernetes") == 1.0
+    assert get(s, "jes_phase_time_to_first_scale_up_seconds", **ASYNC) == 4.5
+    assert get(s, "jes_phase_node_seconds", **ASYNC) == 321.0
+    assert get(s, "jes_phase_nodes_added", **ASYNC) == 2.0
+    assert get(s, "jes_phase_nodes_removed", **ASYNC) == 1.0
+    assert get(s, "jes_phase_node_jobs", **ASYNC, node="node-b") == 2.0
+    # the baseline phase had no scaling block: no series for it, rather than a made-up zero
+    assert not [k for k in s if k[0] == "jes_phase_node_seconds" and ("phase", "sequential") in k[1]]
