@@ -24,6 +24,14 @@ COMMAND_MODULES: list[str] = [
     "jes_runner.runner",
     "jes_runner.demo",
     "jes_runner.discover",
+    "jes_runner.auth_cmd",
+    "jes_runner.metrics",
+    "jes_runner.report",
+    "jes_runner.export",
+    "jes_runner.compare",
+    "jes_runner.orchestrator_cmd",
+    "jes_runner.sweep",
+    "jes_runner.check",
 ]
 
 

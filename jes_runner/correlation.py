@@ -113,7 +113,8 @@ class Correlator:
         delay = 0.2
         while True:
             try:
-                self._scan(want, found, floor)
+                # the listing's own retries stop at the deadline too (monotonic, whatever self.clock is)
+                self._scan(want, found, floor, time.monotonic() + max(0.0, deadline - self.clock()))
             except ViyaHTTPError as e:
                 if e.status in (403, 404):
                     log.warning("Workload Orchestrator not available (HTTP %d); %d jobs left uncorrelated",
@@ -140,8 +141,9 @@ class Correlator:
                         len(missing), self.deadline_s)
         return unmatched_names + missing
 
-    def _scan(self, want: dict[str, JobRecord], found: dict[str, dict[str, Any]], floor: datetime | None) -> None:
-        for page in self.client.orchestrator_pages(self.page_limit):
+    def _scan(self, want: dict[str, JobRecord], found: dict[str, dict[str, Any]], floor: datetime | None,
+              deadline: float | None = None) -> None:
+        for page in self.client.orchestrator_pages(self.page_limit, deadline=deadline):
             older = False
             for item in page:
                 rq = item.get("request") or {}

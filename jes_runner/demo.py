@@ -37,6 +37,8 @@ def emulator_settings(settings: Settings, emu: Any) -> Settings:
     return settings.model_copy(update={
         "viya_url": emu.url, "username": emu.username, "password": _secret(emu.password),
         "access_token": None, "refresh_token": None, "client_id": "sas.cli", "client_secret": None,
+        # the emulator's Kubernetes API gives the node timeline; its tokens are never written back
+        "kube_api_url": emu.url, "kube_api_token": None, "persist_tokens": "off",
     })
 
 
@@ -51,7 +53,9 @@ def run_on_embedded_emulator(settings: Settings, plan: RunPlan, scenario_path: s
     with embedded_emulator(scenario_path) as emu:
         log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
                  extra={"event": "emulator_started", "url": emu.url})
-        return Runner(emulator_settings(settings, emu), plan, emulated=True).run().exit_code
+        from .signals import run_managed  # SIGTERM/SIGINT handling, node timeline
+
+        return run_managed(Runner(emulator_settings(settings, emu), plan, emulated=True))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

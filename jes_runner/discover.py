@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, PreflightError
+from .errors import ConfigError
 from .jobconfig import load_job_config
 from .results import write_atomic
 from .settings import ASYNC_CONTEXT, BASELINE_CONTEXT, Settings, load_settings
 from .summary import configure_logging
-from .viya import AuthError, ViyaClient, ViyaError, ViyaUnreachable
+from .viya import ViyaClient, user_errors
 from .viya._client import quote
 
 log = logging.getLogger("jes_runner.discover")
@@ -44,14 +44,8 @@ def literal_prefix(pattern: str) -> str:
 def discover(client: ViyaClient, pattern: str) -> list[dict[str, Any]]:
     prefix = literal_prefix(pattern)
     flt = f"startsWith(name,{quote(prefix, chr(39))})" if prefix else None
-    try:
+    with user_errors("listing job definitions"):
         defs = client.list_job_definitions(flt)
-    except ViyaUnreachable as e:
-        raise PreflightError(f"{e} -- check JES_VIYA_URL / --viya-url") from None
-    except AuthError as e:
-        raise PreflightError(f"authentication failed: {e}") from None
-    except ViyaError as e:
-        raise PreflightError(f"listing job definitions failed: {e}") from None
     return [d for d in defs if fnmatch.fnmatchcase(str(d.get("name", "")), pattern)]
 
 

@@ -35,9 +35,11 @@ from .viya import ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.executor")
 
-MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya
+MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya ...
+LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not
 DUE_MARGIN = 1.04  # poll a little after the expected end: one poll that finds it done beats two
 OVERDUE_GROWTH = 1.6
+OVERDUE_AGE_FRACTION = 0.2
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
@@ -61,6 +63,7 @@ class PollPolicy:
     interval_max: float = 30.0
     job_timeout_s: float = 3600.0
     ids_per_request: int = 100
+    lost_contact_s: float = LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times): give up
 
 
 class RuntimeModel:
@@ -160,6 +163,7 @@ class PhaseExecutor:
         self._records: list[JobRecord] = []
         self._last_poll = float("-inf")
         self._poll_failures = 0
+        self._failing_since: float | None = None  # clock() of the first failed poll in the current run of failures
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
 
     # -- public ------------------------------------------------------------------
@@ -343,13 +347,20 @@ class PhaseExecutor:
             jobs = self.client.get_jobs(ids)
         except ViyaError as e:
             self._poll_failures += 1
-            log.warning("phase %s: polling failed (%d/%d): %s", self.phase.name, self._poll_failures, MAX_POLL_FAILURES, e)
+            if self._failing_since is None:
+                self._failing_since = now
+            down_for = now - self._failing_since
+            log.warning("phase %s: polling failed (%d in a row, for %.1f s): %s", self.phase.name,
+                        self._poll_failures, down_for, e)
+            # while Viya is down, back off (doubling, within the poll interval bounds) instead of hammering it
+            backoff = min(self.policy.interval_max, self.policy.interval_min * 2 ** self._poll_failures)
             for f in flights:
-                self._schedule(f, now + min(self.policy.interval_max, f.step))
-            if self._poll_failures >= MAX_POLL_FAILURES:
-                self._give_up(f"lost contact with Viya: {e}")
+                self._schedule(f, now + max(backoff, min(self.policy.interval_max, f.step)))
+            if self._poll_failures >= MAX_POLL_FAILURES and down_for >= self.policy.lost_contact_s:
+                self._give_up(f"lost contact with Viya for {down_for:.0f} s: {e}")
             return
         self._poll_failures = 0
+        self._failing_since = None
         by_id = {j.get("id"): j for j in jobs if isinstance(j, dict)}
         t = self.clock()
         for f in flights:
@@ -394,8 +405,10 @@ class PhaseExecutor:
         elif state == "pending":
             # queued, its whole run still ahead: wait half a runtime, or half its age in the queue
             delay = max(est * 0.5, (now - f.t_submit) * 0.5)
-        else:  # running past its expected end: back off geometrically
-            delay = f.step
+        else:  # running past its expected end: back off geometrically, but never wait longer
+            # than a fraction of its age, so a job slowed down by contention is noticed (and the
+            # next batch released) within ~OVERDUE_AGE_FRACTION of its real duration
+            delay = min(f.step, (now - f.t_submit) * OVERDUE_AGE_FRACTION)
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
 
@@ -446,8 +459,10 @@ class PhaseExecutor:
             reason += f" (cancel request failed: {e})"
         if final:
             f.record.apply_server_job(final[0])
-        if f.record.server_state == "completed" and status == "timed_out":
-            # it finished between our last poll and the cancel: a normal completion
+        finished = (f.record.server_state == "completed" if status == "timed_out"
+                    else f.record.server_state in ("completed", "failed"))
+        if finished:
+            # it finished between our last poll and the cancel: a normal ending
             f.record.client_ended_at = utcnow()
             self._finish(f.record, expected=f.job.expected_runtime_s)
             return
@@ -457,8 +472,40 @@ class PhaseExecutor:
         self._finish(f.record)
 
     def _cancel_all(self, reason: str) -> None:
-        for f in list(self._flights.values()):
-            self._cancel(f, "canceled", reason)
+        flights = list(self._flights.values())
+        if len(flights) <= 1:
+            for f in flights:
+                self._cancel(f, "canceled", reason)
+            return
+        # a stop mid-phase (SIGTERM grace period): cancel in parallel, then one list request
+        ids = [f.record.job_instance_id or "" for f in flights]
+        with ThreadPoolExecutor(max_workers=min(8, len(ids)), thread_name_prefix="cancel") as pool:
+            failures = dict(zip(ids, pool.map(self._try_cancel, ids), strict=True))
+        try:
+            final = {j.get("id"): j for j in self.client.get_jobs(ids)}
+        except ViyaError as e:
+            final = {}
+            log.warning("phase %s: state after canceling unknown: %s", self.phase.name, e)
+        for f in flights:
+            job_id = f.record.job_instance_id or ""
+            self._flights.pop(job_id, None)
+            job = final.get(job_id)
+            if job is not None:
+                f.record.apply_server_job(job)
+            f.record.client_ended_at = utcnow()
+            if f.record.server_state in ("completed", "failed"):  # it finished before the cancel landed
+                self._finish(f.record, expected=f.job.expected_runtime_s)
+                continue
+            f.record.status = "canceled"
+            f.record.error = reason + (f" (cancel request failed: {failures[job_id]})" if failures[job_id] else "")
+            self._finish(f.record)
+
+    def _try_cancel(self, job_id: str) -> str | None:
+        try:
+            self.client.cancel_job(job_id)
+        except ViyaError as e:
+            return str(e)
+        return None
 
     def _give_up(self, reason: str) -> None:
         for f in list(self._flights.values()):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from .errors import ConfigError
 
 
 class JobConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     definition_id: str | None = None
     name: str = Field(min_length=1)
@@ -29,11 +31,23 @@ class JobConfig(BaseModel):
     enabled: bool = True
     expected_runtime_s: float | None = Field(default=None, gt=0)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        if any(unicodedata.category(c) == "Cc" for c in v):
+            raise ValueError("must not contain control characters")
+        return v
+
     @field_validator("arguments", mode="before")
     @classmethod
     def _stringify(cls, v: Any) -> Any:
         # Job Execution arguments are a string-to-string map; numbers are common in hand-written files.
         if isinstance(v, dict):
+            bad = [k for k, x in v.items() if isinstance(x, float) and not math.isfinite(x)]
+            if bad:  # NaN / Infinity / 1e400: Python's json reads them, no JSON tool writes them
+                raise ValueError(f"argument {bad[0]!r} is not a finite number")
             return {k: (str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x) for k, x in v.items()}
         return v
 
@@ -73,10 +87,12 @@ def _describe(path: Path, data: Any, err: ValidationError) -> str:
         with contextlib.suppress(KeyError, IndexError, TypeError, AttributeError):
             name = data["jobs"][idx].get("name")
         field = ".".join(str(p) for p in loc[2:]) or "(entry)"
-        where = f"jobs[{idx}]" + (f" ({name!r})" if name else "") + f" field '{field}'"
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+        where = f"jobs[{idx}]" + (f" ({shown})" if name else "") + f" field '{field}'"
     elif loc:
         where = "field '" + ".".join(str(p) for p in loc) + "'"
-    return f"{path}: {where}: {first['msg']} -- fix that entry (see README 'Job config')"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {where}: {msg} -- fix that entry (see README 'Job config')"
 
 
 def load_job_config(path: str | Path) -> JobConfigFile:
@@ -86,14 +102,19 @@ def load_job_config(path: str | Path) -> JobConfigFile:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: job config file not found -- pass --config PATH or set JES_JOB_CONFIG") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read job config ({e.__class__.__name__}: {e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}) -- save the job config as UTF-8 JSON") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read job config ({e.__class__.__name__}: {e.strerror or e})"
+                          " -- pass --config PATH to a readable JSON file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise ConfigError(f"{p}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg} -- fix the syntax") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: nested too deeply to be a job config -- fix the file (see README 'Job config')") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be an object with a 'jobs' list")
+        raise ConfigError(f"{p}: top level must be an object with a 'jobs' list -- fix the file (see README 'Job config')")
     try:
         cfg = JobConfigFile.model_validate(data)
     except ValidationError as e:

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from .correlation import orchestrator_data, orchestrator_key
-from .errors import ExitCode, JesError, PreflightError
+from .errors import ExitCode, JesError
 from .report_model import fmt_seconds
-from .viya import AuthError, ViyaClient, ViyaError, ViyaUnreachable
+from .viya import ViyaClient, user_errors
 
 
 def recent_jobs(client: ViyaClient, last: int, prefix: str | None = None, scan: int = 5000) -> list[dict[str, Any]]:
@@ -97,13 +97,8 @@ def _cmd(args: argparse.Namespace) -> int:
     settings = load_settings(viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
     client = make_client(settings)
     try:
-        jobs = recent_jobs(client, args.last, args.name, args.scan)
-    except ViyaUnreachable as e:
-        raise PreflightError(f"{e} -- check JES_VIYA_URL / --viya-url") from None
-    except AuthError as e:
-        raise PreflightError(f"authentication failed: {e}") from None
-    except ViyaError as e:
-        raise JesError(f"Workload Orchestrator request failed: {e}") from None
+        with user_errors("Workload Orchestrator request", JesError):
+            jobs = recent_jobs(client, args.last, args.name, args.scan)
     finally:
         client.close()
     if args.json:

@@ -69,8 +69,9 @@ def select_phases(
         path = Path(phases_file)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read phases file ({e.__class__.__name__})") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read phases file ({e.__class__.__name__})"
+                              " -- pass --phases a readable UTF-8 JSON/YAML file") from None
         specs = parse_phases(text, str(path))
     elif settings.phases:
         specs = list(settings.phases)

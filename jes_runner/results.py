@@ -86,15 +86,17 @@ class Checkpoint:
         self._fh = None
 
 
-def write_atomic(path: Path, content: str | Callable[[IO[str]], None]) -> None:
+def write_atomic(path: Path, content: str | Callable[[IO[str]], None], mode: int = 0o644) -> None:
     """Temp file in the same directory, fsync, rename, fsync the directory.
 
     ``content`` is the text, or a function writing it (streams big documents
-    instead of building one string the size of the file).
+    instead of building one string the size of the file). ``mode``: 0o600 for
+    token files; results stay readable by whoever reads the volume.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             if callable(content):
                 content(fh)

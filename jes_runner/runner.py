@@ -1,7 +1,7 @@
 """Orchestrates a run: preflight, phases, correlation, comparison, sinks.
 
 ``Runner.run()`` returns a :class:`RunContext`; ``sinks`` run after the results
-file is written (a later issue appends the Pushgateway sink there), and
+file is written (the terminal summary, the HTML report, then the Pushgateway push), and
 ``stop_event`` makes the executor cancel in-flight jobs and end the run as
 ``aborted`` (a later issue wires SIGTERM to it).
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from .compare import check_thresholds
 from .comparison import (
     phase_stats,
     phase_status,
@@ -39,14 +40,11 @@ from .results import SCHEMA_VERSION, Checkpoint, write_results
 from .settings import Settings, load_settings
 from .summary import Progress, configure_logging, render_summary, run_id_in_logs
 from .viya import (
-    AuthError,
     Credentials,
     Handler,
     RetryPolicy,
     ViyaClient,
-    ViyaError,
-    ViyaHTTPError,
-    ViyaUnreachable,
+    user_errors,
 )
 
 log = logging.getLogger("jes_runner.runner")
@@ -99,18 +97,10 @@ def make_client(
 
 def preflight(client: ViyaClient, plan: RunPlan) -> None:
     """Token, contexts, definitions: checked before any job is submitted; one line per failure."""
-    try:
+    with user_errors("preflight"):
         client.authenticate()
         contexts = client.list_contexts()
         definitions = client.list_job_definitions()
-    except ViyaUnreachable as e:
-        raise PreflightError(f"{e} -- check JES_VIYA_URL / --viya-url") from None
-    except AuthError as e:
-        raise PreflightError(f"authentication failed: {e}") from None
-    except ViyaHTTPError as e:
-        raise PreflightError(f"preflight request failed: {e}") from None
-    except ViyaError as e:
-        raise PreflightError(f"preflight failed: {e}") from None
 
     names = {str(c.get("name")) for c in contexts if c.get("name")}
     for phase in plan.phases:
@@ -191,10 +181,14 @@ class Runner:
         self._owns_client = client is None
         self.client = client or make_client(settings, handler=handler, on_refresh_token=self._new_refresh_token)
         # run after the results file is written, in order; each gets the RunContext
-        self.sinks: list[Sink] = [self._print_summary] if sinks is None else sinks
+        self.sinks: list[Sink] = ([self._print_summary, *([self._write_report] if settings.report else []),
+                                   self._push_metrics] if sinks is None else sinks)
         # called with each phase's outcome and its results dict before it is stored (e.g. a node timeline)
         self.phase_enrichers: list[Callable[[PhaseOutcome, dict[str, Any]], None]] = []
+        # called with each phase before its first job (e.g. re-read the Secret, start a node watch)
+        self.phase_starters: list[Callable[[PhasePlan], None]] = []
         self.abort_exit_code: int = int(ExitCode.SIGINT)
+        self.abort_correlation_s: float = 5.0  # correlation budget once stopping (within the SIGTERM grace)
 
     def _new_refresh_token(self, token: str) -> None:
         log.debug("SASLogon issued a new refresh token")
@@ -238,6 +232,8 @@ class Runner:
                     aborted = True
                     break
                 self.progress.phase_started(phase)
+                for start in self.phase_starters:
+                    start(phase)
                 executor = PhaseExecutor(
                     self.client, phase, run_id=plan.run_id, epoch=plan.epoch, definition_ids=plan.definition_ids,
                     policy=policy, model=RuntimeModel(prior), listener=_Tee(self.progress, checkpoint, plan.run_id),
@@ -248,6 +244,8 @@ class Runner:
                 ctx.outcomes.append(outcome)
                 prior = outcome.learned_factor or prior
                 first, _ = phase_window(outcome.records)
+                if self.stop_event.is_set():  # stopping: correlate what is there, within the grace period
+                    correlator.deadline_s = min(correlator.deadline_s, self.abort_correlation_s)
                 unmatched = correlator.correlate(outcome.records, first)
                 pd = self._phase_dict(outcome, unmatched)
                 for enrich in self.phase_enrichers:
@@ -277,6 +275,7 @@ class Runner:
         status = ctx.results["status"]
         ctx.exit_code = (self.abort_exit_code if status == "aborted"
                          else int(ExitCode.OK) if status == "completed" else int(ExitCode.JOB_FAILURES))
+        self._apply_thresholds(ctx)
         try:
             ctx.results_path = write_results(s.output_dir, ctx.results, ended_at.astimezone())
             log.info("results written to %s", ctx.results_path, extra={"event": "results_written",
@@ -353,6 +352,55 @@ class Runner:
             "comparison": seed_comparison(seq, asy),
         }
 
+    def _push_metrics(self, ctx: RunContext) -> None:
+        """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""
+        if ctx.results is None or not self.settings.pushgateway_url:
+            return
+        from .metrics import push_results
+
+        try:
+            push_results(ctx.results, self.settings)
+        except JesError as e:  # push_results already logged it in one line
+            if e.exit_code != ExitCode.PUSH_FAILED:
+                raise
+            if ctx.exit_code == ExitCode.OK:
+                ctx.exit_code = int(ExitCode.PUSH_FAILED)
+
+    def _apply_thresholds(self, ctx: RunContext) -> None:
+        """Configured limits -> results["thresholds"]; one crossed makes the exit code 6.
+
+        With ``max_failed_jobs`` set, failures within it no longer make the exit code 3."""
+        s = self.settings
+        assert ctx.results is not None
+        th = check_thresholds(ctx.results, max_failed_jobs=s.max_failed_jobs, min_speedup=s.min_speedup,
+                              max_queue_wait_p95_seconds=s.max_queue_wait_p95_seconds)
+        if not th["checked"]:
+            return
+        ctx.results["thresholds"] = th
+        for b in th["breaches"]:
+            log.warning("threshold crossed: %s", b["message"],
+                        extra={"event": "threshold_crossed", "threshold": b["threshold"], "limit": b["limit"]})
+        if ctx.results["status"] == "aborted":
+            return
+        if th["breaches"]:
+            ctx.exit_code = int(ExitCode.THRESHOLD)
+        elif s.max_failed_jobs is not None and ctx.exit_code == int(ExitCode.JOB_FAILURES):
+            ctx.exit_code = int(ExitCode.OK)
+
+    def _write_report(self, ctx: RunContext) -> None:
+        """HTML report + PNGs beside the results file; a failure is logged, the run is already safe."""
+        if ctx.results is None or ctx.results_path is None:
+            return
+        from .report import write_report_beside  # matplotlib loads only when a report is written
+
+        path = write_report_beside(ctx.results_path, ctx.results)
+        if path is None:
+            return
+        log.info("report written to %s", path, extra={"event": "report_written", "path": str(path)})
+        if self.settings.log_format != "json":
+            self.stdout.write(f"report: {path}\n")
+            self.stdout.flush()
+
     def _print_summary(self, ctx: RunContext) -> None:
         if ctx.results is None:
             return
@@ -395,11 +443,18 @@ def add_run_arguments(p: argparse.ArgumentParser, *, with_url: bool = True) -> N
     p.add_argument("--ca-bundle", help="CA bundle for Viya's TLS certificate (JES_CA_BUNDLE)")
     p.add_argument("--no-verify-tls", dest="verify_tls", action="store_const", const=False,
                    help="do not verify Viya's TLS certificate")
+    p.add_argument("--no-report", dest="report", action="store_const", const=False,
+                   help="do not write the HTML report beside the results file (JES_REPORT=false)")
+    p.add_argument("--max-failed-jobs", type=int, help="threshold: exit 6 above this many failed jobs")
+    p.add_argument("--min-speedup", type=float, help="threshold: exit 6 when a phase's speedup is lower")
+    p.add_argument("--max-queue-wait-p95", dest="max_queue_wait_p95_seconds", type=float,
+                   help="threshold: exit 6 when a phase's queue wait p95 (s) is higher")
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
-            "cluster", "environment", "ca_bundle", "verify_tls")
+            "cluster", "environment", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
+            "max_queue_wait_p95_seconds")
     overrides = {k: getattr(args, k, None) for k in keys}
     overrides.update(extra)
     return load_settings(**overrides)
@@ -439,7 +494,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .demo import run_on_embedded_emulator  # the emulator is imported only when needed
 
         return run_on_embedded_emulator(settings, plan, reason="no --viya-url / JES_VIYA_URL")
-    return Runner(settings, plan).run().exit_code
+    from .signals import run_managed  # SIGTERM/SIGINT handling, token write-back, node timeline
+
+    return run_managed(Runner(settings, plan))
 
 
 def register(subparsers: Any) -> None:

@@ -8,12 +8,14 @@ key). A missing secrets directory is normal (laptops, CI) and not an error.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -37,8 +39,10 @@ from .errors import ConfigError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
-SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
-SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret")
+SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password",
+                "pushgateway_password", "pushgateway_token")
+SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret", "pushgateway_password",
+                 "pushgateway_token", "kube_api_token")
 
 BASELINE_CONTEXT = "SAS Job Execution compute context"
 ASYNC_CONTEXT = "Autoscaling POC Context"
@@ -76,11 +80,14 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
         try:
             value = yaml.safe_load(value)  # YAML is a superset of JSON
         except yaml.YAMLError as e:
-            raise ConfigError(f"{source}: not valid JSON/YAML ({' '.join(str(e).split())})") from None
+            raise ConfigError(f"{source}: not valid JSON/YAML ({' '.join(str(e).split())}) -- fix the syntax") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: nested too deeply to be a list of phases -- fix the value") from None
     if isinstance(value, dict) and "phases" in value:
         value = value["phases"]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{source}: expected a non-empty list of phases ({{name, context, mode, concurrency}})")
+        raise ConfigError(f"{source}: expected a non-empty list of phases ({{name, context, mode, concurrency}})"
+                          " -- fix the value")
     phases: list[PhaseSpec] = []
     for i, item in enumerate(value):
         if isinstance(item, PhaseSpec):
@@ -91,13 +98,16 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
         except ValidationError as e:
             err = e.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            raise ConfigError(f"{source}: phase {i + 1} field '{loc}': {err['msg']}") from None
+            msg = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{source}: phase {i + 1} field '{loc}': {msg} -- fix that phase"
+                              " ({name, context, mode, concurrency, baseline})") from None
     slugs = [slug(p.name) for p in phases]
     dupes = sorted({s for s in slugs if slugs.count(s) > 1})
     if dupes:
-        raise ConfigError(f"{source}: phase names must differ after sanitising to [a-z0-9_]: {', '.join(dupes)}")
+        raise ConfigError(f"{source}: phase names must differ after sanitising to [a-z0-9_]: {', '.join(dupes)}"
+                          " -- rename one of them")
     if sum(p.baseline for p in phases) > 1:
-        raise ConfigError(f"{source}: at most one phase may set baseline: true")
+        raise ConfigError(f"{source}: at most one phase may set baseline: true -- keep it on one phase")
     if not any(p.baseline for p in phases):
         phases[0] = phases[0].model_copy(update={"baseline": True})
     return phases
@@ -147,6 +157,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        allow_inf_nan=False,  # "inf" would pass gt=0 and then hang or crash a run
     )
 
     # Viya and credentials
@@ -164,8 +175,17 @@ class Settings(BaseSettings):
     # inputs and outputs
     job_config: Path = DEFAULT_JOB_CONFIG
     output_dir: Path = Path("results")
-    pushgateway_url: str | None = None
     phases: Annotated[list[PhaseSpec] | None, NoDecode] = None
+
+    # Pushgateway (metrics.py): unset URL means no push
+    pushgateway_url: str | None = None
+    pushgateway_username: str | None = None
+    pushgateway_password: SecretStr | None = None
+    pushgateway_token: SecretStr | None = None  # bearer token (instead of basic auth)
+    pushgateway_ca_bundle: Path | None = None
+    pushgateway_timeout_s: float = Field(default=10.0, gt=0)
+    pushgateway_retries: int = Field(default=3, ge=0, le=10)
+    pushgateway_backoff_s: float = Field(default=0.5, ge=0)
 
     # pacing
     poll_interval_min: float = Field(default=0.05, gt=0)
@@ -178,10 +198,27 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=4, ge=0, le=20)
     retry_backoff_s: float = Field(default=0.5, ge=0)
 
+    # Kubernetes lifecycle (kube/, timeline.py, signals.py)
+    persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"  # where a new refresh token goes
+    token_secret_name: str | None = None  # the Secret holding the tokens (write-back target)
+    token_secret_namespace: str | None = None  # default: the pod's namespace
+    kube_api_url: str | None = None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
+    kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
+    node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
+    node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
+    node_poll_interval_s: float = Field(default=10.0, gt=0)  # orchestrator-hosts fallback
+    grace_period_seconds: float = Field(default=25.0, gt=0)  # SIGTERM -> exit; < terminationGracePeriodSeconds
+
     # presentation
     cluster: str = "default"
     environment: str = "default"
     log_format: Literal["text", "json"] = "text"
+    report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
+
+    # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
+    max_failed_jobs: int | None = Field(default=None, ge=0)  # failed + canceled + timed out, all phases
+    min_speedup: float | None = Field(default=None, gt=0)  # every non-baseline phase
+    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0)  # every non-baseline phase
 
     @field_validator("viya_url")
     @classmethod
@@ -189,7 +226,7 @@ class Settings(BaseSettings):
         if v is None or not v.strip():
             return None
         v = v.strip().rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", v):
+        if not re.match(r"^https?://[^/\s]+", v) or not _url_ok(v):
             raise ValueError("must start with http:// or https:// and name a host")
         return v
 
@@ -200,10 +237,33 @@ class Settings(BaseSettings):
             return None
         return parse_phases(v, "JES_PHASES")
 
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _pushgateway_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if "://" not in v:  # "host:9091", as prometheus_client accepts it
+            v = f"http://{v}"
+        v = v.rstrip("/")  # after the scheme test: "http://" must not become "http://http:"
+        if not re.match(r"^https?://[^/\s]+", v) or not _url_ok(v):
+            raise ValueError("must be http:// or https:// and name a host")
+        return v
+
+    @field_validator("ca_bundle", "pushgateway_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, v: Path | None) -> Path | None:
+        # requests would only notice at the first HTTPS request, with an OSError mid-preflight
+        if v is not None and not v.exists():
+            raise ValueError(f"no such file or directory: {v}")
+        return v
+
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_interval_min > self.poll_interval_max:
-            raise ValueError("poll_interval_min must not exceed poll_interval_max")
+            raise ValueError("JES_POLL_INTERVAL_MIN must not exceed JES_POLL_INTERVAL_MAX")
+        if self.pushgateway_token is not None and self.pushgateway_password is not None:
+            raise ValueError("set JES_PUSHGATEWAY_TOKEN or JES_PUSHGATEWAY_USERNAME/PASSWORD, not both")
         return self
 
     @classmethod
@@ -238,6 +298,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
             data[key] = "********" if getattr(self, key) is not None else None
+        if data.get("pushgateway_url"):  # credentials in the URL (user:pass@) are secrets too
+            data["pushgateway_url"] = re.sub(r"//[^/@]*@", "//********@", data["pushgateway_url"])
         return data
 
 
@@ -246,17 +308,56 @@ def packaged_job_config() -> Path:
     return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))
 
 
+_FLAGS = {"job_config": "--config", "job_timeout_s": "--job-timeout", "correlation_deadline_s": "--correlation-deadline",
+          "verify_tls": "--no-verify-tls"}
+
+
+def _url_ok(url: str) -> bool:
+    """A host is named and the port, if any, is a number (urlsplit raises on "host:abc")."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and not any(c.isspace() for c in url)
+
+
+def _check_dotenv(path: Path) -> None:
+    """A `.env` python-dotenv cannot read is malformed input: one line naming the line, not warnings
+    on stderr (or a UnicodeDecodeError traceback) and a run with half the settings."""
+    if not path.is_file():
+        return
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}) -- save .env as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e}) -- fix its permissions or remove it") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:  # the line's text is not shown: it may hold a secret
+            raise ConfigError(f"{path} line {binding.original.line}: not a KEY=value line (check quotes)"
+                              " -- fix the syntax") from None
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings with CLI overrides (None means "not given"); one-line ConfigError on bad input."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    _check_dotenv(Path(".env"))
     try:
         return Settings(**given)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        name = f"JES_{loc.upper()}" if loc else "settings"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"setting {name}: {msg}") from None
+        if not loc:  # a rule across settings: its message names them
+            raise ConfigError(f"settings: {msg} -- fix them in the environment, .env or the secrets directory") from None
+        name = f"JES_{loc.upper()}"
+        if loc in given:
+            flag = _FLAGS.get(loc, "--" + loc.replace("_", "-"))
+            raise ConfigError(f"setting {name}: {msg} -- fix the {flag} option (or {name})") from None
+        raise ConfigError(f"setting {name}: {msg} -- fix {name} in the environment, .env or the secrets directory") from None
     except SettingsError as e:
         raise ConfigError(f"settings: {' '.join(str(e).split())}") from None
     except json.JSONDecodeError as e:  # pragma: no cover - defensive

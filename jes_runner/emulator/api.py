@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -62,6 +62,7 @@ class Response:
     body: Any = None  # dict/list -> JSON, str -> text, None -> empty
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None  # sent chunked, item by item (a Kubernetes watch)
 
 
 class ApiError(Exception):
@@ -503,6 +504,38 @@ ROUTES: list[Route] = [
     Route("GET", "/emulator/scenario", get_scenario, auth=False, model=False, admin=True),
     Route("GET", "/emulator/health", health, auth=False, model=False, admin=True),
 ]
+
+
+def _k8s(name: str) -> Callable[[Emulator, Request], Response]:
+    """An endpoint of k8s.py, imported on first call (k8s.py imports this module)."""
+
+    def call(app: Emulator, req: Request) -> Response:
+        from . import k8s
+
+        func: Callable[[Emulator, Request], Response] = getattr(k8s, name)
+        return func(app, req)
+
+    call.__name__ = name
+    return call
+
+
+def _kube_routes() -> list[Route]:
+    """The small Kubernetes API (k8s.py): its own auth and Status errors, never faulted."""
+    nodes, secret = "/api/v1/nodes", "/api/v1/namespaces/{namespace}/secrets"
+    kw: dict[str, Any] = {"auth": False, "model": False, "admin": True}
+    return [
+        Route("GET", nodes, _k8s("list_nodes"), **kw),
+        Route("GET", nodes + "/{name}", _k8s("get_node"), **kw),
+        Route("POST", secret, _k8s("create_secret"), **kw),
+        Route("GET", secret + "/{name}", _k8s("get_secret"), **kw),
+        Route("PATCH", secret + "/{name}", _k8s("patch_secret"), **kw),
+        Route("PUT", secret + "/{name}", _k8s("replace_secret"), **kw),
+        Route("GET", "/emulator/k8s", _k8s("admin_get"), **kw),
+        Route("POST", "/emulator/k8s", _k8s("admin_post"), **kw),
+    ]
+
+
+ROUTES += _kube_routes()
 
 
 class Router:

@@ -21,6 +21,7 @@ from jes_runner.errors import ConfigError, JesError
 from .catalog import Catalog
 from .clock import Timeline, iso_ms
 from .faults import FaultInjector
+from .k8s import KubeApi
 from .model import Cluster
 from .scenario import FaultsSpec, Scenario, default_scenario, load_scenario
 from .tokens import TokenService
@@ -86,6 +87,7 @@ class Emulator:
         self.tokens = TokenService(self.scenario.auth, {username: password})
         self.requests: Counter[str] = Counter()
         self.deleted: set[str] = set()
+        self.k8s = KubeApi(self)  # the small Kubernetes API: nodes of the pool model, Secrets
         self._server: Any = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -156,6 +158,7 @@ class Emulator:
         """Advance the model to the wall clock; call with the lock held."""
         now = self.timeline.model_now()
         self.cluster.advance(now)
+        self.k8s.sync()
         return self.cluster.now
 
     def count(self, endpoint: str) -> None:

@@ -28,7 +28,8 @@ BUILTIN_PROFILES = {"pooled54": "pooled54_profile.json"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no NaN/inf: an infinite speed factor, lag or latency would hang or crash the server, not fail here
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class PoolSpec(_Strict):
@@ -153,6 +154,26 @@ class AuthSpec(_Strict):
     access_token_lifetime_s: float = Field(default=3599.0, gt=0)  # real seconds
     refresh_token_lifetime_s: float = Field(default=90 * 86400.0, gt=0)  # real seconds
     clients: dict[str, ClientSpec] = Field(default_factory=_default_clients)
+    # UAA's refresh-token rotation (off by default, as on SASLogon): each refresh
+    # grant answers a new refresh token and revokes the one it was given
+    rotate_refresh_tokens: bool = False
+
+
+class KubeSecretSpec(_Strict):
+    namespace: str = "default"
+    name: str = Field(min_length=1)
+    string_data: dict[str, str] = Field(default_factory=dict)  # stored base64 in ``data``
+
+
+class KubernetesSpec(_Strict):
+    """The emulator's small Kubernetes API (``/api/v1/...``, see ``k8s.py``)."""
+
+    token: str | None = None  # bearer token required on /api/ (None: no check)
+    forbidden: bool = False  # answer 403 to every /api/ request (a pod without RBAC)
+    event_window: int = Field(default=1000, ge=1)  # watch events kept (older: 410)
+    bookmark_interval_s: float = Field(default=1.0, gt=0)  # real s, with allowWatchBookmarks
+    instance_type: str | None = None  # None: Standard_D/E<cores>s_v5 from the pool's size
+    secrets: list[KubeSecretSpec] = Field(default_factory=list)
 
 
 class Scenario(_Strict):
@@ -175,6 +196,7 @@ class Scenario(_Strict):
     definitions: list[DefinitionSpec] | None = None  # None -> one per profile + "failing_job"
     faults: FaultsSpec = Field(default_factory=FaultsSpec)
     auth: AuthSpec = Field(default_factory=AuthSpec)
+    kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
     source: str = Field(default="<memory>", exclude=True)  # where it was loaded from
 
     @model_validator(mode="after")
@@ -232,19 +254,21 @@ def _load_profile(ref: str, source: str) -> tuple[tuple[str, JobProfile], ...]:
         where = str(path)
         try:
             raw = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise ConfigError(
                 f"{source}: profile: cannot read {where} ({e}); fix: give a builtin name ({', '.join(BUILTIN_PROFILES)}) or a JSON file with a 'jobs' map"
             ) from e
     jobs = raw.get("jobs", raw) if isinstance(raw, dict) else None
     if not isinstance(jobs, dict):
-        raise ConfigError(f"{where}: jobs: expected a map of job name -> profile")
+        raise ConfigError(f"{source}: profile {where}: jobs: expected a map of job name -> profile;"
+                          " fix: a JSON object {\"jobs\": {name: {\"elapsed_s\": ...}}}")
     out = []
     for name, spec in jobs.items():
         try:
             out.append((name, JobProfile.model_validate(spec)))
         except ValidationError as e:
-            raise ConfigError(f"{where}: jobs.{name}: {_first_error(e)}") from e
+            raise ConfigError(f"{source}: profile {where}: jobs.{name}: {_first_error(e)};"
+                              " fix that job's profile (elapsed_s > 0, cores, memory_mb, ...)") from e
     return tuple(out)
 
 
@@ -276,12 +300,18 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     try:
         text = p.read_text("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{p}: not UTF-8 text (byte {e.start}); fix: save the scenario as UTF-8 YAML or JSON"
+        ) from None
     except OSError as e:
         raise ConfigError(
             f"{p}: cannot read scenario file ({e.strerror}); fix: pass an existing YAML/JSON file to --scenario"
         ) from e
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{p}: nested too deeply to be a scenario; fix the file") from None
     except (ValueError, yaml.YAMLError) as e:
         where = ""
         mark = getattr(e, "problem_mark", None)

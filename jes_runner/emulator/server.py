@@ -212,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
     # ----- output ---------------------------------------------------------------
 
     def _send(self, resp: Response) -> None:
+        if resp.stream is not None:
+            return self._send_stream(resp)
         body = resp.body
         if body is None or resp.status in (204, 304):
             data = b""
@@ -234,6 +236,29 @@ class Handler(BaseHTTPRequestHandler):
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         self.log_request(resp.status, len(data))
         self.wfile.write(head.encode("latin-1") + data)  # one write: no Nagle stall
+
+    def _send_stream(self, resp: Response) -> None:
+        """Chunked transfer encoding, one chunk per item, written as it comes (a watch)."""
+        assert resp.stream is not None
+        headers = {"Server": self.version_string(), "Date": self.date_time_string()}
+        headers["Content-Type"] = resp.content_type
+        headers.update(resp.headers)
+        headers["Transfer-Encoding"] = "chunked"
+        head = f"{self.protocol_version} {resp.status} {HTTPStatus(resp.status).phrase}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.log_request(resp.status, "-")
+        try:
+            self.wfile.write(head.encode("latin-1"))
+            for chunk in resp.stream:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away (a stopped watch)
+            self.close_connection = True
+        finally:
+            close = getattr(resp.stream, "close", None)
+            if close is not None:
+                close()
 
     def _reset(self) -> None:
         """Abort the connection with a TCP RST and no response."""

@@ -6,7 +6,9 @@ fields, as UAA also accepts). Built-in clients (scenario ``auth.clients``):
 authorization_code grants) and ``jes-runner`` (secret ``jes-runner-secret`` by
 default, all four grants). Access tokens are HS256 JWTs signed with a key made
 per emulator instance; lifetimes are REAL seconds. Refresh tokens are opaque
-and not rotated (UAA default), so a refresh answers the same refresh token.
+and not rotated (UAA default), so a refresh answers the same refresh token --
+unless ``auth.rotate_refresh_tokens`` is set: then each refresh answers a new
+one and revokes the old.
 
 Error shapes follow SASLogon (UAA): bad user or client credentials ->
 401 ``{"error":"unauthorized","error_description":"Bad credentials"}``; grant not
@@ -71,6 +73,7 @@ class TokenService:
             str, tuple[str, str, str | None, float]
         ] = {}  # code -> (user, client, redirect, exp)
         self.issued = 0
+        self.rotated = 0  # refresh tokens replaced (auth.rotate_refresh_tokens)
 
     # ----- JWT ---------------------------------------------------------------
 
@@ -193,7 +196,19 @@ class TokenService:
                     "error_description": f"Invalid refresh token (expired): {rt[:8]}...",
                 }
             body = self._access_token(entry[0], cid, grant, spec.scope)
-            body["refresh_token"] = rt  # not rotated
+            if self.auth.rotate_refresh_tokens:  # a new one; the old one is revoked
+                new_rt = secrets.token_hex(16) + "-r"
+                with self._lock:
+                    self._refresh.pop(rt, None)
+                    self._refresh[new_rt] = (
+                        entry[0],
+                        cid,
+                        time.time() + self.auth.refresh_token_lifetime_s,
+                    )
+                    self.rotated += 1
+                body["refresh_token"] = new_rt
+            else:
+                body["refresh_token"] = rt  # not rotated (UAA default)
             return 200, body
         else:
             code = form.get("code", "")

@@ -20,15 +20,13 @@ Layout (one key per file / Secret key, as a mounted Secret shows it):
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..results import write_atomic
 from .config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")
@@ -145,25 +143,10 @@ class FileStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             for key, value in changed.items():
-                _write_private(self.directory / key, value + "\n")
+                write_atomic(self.directory / key, value + "\n", mode=0o600)
         except OSError as e:
             raise StoreError(f"cannot write {self} ({e.strerror or e.__class__.__name__})") from None
         return sorted(changed)
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_secrets_dir(directory: Path) -> dict[str, str]:

@@ -12,7 +12,14 @@ Pass ``handler=`` (``PreparedRequest -> Response``) to replace the network.
 
 from ._auth import Credentials, jwt_expiry
 from ._client import ViyaClient
-from ._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
+from ._errors import (
+    AuthError,
+    SubmissionLost,
+    ViyaError,
+    ViyaHTTPError,
+    ViyaUnreachable,
+    user_errors,
+)
 from ._retry import RetryPolicy
 from ._transport import Handler, RequestsTransport
 
@@ -28,4 +35,5 @@ __all__ = [
     "ViyaHTTPError",
     "ViyaUnreachable",
     "jwt_expiry",
+    "user_errors",
 ]

@@ -146,6 +146,24 @@ class BearerAuth:
         """Make sure a token is at hand (preflight)."""
         self._ensure_token()
 
+    def update_credentials(self, **changes: str | None) -> None:
+        """Adopt credentials re-read mid-run (a refreshed Secret): Credentials field names -> values.
+
+        A new ``access_token`` replaces the current token at once; other fields are
+        used the next time a token is needed."""
+        with self._lock:
+            for key, value in changes.items():
+                if key == "client_secret":
+                    value = value or ""
+                if key == "client_id" and not value:
+                    continue
+                setattr(self.creds, key, value)
+            if "access_token" in changes:
+                self._token = changes["access_token"]
+                self._expires_at = jwt_expiry(self._token) if self._token else None
+                self._issued_at = _issued_at(self._token, self.clock())
+                self._generation += 1
+
     def _obtain(self, after_401: bool = False) -> None:
         c = self.creds
         attempts: list[tuple[str, dict[str, str]]] = []

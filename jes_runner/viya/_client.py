@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -20,6 +21,10 @@ JSON = "application/json"
 JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"
 JOB = "application/vnd.sas.job.execution.job+json"
 IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
+SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fate
+SETTLE_FAILURES = 12  # failed lookups (each already retried) before the job is given up as unconfirmed
+
+log = logging.getLogger("jes_runner.viya")
 
 
 def quote(value: str, mark: str = '"') -> str:
@@ -97,7 +102,11 @@ class ViyaClient:
         accept: str = JSON,
         retry: bool = True,
         raise_for_status: bool = True,
+        deadline: float | None = None,
     ) -> requests.Response:
+        """One logical request: retried on connection errors and 429/5xx with backoff and jitter
+        (``Retry-After`` honoured), never past ``deadline`` (``time.monotonic()``; default: now +
+        ``retry.deadline_s``). A retry whose wait would end after the deadline is not made."""
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         headers = {"Accept": accept}
         data = None
@@ -105,18 +114,25 @@ class ViyaClient:
             headers["Content-Type"] = content_type
             data = json.dumps(body).encode()
         attempts = 1 + (self.retry.max_retries if retry else 0)
+        if deadline is None:
+            deadline = time.monotonic() + self.retry.deadline_s
         for attempt in range(1, attempts + 1):
             prep = requests.Request(method, url, params=params, data=data, headers=headers).prepare()
             try:
                 resp = self._send_once(prep)
             except requests.RequestException as e:
-                if attempt < attempts:
-                    self._sleep(self.retry.delay(attempt))
+                wait = self.retry.delay(attempt)
+                # a certificate problem does not heal by waiting: fail at once
+                if (attempt < attempts and not isinstance(e, requests.exceptions.SSLError)
+                        and time.monotonic() + wait <= deadline):
+                    self._sleep(wait)
                     continue
                 raise ViyaUnreachable(f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})") from None
             if resp.status_code in RETRY_STATUSES and attempt < attempts:
-                self._sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
-                continue
+                wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
+                if time.monotonic() + wait <= deadline:
+                    self._sleep(wait)
+                    continue
             if resp.status_code == 401:
                 raise AuthError(f"Viya refused the access token on {method} {path.split('?')[0]} "
                                 f"even after a refresh ({_error_message(resp) or 'HTTP 401'})")
@@ -125,20 +141,22 @@ class ViyaClient:
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry: bool = True) -> Any:
-        resp = self.request("GET", path, params=params, retry=retry)
+    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry: bool = True,
+                 deadline: float | None = None) -> Any:
+        resp = self.request("GET", path, params=params, retry=retry, deadline=deadline)
         try:
             return resp.json()
         except ValueError:
             raise ViyaError(f"GET {path}: answer is not JSON") from None
 
-    def iter_collection(self, path: str, params: dict[str, Any] | None = None, *, limit: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    def iter_collection(self, path: str, params: dict[str, Any] | None = None, *, limit: int = 1000,
+                        deadline: float | None = None) -> Iterator[list[dict[str, Any]]]:
         """Pages of a `application/vnd.sas.collection` (follows `next`, or start/count)."""
         query = dict(params or {})
         query["limit"] = limit
         start = int(query.pop("start", 0))
         while True:
-            page = self.get_json(path, {**query, "start": start})
+            page = self.get_json(path, {**query, "start": start}, deadline=deadline)
             items = page.get("items") or [] if isinstance(page, dict) else []
             if not items:
                 return
@@ -177,43 +195,97 @@ class ViyaClient:
         return [j for j in items if (j.get("jobRequest") or {}).get("name") == name]
 
     def submit_job(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a job request; if the reply is lost, look it up by its unique name before resubmitting."""
+        """POST a job request, never twice.
+
+        When a POST's outcome is unknown (reply lost, timeout, reset, 5xx, an answer without an
+        id) the job is looked up by its unique name before a resubmission -- for at least as
+        long as the failed attempt took, because a server that let the client time out may still
+        be creating it. A 429 is a refusal: retried after ``Retry-After``, nothing to look up.
+        """
         name = body["name"]
         attempts = 1 + self.retry.max_retries
+        deadline = time.monotonic() + self.retry.deadline_s
         last = ""
+        unsure = False  # some attempt may have created the job
+        attempt = 0
         for attempt in range(1, attempts + 1):
+            sent = time.monotonic()
             try:
                 resp = self.request("POST", "/jobExecution/jobs", body=body, content_type=JOB_REQUEST,
-                                    accept=JOB, retry=False, raise_for_status=False)
+                                    accept=JOB, retry=False, raise_for_status=False, deadline=deadline)
             except ViyaUnreachable as e:
                 last = str(e)
             else:
                 if resp.status_code in (200, 201):
                     try:
-                        created: dict[str, Any] = resp.json()
-                        return created
+                        created = resp.json()
                     except ValueError:
-                        last = "submission answer is not JSON"
+                        created = None
+                    if isinstance(created, dict) and created.get("id"):
+                        return created
+                    last = "submission answer is not a job"
                 elif resp.status_code == 429:  # refused, so certainly not created
                     last = "HTTP 429"
-                    if attempt < attempts:
-                        self._sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
-                    continue
+                    wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
+                    if attempt < attempts and time.monotonic() + wait <= deadline:
+                        self._sleep(wait)
+                        continue
+                    break
                 elif resp.status_code in RETRY_STATUSES:
                     last = f"HTTP {resp.status_code} {_error_message(resp)}".strip()
                 else:
                     raise ViyaHTTPError(resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp))
-            if attempt >= attempts:
+            unsure = True
+            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
                 break
-            # outcome unknown: give the server a moment to finish creating it, then look
-            self._sleep(self.retry.delay(attempt))
+        if unsure and attempt > 1:  # a late creation by an earlier attempt: one last look
+            found = self._settle(name, attempt, 0.0, deadline, last)
+            if found is not None:
+                return found
+        raise SubmissionLost(f"could not submit {name} after {attempt} attempt(s) ({last})")
+
+    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str) -> dict[str, Any] | None:
+        """Look up a job of unknown fate by name, at backoff intervals, until ``window`` s have passed
+        (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed."""
+        until = time.monotonic() + window
+        lookups = failures = 0
+        n = attempt
+        while True:
+            self._sleep(max(0.0, min(self.retry.delay(n), deadline - time.monotonic())))
+            n += 1
             try:
                 found = self.find_jobs_by_name(name)
             except ViyaError as e:
-                raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
+                # unknown still: keep asking (Viya may be restarting); resubmitting blind could run it twice
+                failures += 1
+                if failures >= SETTLE_FAILURES or time.monotonic() >= deadline:
+                    raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
+                continue
             if found:
-                return found[0]
-        raise SubmissionLost(f"could not submit {name} after {attempts} attempts ({last})")
+                return self._keep_one(name, found)
+            lookups += 1
+            now = time.monotonic()
+            if now >= until or now >= deadline or lookups >= SETTLE_LOOKUPS:
+                return None
+
+    def _keep_one(self, name: str, found: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first-created job of that name; any later one (a retry racing a slow creation) is canceled."""
+        if len(found) == 1:
+            return found[0]
+        ordered = sorted(found, key=lambda j: str(j.get("creationTimeStamp") or ""))
+        for extra in ordered[1:]:
+            try:
+                self.cancel_job(str(extra.get("id")))
+            except ViyaError as e:
+                log.warning("job %s exists %d times; canceling duplicate %s failed: %s", name, len(found),
+                            extra.get("id"), e)
+            else:
+                log.warning("job %s exists %d times (a slow creation raced a retry); canceled duplicate %s",
+                            name, len(found), extra.get("id"))
+        return ordered[0]
 
     def get_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Full job objects for many ids, ≤100 ids per list request."""
@@ -246,6 +318,7 @@ class ViyaClient:
 
     # -- workload orchestrator ---------------------------------------------------
 
-    def orchestrator_pages(self, limit: int = 500) -> Iterator[list[dict[str, Any]]]:
+    def orchestrator_pages(self, limit: int = 500, *, deadline: float | None = None) -> Iterator[list[dict[str, Any]]]:
         """Newest first; the caller stops when items get older than it cares about."""
-        return self.iter_collection("/workloadOrchestrator/jobs", {"sortBy": "submitTime:descending"}, limit=limit)
+        return self.iter_collection("/workloadOrchestrator/jobs", {"sortBy": "submitTime:descending"}, limit=limit,
+                                    deadline=deadline)

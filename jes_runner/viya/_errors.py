@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import JesError, PreflightError
+
 
 class ViyaError(Exception):
     """Anything that went wrong talking to Viya."""
@@ -28,3 +33,16 @@ class AuthError(ViyaError):
 
 class SubmissionLost(ViyaError):
     """A POST whose outcome is unknown and could not be settled by a lookup."""
+
+
+@contextmanager
+def user_errors(action: str, error: type[JesError] = PreflightError) -> Iterator[None]:
+    """Turn client errors into the one line a command prints (exit 2 unless ``error`` says otherwise)."""
+    try:
+        yield
+    except ViyaUnreachable as e:
+        raise PreflightError(f"{e} -- check JES_VIYA_URL / --viya-url") from None
+    except AuthError as e:
+        raise PreflightError(f"authentication failed: {e}") from None
+    except ViyaError as e:
+        raise error(f"{action} failed: {e}") from None

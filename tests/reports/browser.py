@@ -7,8 +7,11 @@ websocket-client (already installed with the kubernetes client).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -34,7 +37,8 @@ class Browser:
         self._dir = tempfile.TemporaryDirectory(prefix="jes-chromium-")
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={self._dir.name}", f"--window-size={self.width},{self.height}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: helpers (crashpad, zygote) end with it
         port_file = Path(self._dir.name) / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -57,13 +61,24 @@ class Browser:
             if getattr(self, "ws", None):
                 self.ws.close()
         finally:
-            self.proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-            self._dir.cleanup()
+            # child processes may still be writing the profile for a moment after the browser exits
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            for _ in range(50):
+                try:
+                    self._dir.cleanup()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                self._dir.cleanup()
 
     def _event(self, msg: dict[str, Any]) -> None:
         method, params = msg.get("method"), msg.get("params") or {}

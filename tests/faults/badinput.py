@@ -1,0 +1,50 @@
+"""Shared checks for the bad-input property tests: run the CLI in-process, expect one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from jes_runner.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def one_line_error(out: str, err: str, code: int, *, mentions: Sequence[str]) -> str:
+    """Exit 2, exactly one stderr line `error: ...` naming everything in `mentions` and a fix; no traceback."""
+    assert "Traceback" not in out + err, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2, f"exit {code}, expected 2; stderr: {err[-500:]!r}; stdout: {out[-300:]!r}"
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}: {lines[:5]}"
+    line = lines[0]
+    assert line.startswith("error: "), line
+    for m in mentions:
+        assert m in line, f"{m!r} not named in {line!r}"
+    assert " -- " in line or "fix" in line, f"no fix suggested in {line!r}"
+    return line
+
+
+def run_inprocess(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_subprocess(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = subprocess.run([sys.executable, "-m", "jes_runner", *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def clean_env(tmp: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["JES_SECRETS_DIR"] = str(tmp / "no-secrets")
+    return env

@@ -1,0 +1,611 @@
+"""The fault matrix: one 108-execution run (54 jobs x 2 phases) per fault, judged from ground truth.
+
+Shared by ``tests/faults/test_fault_matrix.py`` (one parametrized test) and
+``benchmarks/fault_matrix.py`` (prints the table). Each case starts a fresh
+emulator in this process with the fault injected over real HTTP, runs
+``python -m jes_runner run`` as a subprocess against it (real exit code, real
+stdout/stderr, real signals), then compares what the runner wrote with the
+emulator's ground truth:
+
+* lost        jobs the server ran (or the plan had) that the results do not carry
+* duplicated  job names created twice on the server, or recorded twice
+* orphaned    server jobs no record points at, or left pending/running at the end
+* max timing error  |recorded duration - true server duration| over all jobs
+
+Distinctive secrets (password, client secret, the access and refresh tokens
+handed to the runner, a Pushgateway token) are planted in every case and looked
+for in stdout, stderr, the results file, the checkpoint, the HTML report, every
+other text file the run wrote, and a real Pushgateway's /metrics.
+
+Time scaling: the cluster runs at ``SPEED`` (real s per model s, 0.002: a 40 s
+job takes 80 ms). Orchestrator lags/outages are model seconds, scaled with it.
+HTTP-side faults act on real seconds: the "2 s latency" case adds 50 ms to
+every request (2 s / 40) -- a milder divisor than the cluster's, so relative to
+job lengths it is 12x harsher than 2 s on a real 40 s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SPEED = 0.002
+JOBS = 54
+TOLERANCE_S = 0.05
+LATENCY_MS = 2000 / 40  # "2 s added latency", scaled (see module docstring)
+
+USERNAME = "jes"
+PASSWORD = "pw-Fm7Qz2-matrix-only-9e41"  # distinctive: grep-able if it ever leaks
+CLIENT_ID = "jes-runner"
+CLIENT_SECRET = "cs-Kx3Vr8-matrix-only-51ad"
+PUSHGATEWAY_TOKEN = "pgt-Wn5Hc1-matrix-only-0b7e"
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+BASELINE_CONTEXT = "SAS Job Execution compute context"
+ASYNC_CONTEXT = "Autoscaling POC Context"
+PHASES = [
+    {"name": "window", "context": BASELINE_CONTEXT, "mode": "window", "concurrency": 8, "baseline": True},
+    {"name": "all", "context": ASYNC_CONTEXT, "mode": "all"},
+]
+STUCK_JOB = "cm_pooled"  # the first job of the shipped config
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+@dataclass
+class Ctx:
+    """What a case's driver thread gets while the runner runs."""
+
+    emu: Any
+    out_dir: Path
+    proc: subprocess.Popen[str]
+    stop: threading.Event
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    id: str
+    fault: str  # the table's first column
+    exit_code: int
+    scenario: dict[str, Any] = field(default_factory=dict)  # overrides of the default scenario
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    driver: Callable[[Ctx], None] | None = None  # runs in a thread during the run
+    volume: str | None = None  # "full" (64 KiB tmpfs) | "readonly" results volume
+    pushgateway: bool = True  # False: JES_PUSHGATEWAY_URL is a closed port
+    injected: tuple[str, ...] = ()  # ground-truth fault kinds that must have happened
+    check: Callable[[Outcome], list[str]] | None = None
+    status: str | None = None  # expected results status
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _rules(*rules: dict[str, Any], seed: int = 11, **extra: Any) -> dict[str, Any]:
+    return {"faults": {"seed": seed, "rules": list(rules), **extra}}
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in parts:
+        out = deep_merge(out, p)
+    return out
+
+
+# drivers ---------------------------------------------------------------------------------------
+
+def _checkpoint_lines(out_dir: Path) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for f in out_dir.glob("*.checkpoint.jsonl"):
+        with contextlib.suppress(OSError):
+            for ln in f.read_text(errors="replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    lines.append(json.loads(ln))
+    return lines
+
+
+def burst_429(ctx: Ctx, burst: float = 1.5) -> None:
+    """Two 1.5 s bursts in which every Viya request is answered 429 + Retry-After: 1, each starting at
+    the first submission of a phase (the second one's is a storm: 54 jobs at once). With at most 2
+    retries 10 ms apart (JES_MAX_RETRIES=2, JES_RETRY_BACKOFF_S=0.01), only a client that waits the
+    Retry-After gets through: its third attempt, 2 s later, is past the burst."""
+    on = {"seed": 5, "rules": [{"endpoint": "*", "throttle_rate": 1.0, "retry_after_s": 1}]}
+    posts = ctx.emu.requests  # "METHOD /template" -> count, updated by the server threads
+    for threshold in (1, JOBS + 1):
+        while posts.get("POST /jobExecution/jobs", 0) < threshold:
+            if ctx.stop.wait(0.002):
+                return
+        ctx.emu.set_faults(on)
+        ctx.stop.wait(burst)
+        ctx.emu.set_faults({})
+        ctx.log.append(f"burst from POST {threshold}")
+
+
+def viya_down(ctx: Ctx, down: float = 3.0) -> None:
+    """Every Viya endpoint answers 503 for 3 s, twice: in the first phase (after its 20th submission:
+    polls fail) and as the second phase starts (its 54 submissions are on their way)."""
+    off = {"seed": 9, "rules": [{"endpoint": "*", "error_rate": 1.0, "error_statuses": [503]}]}
+    posts = ctx.emu.requests
+    for threshold in (20, JOBS + 1):
+        while posts.get("POST /jobExecution/jobs", 0) < threshold:
+            if ctx.stop.wait(0.005):
+                return
+        ctx.emu.set_faults(off)
+        ctx.stop.wait(down)
+        ctx.emu.set_faults({})
+        ctx.log.append(f"Viya down {down} s from POST {threshold}")
+
+
+def end_outage_after_first_phase(ctx: Ctx) -> None:
+    """The orchestrator answers 503 from the start until the first phase is over (correlated)."""
+    while not ctx.stop.wait(0.05):
+        if any(ln.get("type") == "phase" for ln in _checkpoint_lines(ctx.out_dir)):
+            ctx.emu.set_faults({})
+            ctx.log.append("outage ended after phase 1")
+            return
+
+
+def sigterm_mid_phase(ctx: Ctx) -> None:
+    """SIGTERM once 10 jobs of the second (all-at-once) phase have finished: ~44 still in flight."""
+    while not ctx.stop.wait(0.02):
+        done = [ln for ln in _checkpoint_lines(ctx.out_dir) if ln.get("type") == "job" and ln.get("phase") == "all"]
+        if len(done) >= 10:
+            ctx.proc.send_signal(signal.SIGTERM)
+            ctx.log.append(f"SIGTERM after {len(done)} jobs of phase 'all'")
+            return
+
+
+# per-case checks (problems as strings) --------------------------------------------------------
+
+def _stdout_has(o: Outcome, needle: str) -> list[str]:
+    return [] if needle in o.stdout else [f"stdout lacks {needle!r}"]
+
+
+def check_no_lost_poll(o: Outcome) -> list[str]:
+    problems = [f"stdout: {ln}" for ln in o.stdout.splitlines() if "polling failed" in ln or "refused the access" in ln]
+    by_kind = ((o.results or {}).get("metadata") or {}).get("viya_requests", {}).get("by_kind", {})
+    tokens = by_kind.get("POST /SASLogon/oauth", 0)
+    if tokens < 3:
+        problems.append(f"only {tokens} token requests: the short token was not outlived")
+    return problems
+
+
+def check_outage_phase(o: Outcome) -> list[str]:
+    phases = (o.results or {}).get("phases") or []
+    if len(phases) != 2:
+        return ["expected two phases"]
+    first, second = phases
+    problems = []
+    if sorted(first["unmatched_jobs"]) != sorted(j["unique_job_name"] for j in first["jobs"]):
+        problems.append(f"phase 1: {len(first['unmatched_jobs'])} unmatched, expected all {len(first['jobs'])}")
+    if second["unmatched_jobs"]:
+        problems.append(f"phase 2 (after the outage): {len(second['unmatched_jobs'])} unmatched")
+    return problems + _stdout_has(o, "not found in the Workload Orchestrator")
+
+
+def check_all_matched(o: Outcome) -> list[str]:
+    return [f"phase {p['name']}: {len(p['unmatched_jobs'])} unmatched" for p in (o.results or {}).get("phases", [])
+            if p["unmatched_jobs"]]
+
+
+def check_throttled(o: Outcome) -> list[str]:
+    kinds = o.truth["faults_injected_counts"]
+    posts = kinds.get("throttle POST /jobExecution/jobs", 0)
+    return [] if posts >= 10 else [f"only {posts} submissions were throttled: {kinds}"]
+
+
+def check_rode_out(o: Outcome) -> list[str]:
+    failed = [ln for ln in o.stdout.splitlines() if "polling failed" in ln]
+    problems = [] if failed else ["no poll failed: the outage missed the phases"]
+    if len(o.driver_log) < 2:
+        problems.append(f"outages: {o.driver_log}")
+    posts = o.truth["faults_injected_counts"].get("error POST /jobExecution/jobs", 0)
+    if not posts:
+        problems.append("no submission met the outage")
+    return problems + [ln for ln in o.stdout.splitlines() if "lost contact" in ln]
+
+
+def check_lag_waited_for(o: Outcome) -> list[str]:
+    """Nothing is visible when a phase ends (3 s lag, ~2.5 s phases): correlation must retry, then match all."""
+    scans = o.truth["requests"].get("GET /workloadOrchestrator/jobs", 0)
+    return check_all_matched(o) + ([] if scans >= 2 * len(PHASES) else [f"only {scans} orchestrator listings"])
+
+
+def check_stuck(o: Outcome) -> list[str]:
+    problems = []
+    truth = {t["id"]: t for t in o.truth["jobs"]}
+    for p in (o.results or {}).get("phases", []):
+        stuck = [j for j in p["jobs"] if j["name"] == STUCK_JOB]
+        if len(stuck) != 1 or stuck[0]["status"] != "timed_out":
+            problems.append(f"phase {p['name']}: {STUCK_JOB} not recorded as timed_out")
+            continue
+        if truth.get(stuck[0]["job_instance_id"], {}).get("state") != "canceled":
+            problems.append(f"phase {p['name']}: {STUCK_JOB} was not canceled in Viya")
+        if p["stats"]["jobs_timed_out"] != 1 or p["stats"]["jobs_completed"] != JOBS - 1:
+            problems.append(f"phase {p['name']}: stats {p['stats']['jobs_timed_out']} timed out")
+    return problems
+
+
+def check_aborted(o: Outcome) -> list[str]:
+    phases = (o.results or {}).get("phases") or []
+    problems = []
+    canceled = [j for p in phases for j in p["jobs"] if j["status"] == "canceled"]
+    if not canceled:
+        problems.append("no job was canceled by the SIGTERM")
+    if phases and phases[-1]["status"] != "aborted":
+        problems.append(f"last phase status {phases[-1]['status']}, expected aborted")
+    return problems
+
+
+def check_results_volume(o: Outcome) -> list[str]:
+    problems = []
+    err = o.stderr.strip().splitlines()
+    if not err or not err[-1].startswith("error: cannot write results file"):
+        problems.append(f"stderr does not end with the results error line: {err[-1:]}")
+    if o.results_source != "stdout":
+        problems.append(f"results came from {o.results_source}, expected the stdout copy")
+    if "makespan" not in o.stdout:
+        problems.append("the summary table is not on stdout")
+    return problems
+
+
+def check_push_failed(o: Outcome) -> list[str]:
+    lines = [ln for ln in (o.stdout + o.stderr).splitlines() if "ushgateway" in ln and ("fail" in ln or "error" in ln)]
+    return [] if lines else ["no line says the Pushgateway push failed"]
+
+
+def check_duplicate_guard(o: Outcome) -> list[str]:
+    # every POST timed out: each job needed a lookup, and none was posted twice
+    posts = o.truth["requests"].get("POST /jobExecution/jobs", 0)
+    lookups = o.truth["requests"].get("GET /jobExecution/jobs", 0)
+    return [] if posts == 2 * JOBS and lookups >= 2 * JOBS else [f"{posts} POSTs / {lookups} GETs for {2 * JOBS} jobs"]
+
+
+FIVE_XX = {"endpoint": "*", "error_rate": 0.05, "error_statuses": [500, 503]}
+RESETS = {"endpoint": "*", "reset_rate": 0.03}
+LOST_REPLIES = {"endpoint": "POST /jobExecution/jobs", "drop_reply_rate": 0.15}
+SHORT_TOKEN = {"auth": {"access_token_lifetime_s": 0.8}}
+
+CASES: list[Case] = [
+    Case("none", "no fault (reference)", 0, check=check_all_matched),
+    Case("5xx", "5 % HTTP 500/503", 0, _rules(FIVE_XX), injected=("error",)),
+    Case("429", "429 bursts + Retry-After: 1", 0, driver=burst_429, injected=("throttle",), check=check_throttled,
+         # 2 retries 10 ms apart fit inside a 1.5 s burst: only honouring Retry-After gets through
+         env={"JES_MAX_RETRIES": "2", "JES_RETRY_BACKOFF_S": "0.01"}),
+    Case("resets", "3 % connection resets", 0, _rules(RESETS), injected=("reset",)),
+    Case("lost-replies", "15 % lost POST replies", 0, _rules(LOST_REPLIES), injected=("drop",)),
+    Case("post-timeout", "every POST reply late (timeout)", 0,
+         # the client gives up after 0.2 s; the server creates the job 50 ms later
+         _rules({"endpoint": "POST /jobExecution/jobs", "latency_ms": 250}),
+         env={"JES_REQUEST_TIMEOUT_S": "0.2"}, check=check_duplicate_guard),
+    Case("viya-down", "Viya API 503 for 3 s, twice", 0, driver=viya_down, injected=("error",),
+         check=check_rode_out),
+    Case("latency", "2 s latency (x1/40: 50 ms)", 0, _rules({"endpoint": "*", "latency_ms": LATENCY_MS})),
+    Case("short-token", "token lifetime 0.8 s < phase", 0, SHORT_TOKEN, check=check_no_lost_poll),
+    Case("lag", "orchestrator registration lag 30 s", 0, {"registration_lag_s": 30}, check=check_all_matched),
+    Case("lag-long", "orchestrator registration lag 1500 s (> a phase)", 0, {"registration_lag_s": 1500},
+         check=check_lag_waited_for),
+    Case("outage", "orchestrator 503 for a whole phase", 0,
+         {"faults": {"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}}},
+         env={"JES_CORRELATION_DEADLINE_S": "1"}, driver=end_outage_after_first_phase,
+         injected=("outage",), check=check_outage_phase),
+    Case("stuck", "job stuck past its timeout", 3, {"jobs": {STUCK_JOB: {"elapsed_s": 1e6}}},
+         args=["--job-timeout", "4"], check=check_stuck, status="completed_with_failures"),
+    Case("pushgateway-down", "Pushgateway down (closed port)", 4, pushgateway=False, check=check_push_failed),
+    Case("sigterm", "SIGTERM mid-phase", 143, driver=sigterm_mid_phase, check=check_aborted, status="aborted"),
+    Case("disk-full", "results volume full (64 KiB tmpfs)", 5, volume="full", check=check_results_volume),
+    Case("read-only", "results volume read-only", 5, volume="readonly", check=check_results_volume),
+    Case("5xx+lost", "5 % 5xx + 15 % lost POST replies", 0, _rules(FIVE_XX, LOST_REPLIES),
+         injected=("error", "drop")),
+    Case("resets+token", "3 % resets + 0.8 s token", 0, _merge(_rules(RESETS), SHORT_TOKEN),
+         injected=("reset",), check=check_no_lost_poll),
+]
+CASE_IDS = [c.id for c in CASES]
+
+
+# -- running one case ------------------------------------------------------------------------------
+
+def make_scenario(overrides: dict[str, Any]) -> Any:
+    from jes_runner.emulator import default_scenario
+    from jes_runner.emulator.scenario import parse_scenario
+
+    base = default_scenario().model_dump(mode="json")
+    secret_client = {"auth": {"clients": {CLIENT_ID: {"secret": CLIENT_SECRET}}}, "speed_factor": SPEED}
+    return parse_scenario(deep_merge(deep_merge(base, secret_client), overrides), "<fault-matrix>")
+
+
+def obtain_tokens(url: str) -> tuple[str, str]:
+    """A real access + refresh token pair from the emulator: what a user would put in JES_*_TOKEN."""
+    import base64
+    from urllib.parse import urlencode
+
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    req = urllib.request.Request(url + "/SASLogon/oauth/token", method="POST",
+                                 data=urlencode({"grant_type": "password", "username": USERNAME,
+                                                 "password": PASSWORD}).encode(),
+                                 headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = json.loads(resp.read())
+    return body["access_token"], body["refresh_token"]
+
+
+@dataclass
+class Outcome:
+    case: Case
+    exit_code: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    results: dict[str, Any] | None
+    results_source: str | None  # "file" | "stdout" | None
+    checkpoint_text: str
+    truth: dict[str, Any]
+    artifacts: dict[str, str]  # name -> text, scanned for secrets
+    secrets: list[str]
+    driver_log: list[str]
+
+
+@contextlib.contextmanager
+def results_volume(path: Path, kind: str | None) -> Iterator[Callable[[], None] | None]:
+    """A real small or read-only filesystem at ``path`` (tmpfs; we run as root in CI).
+
+    Yields a preexec function for the runner's process when mounting is refused
+    (unprivileged): a 64 KiB RLIMIT_FSIZE for "full", a 0555 directory for
+    "readonly" -- the same errors (EFBIG / EACCES instead of ENOSPC / EROFS)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if kind is None:
+        yield None
+        return
+    opts = "size=64k" + (",ro" if kind == "readonly" else "")
+    mounted = shutil.which("mount") is not None and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True).returncode == 0
+    try:
+        if mounted:
+            yield None
+        elif kind == "readonly":
+            path.chmod(0o555)
+            yield None
+        else:
+            def limit() -> None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+            yield limit
+    finally:
+        if mounted:
+            for _ in range(20):
+                if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        else:
+            path.chmod(0o755)
+
+
+def pushgateway_metrics(url: str | None) -> str:
+    if not url:
+        return ""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+        return str(resp.read().decode("utf-8", "replace"))
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: float = 150.0) -> Outcome:
+    from jes_runner.emulator import Emulator
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = workdir / "results"
+    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu, \
+            results_volume(out_dir, case.volume) as preexec:
+        access, refresh = obtain_tokens(emu.url)
+        secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
+        pg = pushgateway_url if case.pushgateway else f"http://127.0.0.1:{closed_port()}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+        env.update({
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            "JES_USERNAME": USERNAME, "JES_PASSWORD": PASSWORD,
+            "JES_CLIENT_ID": CLIENT_ID, "JES_CLIENT_SECRET": CLIENT_SECRET,
+            "JES_ACCESS_TOKEN": access, "JES_REFRESH_TOKEN": refresh,
+            "JES_SECRETS_DIR": str(workdir / "no-secrets-dir"),
+            "JES_OUTPUT_DIR": str(out_dir),
+            "JES_PHASES": json.dumps(PHASES),
+            "JES_RETRY_BACKOFF_S": "0.02",
+            "JES_CORRELATION_DEADLINE_S": "15",
+            "JES_CLUSTER": "fault-matrix", "JES_ENVIRONMENT": case.id,
+            "JES_PUSHGATEWAY_TOKEN": PUSHGATEWAY_TOKEN,
+            "JES_PUSHGATEWAY_RETRIES": "1", "JES_PUSHGATEWAY_BACKOFF_S": "0.05", "JES_PUSHGATEWAY_TIMEOUT_S": "3",
+        })
+        if pg:
+            env["JES_PUSHGATEWAY_URL"] = pg
+        env.update(case.env)
+        argv = [sys.executable, "-m", "jes_runner", "run", "--viya-url", emu.url, *case.args]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=preexec)
+        ctx = Ctx(emu, out_dir, proc, threading.Event())
+        driver = threading.Thread(target=case.driver, args=(ctx,), daemon=True) if case.driver else None
+        if driver:
+            driver.start()
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            stderr += f"\n[fault matrix: killed after {timeout} s]"
+        finally:
+            ctx.stop.set()
+            if driver:
+                driver.join(10)
+        elapsed = time.monotonic() - t0
+        truth = emu.ground_truth()
+
+        artifacts: dict[str, str] = {"stdout": stdout, "stderr": stderr}
+        for f in sorted(out_dir.rglob("*")) if out_dir.exists() else []:
+            if f.is_file():
+                with contextlib.suppress(OSError):
+                    data = f.read_bytes()
+                    artifacts[f"file {f.name}"] = data.decode("utf-8", "replace") if b"\0" not in data else ""
+        with contextlib.suppress(OSError):
+            artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
+
+        results, source = None, None
+        files = sorted(out_dir.glob("pooled_jobs_comparison_*.json"))
+        if files:
+            results, source = json.loads(files[-1].read_text()), "file"
+        else:
+            for ln in stdout.splitlines():
+                if ln.startswith('{"schema_version"'):
+                    results, source = json.loads(ln), "stdout"
+        checkpoint = "".join(v for k, v in artifacts.items() if k.endswith(".checkpoint.jsonl"))
+    return Outcome(case, proc.returncode, stdout, stderr, elapsed, results, source, checkpoint, truth,
+                   artifacts, secrets, ctx.log)
+
+
+# -- judging ---------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    fault: str
+    jobs: int
+    lost: int
+    duplicated: int
+    orphaned: int
+    max_timing_error: float | None
+    exit_code: int
+    expected_exit: int
+    seconds: float
+    problems: list[str]
+
+
+def judge(o: Outcome) -> Row:
+    from jes_runner.results import validate_results
+
+    case, problems = o.case, []
+    res = o.results
+    if o.exit_code != case.exit_code:
+        problems.append(f"exit code {o.exit_code}, expected {case.exit_code}")
+    if "Traceback" in o.stderr or "Traceback" in o.stdout:
+        problems.append("a traceback was printed")
+    if len([ln for ln in o.stderr.splitlines() if ln.strip()]) > 1:
+        problems.append(f"stderr has {len(o.stderr.splitlines())} lines, expected at most one")
+    recs: list[dict[str, Any]] = []
+    if res is None:
+        problems.append("no results (neither file nor stdout copy)")
+    else:
+        errors = validate_results(res)
+        if errors:
+            problems.append(f"schema: {errors[:3]}")
+        if case.status and res["status"] != case.status:
+            problems.append(f"status {res['status']}, expected {case.status}")
+        recs = [j for p in res["phases"] for j in p["jobs"]]
+
+    truth_jobs = o.truth["jobs"]
+    by_id = {t["id"]: t for t in truth_jobs}
+    server_names = Counter(t["name"] for t in truth_jobs)
+    recorded = Counter(j["unique_job_name"] for j in recs)
+    duplicated = sum(c - 1 for c in server_names.values()) + sum(c - 1 for c in recorded.values())
+    lost_names = set(server_names) - set(recorded)
+    if res is not None and res["status"] != "aborted":
+        for p, spec in zip(res["phases"], PHASES, strict=False):
+            missing = JOBS - len({j["unique_job_name"] for j in p["jobs"]})
+            if missing > 0:
+                lost_names |= {f"{spec['name']}#{i}" for i in range(missing)}
+        if len(res["phases"]) < len(PHASES):
+            problems.append(f"{len(res['phases'])} phases in the results")
+    ids = {j["job_instance_id"] for j in recs if j.get("job_instance_id")}
+    orphaned = [t for t in truth_jobs if t["id"] not in ids or t["jes_state"] in ("pending", "running")]
+    errors_s: list[float] = []
+    for j in recs:
+        t = by_id.get(j.get("job_instance_id"))
+        if t is None:
+            if j["status"] != "submit_failed":
+                problems.append(f"{j['unique_job_name']}: id {j.get('job_instance_id')} unknown to the server")
+            continue
+        if t["name"] != j["unique_job_name"]:
+            problems.append(f"{j['unique_job_name']} points at server job {t['name']}")
+        if j["timing_source"] == "server" and t["jes_end_epoch"] is not None:
+            errors_s.append(abs(j["duration"] - (t["jes_end_epoch"] - t["submit_epoch"])))
+        if j["status"] in ("completed", "failed", "canceled") and t["jes_state"] != j["status"]:
+            problems.append(f"{j['unique_job_name']}: recorded {j['status']}, server says {t['jes_state']}")
+    max_err = max(errors_s) if errors_s else None
+    if lost_names:
+        problems.append(f"lost: {sorted(lost_names)[:5]}")
+    if duplicated:
+        problems.append(f"duplicated: {[n for n, c in server_names.items() if c > 1][:5]}")
+    if orphaned:
+        problems.append(f"orphaned: {[(t['name'], t['jes_state']) for t in orphaned][:5]}")
+    if max_err is not None and max_err > TOLERANCE_S:
+        problems.append(f"timing error {max_err:.3f} s > {TOLERANCE_S} s")
+    if case.exit_code in (0, 4) and not recs:
+        problems.append("no job records")
+
+    kinds = Counter(f["kind"] for f in o.truth["faults_injected"])
+    for kind in case.injected:
+        if not kinds.get(kind):
+            problems.append(f"no '{kind}' fault was injected (injected: {dict(kinds)})")
+
+    problems += find_leaks(o.artifacts, o.secrets)
+    if case.pushgateway and case.exit_code != 4:
+        pushed = o.artifacts.get("pushgateway /metrics", "")
+        if f'environment="{case.id}"' not in pushed:
+            problems.append("the run's metrics are not on the Pushgateway")
+    if case.check:
+        problems += case.check(o)
+    return Row(case.fault, len(recs), len(lost_names), duplicated, len(orphaned), max_err, o.exit_code,
+               case.exit_code, o.elapsed, problems)
+
+
+def find_leaks(artifacts: dict[str, str], secrets: list[str]) -> list[str]:
+    """Every artifact (name -> text) holding a planted secret or anything shaped like a JWT."""
+    problems = []
+    for name, text in artifacts.items():
+        for s in secrets:
+            if s and s in text:
+                problems.append(f"SECRET LEAK: a planted secret ({s[:6]}...) appears in {name}")
+        if JWT.search(text):
+            problems.append(f"SECRET LEAK: a JWT appears in {name}")
+    return problems
+
+
+def table(rows: list[Row]) -> str:
+    head = ["fault", "jobs", "lost", "duplicated", "orphaned", "max timing error", "exit code"]
+    body = [[r.fault, str(r.jobs), str(r.lost), str(r.duplicated), str(r.orphaned),
+             "-" if r.max_timing_error is None else f"{r.max_timing_error:.3f} s",
+             str(r.exit_code) + ("" if r.exit_code == r.expected_exit else f" (expected {r.expected_exit})")]
+            for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
