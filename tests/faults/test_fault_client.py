@@ -7,7 +7,6 @@ answer is exactly the one wanted, and over real HTTP where time matters.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from viya_fakes import jwt, respond
 
 from jes_runner.correlation import Correlator
 from jes_runner.records import JobRecord
@@ -34,23 +34,8 @@ BASE = "http://viya.test"
 NAME = "cm_pooled_async_1_1700000000"
 
 
-def _jwt() -> str:
-    def b64(d: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
-
-    now = time.time()
-    return f"{b64({'alg': 'none'})}.{b64({'exp': int(now + 3600), 'iat': int(now), 'sub': 'u'})}.sig"
 
 
-def respond(req: requests.PreparedRequest, status: int, body: Any = None,
-            headers: dict[str, str] | None = None) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = json.dumps(body).encode() if body is not None else b""
-    r.headers.update({"Content-Type": "application/json", **(headers or {})})
-    r.request = req
-    r.url = req.url or ""
-    return r
 
 
 class FakeViya:
@@ -74,7 +59,7 @@ class FakeViya:
         u = urllib.parse.urlsplit(req.url or "")
         self.calls.append(f"{req.method} {u.path}")
         if u.path.endswith("/oauth/token"):
-            return respond(req, 200, {"access_token": _jwt()})
+            return respond(req, 200, {"access_token": jwt()})
         if req.method == "POST":
             body = json.loads(req.body or b"{}")
             answer = self.post(self.calls.count("POST /jobExecution/jobs"), body)
@@ -197,7 +182,7 @@ def test_tls_failures_are_not_retried() -> None:
     def handler(req: requests.PreparedRequest) -> requests.Response:
         calls.append(req.url or "")
         if "oauth" in (req.url or ""):
-            return respond(req, 200, {"access_token": _jwt()})
+            return respond(req, 200, {"access_token": jwt()})
         raise requests.exceptions.SSLError("certificate verify failed")
 
     c = ViyaClient(BASE, Credentials(username="u", password="p"), handler=handler,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from viya_fakes import jwt, respond
 
 from jes_runner.comparison import peak_nodes, percentile, phase_stats, vs_baseline
 from jes_runner.correlation import name_key, orchestrator_key
@@ -28,22 +28,8 @@ from jes_runner.viya._auth import is_invalid_token
 BASE = "http://viya.test"
 
 
-def jwt(exp: float, lifetime: float = 3600) -> str:
-    def b64(d: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
-
-    return f"{b64({'alg': 'none'})}.{b64({'exp': int(exp), 'iat': int(exp - lifetime), 'sub': 'u'})}.sig"
 
 
-def respond(req: requests.PreparedRequest, status: int, body: Any = None,
-            headers: dict[str, str] | None = None) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = json.dumps(body).encode() if body is not None else b""
-    r.headers.update({"Content-Type": "application/json", **(headers or {})})
-    r.request = req
-    r.url = req.url or ""
-    return r
 
 
 class Recorder:
