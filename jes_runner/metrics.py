@@ -48,6 +48,7 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .errors import ExitCode, JesError
+from .records import finite as _num
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,6 @@ Handler = Callable[..., Callable[[], None]]
 # -- building the registry ----------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    """A finite float, or None for null / missing / non-numeric values."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _ts(value: Any) -> float | None:

@@ -6,6 +6,7 @@ them, labelled ``client_*``, because polling delays make it late by seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -126,3 +127,14 @@ def _job_error(job: dict[str, Any]) -> str | None:
     elif isinstance(details, str) and details:
         return " ".join(details.split())[:500]
     return None
+
+
+def finite(value: Any) -> float | None:
+    """A finite float from a JSON value; None for null, missing, booleans, text or inf/NaN."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None

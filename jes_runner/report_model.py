@@ -15,13 +15,13 @@ efficiency), so the report, the export and compare all compute them one way.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import JesError
+from .records import finite as _num
 from .records import parse_ts
 
 KNOWN_SCHEMA_VERSIONS = (0, 1)
@@ -129,14 +129,6 @@ def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
 # -- views -------------------------------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 @dataclass(slots=True)
