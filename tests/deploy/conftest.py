@@ -24,6 +24,7 @@ from deploy_util import (
     free_port,
     require_tool,
 )
+from servers import stop_process
 
 
 @pytest.fixture(scope="session")
@@ -187,12 +188,7 @@ def podman_socket(podman, tmp_path_factory: pytest.TempPathFactory):
         try:
             yield f"unix://{sock}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=15)
             log.close()
 
 
@@ -238,10 +234,5 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

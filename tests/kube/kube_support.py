@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import requests
 import yaml
 from kubernetes import client
+from servers import stop_process
 
 from jes_runner.cli import main
 from jes_runner.results import validate_results
@@ -127,12 +128,7 @@ def emulator_process(tmp: Path, scenario: dict[str, Any], speed_factor: float) -
         assert m, f"emulator did not start: {line!r}"
         yield m.group(1), proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def ground_truth(url: str) -> dict[str, Any]:
