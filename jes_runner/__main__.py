@@ -1,3 +1,3 @@
-from .cli import main
+from jes_runner.cli import main
 
 raise SystemExit(main())

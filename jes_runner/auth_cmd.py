@@ -28,11 +28,11 @@ from urllib.parse import urlencode
 import requests
 import yaml
 
-from .errors import JesError, PreflightError
-from .kube.config import connect, pod_namespace
-from .kube.tokens import SECRET_LABELS, FileStore, SecretStore, StoreError, b64
-from .settings import Settings, load_settings
-from .viya._auth import TOKEN_PATH, jwt_claims
+from jes_runner.errors import JesError, PreflightError
+from jes_runner.kube.config import connect, pod_namespace
+from jes_runner.kube.tokens import SECRET_LABELS, FileStore, SecretStore, StoreError, b64
+from jes_runner.settings import Settings, load_settings
+from jes_runner.viya._auth import TOKEN_PATH, jwt_claims
 
 DEFAULT_SECRET_NAME = "jes-runner-tokens"
 

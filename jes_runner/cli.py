@@ -13,8 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import ExitCode, JesError
+from jes_runner import __version__
+from jes_runner.errors import ExitCode, JesError
 
 # Modules that register subcommands, in help order. Each is imported when the
 # parser is built; keep their top-level imports light (heavy libraries such as

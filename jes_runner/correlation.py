@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from .records import JobRecord, parse_ts
-from .viya import ViyaClient, ViyaError, ViyaHTTPError
+from jes_runner.records import JobRecord, parse_ts
+from jes_runner.viya import ViyaClient, ViyaError, ViyaHTTPError
 
 log = logging.getLogger("jes_runner.correlation")
 

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import ConfigError, ExitCode, JesError
-from .plan import RunPlan, build_plan, load_jobs, select_phases
-from .runner import Runner
-from .settings import Settings, load_settings, packaged_job_config
-from .summary import configure_logging
+from jes_runner.errors import ConfigError, ExitCode, JesError
+from jes_runner.plan import RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.runner import Runner
+from jes_runner.settings import Settings, load_settings, packaged_job_config
+from jes_runner.summary import configure_logging
 
 log = logging.getLogger("jes_runner.demo")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("jes_runner.demo")
 @contextmanager
 def embedded_emulator(scenario_path: str | None = None) -> Iterator[Any]:
     try:
-        from .emulator import Emulator, load_scenario
+        from jes_runner.emulator import Emulator, load_scenario
     except ImportError as e:
         raise JesError(f"the embedded emulator is not available ({e})", ExitCode.INTERNAL) from None
     scenario = load_scenario(scenario_path) if scenario_path else None
@@ -53,7 +53,7 @@ def run_on_embedded_emulator(settings: Settings, plan: RunPlan, scenario_path: s
     with embedded_emulator(scenario_path) as emu:
         log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
                  extra={"event": "emulator_started", "url": emu.url})
-        from .signals import run_managed  # SIGTERM/SIGINT handling, node timeline
+        from jes_runner.signals import run_managed  # SIGTERM/SIGINT handling, node timeline
 
         return run_managed(Runner(emulator_settings(settings, emu), plan, emulated=True))
 

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .jobconfig import load_job_config
-from .results import write_atomic
-from .settings import ASYNC_CONTEXT, BASELINE_CONTEXT, Settings, load_settings
-from .summary import configure_logging
-from .viya import ViyaClient, user_errors
-from .viya._client import quote
+from jes_runner.errors import ConfigError
+from jes_runner.jobconfig import load_job_config
+from jes_runner.results import write_atomic
+from jes_runner.settings import ASYNC_CONTEXT, BASELINE_CONTEXT, Settings, load_settings
+from jes_runner.summary import configure_logging
+from jes_runner.viya import ViyaClient, user_errors
+from jes_runner.viya._client import quote
 
 log = logging.getLogger("jes_runner.discover")
 
@@ -89,7 +89,7 @@ def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from .runner import make_client
+    from jes_runner.runner import make_client
 
     client = make_client(settings)
     try:
@@ -119,7 +119,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, stream=None if args.out else sys.stderr)
     if settings.viya_url:
         return _run(settings, args)
-    from .demo import embedded_emulator, emulator_settings
+    from jes_runner.demo import embedded_emulator, emulator_settings
 
     with embedded_emulator() as emu:
         log.info("no --viya-url / JES_VIYA_URL: discovering on the embedded Viya emulator at %s", emu.url)

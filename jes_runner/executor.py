@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .plan import PhasePlan, PlannedJob
-from .records import TERMINAL_STATES, JobRecord, utcnow
-from .viya import ViyaClient, ViyaError
+from jes_runner.plan import PhasePlan, PlannedJob
+from jes_runner.records import TERMINAL_STATES, JobRecord, utcnow
+from jes_runner.viya import ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.executor")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from jes_runner.errors import ConfigError
 
 
 class JobConfig(BaseModel):

@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-from .jobconfig import JobConfig, load_job_config
-from .settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
+from jes_runner.errors import ConfigError
+from jes_runner.jobconfig import JobConfig, load_job_config
+from jes_runner.settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
 
 log = logging.getLogger("jes_runner.plan")
 

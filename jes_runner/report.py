@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import ExitCode, JesError
-from .report_assets import CSS, ERROR_HOOK_JS, TABLE_JS
-from .report_figures import Figure, all_figures
-from .report_model import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
+from jes_runner import __version__
+from jes_runner.errors import ExitCode, JesError
+from jes_runner.report_assets import CSS, ERROR_HOOK_JS, TABLE_JS
+from jes_runner.report_figures import Figure, all_figures
+from jes_runner.report_model import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
 
 log = logging.getLogger("jes_runner.report")
 

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import ResultsWriteError
+from jes_runner.errors import ResultsWriteError
 
 log = logging.getLogger("jes_runner.results")
 

@@ -35,7 +35,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from .errors import ConfigError
+from jes_runner.errors import ConfigError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")

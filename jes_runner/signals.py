@@ -25,7 +25,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from .errors import ExitCode
+from jes_runner.errors import ExitCode
 
 log = logging.getLogger("jes_runner.signals")
 
@@ -136,7 +136,7 @@ def graceful(runner: Any, grace_period_s: float) -> GracefulShutdown:
 
 def run_managed(runner: Any) -> int:
     """Run with graceful termination and the Kubernetes lifecycle (token write-back, node timeline)."""
-    from .kube.lifecycle import KubeLifecycle
+    from jes_runner.kube.lifecycle import KubeLifecycle
 
     shutdown = graceful(runner, runner.settings.grace_period_seconds)
     lifecycle = KubeLifecycle(runner).attach()

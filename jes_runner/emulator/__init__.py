@@ -11,8 +11,8 @@ filter language), envelope (collections), tokens (SASLogon), faults, views
 app (Emulator), clock, calibration (replay of the measured runs), cli.
 """
 
-from .app import DEFAULT_PASSWORD, DEFAULT_USER, Emulator
-from .scenario import Scenario, default_scenario, load_scenario
+from jes_runner.emulator.app import DEFAULT_PASSWORD, DEFAULT_USER, Emulator
+from jes_runner.emulator.scenario import Scenario, default_scenario, load_scenario
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -18,22 +18,13 @@ from urllib.parse import parse_qsl
 
 from jes_runner.errors import ConfigError
 
-from .clock import http_date
-from .envelope import QueryError, envelope, link, select
-from .views import (
-    CONTEXT_SUMMARY_TYPE,
-    CONTEXT_TYPE,
-    DEFINITION_TYPE,
-    HOST_TYPE,
-    JOB_TYPE,
-    ORCH_JOB_TYPE,
-    QUEUE_TYPE,
-    etag,
-)
+from jes_runner.emulator.clock import http_date
+from jes_runner.emulator.envelope import QueryError, envelope, link, select
+from jes_runner.emulator.views import CONTEXT_SUMMARY_TYPE, CONTEXT_TYPE, DEFINITION_TYPE, HOST_TYPE, JOB_TYPE, ORCH_JOB_TYPE, QUEUE_TYPE, etag
 
 if TYPE_CHECKING:
-    from .app import Emulator
-    from .catalog import Context, Definition
+    from jes_runner.emulator.app import Emulator
+    from jes_runner.emulator.catalog import Context, Definition
 
 ERROR_TYPE = "application/vnd.sas.error+json"
 DEFAULT_CONTEXT = "SAS Job Execution compute context"
@@ -510,7 +501,7 @@ def _k8s(name: str) -> Callable[[Emulator, Request], Response]:
     """An endpoint of k8s.py, imported on first call (k8s.py imports this module)."""
 
     def call(app: Emulator, req: Request) -> Response:
-        from . import k8s
+        from jes_runner.emulator import k8s
 
         func: Callable[[Emulator, Request], Response] = getattr(k8s, name)
         return func(app, req)

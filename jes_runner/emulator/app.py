@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from jes_runner.errors import ConfigError, JesError
 
-from .catalog import Catalog
-from .clock import Timeline, iso_ms
-from .faults import FaultInjector
-from .k8s import KubeApi
-from .model import Cluster
-from .scenario import FaultsSpec, Scenario, default_scenario, load_scenario
-from .tokens import TokenService
-from .views import Views
+from jes_runner.emulator.catalog import Catalog
+from jes_runner.emulator.clock import Timeline, iso_ms
+from jes_runner.emulator.faults import FaultInjector
+from jes_runner.emulator.k8s import KubeApi
+from jes_runner.emulator.model import Cluster
+from jes_runner.emulator.scenario import FaultsSpec, Scenario, default_scenario, load_scenario
+from jes_runner.emulator.tokens import TokenService
+from jes_runner.emulator.views import Views
 
 DEFAULT_USER = "jes"
 DEFAULT_PASSWORD = "jes-demo-password"
@@ -95,7 +95,7 @@ class Emulator:
     # ----- lifecycle ----------------------------------------------------------
 
     def start(self) -> Emulator:
-        from .server import make_server  # late: server imports this module's types
+        from jes_runner.emulator.server import make_server  # late: server imports this module's types
 
         try:
             self._server = make_server(self, self.host, self.port)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from .model import Cluster, SimJob
-from .scenario import Scenario, default_scenario
+from jes_runner.emulator.model import Cluster, SimJob
+from jes_runner.emulator.scenario import Scenario, default_scenario
 
 PHASES = ("sequential", "concurrent_fixed_pool", "concurrent_autoscaling")
 

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .app import Emulator
+    from jes_runner.emulator.app import Emulator
 
     emu = Emulator(
         scenario=args.scenario,

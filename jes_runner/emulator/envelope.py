@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .filters import FilterError, Resolver, compile_filter
+from jes_runner.emulator.filters import FilterError, Resolver, compile_filter
 
 COLLECTION_TYPE = "application/vnd.sas.collection"
 DEFAULT_LIMIT = 10  # SAS services' usual default page size

@@ -45,12 +45,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .api import Request, Response
-from .clock import iso_ms
+from jes_runner.emulator.api import Request, Response
+from jes_runner.emulator.clock import iso_ms
 
 if TYPE_CHECKING:
-    from .app import Emulator
-    from .model import Node
+    from jes_runner.emulator.app import Emulator
+    from jes_runner.emulator.model import Node
 
 JSON = "application/json"
 DEFAULT_WATCH_TIMEOUT_S = 1800.0

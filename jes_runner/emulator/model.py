@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenario import ContextSpec, JobProfile, PoolSpec, Scenario
+from jes_runner.emulator.scenario import ContextSpec, JobProfile, PoolSpec, Scenario
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
 _ABORT = re.compile(r"\babort\b", re.IGNORECASE)

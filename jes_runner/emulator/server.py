@@ -20,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ROUTER, ApiError, Request, Response, sas_error
-from .clock import iso_ms
+from jes_runner.emulator.api import ROUTER, ApiError, Request, Response, sas_error
+from jes_runner.emulator.clock import iso_ms
 
 if TYPE_CHECKING:
-    from .app import Emulator
+    from jes_runner.emulator.app import Emulator
 
 log = logging.getLogger("jes_runner.emulator")
 

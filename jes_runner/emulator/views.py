@@ -25,10 +25,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalog import Context, Definition
-from .clock import Timeline
-from .envelope import link
-from .model import Cluster, Node, SimJob
+from jes_runner.emulator.catalog import Context, Definition
+from jes_runner.emulator.clock import Timeline
+from jes_runner.emulator.envelope import link
+from jes_runner.emulator.model import Cluster, Node, SimJob
 
 JOB_TYPE = "application/vnd.sas.job.execution.job"
 DEFINITION_TYPE = "application/vnd.sas.job.definition"

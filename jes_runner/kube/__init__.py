@@ -6,9 +6,9 @@
 * :mod:`.lifecycle` -- wiring into a Runner (phase start/end hooks, refresh-token hook).
 """
 
-from .config import KubeAccess, connect, in_cluster, pod_namespace
-from .nodes import HostPoller, KubeUnavailable, NodeEvent, NodeState, NodeWatcher, ObservedNodes
-from .tokens import FileStore, SecretStore, StoreError, TokenPersister, read_secrets_dir
+from jes_runner.kube.config import KubeAccess, connect, in_cluster, pod_namespace
+from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeEvent, NodeState, NodeWatcher, ObservedNodes
+from jes_runner.kube.tokens import FileStore, SecretStore, StoreError, TokenPersister, read_secrets_dir
 
 __all__ = [
     "FileStore",

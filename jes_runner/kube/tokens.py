@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..results import write_atomic
-from .config import KubeAccess, describe_api_error
+from jes_runner.results import write_atomic
+from jes_runner.kube.config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")
 

@@ -10,18 +10,11 @@ Public API::
 Pass ``handler=`` (``PreparedRequest -> Response``) to replace the network.
 """
 
-from ._auth import Credentials, jwt_expiry
-from ._client import ViyaClient
-from ._errors import (
-    AuthError,
-    SubmissionLost,
-    ViyaError,
-    ViyaHTTPError,
-    ViyaUnreachable,
-    user_errors,
-)
-from ._retry import RetryPolicy
-from ._transport import Handler, RequestsTransport
+from jes_runner.viya._auth import Credentials, jwt_expiry
+from jes_runner.viya._client import ViyaClient
+from jes_runner.viya._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable, user_errors
+from jes_runner.viya._retry import RetryPolicy
+from jes_runner.viya._transport import Handler, RequestsTransport
 
 __all__ = [
     "AuthError",

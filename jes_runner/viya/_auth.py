@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ._errors import AuthError, ViyaUnreachable
-from ._retry import RETRY_STATUSES, RetryPolicy
-from ._transport import Handler, describe_transport_error
+from jes_runner.viya._errors import AuthError, ViyaUnreachable
+from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
+from jes_runner.viya._transport import Handler, describe_transport_error
 
 TOKEN_PATH = "/SASLogon/oauth/token"
 REFRESH_MARGIN_S = 60.0  # refresh this long before exp (or a tenth of the lifetime if shorter)

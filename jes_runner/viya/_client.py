@@ -12,10 +12,10 @@ from typing import Any
 
 import requests
 
-from ._auth import BearerAuth, Credentials
-from ._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
-from ._retry import RETRY_STATUSES, RetryPolicy
-from ._transport import Handler, RequestsTransport, describe_transport_error
+from jes_runner.viya._auth import BearerAuth, Credentials
+from jes_runner.viya._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
+from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
+from jes_runner.viya._transport import Handler, RequestsTransport, describe_transport_error
 
 JSON = "application/json"
 JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"

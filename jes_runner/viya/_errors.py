@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import JesError, PreflightError
+from jes_runner.errors import JesError, PreflightError
 
 
 class ViyaError(Exception):
