@@ -35,7 +35,7 @@ RUN --mount=type=secret,id=pipca \
     /opt/build/bin/pip --python /opt/venv/bin/python install /dist/jes_runner-*.whl && \
     find /opt/venv/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + && \
     /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib >/dev/null && \
-    /opt/venv/bin/python -c "import jes_runner.cli"
+    /opt/venv/bin/python -c "import jes_runner.cli.main"
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE} AS runtime

@@ -79,10 +79,10 @@ def worker(args: argparse.Namespace) -> None:
     """Run the runner in this (fresh) process and print one JSON line of figures."""
     import logging
 
-    from jes_runner.plan import build_plan, load_jobs, select_phases
+    from jes_runner.measure.plan import build_plan, load_jobs, select_phases
     from jes_runner.runner import Runner
-    from jes_runner.settings import load_settings
-    from jes_runner.summary import Progress, configure_logging
+    from jes_runner.config.settings import load_settings
+    from jes_runner.console import Progress, configure_logging
 
     out = Path(args.out)
     if args.size == 54:

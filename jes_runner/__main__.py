@@ -1,3 +1,3 @@
-from jes_runner.cli import main
+from jes_runner.cli.main import main
 
 raise SystemExit(main())

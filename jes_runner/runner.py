@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from jes_runner import __version__
-from jes_runner.compare import check_thresholds
-from jes_runner.comparison import phase_stats, phase_status, phase_window, seed_comparison, seed_execution, vs_baseline
-from jes_runner.correlation import Correlator
+from jes_runner.analysis.regression import check_thresholds
+from jes_runner.measure.stats import phase_stats, phase_status, phase_window, seed_comparison, seed_execution, vs_baseline
+from jes_runner.measure.correlation import Correlator
 from jes_runner.errors import ExitCode, JesError, PreflightError, ResultsWriteError
-from jes_runner.executor import PhaseExecutor, PhaseOutcome, PollPolicy, RuntimeModel
-from jes_runner.plan import PhasePlan, RunPlan, build_plan, load_jobs, select_phases
-from jes_runner.records import JobRecord, iso, utcnow
-from jes_runner.results import SCHEMA_VERSION, Checkpoint, write_results
-from jes_runner.settings import Settings, load_settings
-from jes_runner.summary import Progress, configure_logging, render_summary, run_id_in_logs
+from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy, RuntimeModel
+from jes_runner.measure.plan import PhasePlan, RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.measure.records import JobRecord, iso, utcnow
+from jes_runner.results.files import SCHEMA_VERSION, Checkpoint, write_results
+from jes_runner.config.settings import Settings, load_settings
+from jes_runner.console import Progress, configure_logging, render_summary, run_id_in_logs
 from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient, user_errors
 
 log = logging.getLogger("jes_runner.runner")
@@ -343,7 +343,7 @@ class Runner:
         """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""
         if ctx.results is None or not self.settings.pushgateway_url:
             return
-        from jes_runner.metrics import push_results
+        from jes_runner.sinks.metrics.registry import push_results
 
         try:
             push_results(ctx.results, self.settings)
@@ -378,7 +378,7 @@ class Runner:
         """HTML report + PNGs beside the results file; a failure is logged, the run is already safe."""
         if ctx.results is None or ctx.results_path is None:
             return
-        from jes_runner.report import write_report_beside  # matplotlib loads only when a report is written
+        from jes_runner.sinks.report.html import write_report_beside  # matplotlib loads only when a report is written
 
         path = write_report_beside(ctx.results_path, ctx.results)
         if path is None:
@@ -478,10 +478,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_effective_config(settings, plan, sys.stdout)
         return 0
     if not settings.viya_url:
-        from jes_runner.demo import run_on_embedded_emulator  # the emulator is imported only when needed
+        from jes_runner.cli.commands.demo import run_on_embedded_emulator  # the emulator is imported only when needed
 
         return run_on_embedded_emulator(settings, plan, reason="no --viya-url / JES_VIYA_URL")
-    from jes_runner.signals import run_managed  # SIGTERM/SIGINT handling, token write-back, node timeline
+    from jes_runner.shutdown import run_managed  # SIGTERM/SIGINT handling, token write-back, node timeline
 
     return run_managed(Runner(settings, plan))
 

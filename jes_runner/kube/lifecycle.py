@@ -18,16 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from jes_runner.timeline import apply_to_phase
+from jes_runner.kube.scaling import apply_to_phase
 from jes_runner.kube.config import KubeAccess, connect, pod_namespace
 from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeWatcher, ObservedNodes
 from jes_runner.kube.tokens import FileStore, SecretsDirReloader, SecretStore, TokenPersister
 
 if TYPE_CHECKING:
-    from jes_runner.executor import PhaseOutcome
-    from jes_runner.plan import PhasePlan
+    from jes_runner.measure.executor import PhaseOutcome
+    from jes_runner.measure.plan import PhasePlan
     from jes_runner.runner import Runner
-    from jes_runner.settings import Settings
+    from jes_runner.config.settings import Settings
 
 log = logging.getLogger("jes_runner.kube")
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from deploy_util import CHART, REPO, by_kind, env_of, one, pod_specs
 
-from jes_runner.settings import Settings
+from jes_runner.config.settings import Settings
 
 
 @pytest.mark.parametrize(

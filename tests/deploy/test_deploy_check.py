@@ -9,7 +9,7 @@ import re
 import pytest
 from deploy_util import REPO, free_port
 
-from jes_runner.cli import main
+from jes_runner.cli.main import main
 from jes_runner.emulator import Emulator
 
 LINE = re.compile(r"^(ok|FAIL|skip)\s+(.+?): (.*)$")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jes_runner.cli import main
+from jes_runner.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

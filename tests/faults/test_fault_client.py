@@ -19,8 +19,8 @@ import pytest
 import requests
 from viya_fakes import jwt, respond
 
-from jes_runner.correlation import Correlator
-from jes_runner.records import JobRecord
+from jes_runner.measure.correlation import Correlator
+from jes_runner.measure.records import JobRecord
 from jes_runner.viya import (
     Credentials,
     RetryPolicy,

@@ -18,8 +18,8 @@ import yaml
 from kubernetes import client
 from servers import stop_process
 
-from jes_runner.cli import main
-from jes_runner.results import validate_results
+from jes_runner.cli.main import main
+from jes_runner.results.files import validate_results
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

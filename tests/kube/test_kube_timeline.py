@@ -13,8 +13,8 @@ from kube_support import Viya, latest_results, run_cli, wait_for, write_job_conf
 
 from jes_runner.kube import NodeWatcher, connect
 from jes_runner.kube.nodes import NodeEvent, NodeState, ObservedNodes
-from jes_runner.records import parse_ts
-from jes_runner.timeline import scaling_for_phase
+from jes_runner.measure.records import parse_ts
+from jes_runner.kube.scaling import scaling_for_phase
 
 TMP = "aks-computetmp-28320745-vmss"
 SHORT = [f"short_{i}" for i in range(1, 8)]

@@ -16,7 +16,7 @@ from kube_support import kube_api, password_login, refresh_ok, run_cli, token_gr
 from jes_runner.kube.lifecycle import KubeLifecycle
 from jes_runner.kube.tokens import SecretsDirReloader
 from jes_runner.runner import make_client
-from jes_runner.settings import load_settings
+from jes_runner.config.settings import load_settings
 
 NS, NAME, KUBE_TOKEN = "jes", "jes-runner-tokens", "kube-sa-token"
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")

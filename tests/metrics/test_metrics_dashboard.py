@@ -13,7 +13,7 @@ from metrics_helpers import (
 )
 from prometheus_client import generate_latest
 
-from jes_runner.metrics import build_registry
+from jes_runner.sinks.metrics.registry import build_registry
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 

@@ -16,8 +16,8 @@ from metrics_helpers import make_results
 from servers import free_port
 
 from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.metrics import push_results, redact_url
-from jes_runner.settings import load_settings
+from jes_runner.sinks.metrics.registry import push_results, redact_url
+from jes_runner.config.settings import load_settings
 
 PASSWORD = "pw-Sup3rSecret"
 TOKEN = "tok-Sup3rSecret"
@@ -71,7 +71,7 @@ def scripted() -> Iterator[Any]:
 
 
 class Records(logging.Handler):
-    """Everything jes_runner.metrics logs (attached to the logger itself: other tests' logging
+    """Everything jes_runner.sinks.metrics.registry logs (attached to the logger itself: other tests' logging
     setup may stop propagation to the root logger, where caplog listens)."""
 
     def __init__(self) -> None:
@@ -88,7 +88,7 @@ class Records(logging.Handler):
 
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    logger = logging.getLogger("jes_runner.metrics")
+    logger = logging.getLogger("jes_runner.sinks.metrics.registry")
     handler, level = Records(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -13,9 +13,9 @@ import pytest
 from metrics_helpers import make_results
 from servers import Server, free_port, http, make_tls_files, parse_metrics_text, pushgateway
 
-from jes_runner.cli import main
+from jes_runner.cli.main import main
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.metrics import push_results
+from jes_runner.sinks.metrics.registry import push_results
 
 PUSH_USER = "jes-push"
 PUSH_PASSWORD = "jes-push-password"

@@ -55,7 +55,7 @@ def write_json(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     """Run `jes-runner ARGS` in-process: (exit code, stdout, stderr)."""
-    from jes_runner.cli import main
+    from jes_runner.cli.main import main
 
     def _run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -12,8 +12,8 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from jes_runner.comparison import phase_stats, seed_comparison, seed_execution, vs_baseline
-from jes_runner.records import JobRecord, iso, parse_ts
+from jes_runner.measure.stats import phase_stats, seed_comparison, seed_execution, vs_baseline
+from jes_runner.measure.records import JobRecord, iso, parse_ts
 
 OUT = Path(__file__).parent / "data" / "pooled54_study.json"
 PHASES = {  # measured phase -> (name, mode, concurrency, baseline)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jes_runner.compare import check_thresholds, compare_results, parse_percent
+from jes_runner.analysis.regression import check_thresholds, compare_results, parse_percent
 
 from .conftest import study_results
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from jes_runner.cli import main
+from jes_runner.cli.main import main
 
 from .browser import Browser
 from .conftest import scenario

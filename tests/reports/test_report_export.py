@@ -9,7 +9,7 @@ from typing import Any
 
 import openpyxl
 
-from jes_runner.export import JOB_FIELDS, ORCH_FIELDS, STAT_FIELDS
+from jes_runner.sinks.export import JOB_FIELDS, ORCH_FIELDS, STAT_FIELDS
 
 from .conftest import study_results
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from jes_runner.report import build_report, write_report
+from jes_runner.sinks.report.html import build_report, write_report
 
 from .browser import Browser
 from .conftest import study_results
@@ -56,7 +56,7 @@ def test_html_is_self_contained_and_matches_results() -> None:
 
 
 def test_threshold_verdict_in_report() -> None:
-    from jes_runner.compare import check_thresholds
+    from jes_runner.analysis.regression import check_thresholds
 
     results = study_results()
     assert 'id="thresholds"' not in build_report(results).html  # nothing configured, no section

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from jes_runner.sweep import find_knee, parse_levels, render, sweep_document
+from jes_runner.analysis.sweep import find_knee, parse_levels, render, sweep_document
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jes_runner.cli import main
-from jes_runner.results import validate_results
+from jes_runner.cli.main import main
+from jes_runner.results.files import validate_results
 
 TOLERANCE_S = 0.05
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from runner_helpers import check_results
 
-from jes_runner.plan import build_plan, load_jobs
+from jes_runner.measure.plan import build_plan, load_jobs
 from jes_runner.runner import RunContext, Runner
-from jes_runner.settings import load_settings, parse_phases
-from jes_runner.summary import Progress
+from jes_runner.config.settings import load_settings, parse_phases
+from jes_runner.console import Progress
 
 
 def _runner(emu: Any, out: Path, n: int, phases: list[dict[str, Any]], **kw: Any) -> Runner:

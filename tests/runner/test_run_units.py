@@ -15,13 +15,13 @@ import pytest
 import requests
 from viya_fakes import jwt, respond
 
-from jes_runner.comparison import peak_nodes, percentile, phase_stats, vs_baseline
-from jes_runner.correlation import name_key, orchestrator_key
+from jes_runner.measure.stats import peak_nodes, percentile, phase_stats, vs_baseline
+from jes_runner.measure.correlation import name_key, orchestrator_key
 from jes_runner.errors import ConfigError, ResultsWriteError
-from jes_runner.executor import RuntimeModel
-from jes_runner.records import JobRecord, iso, parse_ts
-from jes_runner.results import Checkpoint, write_results
-from jes_runner.settings import load_settings, parse_phases, slug
+from jes_runner.measure.executor import RuntimeModel
+from jes_runner.measure.records import JobRecord, iso, parse_ts
+from jes_runner.results.files import Checkpoint, write_results
+from jes_runner.config.settings import load_settings, parse_phases, slug
 from jes_runner.viya import Credentials, RetryPolicy, SubmissionLost, ViyaClient, jwt_expiry
 from jes_runner.viya._auth import is_invalid_token
 
@@ -103,7 +103,7 @@ def test_malformed_settings_one_line(monkeypatch: pytest.MonkeyPatch, env: dict[
 
 
 def test_packaged_job_config_matches_the_repository_copy() -> None:
-    from jes_runner.settings import packaged_job_config
+    from jes_runner.config.settings import packaged_job_config
 
     repo = Path(__file__).resolve().parents[2] / "config" / "job_configs.json"
     assert packaged_job_config().read_bytes() == repo.read_bytes()

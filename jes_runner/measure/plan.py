@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jes_runner.errors import ConfigError
-from jes_runner.jobconfig import JobConfig, load_job_config
-from jes_runner.settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
+from jes_runner.config.jobconfig import JobConfig, load_job_config
+from jes_runner.config.settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
 
-log = logging.getLogger("jes_runner.plan")
+log = logging.getLogger("jes_runner.measure.plan")
 
 
 @dataclass(frozen=True, slots=True)

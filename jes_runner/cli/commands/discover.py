@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner.errors import ConfigError
-from jes_runner.jobconfig import load_job_config
-from jes_runner.results import write_atomic
-from jes_runner.settings import ASYNC_CONTEXT, BASELINE_CONTEXT, Settings, load_settings
-from jes_runner.summary import configure_logging
+from jes_runner.config.jobconfig import load_job_config
+from jes_runner.results.files import write_atomic
+from jes_runner.config.settings import ASYNC_CONTEXT, BASELINE_CONTEXT, Settings, load_settings
+from jes_runner.console import configure_logging
 from jes_runner.viya import ViyaClient, user_errors
 from jes_runner.viya._client import quote
 
-log = logging.getLogger("jes_runner.discover")
+log = logging.getLogger("jes_runner.cli.commands.discover")
 
 DEFAULT_FILE_SETTINGS = {
     "default_context": BASELINE_CONTEXT,
@@ -119,7 +119,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, stream=None if args.out else sys.stderr)
     if settings.viya_url:
         return _run(settings, args)
-    from jes_runner.demo import embedded_emulator, emulator_settings
+    from jes_runner.cli.commands.demo import embedded_emulator, emulator_settings
 
     with embedded_emulator() as emu:
         log.info("no --viya-url / JES_VIYA_URL: discovering on the embedded Viya emulator at %s", emu.url)

@@ -31,7 +31,7 @@ import yaml
 from jes_runner.errors import JesError, PreflightError
 from jes_runner.kube.config import connect, pod_namespace
 from jes_runner.kube.tokens import SECRET_LABELS, FileStore, SecretStore, StoreError, b64
-from jes_runner.settings import Settings, load_settings
+from jes_runner.config.settings import Settings, load_settings
 from jes_runner.viya._auth import TOKEN_PATH, jwt_claims
 
 DEFAULT_SECRET_NAME = "jes-runner-tokens"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.report_model import PhaseView, load_results, phase_views
+from jes_runner.results.views import PhaseView, load_results, phase_views
 
 JOB_FIELDS = [
     "name", "unique_job_name", "job_instance_id", "definition_id", "sequence", "status", "server_state",

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from jes_runner.records import JobRecord, parse_ts
+from jes_runner.measure.records import JobRecord, parse_ts
 
 
 def percentile(values: list[float], p: float) -> float | None:

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner.records import parse_ts
-from jes_runner.report_model import UNKNOWN_HOST, PhaseView, fmt_seconds
-from jes_runner.settings import slug
+from jes_runner.measure.records import parse_ts
+from jes_runner.results.views import UNKNOWN_HOST, PhaseView, fmt_seconds
+from jes_runner.config.settings import slug
 
 COLORS = {
     "wait": "#f2b134",

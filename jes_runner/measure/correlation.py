@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from jes_runner.records import JobRecord, parse_ts
+from jes_runner.measure.records import JobRecord, parse_ts
 from jes_runner.viya import ViyaClient, ViyaError, ViyaHTTPError
 
-log = logging.getLogger("jes_runner.correlation")
+log = logging.getLogger("jes_runner.measure.correlation")
 
 _UUID_TAIL = re.compile(r"-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # orchestrator submitTime has second precision and comes from another service's clock

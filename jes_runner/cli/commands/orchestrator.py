@@ -14,9 +14,9 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from jes_runner.correlation import orchestrator_data, orchestrator_key
+from jes_runner.measure.correlation import orchestrator_data, orchestrator_key
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.report_model import fmt_seconds
+from jes_runner.results.views import fmt_seconds
 from jes_runner.viya import ViyaClient, user_errors
 
 
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd(args: argparse.Namespace) -> int:
     from jes_runner.runner import make_client  # the runner's client factory: same settings, auth and retries
-    from jes_runner.settings import load_settings
+    from jes_runner.config.settings import load_settings
 
     if args.last < 1 or args.scan < 1:
         raise JesError("--last and --scan must be at least 1")

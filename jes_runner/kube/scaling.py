@@ -30,9 +30,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from jes_runner.comparison import peak_nodes as busy_peak
+from jes_runner.measure.stats import peak_nodes as busy_peak
 from jes_runner.kube.nodes import NodeState, ObservedNodes, pool_from_name
-from jes_runner.records import JobRecord, iso, parse_ts
+from jes_runner.measure.records import JobRecord, iso, parse_ts
 
 
 def _window(pd: dict[str, Any], obs: ObservedNodes | None) -> tuple[datetime | None, datetime | None]:

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.plan import RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
 from jes_runner.runner import Runner
-from jes_runner.settings import Settings, load_settings, packaged_job_config
-from jes_runner.summary import configure_logging
+from jes_runner.config.settings import Settings, load_settings, packaged_job_config
+from jes_runner.console import configure_logging
 
-log = logging.getLogger("jes_runner.demo")
+log = logging.getLogger("jes_runner.cli.commands.demo")
 
 
 @contextmanager
@@ -53,7 +53,7 @@ def run_on_embedded_emulator(settings: Settings, plan: RunPlan, scenario_path: s
     with embedded_emulator(scenario_path) as emu:
         log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
                  extra={"event": "emulator_started", "url": emu.url})
-        from jes_runner.signals import run_managed  # SIGTERM/SIGINT handling, node timeline
+        from jes_runner.shutdown import run_managed  # SIGTERM/SIGINT handling, node timeline
 
         return run_managed(Runner(emulator_settings(settings, emu), plan, emulated=True))
 

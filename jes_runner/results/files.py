@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from jes_runner.errors import ResultsWriteError
 
-log = logging.getLogger("jes_runner.results")
+log = logging.getLogger("jes_runner.results.files")
 
 SCHEMA_VERSION = 1
 RESULTS_PREFIX = "pooled_jobs_comparison_"
@@ -140,7 +140,7 @@ def _dump(doc: dict[str, Any], fh: IO[str]) -> None:
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    text = (resources.files("jes_runner") / "schemas" / "results.schema.json").read_text(encoding="utf-8")
+    text = (resources.files("jes_runner.results") / "schemas" / "results.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

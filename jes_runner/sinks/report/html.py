@@ -19,11 +19,11 @@ from typing import Any
 
 from jes_runner import __version__
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.report_assets import CSS, ERROR_HOOK_JS, TABLE_JS
-from jes_runner.report_figures import Figure, all_figures
-from jes_runner.report_model import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
+from jes_runner.sinks.report.assets import CSS, ERROR_HOOK_JS, TABLE_JS
+from jes_runner.sinks.report.figures import Figure, all_figures
+from jes_runner.results.views import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
 
-log = logging.getLogger("jes_runner.report")
+log = logging.getLogger("jes_runner.sinks.report.html")
 
 REPORT_HTML = "report.html"
 MAX_BARS_IN_JSON = 5000  # beyond this the data block keeps counts, not every bar

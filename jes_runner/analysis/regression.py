@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.report_model import PhaseView, fmt_seconds, load_results, phase_views
+from jes_runner.results.views import PhaseView, fmt_seconds, load_results, phase_views
 
 PHASE_FIGURES = ("makespan_seconds", "duration_p50_seconds", "duration_p95_seconds", "queue_wait_p95_seconds")
 JOB_FIGURES = ("duration", "queue_wait")

@@ -27,7 +27,7 @@ from typing import Any
 
 from jes_runner.errors import ExitCode
 
-log = logging.getLogger("jes_runner.signals")
+log = logging.getLogger("jes_runner.shutdown")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner.errors import JesError
-from jes_runner.records import finite as _num
-from jes_runner.records import parse_ts
+from jes_runner.measure.records import finite as _num
+from jes_runner.measure.records import parse_ts
 
 KNOWN_SCHEMA_VERSIONS = (0, 1)
 UNKNOWN_HOST = "(no orchestrator match)"

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from jes_runner.plan import PhasePlan, PlannedJob
-from jes_runner.records import TERMINAL_STATES, JobRecord, utcnow
+from jes_runner.measure.plan import PhasePlan, PlannedJob
+from jes_runner.measure.records import TERMINAL_STATES, JobRecord, utcnow
 from jes_runner.viya import ViyaClient, ViyaError
 
-log = logging.getLogger("jes_runner.executor")
+log = logging.getLogger("jes_runner.measure.executor")
 
 MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya ...
 LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.plan import RunPlan
+from jes_runner.measure.plan import RunPlan
 from jes_runner.runner import add_run_arguments, make_client, plan_from_args, settings_from_args
-from jes_runner.settings import Settings
+from jes_runner.config.settings import Settings
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, ViyaUnreachable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -177,7 +177,7 @@ def check_pushgateway(settings: Settings, report: Report, timeout: float = 10.0)
     if not url:
         report.add(SKIP, "pushgateway", "not configured (set JES_PUSHGATEWAY_URL to push metrics)")
         return
-    from jes_runner.metrics import PushHTTPError, pushgateway_handler, redact_url
+    from jes_runner.sinks.metrics.registry import PushHTTPError, pushgateway_handler, redact_url
 
     shown = redact_url(url)
     base = url.rstrip("/")

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from jes_runner.plan import PhasePlan
-from jes_runner.records import JobRecord
+from jes_runner.measure.plan import PhasePlan
+from jes_runner.measure.records import JobRecord
 
 _STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 

@@ -22,16 +22,16 @@ from jes_runner.errors import ExitCode, JesError
 COMMAND_MODULES: list[str] = [
     "jes_runner.emulator.cli",
     "jes_runner.runner",
-    "jes_runner.demo",
-    "jes_runner.discover",
-    "jes_runner.auth_cmd",
-    "jes_runner.metrics",
-    "jes_runner.report",
-    "jes_runner.export",
-    "jes_runner.compare",
-    "jes_runner.orchestrator_cmd",
-    "jes_runner.sweep",
-    "jes_runner.check",
+    "jes_runner.cli.commands.demo",
+    "jes_runner.cli.commands.discover",
+    "jes_runner.cli.commands.auth",
+    "jes_runner.sinks.metrics.registry",
+    "jes_runner.sinks.report.html",
+    "jes_runner.sinks.export",
+    "jes_runner.analysis.regression",
+    "jes_runner.cli.commands.orchestrator",
+    "jes_runner.analysis.sweep",
+    "jes_runner.cli.commands.check",
 ]
 
 

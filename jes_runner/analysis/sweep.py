@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.report_model import fmt_seconds, phase_views
+from jes_runner.results.views import fmt_seconds, phase_views
 
-log = logging.getLogger("jes_runner.sweep")
+log = logging.getLogger("jes_runner.analysis.sweep")
 
 SWEEP_SCHEMA_VERSION = 1
 SWEEP_PREFIX = "concurrency_sweep_"
@@ -159,7 +159,7 @@ def sweep_figure(doc: dict[str, Any]) -> bytes:
 
 
 def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
-    from jes_runner.results import write_atomic
+    from jes_runner.results.files import write_atomic
 
     path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
     try:
@@ -174,7 +174,7 @@ def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from jes_runner.settings import ASYNC_CONTEXT, BASELINE_CONTEXT
+    from jes_runner.config.settings import ASYNC_CONTEXT, BASELINE_CONTEXT
 
     p = subparsers.add_parser(
         "sweep", help="run the concurrent phase at several concurrency levels and find the knee",
@@ -208,10 +208,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner.plan import build_plan, load_jobs
+    from jes_runner.measure.plan import build_plan, load_jobs
     from jes_runner.runner import Runner, settings_from_args
-    from jes_runner.settings import PhaseSpec
-    from jes_runner.summary import configure_logging
+    from jes_runner.config.settings import PhaseSpec
+    from jes_runner.console import configure_logging
 
     if args.tolerance < 0:
         raise ConfigError("--tolerance must not be negative")
@@ -231,7 +231,7 @@ def _cmd(args: argparse.Namespace) -> int:
     if settings.viya_url:
         ctx = Runner(settings, plan).run()
     else:
-        from jes_runner.demo import embedded_emulator, emulator_settings
+        from jes_runner.cli.commands.demo import embedded_emulator, emulator_settings
 
         with embedded_emulator(args.scenario) as emu:
             log.info("embedded Viya emulator listening on %s", emu.url)

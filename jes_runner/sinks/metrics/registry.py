@@ -48,7 +48,7 @@ from prometheus_client.registry import Collector
 
 from jes_runner import __version__
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.records import finite as _num
+from jes_runner.measure.records import finite as _num
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +419,7 @@ def load_results_file(path: Path) -> dict[str, Any]:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from jes_runner.settings import load_settings
+    from jes_runner.config.settings import load_settings
 
     results = load_results_file(Path(args.results))
     settings = load_settings(pushgateway_url=args.pushgateway_url)
