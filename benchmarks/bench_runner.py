@@ -79,10 +79,11 @@ def worker(args: argparse.Namespace) -> None:
     """Run the runner in this (fresh) process and print one JSON line of figures."""
     import logging
 
-    from jes_runner.measure.plan import build_plan, load_jobs, select_phases
-    from jes_runner.runner import Runner
+    from jes_runner.cli.session import make_client
     from jes_runner.config.settings import load_settings
     from jes_runner.console import Progress, configure_logging
+    from jes_runner.measure.plan import build_plan, load_jobs, select_phases
+    from jes_runner.runner import Runner
 
     out = Path(args.out)
     if args.size == 54:
@@ -108,7 +109,9 @@ def worker(args: argparse.Namespace) -> None:
     plan = build_plan(select_phases(settings), load_jobs(settings)[1], settings.resolved_job_config())
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the summary table is not wanted here
     t0 = time.monotonic()
-    ctx = Runner(settings, plan, progress=Progress(devnull, live=False), stdout=devnull).run()
+    client = make_client(settings)
+    ctx = Runner(settings, plan, client=client, progress=Progress(devnull, live=False), stdout=devnull).run()
+    client.close()
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({

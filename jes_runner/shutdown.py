@@ -134,15 +134,3 @@ def graceful(runner: Any, grace_period_s: float) -> GracefulShutdown:
     return GracefulShutdown(runner.stop_event, grace_period_s, on_signal=on_signal)
 
 
-def run_managed(runner: Any) -> int:
-    """Run with graceful termination and the Kubernetes lifecycle (token write-back, node timeline)."""
-    from jes_runner.kube.lifecycle import KubeLifecycle
-
-    shutdown = graceful(runner, runner.settings.grace_period_seconds)
-    lifecycle = KubeLifecycle(runner).attach()
-    with shutdown:
-        try:
-            return int(runner.run().exit_code)
-        finally:
-            left = shutdown.remaining()
-            lifecycle.close(flush_s=5.0 if left is None else max(0.1, min(5.0, left - 1.0)))

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Analysis over results documents: run thresholds, run-vs-run regressions, concurrency sweeps."""

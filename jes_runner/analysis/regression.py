@@ -14,21 +14,16 @@ thresholds: ``check_thresholds`` applies the settings' limits (``max_failed_jobs
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from jes_runner.errors import ExitCode, JesError
-from jes_runner.results.views import PhaseView, fmt_seconds, load_results, phase_views
+from jes_runner.errors import JesError
+from jes_runner.results.views import PhaseView, fmt_seconds, phase_views
 
 PHASE_FIGURES = ("makespan_seconds", "duration_p50_seconds", "duration_p95_seconds", "queue_wait_p95_seconds")
-JOB_FIGURES = ("duration", "queue_wait")
-NOT_COMPLETED = ("failed", "canceled", "timed_out", "submit_failed")
 
 
 def parse_percent(text: str) -> float:
@@ -75,9 +70,6 @@ def _change(phase: str, figure: str, base: float | None, cur: float | None, *, m
     return c
 
 
-def _jobs_not_completed(p: PhaseView) -> int:
-    return sum(1 for j in p.jobs if j.status in NOT_COMPLETED)
-
 
 def _keyed_jobs(p: PhaseView) -> dict[tuple[str, int], Any]:
     """(name, occurrence) -> job: the same job may run more than once in a phase."""
@@ -101,9 +93,9 @@ def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression
     for name in common:
         b, c = bp[name], cp[name]
         for fig in PHASE_FIGURES:
-            phases.append(_change(name, fig, _f(b.stats.get(fig)), _f(c.stats.get(fig)),
+            phases.append(_change(name, fig, finite(b.stats.get(fig)), finite(c.stats.get(fig)),
                                   max_pct=max_regression, min_delta=min_delta))
-        nc_b, nc_c = _jobs_not_completed(b), _jobs_not_completed(c)
+        nc_b, nc_c = b.jobs_not_completed, c.jobs_not_completed
         phases.append(Change(phase=name, figure="jobs_not_completed", baseline=nc_b, current=nc_c,
                              delta=nc_c - nc_b, regression=nc_c > nc_b))
         bj, cj = _keyed_jobs(b), _keyed_jobs(c)
@@ -137,84 +129,18 @@ def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression
     }
 
 
-def _f(v: Any) -> float | None:
+def finite(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-# -- thresholds on one run -------------------------------------------------------------------
 
-
-def check_thresholds(results: dict[str, Any], *, max_failed_jobs: int | None = None,
-                     min_speedup: float | None = None,
-                     max_queue_wait_p95_seconds: float | None = None) -> dict[str, Any]:
-    """`{"checked": {...}, "breaches": [{"threshold", "phase", "value", "limit", "message"}]}`."""
-    phases = phase_views(results)
-    checked = {k: v for k, v in (("max_failed_jobs", max_failed_jobs), ("min_speedup", min_speedup),
-                                 ("max_queue_wait_p95_seconds", max_queue_wait_p95_seconds)) if v is not None}
-    breaches: list[dict[str, Any]] = []
-
-    def breach(threshold: str, phase: str | None, value: float | None, limit: float, message: str) -> None:
-        breaches.append({"threshold": threshold, "phase": phase, "value": value, "limit": limit, "message": message})
-
-    if max_failed_jobs is not None:
-        n = sum(_jobs_not_completed(p) for p in phases)
-        if n > max_failed_jobs:
-            breach("max_failed_jobs", None, n, max_failed_jobs,
-                   f"{n} job(s) failed, were canceled or timed out (max_failed_jobs {max_failed_jobs})")
-    for p in phases:
-        if p.baseline:
-            continue
-        if min_speedup is not None:
-            if p.speedup is None:
-                breach("min_speedup", p.name, None, min_speedup,
-                       f"phase {p.name}: no speedup could be measured (min_speedup {min_speedup})")
-            elif p.speedup < min_speedup:
-                breach("min_speedup", p.name, p.speedup, min_speedup,
-                       f"phase {p.name}: speedup {p.speedup:.2f}x below min_speedup {min_speedup}")
-        if max_queue_wait_p95_seconds is not None:
-            w = _f(p.stats.get("queue_wait_p95_seconds"))
-            if w is not None and w > max_queue_wait_p95_seconds:
-                breach("max_queue_wait_p95_seconds", p.name, w, max_queue_wait_p95_seconds,
-                       f"phase {p.name}: queue wait p95 {w:.1f} s above max_queue_wait_p95_seconds "
-                       f"{max_queue_wait_p95_seconds}")
-    return {"checked": checked, "breaches": breaches}
 
 
 # -- CLI ---------------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "compare", help="compare two results files; exit 6 when a figure regressed beyond tolerance",
-        description="Per phase and per job, the change in makespan, duration and queue wait between "
-                    "two runs. Exit 6 when a phase figure grew by more than --max-regression (or a job "
-                    "figure by more than --max-job-regression, when given), 0 otherwise.")
-    p.add_argument("baseline", metavar="BASELINE.json", type=Path)
-    p.add_argument("current", metavar="CURRENT.json", type=Path)
-    p.add_argument("--max-regression", type=parse_percent, default=10.0, metavar="PCT",
-                   help="tolerated growth of phase makespan, duration p50/p95, queue wait p95 (default 10%%)")
-    p.add_argument("--max-job-regression", type=parse_percent, default=None, metavar="PCT",
-                   help="also fail when one job's duration or queue wait grew by more (default: jobs are only shown)")
-    p.add_argument("--min-delta", type=float, default=1.0, metavar="SECONDS",
-                   help="changes smaller than this are noise, never a regression (default 1 s)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON")
-    p.add_argument("--top", type=int, default=5, metavar="N", help="job changes shown per phase (default 5)")
-    p.set_defaults(func=_cmd)
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    if args.min_delta < 0:
-        raise JesError("--min-delta must not be negative")
-    base, cur = load_results(args.baseline), load_results(args.current)
-    out = compare_results(base, cur, max_regression=args.max_regression,
-                          max_job_regression=args.max_job_regression, min_delta=args.min_delta)
-    if args.json:
-        try:
-            args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-        except OSError as e:
-            raise JesError(f"cannot write {args.json}: {e.strerror or e}") from None
-    sys.stdout.write(render(out, args.baseline.name, args.current.name, top=args.top))
-    return int(ExitCode.OK if out["passed"] else ExitCode.THRESHOLD)
 
 
 def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) -> str:

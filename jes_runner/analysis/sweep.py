@@ -13,16 +13,15 @@ level may still be warm for the next; the node figures per level show it.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jes_runner.errors import ConfigError, ExitCode, JesError
+from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import fmt_seconds, phase_views
+from jes_runner.sinks.report.figures import sweep_figure
 
 log = logging.getLogger("jes_runner.analysis.sweep")
 
@@ -116,50 +115,10 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sweep_figure(doc: dict[str, Any]) -> bytes:
-    """Makespan (with the knee) and queue wait p95 / peak nodes per level, as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    sw = doc["sweep"]
-    pts = [p for p in sw["points"] if p["makespan_seconds"] is not None]
-    fig = Figure(figsize=(12, 4), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
-    xs = [p["concurrency"] for p in pts]
-    ax1.plot(xs, [p["makespan_seconds"] for p in pts], marker="o", color="#2f6fd6", label="makespan")
-    if sw["baseline"]["makespan_seconds"]:
-        ax1.axhline(sw["baseline"]["makespan_seconds"], color="#7f8c8d", ls=":", label="sequential baseline")
-    knee = sw["knee"]
-    if knee:
-        ax1.plot([knee["concurrency"]], [knee["makespan_seconds"]], marker="*", ms=16, color="#d64545",
-                 ls="none", label=f"knee: {knee['concurrency']}")
-    ax1.set_xlabel("concurrency level")
-    ax1.set_ylabel("makespan (s)")
-    ax1.set_title("Makespan per concurrency level", fontsize=10, loc="left")
-    ax1.legend(fontsize=8)
-    ax1.grid(color="#dddddd", lw=0.6)
-    ax2.plot(xs, [p["queue_wait_p95_seconds"] or 0 for p in pts], marker="o", color="#f2b134", label="queue wait p95 (s)")
-    ax2.set_xlabel("concurrency level")
-    ax2.set_ylabel("queue wait p95 (s)")
-    ax3 = ax2.twinx()
-    ax3.step(xs, [p["peak_nodes"] or 0 for p in pts], where="mid", color="#2e9e55", label="peak nodes")
-    ax3.set_ylabel("peak nodes")
-    ax3.set_ylim(0, max([p["peak_nodes"] or 0 for p in pts] + [1]) + 1)
-    ax2.set_title("Queue wait and node usage", fontsize=10, loc="left")
-    ax2.grid(color="#dddddd", lw=0.6)
-    h1, l1 = ax2.get_legend_handles_labels()
-    h2, l2 = ax3.get_legend_handles_labels()
-    ax2.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
-    for ax in (ax1, ax2):
-        ax.set_xticks(xs)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
 
 
 def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
-    from jes_runner.results.files import write_atomic
+    from jes_runner._util import write_atomic
 
     path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
     try:
@@ -173,74 +132,5 @@ def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from jes_runner.config.settings import ASYNC_CONTEXT, BASELINE_CONTEXT
-
-    p = subparsers.add_parser(
-        "sweep", help="run the concurrent phase at several concurrency levels and find the knee",
-        description="Sequential baseline once, then the concurrent phase at each --concurrency level; "
-                    "reports makespan, queue wait and node usage per level and marks the knee (the "
-                    "smallest level within 5%% of the best makespan). Without --viya-url the embedded "
-                    "emulator is used.")
-    p.add_argument("--concurrency", type=parse_levels, required=True, metavar="N,N,...",
-                   help="levels, e.g. 1,5,10,20")
-    p.add_argument("--context", default=ASYNC_CONTEXT, help=f"context of the concurrent phases (default {ASYNC_CONTEXT})")
-    p.add_argument("--baseline-context", default=BASELINE_CONTEXT, help="context of the sequential baseline")
-    p.add_argument("--mode", choices=["window", "batch"], default="window",
-                   help="window: keep N in flight (default); batch: waves of N")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="PCT",
-                   help="knee: within this %% of the best makespan (default 5)")
-    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
-    p.add_argument("--scenario", help="emulator scenario file (only without --viya-url)")
-    p.add_argument("--config", dest="job_config", help="job config file (JES_JOB_CONFIG)")
-    p.add_argument("--output-dir", help="results directory (JES_OUTPUT_DIR, default results/)")
-    p.add_argument("--limit-jobs", type=int, help="first N enabled jobs")
-    p.add_argument("--no-report", dest="report", action="store_const", const=False,
-                   help="do not write the run's HTML report (JES_REPORT=false)")
-    p.add_argument("--log-format", choices=["text", "json"])
-    p.add_argument("--job-timeout", dest="job_timeout_s", type=float, help="seconds before a job is canceled")
-    p.add_argument("--correlation-deadline", dest="correlation_deadline_s", type=float)
-    p.add_argument("--cluster", help="run label (JES_CLUSTER)")
-    p.add_argument("--environment", help="run label (JES_ENVIRONMENT)")
-    p.add_argument("--ca-bundle", help="CA bundle for Viya's TLS certificate (JES_CA_BUNDLE)")
-    p.add_argument("--no-verify-tls", dest="verify_tls", action="store_const", const=False)
-    p.set_defaults(func=_cmd)
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner.measure.plan import build_plan, load_jobs
-    from jes_runner.runner import Runner, settings_from_args
-    from jes_runner.config.settings import PhaseSpec
-    from jes_runner.console import configure_logging
-
-    if args.tolerance < 0:
-        raise ConfigError("--tolerance must not be negative")
-    if args.limit_jobs is not None and args.limit_jobs < 1:
-        raise ConfigError("--limit-jobs must be at least 1")
-    settings = settings_from_args(args)
-    if args.scenario and settings.viya_url:
-        raise ConfigError("--scenario configures the embedded emulator; it cannot be used with a Viya URL")
-    configure_logging(settings.log_format)
-    specs = [PhaseSpec(name="sequential", context=args.baseline_context, mode="sequential", baseline=True)]
-    specs += [PhaseSpec(name=level_phase_name(n), context=args.context, mode=args.mode, concurrency=n)
-              for n in args.concurrency]
-    path, jobs = load_jobs(settings, args.limit_jobs)
-    plan = build_plan(specs, jobs, path)
-    log.info("sweep: baseline + %d level(s) %s over %d job(s)", len(args.concurrency),
-             ",".join(map(str, args.concurrency)), len(jobs))
-    if settings.viya_url:
-        ctx = Runner(settings, plan).run()
-    else:
-        from jes_runner.cli.commands.demo import embedded_emulator, emulator_settings
-
-        with embedded_emulator(args.scenario) as emu:
-            log.info("embedded Viya emulator listening on %s", emu.url)
-            ctx = Runner(emulator_settings(settings, emu), plan, emulated=True).run()
-    if ctx.results is None:  # pragma: no cover - run() raises before this
-        raise JesError("the sweep's run produced no results", ExitCode.INTERNAL)
-    doc = sweep_document(ctx.results, args.concurrency, results_file=str(ctx.results_path) if ctx.results_path else None,
-                         context=args.context, mode=args.mode, tolerance_percent=args.tolerance)
-    out = write_sweep(doc, Path(settings.output_dir), datetime.now().astimezone())
-    sys.stdout.write("\n" + render(doc))
-    sys.stdout.write(f"sweep results: {out}\n")
-    return int(ctx.exit_code)

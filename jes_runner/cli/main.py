@@ -1,57 +1,52 @@
-"""The `jes-runner` command line.
+"""The `jes-runner` command line: parse, dispatch to one command, turn errors into one line.
 
-Each subcommand lives in the module that owns its behaviour and exposes
-``register(subparsers)``, which adds its parser and sets ``func`` (a callable
-taking the parsed args and returning an exit code). This file only wires them
-together and turns :class:`JesError` into one line and an exit code.
+Only the command being run is imported (``jes_runner.cli.commands.<name>``), so
+``jes-runner --help`` and ``--version`` load neither matplotlib, the kubernetes
+client nor the emulator. A :class:`JesError` becomes one ``error:`` line on stderr
+and its exit code; a closed stdout (``jes-runner orchestrator | head -1``) ends
+quietly with exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from jes_runner import __version__
+from jes_runner.cli.commands import SUMMARIES
 from jes_runner.errors import ExitCode, JesError
 
-# Modules that register subcommands, in help order. Each is imported when the
-# parser is built; keep their top-level imports light (heavy libraries such as
-# matplotlib or kubernetes are imported inside the command functions).
-COMMAND_MODULES: list[str] = [
-    "jes_runner.emulator.cli",
-    "jes_runner.runner",
-    "jes_runner.cli.commands.demo",
-    "jes_runner.cli.commands.discover",
-    "jes_runner.cli.commands.auth",
-    "jes_runner.sinks.metrics.registry",
-    "jes_runner.sinks.report.html",
-    "jes_runner.sinks.export",
-    "jes_runner.analysis.regression",
-    "jes_runner.cli.commands.orchestrator",
-    "jes_runner.analysis.sweep",
-    "jes_runner.cli.commands.check",
-]
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (options before it are global: -h, --version)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jes-runner",
         description="Measure SAS Viya batch jobs run sequentially versus concurrently.",
     )
     parser.add_argument("--version", action="version", version=f"jes-runner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in COMMAND_MODULES:
-        importlib.import_module(mod).register(sub)
+    chosen = _chosen(argv)
+    for name, summary in SUMMARIES.items():
+        if name == chosen:
+            importlib.import_module(f"jes_runner.cli.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return int(ExitCode.BAD_INPUT)
     try:
         return int(args.func(args))
@@ -61,6 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return int(ExitCode.SIGINT)
+    except BrokenPipeError:
+        return _closed_stdout()
+
+
+def _closed_stdout() -> int:
+    """The reader went away (``| head``): not an error. Point stdout at /dev/null so the
+    interpreter's final flush does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return int(ExitCode.OK)
 
 
 if __name__ == "__main__":

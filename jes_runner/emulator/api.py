@@ -16,11 +16,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from jes_runner.errors import ConfigError
-
 from jes_runner.emulator.clock import http_date
 from jes_runner.emulator.envelope import QueryError, envelope, link, select
-from jes_runner.emulator.views import CONTEXT_SUMMARY_TYPE, CONTEXT_TYPE, DEFINITION_TYPE, HOST_TYPE, JOB_TYPE, ORCH_JOB_TYPE, QUEUE_TYPE, etag
+from jes_runner.emulator.views import (
+    CONTEXT_SUMMARY_TYPE,
+    CONTEXT_TYPE,
+    DEFINITION_TYPE,
+    HOST_TYPE,
+    JOB_TYPE,
+    ORCH_JOB_TYPE,
+    QUEUE_TYPE,
+    etag,
+)
+from jes_runner.errors import ConfigError
 
 if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator

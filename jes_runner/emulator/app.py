@@ -16,8 +16,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jes_runner.errors import ConfigError, JesError
-
 from jes_runner.emulator.catalog import Catalog
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.faults import FaultInjector
@@ -26,6 +24,7 @@ from jes_runner.emulator.model import Cluster
 from jes_runner.emulator.scenario import FaultsSpec, Scenario, default_scenario, load_scenario
 from jes_runner.emulator.tokens import TokenService
 from jes_runner.emulator.views import Views
+from jes_runner.errors import ConfigError, JesError
 
 DEFAULT_USER = "jes"
 DEFAULT_PASSWORD = "jes-demo-password"
@@ -95,7 +94,9 @@ class Emulator:
     # ----- lifecycle ----------------------------------------------------------
 
     def start(self) -> Emulator:
-        from jes_runner.emulator.server import make_server  # late: server imports this module's types
+        from jes_runner.emulator.server import (
+            make_server,  # late: server imports this module's types
+        )
 
         try:
             self._server = make_server(self, self.host, self.port)

@@ -7,8 +7,21 @@
 """
 
 from jes_runner.kube.config import KubeAccess, connect, in_cluster, pod_namespace
-from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeEvent, NodeState, NodeWatcher, ObservedNodes
-from jes_runner.kube.tokens import FileStore, SecretStore, StoreError, TokenPersister, read_secrets_dir
+from jes_runner.kube.nodes import (
+    HostPoller,
+    KubeUnavailable,
+    NodeEvent,
+    NodeState,
+    NodeWatcher,
+    ObservedNodes,
+)
+from jes_runner.kube.tokens import (
+    FileStore,
+    SecretStore,
+    StoreError,
+    TokenPersister,
+    read_secrets_dir,
+)
 
 __all__ = [
     "FileStore",

@@ -1,4 +1,4 @@
-"""Wires the Kubernetes lifecycle into a :class:`~jes_runner.runner.Runner`.
+"""The Kubernetes lifecycle of one run, as hooks the run calls (``cli.session`` wires them).
 
 * phase start: re-read the secrets directory (a refreshed Secret is picked up
   without a restart), then start watching the compute nodes (Kubernetes list +
@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from jes_runner.kube.scaling import apply_to_phase
 from jes_runner.kube.config import KubeAccess, connect, pod_namespace
 from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeWatcher, ObservedNodes
+from jes_runner.kube.scaling import apply_to_phase
 from jes_runner.kube.tokens import FileStore, SecretsDirReloader, SecretStore, TokenPersister
+from jes_runner.viya import ViyaClient
 
 if TYPE_CHECKING:
+    from jes_runner.config.settings import Settings
     from jes_runner.measure.executor import PhaseOutcome
     from jes_runner.measure.plan import PhasePlan
-    from jes_runner.runner import Runner
-    from jes_runner.config.settings import Settings
 
 log = logging.getLogger("jes_runner.kube")
 
@@ -36,9 +34,11 @@ CREDENTIAL_KEYS = ("access_token", "refresh_token", "client_id", "client_secret"
 
 
 class KubeLifecycle:
-    def __init__(self, runner: Runner, settings: Settings | None = None) -> None:
-        self.runner = runner
-        self.settings = settings or runner.settings
+    def __init__(self, settings: Settings, *, emulated: bool = False) -> None:
+        self.settings = settings
+        self.emulated = emulated
+        # set by the caller once the client exists (the client's refresh hook is this object's)
+        self.client: ViyaClient | None = None
         self._access: KubeAccess | None = None
         self._watcher: NodeWatcher | HostPoller | None = None
         self._fallback_note: str | None = None
@@ -95,13 +95,12 @@ class KubeLifecycle:
 
     def reload_credentials(self) -> list[str]:
         """Apply what changed in the secrets directory since the last look; returns the key names."""
-        if getattr(self.runner, "emulated", False):  # demo: the emulator's own credentials only
+        if self.emulated or self.client is None:  # demo: the emulator's own credentials only
             return []
         changes = {k: v for k, v in self.reloader.changes().items() if k in CREDENTIAL_KEYS}
         if not changes:
             return []
-        auth = self.runner.client.auth
-        auth.update_credentials(**changes)
+        self.client.auth.update_credentials(**changes)
         if "refresh_token" in changes:
             self._refresh = changes["refresh_token"]
         log.info("secrets directory changed: using the new %s", ", ".join(sorted(changes)),
@@ -131,7 +130,9 @@ class KubeLifecycle:
         if s.node_timeline == "auto":
             self._fallback_note = f"no Kubernetes node data ({self._kube_refused}); timeline from the " \
                                   "Workload Orchestrator's hosts"
-        client = self.runner.client
+        client = self.client
+        if client is None:
+            return
 
         def fetch() -> list[dict[str, Any]]:
             page = client.get_json("/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False)
@@ -168,26 +169,9 @@ class KubeLifecycle:
 
     # ----- wiring -----------------------------------------------------------------------
 
-    def attach(self) -> KubeLifecycle:
-        r = self.runner
-        r.refresh_token_hooks.append(self.new_refresh_token)
-        r.phase_starters.append(self.phase_started)
-        r.phase_enrichers.append(self.phase_ended)
-        return self
-
     def close(self, flush_s: float = 5.0) -> None:
         self._stop_watch()
         if not self.persister.flush(flush_s):
             log.warning("the new refresh token was not persisted before the end of the run")
         if self._access is not None:
             self._access.close()
-
-
-@contextmanager
-def kube_lifecycle(runner: Runner) -> Iterator[KubeLifecycle]:
-    """Attach for one run; stop watches and flush the token write-back at the end."""
-    lc = KubeLifecycle(runner).attach()
-    try:
-        yield lc
-    finally:
-        lc.close()

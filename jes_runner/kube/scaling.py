@@ -30,9 +30,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from jes_runner.measure.stats import peak_nodes as busy_peak
+from jes_runner._util import iso, parse_ts
 from jes_runner.kube.nodes import NodeState, ObservedNodes, pool_from_name
-from jes_runner.measure.records import JobRecord, iso, parse_ts
+from jes_runner.measure.records import JobRecord
+from jes_runner.measure.stats import peak_nodes as busy_peak
 
 
 def _window(pd: dict[str, Any], obs: ObservedNodes | None) -> tuple[datetime | None, datetime | None]:

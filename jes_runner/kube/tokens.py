@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jes_runner.results.files import write_atomic
+from jes_runner._util import write_atomic
 from jes_runner.kube.config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from jes_runner.measure.records import JobRecord, parse_ts
+from jes_runner._util import parse_ts
+from jes_runner.measure.records import JobRecord
 from jes_runner.viya import ViyaClient, ViyaError, ViyaHTTPError
 
 log = logging.getLogger("jes_runner.measure.correlation")

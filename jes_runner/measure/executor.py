@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from jes_runner._util import utcnow
 from jes_runner.measure.plan import PhasePlan, PlannedJob
-from jes_runner.measure.records import TERMINAL_STATES, JobRecord, utcnow
+from jes_runner.measure.records import TERMINAL_STATES, JobRecord
 from jes_runner.viya import ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.measure.executor")

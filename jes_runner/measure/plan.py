@@ -8,9 +8,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jes_runner.errors import ConfigError
 from jes_runner.config.jobconfig import JobConfig, load_job_config
-from jes_runner.config.settings import Mode, PhaseSpec, Settings, default_phases, parse_phases, slug
+from jes_runner.config.phases import Mode, PhaseSpec, default_phases, parse_phases, slug
+from jes_runner.config.settings import Settings
+from jes_runner.errors import ConfigError
 
 log = logging.getLogger("jes_runner.measure.plan")
 

@@ -6,34 +6,20 @@ them, labelled ``client_*``, because polling delays make it late by seconds.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from jes_runner._util import iso, parse_ts
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 STATUSES = ("completed", "failed", "canceled", "timed_out", "submit_failed")
 
 
-def parse_ts(value: Any) -> datetime | None:
-    """ISO 8601 (with `Z`) to an aware datetime; None when absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -129,12 +115,3 @@ def _job_error(job: dict[str, Any]) -> str | None:
     return None
 
 
-def finite(value: Any) -> float | None:
-    """A finite float from a JSON value; None for null, missing, booleans, text or inf/NaN."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

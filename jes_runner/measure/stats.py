@@ -7,7 +7,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from jes_runner.measure.records import JobRecord, parse_ts
+from jes_runner._util import parse_ts
+from jes_runner.measure.records import JobRecord
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -107,66 +108,5 @@ def phase_status(records: list[JobRecord], aborted: bool) -> str:
 
 # -- the seed tool's keys, kept for users' existing scripts ------------------------------
 
-def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str, Any]:
-    """`sequential_execution` / `async_execution` as the seed wrote them."""
-    if phase is None:
-        return {"context_name": None, "mode": mode_label, "jobs": [], "total_duration": 0,
-                "successful_jobs": 0, "failed_jobs": 0, "summary": {}}
-    stats = phase["stats"]
-    jobs = []
-    for j in phase["jobs"]:
-        seed_job = dict(j)
-        # aliases the seed's readers use
-        seed_job["sequence_number"] = j["sequence"]
-        seed_job["start_time"] = j["submitted_at"]
-        seed_job["end_time"] = j["ended_at"]
-        jobs.append(seed_job)
-    out: dict[str, Any] = {
-        "context_name": phase["context"],
-        "mode": mode_label,
-        "execution_mode": phase["mode"],
-        "max_concurrent": phase["concurrency"],
-        "start_time": phase["started_at"],
-        "end_time": phase["ended_at"],
-        "jobs": jobs,
-        "total_duration": stats["makespan_seconds"] or 0,
-        "successful_jobs": stats["jobs_completed"],
-        "failed_jobs": stats["jobs_total"] - stats["jobs_completed"],
-        "summary": {k: stats[k] for k in ("duration_p50_seconds", "duration_p95_seconds", "hosts_used", "peak_nodes")},
-    }
-    return out
 
 
-def seed_comparison(seq: dict[str, Any], asy: dict[str, Any]) -> dict[str, Any]:
-    seq_t, asy_t = seq["total_duration"] or 0, asy["total_duration"] or 0
-    seq_n, asy_n = len(seq["jobs"]), len(asy["jobs"])
-
-    def avg(jobs: list[dict[str, Any]]) -> float:
-        ds = [j["duration"] for j in jobs if j.get("duration") is not None]
-        return round(sum(ds) / len(ds), 3) if ds else 0
-
-    def nodes(jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        hosts = sorted({h for j in jobs if (h := ((j.get("metrics") or {}).get("orchestrator_data") or {}).get("execution_host"))})
-        return {"total_unique_nodes": len(hosts), "all_nodes": hosts}
-
-    both = seq_t > 0 and asy_t > 0
-    return {
-        "execution_time": {
-            "sequential_total": seq_t,
-            "async_total": asy_t,
-            "time_saved": round(seq_t - asy_t, 3) if both else 0,
-            "efficiency_gain": round((seq_t - asy_t) / seq_t * 100, 2) if both else 0,
-        },
-        "job_performance": {
-            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2) if seq_n else 0,
-            "async_success_rate": round(asy["successful_jobs"] / asy_n * 100, 2) if asy_n else 0,
-            "sequential_avg_job_time": avg(seq["jobs"]),
-            "async_avg_job_time": avg(asy["jobs"]),
-        },
-        "resource_utilization": {
-            "sequential_context": seq["context_name"],
-            "async_context": asy["context_name"],
-            "concurrent_execution": True,
-        },
-        "node_analysis": {"sequential_nodes": nodes(seq["jobs"]), "async_nodes": nodes(asy["jobs"])},
-    }

@@ -7,24 +7,19 @@ because an fsync per job would cost more than the measurement at 10,000 jobs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from jes_runner._util import write_atomic
 from jes_runner.errors import ResultsWriteError
 
 log = logging.getLogger("jes_runner.results.files")
 
-SCHEMA_VERSION = 1
 RESULTS_PREFIX = "pooled_jobs_comparison_"
 
 
@@ -86,37 +81,6 @@ class Checkpoint:
         self._fh = None
 
 
-def write_atomic(path: Path, content: str | Callable[[IO[str]], None], mode: int = 0o644) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory.
-
-    ``content`` is the text, or a function writing it (streams big documents
-    instead of building one string the size of the file). ``mode``: 0o600 for
-    token files; results stay readable by whoever reads the volume.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if callable(content):
-                content(fh)
-            else:
-                fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the rename itself is done
 
 
 def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> Path:
@@ -138,19 +102,5 @@ def _dump(doc: dict[str, Any], fh: IO[str]) -> None:
     fh.write("\n")
 
 
-@lru_cache(maxsize=1)
-def load_schema() -> dict[str, Any]:
-    text = (resources.files("jes_runner.results") / "schemas" / "results.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
 
 
-def validate_results(results: dict[str, Any]) -> list[str]:
-    """Schema errors as `path: message` lines (empty when valid)."""
-    import jsonschema  # imported here: only tests and `validate` paths need it
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    return [
-        "/".join(str(p) for p in err.absolute_path) + ": " + err.message
-        for err in sorted(validator.iter_errors(results), key=lambda e: list(e.absolute_path))
-    ]

@@ -20,11 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import finite as _num
+from jes_runner._util import parse_ts
 from jes_runner.errors import JesError
-from jes_runner.measure.records import finite as _num
-from jes_runner.measure.records import parse_ts
 
 KNOWN_SCHEMA_VERSIONS = (0, 1)
+NOT_COMPLETED = ("failed", "canceled", "timed_out", "submit_failed")
 UNKNOWN_HOST = "(no orchestrator match)"
 
 
@@ -224,6 +225,11 @@ class PhaseView:
     @property
     def speedup(self) -> float | None:
         return _num((self.vs_baseline or {}).get("speedup"))
+
+    @property
+    def jobs_not_completed(self) -> int:
+        """Jobs that ended any way but completed (failed, canceled, timed out, never submitted)."""
+        return sum(1 for j in self.jobs if j.status in NOT_COMPLETED)
 
     @property
     def hosts(self) -> list[str]:

@@ -8,14 +8,13 @@ jobs per host).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 from pathlib import Path
 from typing import Any
 
-from jes_runner.errors import ExitCode, JesError
-from jes_runner.results.views import PhaseView, load_results, phase_views
+from jes_runner.errors import JesError
+from jes_runner.results.views import PhaseView, phase_views
 
 JOB_FIELDS = [
     "name", "unique_job_name", "job_instance_id", "definition_id", "sequence", "status", "server_state",
@@ -175,22 +174,5 @@ def export(results: dict[str, Any], fmt: str, out: Path) -> list[Path]:
         raise JesError(f"cannot write {out}: {e.strerror or e}") from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export", help="results file as CSV or Excel: one row per job, summary per phase",
-        description="One row per job execution with every timing, orchestrator and resource field, "
-                    "plus phase summaries (csv: FILE and FILE_phases.csv; xlsx: Jobs, Phases, Run and "
-                    "one sheet per phase).")
-    p.add_argument("results", metavar="RESULTS.json", type=Path)
-    p.add_argument("--format", choices=("csv", "xlsx"), default="csv")
-    p.add_argument("--out", metavar="FILE", type=Path, default=None,
-                   help="output file (default: the results file's name with .csv / .xlsx)")
-    p.set_defaults(func=_cmd)
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    results = load_results(args.results)
-    out = args.out or args.results.with_suffix(f".{args.format}")
-    for path in export(results, args.format, out):
-        print(f"export: {path}")
-    return int(ExitCode.OK)

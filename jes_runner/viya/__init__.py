@@ -10,9 +10,23 @@ Public API::
 Pass ``handler=`` (``PreparedRequest -> Response``) to replace the network.
 """
 
-from jes_runner.viya._auth import Credentials, jwt_expiry
-from jes_runner.viya._client import ViyaClient
-from jes_runner.viya._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable, user_errors
+from jes_runner.viya._auth import (
+    TOKEN_PATH,
+    Credentials,
+    TokenGrant,
+    jwt_claims,
+    jwt_expiry,
+    request_token,
+)
+from jes_runner.viya._client import ViyaClient, quote
+from jes_runner.viya._errors import (
+    AuthError,
+    SubmissionLost,
+    ViyaError,
+    ViyaHTTPError,
+    ViyaUnreachable,
+    user_errors,
+)
 from jes_runner.viya._retry import RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport
 
@@ -27,6 +41,11 @@ __all__ = [
     "ViyaError",
     "ViyaHTTPError",
     "ViyaUnreachable",
+    "TOKEN_PATH",
+    "TokenGrant",
+    "jwt_claims",
     "jwt_expiry",
+    "quote",
+    "request_token",
     "user_errors",
 ]

@@ -7,8 +7,8 @@ JWT payload without verifying it: the server verifies, we only schedule).
 
 Grant order when a new token is needed: refresh_token, client_credentials (only
 with a client secret), password. A refresh token that comes back replaces the
-old one and is handed to ``on_refresh_token`` (a later issue persists it to a
-Kubernetes Secret); when none comes back the old one is kept.
+old one and is handed to ``on_refresh_token`` (the Kubernetes lifecycle persists
+it to a Secret or the token file); when none comes back the old one is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -187,44 +188,15 @@ class BearerAuth:
         raise AuthError(last)
 
     def _token_request(self, grant: str, form: dict[str, str]) -> tuple[bool, str]:
-        req = requests.Request(
-            "POST",
-            self.base_url + TOKEN_PATH,
-            data=form,
-            auth=(self.creds.client_id, self.creds.client_secret or ""),
-            headers={"Accept": "application/json"},
-        ).prepare()
-        attempts = 1 + self.retry.max_retries
-        for attempt in range(1, attempts + 1):
-            # asking for a token twice is harmless, so transient failures are retried like GETs
-            self.token_requests += 1
-            try:
-                resp = self.handler(req)
-            except requests.RequestException as e:
-                if attempt < attempts and not isinstance(e, requests.exceptions.SSLError):
-                    self.sleep(self.retry.delay(attempt))
-                    continue
-                raise ViyaUnreachable(f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})") from None
-            if resp.status_code in RETRY_STATUSES and attempt < attempts:
-                self.sleep(self.retry.delay(attempt, resp.headers.get("Retry-After")))
-                continue
-            break
-        if resp.status_code != 200:
-            detail = ""
-            try:
-                body = resp.json()
-                detail = str(body.get("error_description") or body.get("error") or body.get("message") or "")
-            except (ValueError, AttributeError):
-                pass
-            # never echo the form: it holds the password / refresh token
-            return False, (f"SASLogon refused the {grant} grant for client '{self.creds.client_id}'"
-                           + (f" (user '{self.creds.username}')" if grant == "password" else "")
-                           + f": HTTP {resp.status_code}" + (f" {detail}" if detail else ""))
-        try:
-            body = resp.json()
-            token = body["access_token"]
-        except (ValueError, KeyError, TypeError):
-            return False, f"SASLogon answered the {grant} grant without an access_token"
+        self.token_requests += 1
+        grant_result = request_token(
+            self.handler, self.base_url, form, self.creds.client_id, self.creds.client_secret or "",
+            retry=self.retry, sleep=self.sleep, username=self.creds.username,
+        )
+        if grant_result.error:
+            return False, grant_result.error
+        body = grant_result.body
+        token = body["access_token"]
         now = self.clock()
         self._token = token
         self._issued_at = _issued_at(token, now)
@@ -239,3 +211,71 @@ class BearerAuth:
             if self.on_refresh_token:
                 self.on_refresh_token(new_refresh)
         return True, ""
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """SASLogon's answer to one grant: the token body, or one line saying why not (never the form)."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def request_token(
+    handler: Handler,
+    base_url: str,
+    form: dict[str, str],
+    client_id: str,
+    client_secret: str,
+    *,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    username: str | None = None,
+) -> TokenGrant:
+    """POST ``/SASLogon/oauth/token`` (client as HTTP Basic); the one token request of the
+    project, used by the auth flow and by ``jes-runner auth``.
+
+    Transient failures are retried like GETs (asking for a token twice is harmless);
+    an unreachable server raises :class:`ViyaUnreachable`."""
+    retry = retry or RetryPolicy()
+    grant = form.get("grant_type", "?")
+    req = requests.Request(
+        "POST",
+        base_url + TOKEN_PATH,
+        data=form,
+        auth=(client_id, client_secret),
+        headers={"Accept": "application/json"},
+    ).prepare()
+    attempts = 1 + retry.max_retries
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = handler(req)
+        except requests.RequestException as e:
+            if attempt < attempts and not isinstance(e, requests.exceptions.SSLError):
+                sleep(retry.delay(attempt))
+                continue
+            raise ViyaUnreachable(f"cannot reach Viya at {base_url} ({describe_transport_error(e)})") from None
+        if resp.status_code in RETRY_STATUSES and attempt < attempts:
+            sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
+            continue
+        break
+    if resp.status_code != 200:
+        detail = ""
+        try:
+            body = resp.json()
+            detail = str(body.get("error_description") or body.get("error") or body.get("message") or "")
+        except (ValueError, AttributeError):
+            pass
+        # never echo the form: it holds the password / refresh token
+        return TokenGrant(error=(
+            f"SASLogon refused the {grant} grant for client '{client_id}'"
+            + (f" (user '{username}')" if grant == "password" and username else "")
+            + f": HTTP {resp.status_code}" + (f" {detail}" if detail else "")
+        ))
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        return TokenGrant(error=f"SASLogon answered the {grant} grant without an access_token")
+    return TokenGrant(body=body)

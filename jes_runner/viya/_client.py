@@ -13,7 +13,13 @@ from typing import Any
 import requests
 
 from jes_runner.viya._auth import BearerAuth, Credentials
-from jes_runner.viya._errors import AuthError, SubmissionLost, ViyaError, ViyaHTTPError, ViyaUnreachable
+from jes_runner.viya._errors import (
+    AuthError,
+    SubmissionLost,
+    ViyaError,
+    ViyaHTTPError,
+    ViyaUnreachable,
+)
 from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport, describe_transport_error
 

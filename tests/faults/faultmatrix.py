@@ -508,7 +508,7 @@ class Row:
 
 
 def judge(o: Outcome) -> Row:
-    from jes_runner.results.files import validate_results
+    from jes_runner.results.schema import validate_results
 
     case, problems = o.case, []
     res = o.results

@@ -19,7 +19,7 @@ from kubernetes import client
 from servers import stop_process
 
 from jes_runner.cli.main import main
-from jes_runner.results.files import validate_results
+from jes_runner.results.schema import validate_results
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from kube_support import emulator_process, ground_truth, subprocess_env, wait_fo
 from servers import http, parse_metrics_text, pushgateway  # type: ignore[import-not-found]
 
 from jes_runner.emulator import default_scenario
-from jes_runner.results.files import validate_results
+from jes_runner.results.schema import validate_results
 from jes_runner.shutdown import GracefulShutdown
 
 SPEED = 0.01  # model seconds -> real: a scale-up (275 s) takes 2.75 s, so the concurrent phase is seconds long

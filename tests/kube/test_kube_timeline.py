@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from kube_support import Viya, latest_results, run_cli, wait_for, write_job_config
 
+from jes_runner._util import parse_ts
 from jes_runner.kube import NodeWatcher, connect
 from jes_runner.kube.nodes import NodeEvent, NodeState, ObservedNodes
-from jes_runner.measure.records import parse_ts
 from jes_runner.kube.scaling import scaling_for_phase
 
 TMP = "aks-computetmp-28320745-vmss"

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from kube_support import kube_api, password_login, refresh_ok, run_cli, token_grant
 
+from jes_runner.cli.session import make_client
+from jes_runner.config.settings import load_settings
 from jes_runner.kube.lifecycle import KubeLifecycle
 from jes_runner.kube.tokens import SecretsDirReloader
-from jes_runner.runner import make_client
-from jes_runner.config.settings import load_settings
 
 NS, NAME, KUBE_TOKEN = "jes", "jes-runner-tokens", "kube-sa-token"
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
@@ -103,10 +103,9 @@ def test_a_refreshed_secret_is_picked_up_at_phase_start(make_emulator: Callable[
     rt_a = password_login(emu)["refresh_token"]
     (secrets / "refresh_token").write_text(rt_a)
     settings = load_settings(viya_url=emu.url, secrets_dir=secrets, persist_tokens="off", node_timeline="off")
-    client = make_client(settings)
-    runner = types.SimpleNamespace(settings=settings, client=client, emulated=False, refresh_token_hooks=[],
-                                   phase_starters=[], phase_enrichers=[])
-    lc = KubeLifecycle(runner).attach()  # type: ignore[arg-type]
+    lc = KubeLifecycle(settings)
+    client = make_client(settings, on_refresh_token=lc.new_refresh_token)
+    lc.client = client
     assert client.list_contexts()  # first token: from rt_a
     # an operator renews the tokens meanwhile (rotation revokes what the runner holds) and the Secret is updated
     held = client.auth.creds.refresh_token

@@ -42,7 +42,8 @@ from metrics_helpers import (
 from prometheus_client import generate_latest
 from servers import api, free_port, http, parse_metrics_text, query, wait_for
 
-from jes_runner.sinks.metrics.registry import build_registry, push_results
+from jes_runner.sinks.metrics.push import push_results
+from jes_runner.sinks.metrics.registry import build_registry
 
 pytestmark = pytest.mark.slow
 

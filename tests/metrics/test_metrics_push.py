@@ -15,9 +15,9 @@ import pytest
 from metrics_helpers import make_results
 from servers import free_port
 
-from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.sinks.metrics.registry import push_results, redact_url
 from jes_runner.config.settings import load_settings
+from jes_runner.errors import ConfigError, ExitCode, JesError
+from jes_runner.sinks.metrics.push import push_results, redact_url
 
 PASSWORD = "pw-Sup3rSecret"
 TOKEN = "tok-Sup3rSecret"

@@ -15,7 +15,7 @@ from servers import Server, free_port, http, make_tls_files, parse_metrics_text,
 
 from jes_runner.cli.main import main
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.sinks.metrics.registry import push_results
+from jes_runner.sinks.metrics.push import push_results
 
 PUSH_USER = "jes-push"
 PUSH_PASSWORD = "jes-push-password"

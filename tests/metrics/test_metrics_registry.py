@@ -12,8 +12,8 @@ from metrics_helpers import make_results
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from jes_runner.results.schema import validate_results
 from jes_runner.sinks.metrics.registry import build_registry, default_labels
-from jes_runner.results.files import validate_results
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -12,8 +12,10 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from jes_runner.measure.stats import phase_stats, seed_comparison, seed_execution, vs_baseline
-from jes_runner.measure.records import JobRecord, iso, parse_ts
+from jes_runner._util import iso, parse_ts
+from jes_runner.measure.records import JobRecord
+from jes_runner.measure.stats import phase_stats, vs_baseline
+from jes_runner.results.document import seed_comparison, seed_execution
 
 OUT = Path(__file__).parent / "data" / "pooled54_study.json"
 PHASES = {  # measured phase -> (name, mode, concurrency, baseline)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from jes_runner.analysis.regression import check_thresholds, compare_results, parse_percent
+from jes_runner.analysis.regression import compare_results, parse_percent
+from jes_runner.analysis.thresholds import check_thresholds
 
 from .conftest import study_results
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from jes_runner.results.views import UNKNOWN_HOST, phase_views
 from jes_runner.sinks.report.figures import (
     COLORS,
     MAX_LANES_PER_HOST,
@@ -18,7 +19,6 @@ from jes_runner.sinks.report.figures import (
     timeline_figure,
     timeline_layout,
 )
-from jes_runner.results.views import UNKNOWN_HOST, phase_views
 
 from .conftest import study_results
 
@@ -42,7 +42,7 @@ def check_png(png: bytes, width: int, height: int, must_contain: list[str]) -> N
 
 
 def test_study_fixture_is_a_valid_results_file() -> None:
-    from jes_runner.results.files import validate_results
+    from jes_runner.results.schema import validate_results
 
     results = study_results()
     assert validate_results(results) == []

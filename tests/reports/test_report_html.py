@@ -56,7 +56,7 @@ def test_html_is_self_contained_and_matches_results() -> None:
 
 
 def test_threshold_verdict_in_report() -> None:
-    from jes_runner.analysis.regression import check_thresholds
+    from jes_runner.analysis.thresholds import check_thresholds
 
     results = study_results()
     assert 'id="thresholds"' not in build_report(results).html  # nothing configured, no section

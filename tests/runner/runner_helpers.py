@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jes_runner.cli.main import main
-from jes_runner.results.files import validate_results
+from jes_runner.results.schema import validate_results
 
 TOLERANCE_S = 0.05
 

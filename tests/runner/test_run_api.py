@@ -10,17 +10,19 @@ from typing import Any
 import pytest
 from runner_helpers import check_results
 
+from jes_runner.cli.session import make_client
+from jes_runner.config.phases import parse_phases
+from jes_runner.config.settings import load_settings
+from jes_runner.console import Progress
 from jes_runner.measure.plan import build_plan, load_jobs
 from jes_runner.runner import RunContext, Runner
-from jes_runner.config.settings import load_settings, parse_phases
-from jes_runner.console import Progress
 
 
 def _runner(emu: Any, out: Path, n: int, phases: list[dict[str, Any]], **kw: Any) -> Runner:
     settings = load_settings(viya_url=emu.url, username=emu.username, password=emu.password, output_dir=out)
     path, jobs = load_jobs(settings, n)
     plan = build_plan(parse_phases(phases), jobs, path)
-    return Runner(settings, plan, **kw)
+    return Runner(settings, plan, client=make_client(settings), **kw)
 
 
 def test_sinks_run_after_results_are_written(emulator: Any, runner_env: Path) -> None:

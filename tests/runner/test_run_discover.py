@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from runner_helpers import run_cli
 
-from jes_runner.cli.commands.discover import literal_prefix
 from jes_runner.config.jobconfig import load_job_config
+from jes_runner.measure.discovery import literal_prefix
 
 
 def test_literal_prefix() -> None:

@@ -15,14 +15,22 @@ import pytest
 import requests
 from viya_fakes import jwt, respond
 
-from jes_runner.measure.stats import peak_nodes, percentile, phase_stats, vs_baseline
-from jes_runner.measure.correlation import name_key, orchestrator_key
+from jes_runner._util import iso, parse_ts
+from jes_runner.config.phases import parse_phases, slug
+from jes_runner.config.settings import load_settings
 from jes_runner.errors import ConfigError, ResultsWriteError
+from jes_runner.measure.correlation import name_key, orchestrator_key
 from jes_runner.measure.executor import RuntimeModel
-from jes_runner.measure.records import JobRecord, iso, parse_ts
+from jes_runner.measure.records import JobRecord
+from jes_runner.measure.stats import peak_nodes, percentile, phase_stats, vs_baseline
 from jes_runner.results.files import Checkpoint, write_results
-from jes_runner.config.settings import load_settings, parse_phases, slug
-from jes_runner.viya import Credentials, RetryPolicy, SubmissionLost, ViyaClient, jwt_expiry
+from jes_runner.viya import (
+    Credentials,
+    RetryPolicy,
+    SubmissionLost,
+    ViyaClient,
+    jwt_expiry,
+)
 from jes_runner.viya._auth import is_invalid_token
 
 BASE = "http://viya.test"

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode
 
-import requests
 import yaml
 
+from jes_runner.cli.commands import SUMMARIES
+from jes_runner.config.settings import Settings, load_settings
 from jes_runner.errors import JesError, PreflightError
 from jes_runner.kube.config import connect, pod_namespace
 from jes_runner.kube.tokens import SECRET_LABELS, FileStore, SecretStore, StoreError, b64
-from jes_runner.config.settings import Settings, load_settings
-from jes_runner.viya._auth import TOKEN_PATH, jwt_claims
+from jes_runner.viya import RequestsTransport, RetryPolicy, jwt_claims, request_token, user_errors
 
 DEFAULT_SECRET_NAME = "jes-runner-tokens"
 
@@ -48,27 +48,19 @@ def authorize_url(viya_url: str, client_id: str, redirect_uri: str | None = None
 
 
 def token_request(settings: Settings, form: dict[str, str], client_id: str, client_secret: str) -> dict[str, Any]:
-    """POST /SASLogon/oauth/token; JesError with one line (never the form) when refused."""
+    """One grant through the Viya client's token request; PreflightError with one line when refused."""
     assert settings.viya_url
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
-    grant = form["grant_type"]
+    transport = RequestsTransport(timeout=settings.request_timeout_s, verify=verify)
     try:
-        resp = requests.post(settings.viya_url + TOKEN_PATH, data=form, auth=(client_id, client_secret),
-                             headers={"Accept": "application/json"}, timeout=settings.request_timeout_s,
-                             verify=verify)
-    except requests.RequestException as e:
-        raise PreflightError(f"cannot reach SASLogon at {settings.viya_url} ({e.__class__.__name__})") from None
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {}
-    if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-        detail = ""
-        if isinstance(body, dict):
-            detail = str(body.get("error_description") or body.get("error") or "")
-        raise PreflightError(f"SASLogon refused the {grant} grant for client '{client_id}': "
-                             f"HTTP {resp.status_code}" + (f" {detail}" if detail else ""))
-    return body
+        with user_errors("SASLogon"):
+            grant = request_token(transport, settings.viya_url, form, client_id, client_secret,
+                                  retry=RetryPolicy(max_retries=settings.max_retries, backoff_s=settings.retry_backoff_s))
+    finally:
+        transport.close()
+    if grant.error:
+        raise PreflightError(grant.error)
+    return grant.body
 
 
 # ----- describing tokens without showing them ---------------------------------------------
@@ -253,7 +245,7 @@ def cmd_auth(args: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "auth", help="log in to SASLogon and store the tokens (files, Secret or manifest)",
+        "auth", help=SUMMARIES["auth"],
         description="Get the first tokens into the token files or a Kubernetes Secret: authorization-code "
                     "flow (paste the code) or password grant; --refresh renews them; --show describes them "
                     "without printing them.")

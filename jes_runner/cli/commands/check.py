@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import add_run_arguments
+from jes_runner.cli.session import make_client, plan_from_args, settings_from_args
+from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.plan import RunPlan
-from jes_runner.runner import add_run_arguments, make_client, plan_from_args, settings_from_args
-from jes_runner.config.settings import Settings
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, ViyaUnreachable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -177,7 +179,7 @@ def check_pushgateway(settings: Settings, report: Report, timeout: float = 10.0)
     if not url:
         report.add(SKIP, "pushgateway", "not configured (set JES_PUSHGATEWAY_URL to push metrics)")
         return
-    from jes_runner.sinks.metrics.registry import PushHTTPError, pushgateway_handler, redact_url
+    from jes_runner.sinks.metrics.push import PushHTTPError, pushgateway_handler, redact_url
 
     shown = redact_url(url)
     base = url.rstrip("/")
@@ -267,7 +269,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "check",
-        help="preflight: Viya, token, contexts, job definitions, Pushgateway, results directory",
+        help=SUMMARIES["check"],
         description="Check everything a run needs without submitting any job: one line per check "
                     "(ok / FAIL with what to fix); exit 2 if any check fails.",
     )

@@ -11,34 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
-from jes_runner.measure.correlation import orchestrator_data, orchestrator_key
+from jes_runner.cli.commands import SUMMARIES
 from jes_runner.errors import ExitCode, JesError
+from jes_runner.measure.orchestrator import recent_jobs
 from jes_runner.results.views import fmt_seconds
-from jes_runner.viya import ViyaClient, user_errors
-
-
-def recent_jobs(client: ViyaClient, last: int, prefix: str | None = None, scan: int = 5000) -> list[dict[str, Any]]:
-    """Up to ``last`` orchestrator jobs (flattened like a JobRecord's orchestrator_data), newest first."""
-    wanted = [p for p in {prefix.lower(), orchestrator_key(prefix)} if p] if prefix else []
-    page_limit = min(500, max(last, 50)) if not wanted else 500
-    out: list[dict[str, Any]] = []
-    for seen, item in enumerate(_items(client, page_limit), 1):
-        name = str((item.get("request") or {}).get("name") or "").lower()
-        if not wanted or any(name.startswith(w) for w in wanted):
-            d = orchestrator_data(item)
-            d["user"] = (item.get("request") or {}).get("user")
-            out.append(d)
-        if len(out) >= last or seen >= scan:
-            break
-    return out
-
-
-def _items(client: ViyaClient, page_limit: int) -> Iterator[dict[str, Any]]:
-    for page in client.orchestrator_pages(page_limit):
-        yield from (i for i in page if isinstance(i, dict))
+from jes_runner.viya import user_errors
 
 
 def render(jobs: list[dict[str, Any]], out: IO[str]) -> None:
@@ -74,7 +53,7 @@ def _val(v: Any) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "orchestrator", help="recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory",
+        "orchestrator", help=SUMMARIES["orchestrator"],
         description="List recent SAS Workload Orchestrator jobs (any job, newest first) with queue wait, "
                     "start-up and run time, host, cores and memory. Credentials as for `run` (JES_*).")
     p.add_argument("--last", type=int, default=20, metavar="N", help="how many jobs (default 20)")
@@ -89,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner.runner import make_client  # the runner's client factory: same settings, auth and retries
+    from jes_runner.cli.session import make_client
     from jes_runner.config.settings import load_settings
 
     if args.last < 1 or args.scan < 1:

@@ -11,44 +11,23 @@ Grouping key: ``job="jes-runner"`` plus the deployment's ``cluster`` and
 group per deployment and nothing piles up. The run id is a label of
 ``jes_run_info`` only.
 
-Push semantics (why not "PUT, then POST last-success": a later failed run's PUT
-would replace the whole group and erase the last success):
-
-* run succeeded (status ``completed``): **PUT** -- the group becomes exactly this
-  run's series, including ``jes_last_success_timestamp_seconds``; series of
-  earlier runs (other jobs, renamed phases, retired metric names) disappear.
-* run did not succeed: **POST** -- the gateway replaces every pushed metric
-  *family* wholesale (all its series) and keeps families not in the push, so the
-  last success survives. The Pushgateway ignores a family without samples, so
-  a family that would be empty (e.g. no job got a duration) gets one NaN
-  placeholder series with empty labels; that still replaces the earlier run's
-  series instead of leaving them to look current.
+How the registry is pushed (PUT or POST, auth, retries): :mod:`.push`.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import json
 import logging
 import math
-import ssl
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from jes_runner import __version__
-from jes_runner.errors import ExitCode, JesError
-from jes_runner.measure.records import finite as _num
+from jes_runner._util import finite as _num
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +38,7 @@ JOB_LABELS = (*PHASE_LABELS, "sas_job_name")
 OUTCOMES = ("completed", "failed", "canceled", "timed_out")
 STATS = ("p50", "p95", "max")
 SUCCESS_STATUS = "completed"
-DEFAULT_RETRIES = 3
-DEFAULT_BACKOFF_S = 0.5
-DEFAULT_TIMEOUT_S = 10.0
-RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 
-Handler = Callable[..., Callable[[], None]]
 
 
 # -- building the registry ----------------------------------------------------------
@@ -251,203 +225,24 @@ def build_registry(
 # -- pushing ------------------------------------------------------------------------
 
 
-class PushHTTPError(OSError):
-    """The Pushgateway answered with an error status (body kept short, no request headers)."""
-
-    def __init__(self, status: int, reason: str, body: str) -> None:
-        super().__init__(f"HTTP {status} {reason}".strip() + (f": {body}" if body else ""))
-        self.status = status
 
 
-def _secret(settings: Any, name: str) -> str | None:
-    value = getattr(settings, name, None)
-    if value is None:
-        return None
-    if hasattr(value, "get_secret_value"):
-        value = value.get_secret_value()
-    return str(value) or None
 
 
-def pushgateway_handler(
-    username: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    ca_bundle: str | Path | None = None,
-) -> Handler:
-    """A prometheus_client push handler with basic auth or a bearer token and a CA bundle.
-
-    Errors carry the status and the gateway's (short) answer, never the request headers.
-    """
-    auth: str | None = None
-    if token:
-        auth = f"Bearer {token}"
-    elif username is not None and password is not None:
-        auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
-
-    def handler(
-        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
-    ) -> Callable[[], None]:
-        def send() -> None:
-            req = urllib.request.Request(url, data=data, method=method)
-            for k, v in headers:
-                req.add_header(k, v)
-            if auth:
-                req.add_header("Authorization", auth)
-            try:
-                with opener.open(req, timeout=timeout) as resp:
-                    resp.read()
-            except urllib.error.HTTPError as e:
-                body = " ".join(e.read(300).decode("utf-8", "replace").split())
-                raise PushHTTPError(e.code, str(e.reason or ""), body) from None
-
-        return send
-
-    return handler
 
 
-def redact_url(url: str) -> str:
-    """The URL without user:password@ and query (where tokens sometimes hide)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, PushHTTPError):
-        return exc.status in RETRYABLE_HTTP
-    if isinstance(getattr(exc, "reason", None), ssl.SSLCertVerificationError):
-        return False  # an untrusted certificate stays untrusted
-    return isinstance(exc, OSError)  # URLError, refused, reset, timeout
 
 
-def _reason(exc: BaseException, secrets: Iterable[str | None]) -> str:
-    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
-        text = f"{exc.reason.__class__.__name__}: {exc.reason}" if isinstance(exc.reason, BaseException) else str(exc.reason)
-    else:
-        text = f"{exc}" or exc.__class__.__name__
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    return " ".join(text.split())
 
 
-def push_results(
-    results: Mapping[str, Any],
-    settings: Any,
-    *,
-    labels: Mapping[str, str] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Push one run's metrics (PUT if it succeeded, POST if not -- see the module doc).
-
-    ``settings``: anything with ``pushgateway_url`` and optionally ``cluster``,
-    ``environment``, ``pushgateway_username``, ``pushgateway_password``,
-    ``pushgateway_token``, ``pushgateway_ca_bundle``, ``pushgateway_timeout_s``,
-    ``pushgateway_retries``, ``pushgateway_backoff_s``. Retries connection errors and
-    5xx/408/429 with exponential backoff; then logs one line and raises
-    ``JesError(exit_code=ExitCode.PUSH_FAILED)``.
-    """
-    url = getattr(settings, "pushgateway_url", None)
-    if not url:
-        raise JesError("no Pushgateway URL: set JES_PUSHGATEWAY_URL")
-    url = str(url).strip().rstrip("/")
-    safe_url = redact_url(url)
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    username = getattr(settings, "pushgateway_username", None) or parts.username
-    password = _secret(settings, "pushgateway_password") or parts.password
-    token = _secret(settings, "pushgateway_token")
-    if parts.username or parts.password or parts.query:  # credentials go in a header, not the URL
-        url = safe_url
-    ca_bundle = getattr(settings, "pushgateway_ca_bundle", None)
-    timeout = float(getattr(settings, "pushgateway_timeout_s", None) or DEFAULT_TIMEOUT_S)
-    retries = getattr(settings, "pushgateway_retries", None)
-    retries = DEFAULT_RETRIES if retries is None else int(retries)
-    backoff = getattr(settings, "pushgateway_backoff_s", None)
-    backoff = DEFAULT_BACKOFF_S if backoff is None else float(backoff)
-
-    grouping = dict(labels) if labels is not None else default_labels(results, settings)
-    registry = build_registry(results, grouping)
-    method, push = ("PUT", push_to_gateway) if run_succeeded(results) else ("POST", pushadd_to_gateway)
-    group = ",".join(f"{k}={v}" for k, v in {"job": JOB, **grouping}.items())
-    try:
-        handler = pushgateway_handler(username, password, token, ca_bundle)
-    except (OSError, ssl.SSLError) as e:  # unreadable CA bundle
-        msg = f"Pushgateway push to {safe_url} not attempted: CA bundle {ca_bundle}: {e.__class__.__name__}"
-        log.warning(msg)
-        raise JesError(msg, ExitCode.PUSH_FAILED) from None
-
-    attempts = retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            push(url, job=JOB, registry=registry, grouping_key=grouping, timeout=timeout, handler=handler)
-        except Exception as e:  # anything the transport raises is a push failure
-            reason = _reason(e, (password, token))
-            if attempt < attempts and _retryable(e):
-                delay = backoff * 2 ** (attempt - 1)
-                log.debug("Pushgateway push attempt %d/%d failed (%s); retrying in %.1fs", attempt, attempts, reason, delay)
-                sleep(delay)
-                continue
-            msg = (
-                f"Pushgateway push ({method}, group {group}) to {safe_url} failed after "
-                f"{attempt} attempt(s): {reason}"
-            )
-            log.warning(msg)
-            raise JesError(msg, ExitCode.PUSH_FAILED) from None
-        log.info("pushed metrics (%s, group %s) to %s", method, group, safe_url)
-        return
 
 
 # -- `jes-runner push RESULTS.json` -------------------------------------------------
 
 
-def load_results_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise JesError(f"results file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise JesError(f"results file {path}: cannot read ({e.__class__.__name__})") from None
-    except json.JSONDecodeError as e:
-        raise JesError(f"results file {path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("phases"), list) or "status" not in data:
-        raise JesError(f"results file {path}: not a jes-runner results file (needs 'status' and 'phases')")
-    return data
 
 
-def _cmd_push(args: argparse.Namespace) -> int:
-    from jes_runner.config.settings import load_settings
-
-    results = load_results_file(Path(args.results))
-    settings = load_settings(pushgateway_url=args.pushgateway_url)
-    if not settings.pushgateway_url:
-        raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
-    labels = default_labels(results, settings)
-    for key in LABEL_KEYS:
-        if getattr(args, key):
-            labels[key] = getattr(args, key)
-    try:
-        push_results(results, settings, labels=labels)
-    except JesError as e:
-        if e.exit_code == ExitCode.PUSH_FAILED:
-            return int(ExitCode.PUSH_FAILED)  # already logged in one line
-        raise
-    verb = "PUT" if run_succeeded(results) else "POST"
-    print(f"pushed run {results.get('run_id')} ({verb}) to {redact_url(settings.pushgateway_url)}")
-    return int(ExitCode.OK)
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "push",
-        help="push an existing results file to the Pushgateway",
-        description="Push the metrics of an existing results file (same metrics and semantics as a run's push).",
-    )
-    p.add_argument("results", metavar="RESULTS.json", help="a results file written by `jes-runner run`")
-    p.add_argument("--pushgateway-url", help="Pushgateway URL (default: JES_PUSHGATEWAY_URL)")
-    p.add_argument("--cluster", help="cluster label (default: the file's metadata.labels.cluster)")
-    p.add_argument("--environment", help="environment label (default: the file's metadata.labels.environment)")
-    p.set_defaults(func=_cmd_push)

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner.measure.records import parse_ts
+from jes_runner._util import parse_ts
+from jes_runner.config.phases import slug
 from jes_runner.results.views import UNKNOWN_HOST, PhaseView, fmt_seconds
-from jes_runner.config.settings import slug
 
 COLORS = {
     "wait": "#f2b134",
@@ -323,3 +323,45 @@ def all_figures(phases: list[PhaseView]) -> list[Figure]:
     figs = [makespan_figure(phases), queue_wait_figure(phases)]
     figs += [timeline_figure(p) for p in phases if p.jobs]
     return figs
+
+
+def sweep_figure(doc: dict[str, Any]) -> bytes:
+    """Makespan (with the knee) and queue wait p95 / peak nodes per level, as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    sw = doc["sweep"]
+    pts = [p for p in sw["points"] if p["makespan_seconds"] is not None]
+    fig = Figure(figsize=(12, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    xs = [p["concurrency"] for p in pts]
+    ax1.plot(xs, [p["makespan_seconds"] for p in pts], marker="o", color="#2f6fd6", label="makespan")
+    if sw["baseline"]["makespan_seconds"]:
+        ax1.axhline(sw["baseline"]["makespan_seconds"], color="#7f8c8d", ls=":", label="sequential baseline")
+    knee = sw["knee"]
+    if knee:
+        ax1.plot([knee["concurrency"]], [knee["makespan_seconds"]], marker="*", ms=16, color="#d64545",
+                 ls="none", label=f"knee: {knee['concurrency']}")
+    ax1.set_xlabel("concurrency level")
+    ax1.set_ylabel("makespan (s)")
+    ax1.set_title("Makespan per concurrency level", fontsize=10, loc="left")
+    ax1.legend(fontsize=8)
+    ax1.grid(color="#dddddd", lw=0.6)
+    ax2.plot(xs, [p["queue_wait_p95_seconds"] or 0 for p in pts], marker="o", color="#f2b134", label="queue wait p95 (s)")
+    ax2.set_xlabel("concurrency level")
+    ax2.set_ylabel("queue wait p95 (s)")
+    ax3 = ax2.twinx()
+    ax3.step(xs, [p["peak_nodes"] or 0 for p in pts], where="mid", color="#2e9e55", label="peak nodes")
+    ax3.set_ylabel("peak nodes")
+    ax3.set_ylim(0, max([p["peak_nodes"] or 0 for p in pts] + [1]) + 1)
+    ax2.set_title("Queue wait and node usage", fontsize=10, loc="left")
+    ax2.grid(color="#dddddd", lw=0.6)
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax3.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    for ax in (ax1, ax2):
+        ax.set_xticks(xs)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()

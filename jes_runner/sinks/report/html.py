@@ -8,7 +8,6 @@ the pictures against the results file without reading pixels.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import json
@@ -18,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner import __version__
-from jes_runner.errors import ExitCode, JesError
+from jes_runner.errors import JesError
+from jes_runner.results.views import (
+    PhaseView,
+    fmt_seconds,
+    normalize_results,
+    phase_views,
+)
 from jes_runner.sinks.report.assets import CSS, ERROR_HOOK_JS, TABLE_JS
 from jes_runner.sinks.report.figures import Figure, all_figures
-from jes_runner.results.views import PhaseView, fmt_seconds, load_results, normalize_results, phase_views
 
 log = logging.getLogger("jes_runner.sinks.report.html")
 
@@ -78,24 +82,8 @@ def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | N
 # -- CLI ---------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "report", help="HTML report and PNG figures from a results file",
-        description="Write a self-contained HTML report (timeline per phase, makespan and speedup, "
-                    "queue wait, per-job table) and the figures as PNG files.")
-    p.add_argument("results", metavar="RESULTS.json", type=Path)
-    p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="output directory (default: RESULTS_report/ beside the results file)")
-    p.add_argument("--no-png", action="store_true", help="only the HTML file (figures stay embedded in it)")
-    p.set_defaults(func=_cmd)
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    results = load_results(args.results)
-    out = args.out or default_out_dir(args.results)
-    path = write_report(results, out, source=args.results.name, pngs=not args.no_png)
-    print(f"report: {path}")
-    return int(ExitCode.OK)
 
 
 # -- data block ------------------------------------------------------------------------------

@@ -15,13 +15,15 @@ import threading
 from types import FrameType
 from typing import Any
 
+from jes_runner.cli.commands import SUMMARIES
+
 DEFAULT_PORT = 8080
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "emulator",
-        help="run the embedded SAS Viya emulator in the foreground",
+        help=SUMMARIES["emulator"],
         description="Serve the SAS Viya REST API shapes (SASLogon, Job Execution, Job Definitions, "
         "Compute contexts, Workload Orchestrator) backed by a simulated AKS cluster.",
     )

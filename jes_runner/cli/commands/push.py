@@ -1,0 +1,62 @@
+"""`jes-runner push RESULTS.json`: push an existing results file to the Pushgateway."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from jes_runner.cli.commands import SUMMARIES
+from jes_runner.errors import ExitCode, JesError
+from jes_runner.sinks.metrics.push import push_results, redact_url
+from jes_runner.sinks.metrics.registry import LABEL_KEYS, default_labels, run_succeeded
+
+
+def load_results_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JesError(f"results file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise JesError(f"results file {path}: cannot read ({e.__class__.__name__})") from None
+    except json.JSONDecodeError as e:
+        raise JesError(f"results file {path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("phases"), list) or "status" not in data:
+        raise JesError(f"results file {path}: not a jes-runner results file (needs 'status' and 'phases')")
+    return data
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from jes_runner.config.settings import load_settings
+
+    results = load_results_file(Path(args.results))
+    settings = load_settings(pushgateway_url=args.pushgateway_url)
+    if not settings.pushgateway_url:
+        raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
+    labels = default_labels(results, settings)
+    for key in LABEL_KEYS:
+        if getattr(args, key):
+            labels[key] = getattr(args, key)
+    try:
+        push_results(results, settings, labels=labels)
+    except JesError as e:
+        if e.exit_code == ExitCode.PUSH_FAILED:
+            return int(ExitCode.PUSH_FAILED)  # already logged in one line
+        raise
+    verb = "PUT" if run_succeeded(results) else "POST"
+    print(f"pushed run {results.get('run_id')} ({verb}) to {redact_url(settings.pushgateway_url)}")
+    return int(ExitCode.OK)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "push",
+        help=SUMMARIES["push"],
+        description="Push the metrics of an existing results file (same metrics and semantics as a run's push).",
+    )
+    p.add_argument("results", metavar="RESULTS.json", help="a results file written by `jes-runner run`")
+    p.add_argument("--pushgateway-url", help="Pushgateway URL (default: JES_PUSHGATEWAY_URL)")
+    p.add_argument("--cluster", help="cluster label (default: the file's metadata.labels.cluster)")
+    p.add_argument("--environment", help="environment label (default: the file's metadata.labels.environment)")
+    p.set_defaults(func=_cmd_push)

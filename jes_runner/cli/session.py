@@ -1,0 +1,145 @@
+"""What every command that talks to Viya shares: settings from flags, the target (a real
+Viya or the embedded emulator), the client, and the one managed run path.
+
+Every command that runs jobs (``run``, ``demo``, ``sweep``) goes through
+:func:`managed_run`, so each gets SIGTERM handling (cancel in-flight jobs, write
+``aborted`` results), the Kubernetes lifecycle (token write-back, node timeline,
+secrets reload) and the sinks, the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from pydantic import SecretStr
+
+from jes_runner import __version__
+from jes_runner.config.settings import Settings, load_settings
+from jes_runner.errors import ExitCode, JesError
+from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.runner import RunContext, Runner, Sink
+from jes_runner.shutdown import graceful
+from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient
+
+log = logging.getLogger("jes_runner.cli.session")
+
+
+def make_client(
+    settings: Settings,
+    *,
+    handler: Handler | None = None,
+    on_refresh_token: Callable[[str], None] | None = None,
+) -> ViyaClient:
+    if not settings.viya_url:
+        raise JesError("no Viya URL: set JES_VIYA_URL or pass --viya-url")
+    creds = Credentials(
+        access_token=settings.secret("access_token"),
+        refresh_token=settings.secret("refresh_token"),
+        username=settings.username,
+        password=settings.secret("password"),
+        client_id=settings.client_id,
+        client_secret=settings.secret("client_secret") or "",
+    )
+    verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
+    return ViyaClient(
+        settings.viya_url,
+        creds,
+        handler=handler,
+        retry=RetryPolicy(max_retries=settings.max_retries, backoff_s=settings.retry_backoff_s),
+        timeout=settings.request_timeout_s,
+        verify=verify,
+        on_refresh_token=on_refresh_token,
+    )
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
+    keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
+            "cluster", "environment", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
+            "max_queue_wait_p95_seconds")
+    overrides = {k: getattr(args, k, None) for k in keys}
+    overrides.update(extra)
+    return load_settings(**overrides)
+
+
+def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
+    if args.concurrent is not None and args.concurrent < 1:
+        raise JesError("--concurrent must be at least 1")
+    if args.limit_jobs is not None and args.limit_jobs < 0:
+        raise JesError("--limit-jobs must be 0 or more")
+    specs = select_phases(settings, phases_file=args.phases_file, mode=args.mode, concurrent=args.concurrent,
+                          async_only=args.async_only, sequential_only=args.sequential_only)
+    path, jobs = load_jobs(settings, args.limit_jobs)
+    return build_plan(specs, jobs, path)
+
+
+def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> None:
+    out.write(f"jes-runner {__version__}\n")
+    doc = {
+        "settings": settings.masked(),
+        "job_config": str(plan.job_config_path),
+        "jobs": len(plan.jobs),
+        "phases": [{"name": p.name, "context": p.context, "mode": p.mode, "concurrency": p.concurrency,
+                    "baseline": p.baseline} for p in plan.phases],
+    }
+    out.write(json.dumps(doc, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a command's requests go: settings pointed at it, and whether it is the emulator."""
+
+    settings: Settings
+    emulated: bool
+
+
+@contextmanager
+def viya_target(settings: Settings, *, emulator: bool, scenario: str | None = None,
+                reason: str = "emulator") -> Iterator[Target]:
+    """The real Viya of ``settings``, or (``emulator``) the embedded emulator started in-process."""
+    if not emulator:
+        yield Target(settings, emulated=False)
+        return
+    try:
+        from jes_runner.emulator import Emulator, load_scenario  # only commands that ask load it
+    except ImportError as e:
+        raise JesError(f"the embedded emulator is not available ({e})", ExitCode.INTERNAL) from None
+    with Emulator(scenario=load_scenario(scenario) if scenario else None, port=0) as emu:
+        log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
+                 extra={"event": "emulator_started", "url": emu.url})
+        yield Target(emulator_settings(settings, emu), emulated=True)
+
+
+def emulator_settings(settings: Settings, emu: Any) -> Settings:
+    """Point the settings at the emulator; credentials from env/secrets would only get in the way."""
+    return settings.model_copy(update={
+        "viya_url": emu.url, "username": emu.username, "password": SecretStr(emu.password),
+        "access_token": None, "refresh_token": None, "client_id": "sas.cli", "client_secret": None,
+        # the emulator's Kubernetes API gives the node timeline; its tokens are never written back
+        "kube_api_url": emu.url, "kube_api_token": None, "persist_tokens": "off",
+    })
+
+
+def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = None) -> RunContext:
+    """Run ``plan`` with graceful termination and the Kubernetes lifecycle around it."""
+    from jes_runner.kube.lifecycle import KubeLifecycle  # the kubernetes client loads only for runs
+
+    settings = target.settings
+    lifecycle = KubeLifecycle(settings, emulated=target.emulated)
+    client = make_client(settings, on_refresh_token=lifecycle.new_refresh_token)
+    lifecycle.client = client
+    runner = Runner(settings, plan, client=client, emulated=target.emulated, sinks=sinks,
+                    phase_starters=[lifecycle.phase_started], phase_enrichers=[lifecycle.phase_ended])
+    shutdown = graceful(runner, settings.grace_period_seconds)
+    with shutdown:
+        try:
+            return runner.run()
+        finally:
+            left = shutdown.remaining()
+            lifecycle.close(flush_s=5.0 if left is None else max(0.1, min(5.0, left - 1.0)))
+            client.close()

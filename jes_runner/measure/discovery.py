@@ -1,0 +1,73 @@
+"""Discovery: a job config (the original tool's format) from the job definitions matching a glob."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jes_runner.config.jobconfig import load_job_config
+from jes_runner.config.phases import ASYNC_CONTEXT, BASELINE_CONTEXT
+from jes_runner.viya import ViyaClient, quote, user_errors
+
+DEFAULT_FILE_SETTINGS = {
+    "default_context": BASELINE_CONTEXT,
+    "async_context": ASYNC_CONTEXT,
+    "concurrent_jobs": 5,
+    "poll_interval": 5,
+    "timeout": 3600,
+}
+
+
+def literal_prefix(pattern: str) -> str:
+    m = re.search(r"[*?\[]", pattern)
+    return pattern[: m.start()] if m else pattern
+
+
+def discover(client: ViyaClient, pattern: str) -> list[dict[str, Any]]:
+    prefix = literal_prefix(pattern)
+    flt = f"startsWith(name,{quote(prefix, chr(39))})" if prefix else None
+    with user_errors("listing job definitions"):
+        defs = client.list_job_definitions(flt)
+    return [d for d in defs if fnmatch.fnmatchcase(str(d.get("name", "")), pattern)]
+
+
+def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path: Path | None) -> dict[str, Any]:
+    old_jobs: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    file_settings = dict(DEFAULT_FILE_SETTINGS)
+    if existing_path is not None and existing_path.exists():
+        old = load_job_config(existing_path)
+        for j in old.jobs:
+            old_jobs[j.name] = j.model_dump(mode="json")
+            order.append(j.name)
+        file_settings = old.settings or file_settings
+    found = {str(d["name"]): d for d in definitions if d.get("name")}
+    names = [n for n in order if n in found] + sorted(n for n in found if n not in old_jobs)
+    jobs = []
+    for name in names:
+        d, prev = found[name], old_jobs.get(name, {})
+        context = prev.get("context_name") or file_settings.get("default_context") or BASELINE_CONTEXT
+        jobs.append({
+            "definition_id": d.get("id"),
+            "name": name,
+            "description": d.get("description") or prev.get("description") or "",
+            "arguments": prev.get("arguments") or {"_contextName": context},
+            "context_name": context,
+            "enabled": prev.get("enabled", True),
+            "expected_runtime_s": prev.get("expected_runtime_s"),
+        })
+    enabled = sum(1 for j in jobs if j["enabled"])
+    return {
+        "jobs": jobs,
+        "settings": file_settings,
+        "metadata": {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "discovery_pattern": pattern,
+            "total_jobs_found": len(jobs),
+            "enabled_jobs": enabled,
+            "disabled_jobs": len(jobs) - enabled,
+        },
+    }

@@ -1,0 +1,153 @@
+"""The results document: the dict written to the results file (schema in ``schemas/``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jes_runner import __version__
+from jes_runner._util import iso
+from jes_runner.measure.executor import PhaseOutcome
+from jes_runner.measure.stats import phase_stats, phase_status, phase_window
+
+SCHEMA_VERSION = 1
+
+
+def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str, Any]:
+    """`sequential_execution` / `async_execution` as the seed wrote them."""
+    if phase is None:
+        return {"context_name": None, "mode": mode_label, "jobs": [], "total_duration": 0,
+                "successful_jobs": 0, "failed_jobs": 0, "summary": {}}
+    stats = phase["stats"]
+    jobs = []
+    for j in phase["jobs"]:
+        seed_job = dict(j)
+        # aliases the seed's readers use
+        seed_job["sequence_number"] = j["sequence"]
+        seed_job["start_time"] = j["submitted_at"]
+        seed_job["end_time"] = j["ended_at"]
+        jobs.append(seed_job)
+    out: dict[str, Any] = {
+        "context_name": phase["context"],
+        "mode": mode_label,
+        "execution_mode": phase["mode"],
+        "max_concurrent": phase["concurrency"],
+        "start_time": phase["started_at"],
+        "end_time": phase["ended_at"],
+        "jobs": jobs,
+        "total_duration": stats["makespan_seconds"] or 0,
+        "successful_jobs": stats["jobs_completed"],
+        "failed_jobs": stats["jobs_total"] - stats["jobs_completed"],
+        "summary": {k: stats[k] for k in ("duration_p50_seconds", "duration_p95_seconds", "hosts_used", "peak_nodes")},
+    }
+    return out
+
+
+def seed_comparison(seq: dict[str, Any], asy: dict[str, Any]) -> dict[str, Any]:
+    seq_t, asy_t = seq["total_duration"] or 0, asy["total_duration"] or 0
+    seq_n, asy_n = len(seq["jobs"]), len(asy["jobs"])
+
+    def avg(jobs: list[dict[str, Any]]) -> float:
+        ds = [j["duration"] for j in jobs if j.get("duration") is not None]
+        return round(sum(ds) / len(ds), 3) if ds else 0
+
+    def nodes(jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        hosts = sorted({h for j in jobs if (h := ((j.get("metrics") or {}).get("orchestrator_data") or {}).get("execution_host"))})
+        return {"total_unique_nodes": len(hosts), "all_nodes": hosts}
+
+    both = seq_t > 0 and asy_t > 0
+    return {
+        "execution_time": {
+            "sequential_total": seq_t,
+            "async_total": asy_t,
+            "time_saved": round(seq_t - asy_t, 3) if both else 0,
+            "efficiency_gain": round((seq_t - asy_t) / seq_t * 100, 2) if both else 0,
+        },
+        "job_performance": {
+            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2) if seq_n else 0,
+            "async_success_rate": round(asy["successful_jobs"] / asy_n * 100, 2) if asy_n else 0,
+            "sequential_avg_job_time": avg(seq["jobs"]),
+            "async_avg_job_time": avg(asy["jobs"]),
+        },
+        "resource_utilization": {
+            "sequential_context": seq["context_name"],
+            "async_context": asy["context_name"],
+            "concurrent_execution": True,
+        },
+        "node_analysis": {"sequential_nodes": nodes(seq["jobs"]), "async_nodes": nodes(asy["jobs"])},
+    }
+
+
+def phase_document(outcome: PhaseOutcome, unmatched: list[str]) -> dict[str, Any]:
+    """One phase of the results document: its plan, status, jobs, statistics, requests."""
+    phase, records = outcome.phase, outcome.records
+    first, last = phase_window(records)
+    return {
+        "name": phase.name,
+        "context": phase.context,
+        "mode": phase.mode,
+        "concurrency": max(1, phase.concurrency),
+        "baseline": phase.baseline,
+        "status": phase_status(records, outcome.aborted),
+        "started_at": iso(first),
+        "ended_at": iso(last),
+        "client_started_at": iso(outcome.client_started_at),
+        "client_ended_at": iso(outcome.client_ended_at),
+        "jobs": [r.to_dict() for r in records],
+        "unmatched_jobs": unmatched,
+        "stats": phase_stats(records),
+        "vs_baseline": None,
+        "viya_requests": outcome.requests,
+        "learned_runtime_factor": outcome.learned_factor,
+    }
+
+def run_document(
+    phases: list[dict[str, Any]],
+    *,
+    run_id: str,
+    started: datetime,
+    ended: datetime,
+    elapsed_s: float,
+    aborted: bool,
+    viya_url: str,
+    labels: dict[str, str],
+    job_config: str,
+    settings: dict[str, Any],
+    emulated: bool,
+    viya_requests: dict[str, Any],
+) -> dict[str, Any]:
+    """The whole results document: every phase plus the original tool's keys (seed layout)."""
+    if aborted:
+        status = "aborted"
+    elif phases and all(p["status"] == "completed" for p in phases):
+        status = "completed"
+    else:
+        status = "completed_with_failures"
+    base = next((p for p in phases if p["baseline"]), None)
+    other = next((p for p in phases if not p["baseline"]), None)
+    seq = seed_execution(base, mode_label="sequential")
+    asy = seed_execution(other, mode_label="asynchronous")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": status,
+        "metadata": {
+            "started_at": iso(started),
+            "ended_at": iso(ended),
+            "duration_seconds": round(elapsed_s, 3),
+            "tool_version": __version__,
+            "viya_url": viya_url,
+            "labels": labels,
+            "job_config": job_config,
+            "settings": settings,
+            "emulator": emulated,
+            "execution_timestamp": iso(started),  # the seed's key
+            "base_url": viya_url,  # the seed's key
+            "viya_requests": viya_requests,
+        },
+        "phases": phases,
+        "sequential_execution": seq,
+        "async_execution": asy,
+        "comparison": seed_comparison(seq, asy),
+    }
+
