@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve()
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "tests"), str(HERE.parents[1] / "tests" / "faults")]
 
 import faultmatrix as matrix  # noqa: E402  (tests/faults/faultmatrix.py)
-from servers import pushgateway  # noqa: E402  (tests/servers.py)
+from support.servers import pushgateway  # noqa: E402  (tests/servers.py)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,15 +13,10 @@ level may still be warm for the next; the node figures per level show it.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import fmt_seconds, phase_views
-from jes_runner.sinks.report.figures import sweep_figure
 
 log = logging.getLogger("jes_runner.analysis.sweep")
 
@@ -117,19 +112,7 @@ def render(doc: dict[str, Any]) -> str:
 
 
 
-def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
-    from jes_runner._util import write_atomic
 
-    path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
-    try:
-        write_atomic(path, json.dumps(doc, indent=2) + "\n")
-        path.with_suffix(".png").write_bytes(sweep_figure(doc))
-    except OSError as e:
-        raise JesError(f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE) from None
-    return path
-
-
-# -- CLI ----------------------------------------------------------------------------------------
 
 
 

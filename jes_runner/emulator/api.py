@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from jes_runner.emulator.clock import http_date
 from jes_runner.emulator.envelope import QueryError, envelope, link, select
+from jes_runner.emulator.http import ApiError, Request, Response
 from jes_runner.emulator.views import (
     CONTEXT_SUMMARY_TYPE,
     CONTEXT_TYPE,
@@ -34,71 +33,15 @@ if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator
     from jes_runner.emulator.catalog import Context, Definition
 
-ERROR_TYPE = "application/vnd.sas.error+json"
 DEFAULT_CONTEXT = "SAS Job Execution compute context"
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Any  # email.message.Message: case-insensitive get()
-    body: bytes
-    params: dict[str, str] = field(default_factory=dict)
-    user: str | None = None
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body or b"null")
-        except ValueError:
-            raise ApiError(400, "The request body is not valid JSON.") from None
 
 
-@dataclass
-class Response:
-    status: int
-    body: Any = None  # dict/list -> JSON, str -> text, None -> empty
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: Iterator[bytes] | None = None  # sent chunked, item by item (a Kubernetes watch)
 
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        details: list[str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details, self.headers = (
-            status,
-            message,
-            details or [],
-            headers or {},
-        )
 
 
-def sas_error(
-    status: int,
-    message: str,
-    details: list[str] | None = None,
-    path: str = "",
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = {
-        "errorCode": {400: 1000, 401: 1001, 403: 1003, 404: 1004, 405: 1005, 429: 1029}.get(
-            status, 5000 + status % 100
-        ),
-        "message": message,
-        "details": [*(details or []), f"path: {path}"] if path else list(details or []),
-        "links": [],
-        "version": 2,
-        "httpStatusCode": status,
-    }
-    return Response(status, body, ERROR_TYPE, dict(headers or {}))
 
 
 def _ctype(req: Request, vendor: str) -> str:
@@ -348,13 +291,6 @@ def delete_job(app: Emulator, req: Request) -> Response:
 # ----- Workload Orchestrator -----------------------------------------------------------
 
 
-def _outage_guard(app: Emulator) -> None:
-    if app.faults.outage(app.cluster.now):
-        raise ApiError(
-            503,
-            "The workload orchestrator service is unavailable.",
-            ["injected orchestrator outage"],
-        )
 
 
 def list_orch_jobs(app: Emulator, req: Request) -> Response:
@@ -464,105 +400,5 @@ def health(app: Emulator, req: Request) -> Response:
     return Response(200, {"status": "ok", "url": app.url})
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    template: str
-    func: Callable[[Emulator, Request], Response]
-    auth: bool = True
-    model: bool = True
-    admin: bool = False
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.method} {self.template}"
 
 
-ROUTES: list[Route] = [
-    Route("POST", "/SASLogon/oauth/token", token, auth=False, model=False),
-    Route("GET", "/SASLogon/oauth/authorize", authorize, auth=False, model=False),
-    Route("GET", "/jobDefinitions/definitions", list_definitions),
-    Route("GET", "/jobDefinitions/definitions/{id}", get_definition),
-    Route("GET", "/compute/contexts", list_contexts),
-    Route("GET", "/compute/contexts/{id}", get_context),
-    Route("POST", "/jobExecution/jobs", submit_job),
-    Route("GET", "/jobExecution/jobs", list_jobs),
-    Route("GET", "/jobExecution/jobs/{id}", get_job),
-    Route("DELETE", "/jobExecution/jobs/{id}", delete_job),
-    Route("GET", "/jobExecution/jobs/{id}/state", get_job_state),
-    Route("PUT", "/jobExecution/jobs/{id}/state", put_job_state),
-    Route("GET", "/workloadOrchestrator/jobs", list_orch_jobs),
-    Route("GET", "/workloadOrchestrator/jobs/{id}", get_orch_job),
-    Route("GET", "/workloadOrchestrator/hosts", list_hosts),
-    Route("GET", "/workloadOrchestrator/hosts/{name}", get_host),
-    Route("GET", "/workloadOrchestrator/queues", list_queues),
-    Route("GET", "/workloadOrchestrator/queues/{name}", get_queue),
-    Route("GET", "/emulator/ground-truth", ground_truth, auth=False, model=False, admin=True),
-    Route("GET", "/emulator/faults", get_faults, auth=False, admin=True),
-    Route("POST", "/emulator/faults", post_faults, auth=False, model=False, admin=True),
-    Route("GET", "/emulator/scenario", get_scenario, auth=False, model=False, admin=True),
-    Route("GET", "/emulator/health", health, auth=False, model=False, admin=True),
-]
-
-
-def _k8s(name: str) -> Callable[[Emulator, Request], Response]:
-    """An endpoint of k8s.py, imported on first call (k8s.py imports this module)."""
-
-    def call(app: Emulator, req: Request) -> Response:
-        from jes_runner.emulator import k8s
-
-        func: Callable[[Emulator, Request], Response] = getattr(k8s, name)
-        return func(app, req)
-
-    call.__name__ = name
-    return call
-
-
-def _kube_routes() -> list[Route]:
-    """The small Kubernetes API (k8s.py): its own auth and Status errors, never faulted."""
-    nodes, secret = "/api/v1/nodes", "/api/v1/namespaces/{namespace}/secrets"
-    kw: dict[str, Any] = {"auth": False, "model": False, "admin": True}
-    return [
-        Route("GET", nodes, _k8s("list_nodes"), **kw),
-        Route("GET", nodes + "/{name}", _k8s("get_node"), **kw),
-        Route("POST", secret, _k8s("create_secret"), **kw),
-        Route("GET", secret + "/{name}", _k8s("get_secret"), **kw),
-        Route("PATCH", secret + "/{name}", _k8s("patch_secret"), **kw),
-        Route("PUT", secret + "/{name}", _k8s("replace_secret"), **kw),
-        Route("GET", "/emulator/k8s", _k8s("admin_get"), **kw),
-        Route("POST", "/emulator/k8s", _k8s("admin_post"), **kw),
-    ]
-
-
-ROUTES += _kube_routes()
-
-
-class Router:
-    """Matches paths segment by segment; ``{name}`` captures one segment."""
-
-    def __init__(self, routes: list[Route]) -> None:
-        self.routes = [(r, r.template.strip("/").split("/")) for r in routes]
-
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
-        """(route, params, allowed methods for the path) -- route None when no method matches."""
-        segs = path.strip("/").split("/")
-        allowed: list[str] = []
-        for route, tsegs in self.routes:
-            if len(tsegs) != len(segs):
-                continue
-            params: dict[str, str] = {}
-            for t, s in zip(tsegs, segs, strict=True):
-                if t.startswith("{"):
-                    if not s:
-                        break
-                    params[t[1:-1]] = s
-                elif t != s:
-                    break
-            else:
-                if route.method == method:
-                    return route, params, []
-                allowed.append(route.method)
-        return None, {}, allowed
-
-
-ROUTER = Router(ROUTES)

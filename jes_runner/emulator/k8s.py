@@ -45,8 +45,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from jes_runner.emulator.api import Request, Response
 from jes_runner.emulator.clock import iso_ms
+from jes_runner.emulator.http import Request, Response
 
 if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator

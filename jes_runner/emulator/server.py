@@ -20,8 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from jes_runner.emulator.api import ROUTER, ApiError, Request, Response, sas_error
 from jes_runner.emulator.clock import iso_ms
+from jes_runner.emulator.http import ApiError, Request, Response, sas_error
+from jes_runner.emulator.routes import ROUTER
 
 if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator

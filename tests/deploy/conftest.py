@@ -24,7 +24,7 @@ from deploy_util import (
     free_port,
     require_tool,
 )
-from servers import stop_process
+from support.servers import stop_process
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from servers import pushgateway
+from support.servers import pushgateway
 
 ROWS: list[Any] = []  # faultmatrix.Row, in run order
 

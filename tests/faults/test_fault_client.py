@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from viya_fakes import jwt, respond
+from support.viya_fakes import jwt, respond
 
 from jes_runner.measure.correlation import Correlator
 from jes_runner.measure.records import JobRecord

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import requests
 import yaml
 from kubernetes import client
-from servers import stop_process
+from support.servers import stop_process
 
 from jes_runner.cli.main import main
 from jes_runner.results.schema import validate_results

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 from kube_support import emulator_process, ground_truth, subprocess_env, wait_for
-from servers import http, parse_metrics_text, pushgateway  # type: ignore[import-not-found]
+from support.servers import http, parse_metrics_text, pushgateway  # type: ignore[import-not-found]
 
 from jes_runner.emulator import default_scenario
 from jes_runner.results.schema import validate_results

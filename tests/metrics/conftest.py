@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from metrics_helpers import Stack, start_stack
-from servers import Server, pushgateway
+from support.servers import Server, pushgateway
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from servers import Server, prometheus, pushgateway
+from support.servers import Server, prometheus, pushgateway
 
 BASE = datetime(2026, 1, 5, 2, 0, 0, tzinfo=UTC)
 

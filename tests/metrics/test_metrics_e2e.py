@@ -40,7 +40,7 @@ from metrics_helpers import (
     substitute,
 )
 from prometheus_client import generate_latest
-from servers import api, free_port, http, parse_metrics_text, query, wait_for
+from support.servers import api, free_port, http, parse_metrics_text, query, wait_for
 
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry

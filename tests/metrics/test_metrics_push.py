@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from metrics_helpers import make_results
-from servers import free_port
+from support.servers import free_port
 
 from jes_runner.config.settings import load_settings
 from jes_runner.errors import ConfigError, ExitCode, JesError

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from metrics_helpers import make_results
-from servers import Server, free_port, http, make_tls_files, parse_metrics_text, pushgateway
+from support.servers import Server, free_port, http, make_tls_files, parse_metrics_text, pushgateway
 
 from jes_runner.cli.main import main
 from jes_runner.errors import ExitCode, JesError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from metrics_helpers import RULE_TOKENS, RULES, RULES_TEST, alert_rules, render_rules
-from servers import promtool
+from support.servers import promtool
 
 ALERTS = {"JesRunFailedJobs", "JesNoRecentSuccess", "JesSpeedupDropped", "JesPushStale"}
 

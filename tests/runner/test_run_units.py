@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from viya_fakes import jwt, respond
+from support.viya_fakes import jwt, respond
 
 from jes_runner._util import iso, parse_ts
 from jes_runner.config.phases import parse_phases, slug

@@ -14,10 +14,10 @@ from jes_runner.analysis.sweep import (
     parse_levels,
     render,
     sweep_document,
-    write_sweep,
 )
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.errors import ConfigError, ExitCode, JesError
+from jes_runner.sinks.report.figures import write_sweep
 
 log = logging.getLogger("jes_runner.cli.commands.sweep")
 

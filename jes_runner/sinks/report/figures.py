@@ -8,7 +8,10 @@ HTML's embedded JSON block) can check rows, bars and marks against the results f
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from matplotlib import patheffects
@@ -18,8 +21,10 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner._util import parse_ts
+from jes_runner._util import parse_ts, write_atomic
+from jes_runner.analysis.sweep import SWEEP_PREFIX
 from jes_runner.config.phases import slug
+from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import UNKNOWN_HOST, PhaseView, fmt_seconds
 
 COLORS = {
@@ -365,3 +370,13 @@ def sweep_figure(doc: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
+    path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
+    try:
+        write_atomic(path, json.dumps(doc, indent=2) + "\n")
+        path.with_suffix(".png").write_bytes(sweep_figure(doc))
+    except OSError as e:
+        raise JesError(f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE) from None
+    return path
