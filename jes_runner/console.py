@@ -1,7 +1,9 @@
-"""What the user sees: log lines (text or JSON), live progress, the summary table.
+"""What the user sees while a command works: log lines (text or JSON), live progress,
+and the one number format and table renderer every table shares.
 
-Everything goes to stdout; stderr is kept for the single ``error:`` line a
-failing command prints, so scripts can rely on it.
+Log lines and progress go to stderr; stdout carries only what a command produces
+(the summary table, a listing, JSON), so ``jes-runner run > summary.txt`` and pipes
+work. A failing command's last stderr line is its single ``error:`` line.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str = "text", stream: IO[str] | None = None, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -80,27 +82,44 @@ def run_id_in_logs(run_id: str) -> Iterator[None]:
 
 
 class Progress:
-    """Phase listener: a live line on a TTY, one log line per job otherwise."""
+    """Phase listener: on a terminal, a status line redrawn at least once a second (elapsed,
+    done / in flight / queued, ETA); elsewhere one log line per job (WARNING when it did not
+    complete)."""
+
+    TICK_S = 1.0
 
     def __init__(self, stream: IO[str] | None = None, *, live: bool | None = None, log_format: str = "text") -> None:
-        self.stream = stream or sys.stdout
+        self.stream = stream or sys.stderr
         self.live = (self.stream.isatty() and log_format == "text") if live is None else live
         self.log = logging.getLogger("jes_runner.progress")
         self._lock = threading.Lock()
-        self._phase: str | None = None
-        self._total = self._done = self._failed = self._submitted = 0
+        self._phase: PhasePlan | None = None
+        self._done = self._failed = self._submitted = 0
+        self._started = time.monotonic()
+        self._finished_runtime = 0.0  # server seconds of the jobs done, for the ETA
         self._last_draw = 0.0
+        self._ticker: threading.Thread | None = None
+        self._stop_tick = threading.Event()
 
     def phase_started(self, phase: PhasePlan) -> None:
         with self._lock:
-            self._phase, self._total = phase.name, len(phase.jobs)
+            self._phase = phase
             self._done = self._failed = self._submitted = 0
+            self._started = time.monotonic()
+            self._finished_runtime = 0.0
         self.log.info("phase %s: %d jobs, mode %s%s, context '%s'", phase.name, len(phase.jobs), phase.mode,
                       "" if phase.mode in ("sequential", "all") else f" {phase.concurrency}", phase.context,
                       extra={"event": "phase_started", "phase": phase.name, "jobs": len(phase.jobs)})
+        if self.live:
+            self._stop_tick.clear()
+            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+            self._ticker.start()
 
     def phase_ended(self, phase: PhasePlan) -> None:
         if self.live:
+            self._stop_tick.set()
+            if self._ticker is not None:
+                self._ticker.join(timeout=2)
             self._draw(force=True)
             self.stream.write("\n")
             self.stream.flush()
@@ -115,31 +134,75 @@ class Progress:
         with self._lock:
             self._done += 1
             self._failed += record.status != "completed"
+            self._finished_runtime += record.duration or 0.0
         if self.live:
             self._draw()
             return
         dur = record.duration
-        self.log.info(
-            "phase %s: %s %s%s [%d/%d]", phase.name, record.unique_job_name, record.status,
-            f" in {dur:.3f} s ({record.timing_source})" if dur is not None else "", self._done, self._total,
+        level = logging.INFO if record.status == "completed" else logging.WARNING
+        self.log.log(
+            level, "phase %s: %s %s%s [%d/%d]", phase.name, record.unique_job_name, record.status,
+            f" in {dur:.3f} s ({record.timing_source})" if dur is not None else "", self._done, len(phase.jobs),
             extra={"event": "job_finished", "phase": phase.name, "job": record.name,
                    "unique_job_name": record.unique_job_name, "status": record.status, "duration": dur,
                    "timing_source": record.timing_source},
         )
 
+    def _tick(self) -> None:
+        while not self._stop_tick.wait(self.TICK_S):
+            self._draw(force=True)
+
+    def eta_seconds(self) -> float | None:
+        """Time left: remaining jobs at the pace seen so far, or from the expected runtimes
+        of the job config before any job has finished; None when neither is known."""
+        with self._lock:
+            phase = self._phase
+            if phase is None:
+                return None
+            total, done = len(phase.jobs), self._done
+            elapsed = time.monotonic() - self._started
+            if done:
+                return elapsed / done * (total - done)
+            expected = [j.expected_runtime_s for j in phase.jobs if j.expected_runtime_s]
+            if len(expected) != total:
+                return None
+            waves = max(1, phase.concurrency)
+            return max(0.0, sum(expected) / waves - elapsed)
+
+    def status_line(self) -> str:
+        eta = self.eta_seconds()
+        with self._lock:
+            phase = self._phase
+            total = len(phase.jobs) if phase else 0
+            in_flight = max(0, self._submitted - self._done)
+            queued = max(0, total - self._submitted)
+            elapsed = time.monotonic() - self._started
+            return (f"{phase.name if phase else '-'}: {fmt_duration(elapsed)} elapsed, {self._done}/{total} done, "
+                    f"{in_flight} in flight, {queued} queued"
+                    + (f", {self._failed} not completed" if self._failed else "")
+                    + (f", ETA {fmt_duration(eta)}" if eta is not None else ""))
+
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        line = self.status_line()
         with self._lock:
-            if not force and now - self._last_draw < 0.1:
-                return
-            self._last_draw = now
-            in_flight = self._submitted - self._done
-            width = 30
-            filled = int(width * self._done / self._total) if self._total else width
-            line = (f"\r{self._phase}: [{'#' * filled}{'.' * (width - filled)}] {self._done}/{self._total} done"
-                    f", {max(0, in_flight)} in flight" + (f", {self._failed} not completed" if self._failed else ""))
-        self.stream.write(line)
-        self.stream.flush()
+            self.stream.write("\r\x1b[2K" + line)
+            self.stream.flush()
+
+
+def fmt_duration(seconds: float) -> str:
+    """``1h02m``, ``3m04s`` or ``5.2s``: elapsed times and ETAs."""
+    s = max(0.0, seconds)
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m}m{sec:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
 
 
 def fmt_number(v: Any, digits: int = 1) -> str:
@@ -151,3 +214,24 @@ def fmt_number(v: Any, digits: int = 1) -> str:
     return str(v)
 
 
+def fmt_seconds(s: float | None) -> str:
+    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`."""
+    if s is None:
+        return "–"
+    if abs(s) < 120:
+        return f"{s:.1f} s" if abs(s) >= 1 or s == 0 else f"{s:.3f} s"
+    if abs(s) < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.2f} h"
+
+
+def render_table(head: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
+    """The one table renderer: columns padded to their widest cell, two spaces apart,
+    ``right`` (column indexes) right-aligned for numbers, a rule under the header."""
+    right = right or set()
+    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
+
+    return [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]

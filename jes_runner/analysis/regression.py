@@ -20,8 +20,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
-from jes_runner.results.views import PhaseView, fmt_seconds, phase_views
+from jes_runner.results.views import PhaseView, phase_views
 
 PHASE_FIGURES = ("makespan_seconds", "duration_p50_seconds", "duration_p95_seconds", "queue_wait_p95_seconds")
 

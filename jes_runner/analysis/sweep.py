@@ -16,7 +16,8 @@ import argparse
 import logging
 from typing import Any
 
-from jes_runner.results.views import fmt_seconds, phase_views
+from jes_runner.console import fmt_seconds, render_table
+from jes_runner.results.views import phase_views
 
 log = logging.getLogger("jes_runner.analysis.sweep")
 
@@ -91,17 +92,17 @@ def sweep_document(results: dict[str, Any], levels: list[int], *, results_file: 
 def render(doc: dict[str, Any]) -> str:
     sw = doc["sweep"]
     knee = sw["knee"] or {}
+    head = ["level", "makespan", "speedup", "queue p50", "queue p95", "hosts", "peak nodes", "ok/total", ""]
+    rows = [
+        [str(p["concurrency"]), fmt_seconds(p["makespan_seconds"]),
+         f"{p['speedup']:.2f}x" if p["speedup"] else "–", fmt_seconds(p["queue_wait_p50_seconds"]),
+         fmt_seconds(p["queue_wait_p95_seconds"]), str(p["hosts_used"]), str(p["peak_nodes"]),
+         f"{p['jobs_completed']}/{p['jobs_total']}", "<- knee" if p["concurrency"] == knee.get("concurrency") else ""]
+        for p in sw["points"]
+    ]
     lines = [f"concurrency sweep in '{sw['context']}' ({sw['mode']} mode); baseline "
              f"{fmt_seconds(sw['baseline']['makespan_seconds'])}",
-             f"{'level':>5}  {'makespan':>10}  {'speedup':>8}  {'queue p50':>10}  {'queue p95':>10}  "
-             f"{'hosts':>5}  {'peak nodes':>10}  {'ok/total':>8}"]
-    for p in sw["points"]:
-        mark = "  <- knee" if p["concurrency"] == knee.get("concurrency") else ""
-        speed = f"{p['speedup']:.2f}x" if p["speedup"] else "–"
-        lines.append(f"{p['concurrency']:>5}  {fmt_seconds(p['makespan_seconds']):>10}  {speed:>8}  "
-                     f"{fmt_seconds(p['queue_wait_p50_seconds']):>10}  {fmt_seconds(p['queue_wait_p95_seconds']):>10}  "
-                     f"{p['hosts_used']:>5}  {str(p['peak_nodes']):>10}  "
-                     f"{str(p['jobs_completed']) + '/' + str(p['jobs_total']):>8}{mark}")
+             *render_table(head, rows, right=set(range(8)))]
     if knee:
         lines.append(f"knee: concurrency {knee['concurrency']} ({knee['rule']}; best "
                      f"{fmt_seconds(knee['best_makespan_seconds'])} at {knee['best_concurrency']})")

@@ -277,9 +277,6 @@ class Cluster:
     def live_nodes(self) -> list[Node]:
         return [n for n in self.nodes if n.removed_t is None]
 
-    def running_jobs(self, node: Node) -> list[SimJob]:
-        return list(node.jobs)
-
     # ----- internals --------------------------------------------------------
 
     def _progress(self, t: float) -> None:

@@ -46,8 +46,8 @@ def _kube_routes() -> list[Route]:
         Route("GET", secret + "/{name}", k8s.get_secret, **kw),
         Route("PATCH", secret + "/{name}", k8s.patch_secret, **kw),
         Route("PUT", secret + "/{name}", k8s.replace_secret, **kw),
-        Route("GET", "/emulator/k8s", api.k8s.admin_get, **kw),
-        Route("POST", "/emulator/k8s", api.k8s.admin_post, **kw),
+        Route("GET", "/emulator/k8s", k8s.admin_get, **kw),
+        Route("POST", "/emulator/k8s", k8s.admin_post, **kw),
     ]
 
 

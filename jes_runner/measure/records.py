@@ -13,7 +13,6 @@ from typing import Any
 from jes_runner._util import iso, parse_ts
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
-STATUSES = ("completed", "failed", "canceled", "timed_out", "submit_failed")
 
 
 

@@ -292,12 +292,3 @@ def phase_views(results: dict[str, Any]) -> list[PhaseView]:
     return phases
 
 
-def fmt_seconds(s: float | None) -> str:
-    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`."""
-    if s is None:
-        return "–"
-    if abs(s) < 120:
-        return f"{s:.1f} s" if abs(s) >= 1 or s == 0 else f"{s:.3f} s"
-    if abs(s) < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.2f} h"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jes_runner.console import fmt_number
+from jes_runner.console import fmt_number, render_table
 
 
 def render_summary(results: dict[str, Any]) -> str:
     """The terminal table at the end of a run."""
     head = ["phase", "context", "mode", "ok/total", "makespan s", "p50 s", "p95 s", "queue p95 s",
             "hosts", "peak nodes", "concurrency", "saved s", "gain %", "speedup"]
-    rows = [head]
+    rows: list[list[str]] = []
     for p in results.get("phases", []):
         s, vb = p["stats"], p.get("vs_baseline") or {}
         mode = p["mode"] + ("" if p["mode"] in ("sequential", "all") else f" {p['concurrency']}")
@@ -23,15 +23,8 @@ def render_summary(results: dict[str, Any]) -> str:
             fmt_number(s["concurrency_achieved"], 2), fmt_number(vb.get("time_saved_seconds"), 2),
             fmt_number(vb.get("efficiency_gain_percent"), 1), (fmt_number(vb.get("speedup"), 2) + "x") if vb.get("speedup") else "-",
         ])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    numeric = set(range(3, len(head)))
-
-    def line(r: list[str]) -> str:
-        return "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
-
     out = [f"run {results.get('run_id')}: {results.get('status')}  (* = baseline; times from Viya server timestamps)",
-           line(rows[0]), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows[1:]]
+           *render_table(head, rows, right=set(range(3, len(head))))]
     for p in results.get("phases", []):
         if p.get("unmatched_jobs"):
             out.append(f"phase {p['name']}: {len(p['unmatched_jobs'])} job(s) without Workload Orchestrator data")

@@ -41,9 +41,6 @@ class Credentials:
     client_id: str = "sas.cli"
     client_secret: str = field(default="", repr=False)
 
-    def can_obtain(self) -> bool:
-        return bool(self.refresh_token or self.client_secret or (self.username and self.password))
-
 
 def jwt_claims(token: str) -> dict[str, object]:
     """The JWT payload, unverified (the server verifies; we only schedule refreshes)."""

@@ -14,9 +14,9 @@ import sys
 from typing import IO, Any
 
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.console import fmt_seconds, render_table
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.orchestrator import recent_jobs
-from jes_runner.results.views import fmt_seconds
 from jes_runner.viya import user_errors
 
 
@@ -31,12 +31,8 @@ def render(jobs: list[dict[str, Any]], out: IO[str]) -> None:
             _secs(j.get("queue_wait_seconds")), _secs(j.get("starting_seconds")), _secs(j.get("execution_seconds")),
             _val(j.get("cpu_cores")), _val(j.get("memory_mb")),
         ])
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
-    right = {0, 6, 7, 8, 9, 10}
-    fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
-    out.write(fmt.format(*cols).rstrip() + "\n")
-    for r in rows:
-        out.write(fmt.format(*r).rstrip() + "\n")
+    for line in render_table(cols, rows, right={0, 6, 7, 8, 9, 10}):
+        out.write(line + "\n")
 
 
 def _short(s: str, n: int) -> str:

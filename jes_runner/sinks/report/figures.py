@@ -24,8 +24,9 @@ from matplotlib.patches import Patch
 from jes_runner._util import parse_ts, write_atomic
 from jes_runner.analysis.sweep import SWEEP_PREFIX
 from jes_runner.config.phases import slug
+from jes_runner.console import fmt_seconds
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.results.views import UNKNOWN_HOST, PhaseView, fmt_seconds
+from jes_runner.results.views import UNKNOWN_HOST, PhaseView
 
 COLORS = {
     "wait": "#f2b134",

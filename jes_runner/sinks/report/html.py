@@ -17,13 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner import __version__
+from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
-from jes_runner.results.views import (
-    PhaseView,
-    fmt_seconds,
-    normalize_results,
-    phase_views,
-)
+from jes_runner.results.views import PhaseView, normalize_results, phase_views
 from jes_runner.sinks.report.assets import CSS, ERROR_HOOK_JS, TABLE_JS
 from jes_runner.sinks.report.figures import Figure, all_figures
 
