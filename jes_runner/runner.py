@@ -289,7 +289,7 @@ class Runner:
                             "vs_baseline": p["vs_baseline"], "unmatched_jobs": len(p["unmatched_jobs"])}
                            for p in res["phases"]]})
             return
-        self.stdout.write("\n" + render_summary(ctx.results) + "\n")
+        self.stdout.write(render_summary(ctx.results) + "\n")
         if ctx.results_path:
             self.stdout.write(f"results: {ctx.results_path}\n")
         if ctx.checkpoint and ctx.checkpoint.lines:

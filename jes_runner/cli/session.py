@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from jes_runner import __version__
 from jes_runner.config.settings import Settings, load_settings
-from jes_runner.errors import ExitCode, JesError
+from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
 from jes_runner.runner import RunContext, Runner, Sink
 from jes_runner.shutdown import graceful
@@ -59,15 +59,22 @@ def make_client(
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings with the command's flags on top (a flag the command does not have is not given)."""
     keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
             "cluster", "environment", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
-            "max_queue_wait_p95_seconds")
+            "max_queue_wait_p95_seconds", "pushgateway_url")
     overrides = {k: getattr(args, k, None) for k in keys}
     overrides.update(extra)
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    if getattr(args, "push", None) is False:  # --no-push wins over JES_PUSHGATEWAY_URL
+        settings = settings.model_copy(update={"pushgateway_url": None})
+    return settings
 
 
 def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
+    if args.phases_file and (args.mode is not None or args.concurrent is not None):
+        raise ConfigError("--phases sets every phase's mode and concurrency: drop --mode/--concurrent, "
+                          "or drop --phases")
     if args.concurrent is not None and args.concurrent < 1:
         raise JesError("--concurrent must be at least 1")
     if args.limit_jobs is not None and args.limit_jobs < 0:

@@ -15,7 +15,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import requests
 import yaml
-from kube_support import REPO, refresh_ok, run_cli, subprocess_env
+from support.kube_support import REPO, refresh_ok, run_cli, subprocess_env
 
 from jes_runner.viya import jwt_expiry
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from kube_support import Viya, kube_api, password_login, refresh_ok, token_grant
+from support.kube_support import Viya, kube_api, password_login, refresh_ok, token_grant
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from kube_support import emulator_process, ground_truth, subprocess_env, wait_for
+from support.kube_support import emulator_process, ground_truth, subprocess_env, wait_for
 from support.servers import http, parse_metrics_text, pushgateway  # type: ignore[import-not-found]
 
 from jes_runner.emulator import default_scenario

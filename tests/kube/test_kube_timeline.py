@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_support import Viya, latest_results, run_cli, wait_for, write_job_config
+from support.kube_support import Viya, latest_results, run_cli, wait_for, write_job_config
 
 from jes_runner._util import parse_ts
 from jes_runner.kube import NodeWatcher, connect

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_support import kube_api, password_login, refresh_ok, run_cli, token_grant
+from support.kube_support import kube_api, password_login, refresh_ok, run_cli, token_grant
 
 from jes_runner.cli.session import make_client
 from jes_runner.config.settings import load_settings

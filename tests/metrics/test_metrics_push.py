@@ -88,7 +88,7 @@ class Records(logging.Handler):
 
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    logger = logging.getLogger("jes_runner.sinks.metrics.registry")
+    logger = logging.getLogger("jes_runner.sinks.metrics.push")
     handler, level = Records(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import yaml
 
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import add_viya
 from jes_runner.config.settings import Settings, load_settings
 from jes_runner.errors import JesError, PreflightError
 from jes_runner.kube.config import connect, pod_namespace
@@ -175,7 +176,8 @@ def _login(args: argparse.Namespace, settings: Settings, client_id: str, client_
 def cmd_auth(args: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    settings = load_settings(viya_url=args.viya_url, secrets_dir=args.secrets_dir, client_id=args.client_id)
+    settings = load_settings(viya_url=args.viya_url, secrets_dir=args.secrets_dir, client_id=args.client_id,
+                             ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
     info = sys.stderr if args.manifest else stdout  # stdout carries only the manifest then
     now = datetime.now(UTC).timestamp()
     if args.manifest and not args.secret:
@@ -249,7 +251,7 @@ def register(subparsers: Any) -> None:
         description="Get the first tokens into the token files or a Kubernetes Secret: authorization-code "
                     "flow (paste the code) or password grant; --refresh renews them; --show describes them "
                     "without printing them.")
-    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL)")
+    add_viya(p)
     p.add_argument("--client-id", help="OAuth client (JES_CLIENT_ID, default sas.cli)")
     p.add_argument("--grant", choices=["code", "password"],
                    help="default: password when JES_USERNAME/JES_PASSWORD are set, else code")

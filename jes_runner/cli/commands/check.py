@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.cli.options import add_run_arguments
+from jes_runner.cli.options import add_job_config, add_output_dir, add_phase_plan, add_viya
 from jes_runner.cli.session import make_client, plan_from_args, settings_from_args
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
@@ -273,5 +273,9 @@ def register(subparsers: Any) -> None:
         description="Check everything a run needs without submitting any job: one line per check "
                     "(ok / FAIL with what to fix); exit 2 if any check fails.",
     )
-    add_run_arguments(p)
+    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); required: check never starts the emulator")
+    add_job_config(p)
+    add_phase_plan(p)
+    add_output_dir(p)
+    p.add_argument("--pushgateway-url", help="Pushgateway URL to check (JES_PUSHGATEWAY_URL); unset: not checked")
     p.set_defaults(func=cmd_check)

@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Per phase and per job, the change in makespan, duration and queue wait between "
                     "two runs. Exit 6 when a phase figure grew by more than --max-regression (or a job "
                     "figure by more than --max-job-regression, when given), 0 otherwise.")
-    p.add_argument("baseline", metavar="BASELINE.json", type=Path)
-    p.add_argument("current", metavar="CURRENT.json", type=Path)
+    p.add_argument("baseline", metavar="BASELINE.json", type=Path, help="the earlier results file (the reference)")
+    p.add_argument("current", metavar="CURRENT.json", type=Path, help="the results file to judge against it")
     p.add_argument("--max-regression", type=parse_percent, default=10.0, metavar="PCT",
                    help="tolerated growth of phase makespan, duration p50/p95, queue wait p95 (default 10%%)")
     p.add_argument("--max-job-regression", type=parse_percent, default=None, metavar="PCT",

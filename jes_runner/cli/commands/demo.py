@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import add_log_format, add_output_dir
 from jes_runner.cli.session import managed_run, viya_target
 from jes_runner.config.settings import load_settings, packaged_job_config
 from jes_runner.console import configure_logging
@@ -47,8 +48,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("demo", help=SUMMARIES["demo"],
                               description="Start the Viya emulator in-process and run the default comparison "
                                           "(sequential, then batches of 5) over all 54 jobs.")
-    p.add_argument("--output-dir", help="results directory (default results/)")
-    p.add_argument("--log-format", choices=["text", "json"])
+    add_output_dir(p)
+    add_log_format(p)
     p.add_argument("--limit-jobs", type=int, help="first N jobs only")
     p.add_argument("--scenario", help="emulator scenario file (YAML/JSON) instead of the default")
     p.set_defaults(func=cmd_demo)

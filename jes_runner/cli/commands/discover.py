@@ -16,6 +16,7 @@ from typing import Any
 
 from jes_runner._util import write_atomic
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import add_log_format, add_viya
 from jes_runner.config.settings import Settings, load_settings
 from jes_runner.console import configure_logging
 from jes_runner.errors import ConfigError
@@ -73,6 +74,6 @@ def register(subparsers: Any) -> None:
                                           "config file in the original format.")
     p.add_argument("--pattern", required=True, help="glob on definition names, e.g. '*_pooled'")
     p.add_argument("--out", help="file to write (its enabled flags and expected runtimes are kept); default stdout")
-    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
-    p.add_argument("--log-format", choices=["text", "json"])
+    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
+    add_log_format(p)
     p.set_defaults(func=cmd_discover)

@@ -14,6 +14,7 @@ import sys
 from typing import IO, Any
 
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import add_viya
 from jes_runner.console import fmt_seconds, render_table
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.orchestrator import recent_jobs
@@ -57,9 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scan", type=int, default=5000, metavar="N",
                    help="with --name: look at no more than N recent jobs (default 5000)")
     p.add_argument("--json", action="store_true", help="one JSON document instead of the table")
-    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL)")
-    p.add_argument("--ca-bundle", help="CA bundle for Viya's TLS certificate (JES_CA_BUNDLE)")
-    p.add_argument("--no-verify-tls", dest="verify_tls", action="store_const", const=False)
+    add_viya(p)
     p.set_defaults(func=_cmd)
 
 

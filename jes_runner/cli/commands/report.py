@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report", help=SUMMARIES["report"],
         description="Write a self-contained HTML report (timeline per phase, makespan and speedup, "
                     "queue wait, per-job table) and the figures as PNG files.")
-    p.add_argument("results", metavar="RESULTS.json", type=Path)
+    p.add_argument("results", metavar="RESULTS.json", type=Path, help="a results file (any version, or the original tool's)")
     p.add_argument("--out", metavar="DIR", type=Path, default=None,
                    help="output directory (default: RESULTS_report/ beside the results file)")
     p.add_argument("--no-png", action="store_true", help="only the HTML file (figures stay embedded in it)")

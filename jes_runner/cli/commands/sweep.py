@@ -16,6 +16,14 @@ from jes_runner.analysis.sweep import (
     sweep_document,
 )
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import (
+    add_job_config,
+    add_log_format,
+    add_output_dir,
+    add_push,
+    add_run_behaviour,
+    add_viya,
+)
 from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.sinks.report.figures import write_sweep
 
@@ -29,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sweep", help=SUMMARIES["sweep"],
         description="Sequential baseline once, then the concurrent phase at each --concurrency level; "
                     "reports makespan, queue wait and node usage per level and marks the knee (the "
-                    "smallest level within 5%% of the best makespan). Without --viya-url the embedded "
+                    "smallest level within 5% of the best makespan). Without --viya-url the embedded "
                     "emulator is used.")
     p.add_argument("--concurrency", type=parse_levels, required=True, metavar="N,N,...",
                    help="levels, e.g. 1,5,10,20")
@@ -39,20 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="window: keep N in flight (default); batch: waves of N")
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="PCT",
                    help="knee: within this %% of the best makespan (default 5)")
-    p.add_argument("--viya-url", help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
+    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
     p.add_argument("--scenario", help="emulator scenario file (only without --viya-url)")
-    p.add_argument("--config", dest="job_config", help="job config file (JES_JOB_CONFIG)")
-    p.add_argument("--output-dir", help="results directory (JES_OUTPUT_DIR, default results/)")
+    add_job_config(p)
+    add_output_dir(p)
     p.add_argument("--limit-jobs", type=int, help="first N enabled jobs")
-    p.add_argument("--no-report", dest="report", action="store_const", const=False,
-                   help="do not write the run's HTML report (JES_REPORT=false)")
-    p.add_argument("--log-format", choices=["text", "json"])
-    p.add_argument("--job-timeout", dest="job_timeout_s", type=float, help="seconds before a job is canceled")
-    p.add_argument("--correlation-deadline", dest="correlation_deadline_s", type=float)
-    p.add_argument("--cluster", help="run label (JES_CLUSTER)")
-    p.add_argument("--environment", help="run label (JES_ENVIRONMENT)")
-    p.add_argument("--ca-bundle", help="CA bundle for Viya's TLS certificate (JES_CA_BUNDLE)")
-    p.add_argument("--no-verify-tls", dest="verify_tls", action="store_const", const=False)
+    add_log_format(p)
+    add_run_behaviour(p)
+    add_push(p)
     p.set_defaults(func=_cmd)
 
 

@@ -1,0 +1,225 @@
+"""PhaseExecutor on a fake client and a fake clock: release rules per mode, server timings,
+idle gaps, request counts, timeouts and stops -- no threads racing the wall clock.
+
+The fake clock advances only when the executor waits (``stop_event.wait``), so every
+figure below is exact and independent of how fast this machine is.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from jes_runner.measure.executor import PhaseExecutor, PollPolicy, RuntimeModel
+from jes_runner.measure.plan import PhasePlan, PlannedJob
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FakeStop:
+    """The executor's stop event: waiting on it is where virtual time passes."""
+
+    def __init__(self, clock: FakeClock, stop_at: float | None = None) -> None:
+        self.clock = clock
+        self.stop_at = stop_at
+        self._set = False
+
+    def is_set(self) -> bool:
+        if self.stop_at is not None and self.clock.t >= self.stop_at:
+            self._set = True
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.clock.t += timeout or 0.0
+        return self.is_set()
+
+
+class FakeViya:
+    """Jobs run from their creation for their run time, with ``slots`` at once (the rest queue)."""
+
+    def __init__(self, clock: FakeClock, runtimes: dict[str, float], slots: int = 1000) -> None:
+        self.clock = clock
+        self.runtimes = runtimes
+        self.slots = slots
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.request_count = 0
+        self.requests_by_kind: dict[str, int] = {}
+        self.canceled: list[str] = []
+        self.lock = threading.Lock()
+
+    def _ts(self, t: float) -> str:
+        return (T0 + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
+
+    def _count(self, kind: str) -> None:
+        self.request_count += 1
+        self.requests_by_kind[kind] = self.requests_by_kind.get(kind, 0) + 1
+
+    def submit_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._count("submit")
+            job_id = f"job-{len(self.jobs) + 1}"
+            base = body["name"].split("_")[0]
+            self.jobs[job_id] = {"id": job_id, "name": body["name"], "created": self.clock.t,
+                                 "runtime": self.runtimes[base], "canceled_at": None}
+            return self._view(job_id)
+
+    def _timeline(self) -> dict[str, tuple[float, float]]:
+        """(start, end) of every job: FIFO over the slots."""
+        slot_free = [0.0] * self.slots
+        out = {}
+        for job_id, j in sorted(self.jobs.items(), key=lambda kv: (kv[1]["created"], int(kv[0][4:]))):
+            k = min(range(self.slots), key=lambda i: slot_free[i])
+            start = max(j["created"], slot_free[k])
+            end = start + j["runtime"]
+            if j["canceled_at"] is not None and j["canceled_at"] < end:
+                end = j["canceled_at"]
+            slot_free[k] = end
+            out[job_id] = (start, end)
+        return out
+
+    def _view(self, job_id: str) -> dict[str, Any]:
+        j = self.jobs[job_id]
+        start, end = self._timeline()[job_id]
+        now = self.clock.t
+        view: dict[str, Any] = {"id": job_id, "name": j["name"], "creationTimeStamp": self._ts(j["created"])}
+        if now >= end:
+            view["state"] = "canceled" if j["canceled_at"] is not None and j["canceled_at"] <= end else "completed"
+            view["endTimeStamp"] = self._ts(end)
+        else:
+            view["state"] = "running" if now >= start else "pending"
+        return view
+
+    def get_jobs(self, ids: list[str]) -> list[dict[str, Any]]:
+        with self.lock:
+            self._count("list")
+            return [self._view(i) for i in ids if i in self.jobs]
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            self._count("get")
+            return self._view(job_id) if job_id in self.jobs else None
+
+    def cancel_job(self, job_id: str) -> bool:
+        with self.lock:
+            self._count("cancel")
+            view = self._view(job_id)
+            if view["state"] in ("completed", "failed", "canceled"):
+                return False
+            self.jobs[job_id]["canceled_at"] = self.clock.t
+            self.canceled.append(job_id)
+            return True
+
+    def max_in_flight(self) -> int:
+        """The most jobs that existed unfinished at one time (from creation to end)."""
+        spans = [(self.jobs[i]["created"], end) for i, (_, end) in self._timeline().items()]
+        points = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+        cur = best = 0
+        for _, d in points:
+            cur += d
+            best = max(best, cur)
+        return best
+
+
+RUNTIMES = {"a": 30.0, "b": 50.0, "c": 20.0, "d": 40.0, "e": 60.0, "f": 25.0}
+
+
+def _phase(mode: str, concurrency: int, expected: bool = True) -> PhasePlan:
+    jobs = [PlannedJob(name, f"def-{name}", {}, rt if expected else None) for name, rt in RUNTIMES.items()]
+    return PhasePlan(name=mode, slug=mode, context="ctx", mode=mode,  # type: ignore[arg-type]
+                     concurrency=concurrency if mode != "sequential" else 1, baseline=mode == "sequential",
+                     jobs=jobs)
+
+
+def _run(mode: str, concurrency: int = 1, *, expected: bool = True, slots: int = 1000,
+         timeout_s: float = 3600.0, stop_at: float | None = None) -> tuple[Any, FakeViya]:
+    clock = FakeClock()
+    viya = FakeViya(clock, RUNTIMES, slots=slots)
+    ex = PhaseExecutor(viya, _phase(mode, concurrency, expected), run_id="r1", epoch=1,  # type: ignore[arg-type]
+                       definition_ids={n: f"def-{n}" for n in RUNTIMES},
+                       policy=PollPolicy(interval_min=0.5, interval_max=30.0, job_timeout_s=timeout_s),
+                       model=RuntimeModel(), stop_event=FakeStop(clock, stop_at),  # type: ignore[arg-type]
+                       submit_workers=1, clock=clock)
+    return ex.run(), viya
+
+
+def _idle_gaps(viya: FakeViya) -> list[float]:
+    spans = sorted((j["created"], end) for j, (_, end) in
+                   ((viya.jobs[i], se) for i, se in viya._timeline().items()))
+    return [b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False)]
+
+
+def test_sequential_one_at_a_time_with_server_durations_and_small_gaps() -> None:
+    outcome, viya = _run("sequential")
+    assert [r.status for r in outcome.records] == ["completed"] * len(RUNTIMES)
+    assert [r.duration for r in outcome.records] == list(RUNTIMES.values())  # server timestamps, exact
+    assert all(r.timing_source == "server" for r in outcome.records)
+    assert viya.max_in_flight() == 1
+    gaps = _idle_gaps(viya)
+    assert all(0 <= g <= 0.1 * min(RUNTIMES.values()) for g in gaps), gaps  # polled near each expected end
+    polls = viya.requests_by_kind["list"]
+    assert polls <= 3 * len(RUNTIMES), viya.requests_by_kind
+
+
+def test_sequential_without_expected_runtimes_probes_and_learns() -> None:
+    outcome, viya = _run("sequential", expected=False)
+    assert [r.duration for r in outcome.records] == list(RUNTIMES.values())
+    gaps = _idle_gaps(viya)
+    assert max(gaps) <= 0.5 * max(RUNTIMES.values()), gaps  # doubling probes overshoot, but boundedly
+    assert viya.requests_by_kind["list"] <= 8 * len(RUNTIMES), viya.requests_by_kind
+
+
+def test_batch_releases_the_next_wave_only_when_the_last_ended() -> None:
+    outcome, viya = _run("batch", 2)
+    assert all(r.status == "completed" for r in outcome.records)
+    created = sorted(j["created"] for j in viya.jobs.values())
+    ends = {i: end for i, (_, end) in viya._timeline().items()}
+    waves = [sorted(viya.jobs, key=lambda i: int(i[4:]))[k:k + 2] for k in range(0, len(RUNTIMES), 2)]
+    for prev, nxt in zip(waves, waves[1:], strict=False):
+        assert min(viya.jobs[i]["created"] for i in nxt) >= max(ends[i] for i in prev)
+    assert viya.max_in_flight() == 2 and len(created) == len(RUNTIMES)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_window_keeps_n_in_flight(n: int) -> None:
+    outcome, viya = _run("window", n)
+    assert all(r.status == "completed" for r in outcome.records)
+    assert viya.max_in_flight() == n
+
+
+def test_all_at_once_queues_on_the_server_and_durations_include_the_queue() -> None:
+    outcome, viya = _run("all", len(RUNTIMES), slots=2)
+    assert viya.max_in_flight() == len(RUNTIMES)
+    for r in outcome.records:
+        start, end = viya._timeline()[r.job_instance_id or ""]
+        assert r.duration == pytest.approx(end - viya.jobs[r.job_instance_id or ""]["created"])
+
+
+def test_a_job_past_its_timeout_is_canceled_and_recorded_timed_out() -> None:
+    outcome, viya = _run("all", len(RUNTIMES), timeout_s=45.0)
+    by_name = {r.name: r for r in outcome.records}
+    assert {n for n, r in by_name.items() if r.status == "timed_out"} == {"b", "e"}  # 50 s and 60 s jobs
+    assert len(viya.canceled) == 2
+    assert all(by_name[n].status == "completed" for n in ("a", "c", "d", "f"))
+
+
+def test_a_stop_cancels_everything_in_flight_and_submits_nothing_more() -> None:
+    outcome, viya = _run("window", 2, stop_at=35.0)
+    assert outcome.aborted
+    statuses = {r.name: r.status for r in outcome.records}
+    assert set(statuses.values()) <= {"completed", "canceled"} and "canceled" in statuses.values()
+    assert len(viya.jobs) < len(RUNTIMES)  # the queue was never submitted
+    assert all(viya._view(i)["state"] in ("completed", "canceled") for i in viya.jobs)
