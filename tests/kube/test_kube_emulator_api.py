@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from support.kube_support import Viya, kube_api, password_login, refresh_ok, token_grant
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from support.kube_support import Viya, kube_api, password_login, refresh_ok, token_grant
 
 FAST = 0.002
 TMP = "aks-computetmp-28320745-vmss"

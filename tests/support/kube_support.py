@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import requests
 import yaml
 from kubernetes import client
-from support.servers import stop_process
 
 from jes_runner.cli.main import main
 from jes_runner.results.schema import validate_results
+from support.servers import stop_process
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
