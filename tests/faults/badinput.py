@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from support.cli_output import non_log_lines
 
 from jes_runner.cli.main import main
 
@@ -17,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def one_line_error(out: str, err: str, code: int, *, mentions: Sequence[str]) -> str:
     """Exit 2, exactly one stderr line `error: ...` naming everything in `mentions` and a fix; no traceback."""
     assert "Traceback" not in out + err, err[-2000:]
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    lines = non_log_lines(err)  # log lines (stderr) aside: exactly one error line, the last one
+    assert not lines or err.strip().splitlines()[-1] == lines[-1], err[-500:]
     assert code == 2, f"exit {code}, expected 2; stderr: {err[-500:]!r}; stdout: {out[-300:]!r}"
     assert len(lines) == 1, f"expected one stderr line, got {len(lines)}: {lines[:5]}"
     line = lines[0]

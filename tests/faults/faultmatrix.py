@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support.cli_output import non_log_lines
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SPEED = 0.002
@@ -180,12 +182,12 @@ def sigterm_mid_phase(ctx: Ctx) -> None:
 
 # per-case checks (problems as strings) --------------------------------------------------------
 
-def _stdout_has(o: Outcome, needle: str) -> list[str]:
-    return [] if needle in o.stdout else [f"stdout lacks {needle!r}"]
+def _logs_have(o: Outcome, needle: str) -> list[str]:
+    return [] if needle in o.stderr else [f"the log (stderr) lacks {needle!r}"]
 
 
 def check_no_lost_poll(o: Outcome) -> list[str]:
-    problems = [f"stdout: {ln}" for ln in o.stdout.splitlines() if "polling failed" in ln or "refused the access" in ln]
+    problems = [f"log: {ln}" for ln in o.stderr.splitlines() if "polling failed" in ln or "refused the access" in ln]
     by_kind = ((o.results or {}).get("metadata") or {}).get("viya_requests", {}).get("by_kind", {})
     tokens = by_kind.get("POST /SASLogon/oauth", 0)
     if tokens < 3:
@@ -203,7 +205,7 @@ def check_outage_phase(o: Outcome) -> list[str]:
         problems.append(f"phase 1: {len(first['unmatched_jobs'])} unmatched, expected all {len(first['jobs'])}")
     if second["unmatched_jobs"]:
         problems.append(f"phase 2 (after the outage): {len(second['unmatched_jobs'])} unmatched")
-    return problems + _stdout_has(o, "not found in the Workload Orchestrator")
+    return problems + _logs_have(o, "not found in the Workload Orchestrator")
 
 
 def check_all_matched(o: Outcome) -> list[str]:
@@ -218,14 +220,14 @@ def check_throttled(o: Outcome) -> list[str]:
 
 
 def check_rode_out(o: Outcome) -> list[str]:
-    failed = [ln for ln in o.stdout.splitlines() if "polling failed" in ln]
+    failed = [ln for ln in o.stderr.splitlines() if "polling failed" in ln]
     problems = [] if failed else ["no poll failed: the outage missed the phases"]
     if len(o.driver_log) < 2:
         problems.append(f"outages: {o.driver_log}")
     posts = o.truth["faults_injected_counts"].get("error POST /jobExecution/jobs", 0)
     if not posts:
         problems.append("no submission met the outage")
-    return problems + [ln for ln in o.stdout.splitlines() if "lost contact" in ln]
+    return problems + [ln for ln in o.stderr.splitlines() if "lost contact" in ln]
 
 
 def check_lag_waited_for(o: Outcome) -> list[str]:
@@ -516,8 +518,11 @@ def judge(o: Outcome) -> Row:
         problems.append(f"exit code {o.exit_code}, expected {case.exit_code}")
     if "Traceback" in o.stderr or "Traceback" in o.stdout:
         problems.append("a traceback was printed")
-    if len([ln for ln in o.stderr.splitlines() if ln.strip()]) > 1:
-        problems.append(f"stderr has {len(o.stderr.splitlines())} lines, expected at most one")
+    errors = non_log_lines(o.stderr)  # log lines are on stderr; besides them, at most the one error line
+    if len(errors) > 1:
+        problems.append(f"stderr has {len(errors)} lines besides log lines, expected at most one: {errors[:3]}")
+    if errors and o.stderr.strip().splitlines()[-1] != errors[-1]:
+        problems.append("the error line is not the last line on stderr")
     recs: list[dict[str, Any]] = []
     if res is None:
         problems.append("no results (neither file nor stdout copy)")

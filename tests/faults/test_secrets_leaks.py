@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from badinput import run_inprocess
 from faultmatrix import JWT, closed_port, deep_merge, pushgateway_metrics
+from support.cli_output import non_log_lines
 
 from jes_runner.emulator import Emulator
 
@@ -71,7 +72,8 @@ def test_refused_refresh_token_and_client_secret_are_never_echoed(
     monkeypatch.setenv("JES_CLIENT_ID", "jes-runner")
     monkeypatch.setenv("JES_CLIENT_SECRET", CLIENT_SECRET + "-wrong")
     code, out, err = run_inprocess(["run", "--viya-url", emu.url, "--limit-jobs", "1", "--sequential-only"], capsys)
-    assert code == 2 and err.startswith("error: ")
+    assert code == 2 and non_log_lines(err) == [err.strip().splitlines()[-1]]
+    assert err.strip().splitlines()[-1].startswith("error: ")
     assert_clean(texts(runner_env, out, err), bogus_refresh, CLIENT_SECRET)
 
 
@@ -97,7 +99,7 @@ def test_effective_config_and_json_logs_mask_everything(
     code, out, err = run_inprocess(["run", "--viya-url", emu.url, "--limit-jobs", "3", "--sequential-only",
                                     "--log-format", "json"], capsys)
     assert code == 4  # measured and written; the push to the closed port failed
-    assert '"event": "run_summary"' in out or '"event":"run_summary"' in out
+    assert '"event": "run_summary"' in err or '"event":"run_summary"' in err  # JSON log lines: stderr
     assert_clean(texts(runner_env, out, err), PASSWORD, CLIENT_SECRET, access, refresh, PG_PASSWORD)
 
 

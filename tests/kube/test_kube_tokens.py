@@ -58,8 +58,9 @@ def test_rotated_refresh_tokens_are_written_back_to_the_secret(
     # read back through the real client too: base64 data, a newer resourceVersion
     secret = kube_api(emu.url, KUBE_TOKEN).read_namespaced_secret(NAME, NS)
     assert set(secret.data) == {"refresh_token", "access_token", "note"}
-    out = capsys.readouterr().out
-    assert "new refresh token saved to Secret jes/jes-runner-tokens" in out
+    cap = capsys.readouterr()
+    out = cap.out + cap.err  # log lines are on stderr
+    assert "new refresh token saved to Secret jes/jes-runner-tokens" in cap.err
     _no_token_values(out, rt0, data["refresh_token"])
 
 
@@ -72,8 +73,9 @@ def test_persist_failure_is_one_warning_not_a_failed_run(
                  "JES_TOKEN_SECRET_NAMESPACE": NS, "JES_KUBE_API_URL": emu.url}.items():
         monkeypatch.setenv(k, v)
     assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "2", "--sequential-only", "--no-report"]) == 0
-    out = capsys.readouterr().out
-    warnings = [ln for ln in out.splitlines() if "could not persist" in ln]
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    warnings = [ln for ln in cap.err.splitlines() if "could not persist" in ln]
     assert len(warnings) == 1, warnings
     assert ("does not exist" if problem == "missing-secret" else "HTTP 403") in warnings[0]
     assert "WARNING" in warnings[0] and "the run goes on" in warnings[0]

@@ -41,8 +41,8 @@ def test_orchestrator_lists_recent_jobs(make_emulator: Callable[..., Any], runne
 
     rc, out, err = cli("orchestrator", "--viya-url", emu.url, "--last", "3")
     assert rc == 0, err
-    header, *rows = out.splitlines()
-    assert header.split()[:5] == ["id", "name", "queue", "state", "host"]
+    header, rule, *rows = out.splitlines()
+    assert header.split()[:5] == ["id", "name", "queue", "state", "host"] and set(rule) <= {"-", " "}
     assert len(rows) == 3
     # newest first: the last three submissions, in reverse order (name rule: lower-case, no "_")
     assert [r.split()[1].split("-")[0] for r in rows] == ["nightlyetl3", "nightlyetl2", "nightlyetl1"]

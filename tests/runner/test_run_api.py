@@ -73,7 +73,9 @@ def test_live_progress_on_a_tty(emulator: Any, runner_env: Path) -> None:
                 progress=Progress(out), stdout=out)
     assert r.run().exit_code == 0
     text = out.getvalue()
-    assert "\rseq: [" in text and "3/3 done" in text
+    # a status line redrawn in place: elapsed, done / in flight / queued, ETA once a job has ended
+    assert "\r\x1b[2Kseq: " in text and "3/3 done, 0 in flight, 0 queued" in text
+    assert "elapsed" in text and "ETA" in text
 
 
 @pytest.mark.parametrize("phases", [[{"name": "w", "context": "SAS Job Execution compute context",

@@ -1,4 +1,4 @@
-"""Preflight failures: the CLI as a subprocess must exit 2 with exactly one line on stderr."""
+"""Preflight failures: the CLI as a subprocess must exit 2 with exactly one error line, last on stderr."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from runner_helpers import write_job_config
+from support.cli_output import non_log_lines
 
 SECRET = "pw-that-must-not-leak"
 
@@ -26,8 +27,8 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 def assert_one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and proc.stderr.endswith("\n"), proc.stderr
+    lines = non_log_lines(proc.stderr)  # log lines go to stderr too; the error is one line, the last
+    assert len(lines) == 1 and proc.stderr.splitlines()[-1] == lines[0], proc.stderr
     assert lines[0].startswith("error: ")
     for n in needles:
         assert n in lines[0], lines[0]
