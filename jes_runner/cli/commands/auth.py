@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -178,38 +179,60 @@ def cmd_auth(args: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[
     stdout = stdout or sys.stdout
     settings = load_settings(viya_url=args.viya_url, secrets_dir=args.secrets_dir, client_id=args.client_id,
                              ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
-    info = sys.stderr if args.manifest else stdout  # stdout carries only the manifest then
     now = datetime.now(UTC).timestamp()
     if args.manifest and not args.secret:
         args.secret = settings.token_secret_name or DEFAULT_SECRET_NAME
     if args.manifest and (args.show or args.refresh):
         raise JesError("--manifest prints new tokens: it cannot be combined with --show or --refresh")
-
     if args.show:
-        source = _store(args, settings)
-        try:
-            stored = source.load()
-        except StoreError as e:
-            raise JesError(str(e)) from None
-        if not stored.get("access_token") and not stored.get("refresh_token"):
-            raise JesError(f"no tokens in {source}; fix: run `jes-runner auth` first")
-        print(f"source: {source}", file=stdout)
-        print(f"client: {stored.get('client_id') or settings.client_id}", file=stdout)
-        print(describe_token(stored.get("access_token"), "access token", now), file=stdout)
-        print(describe_token(stored.get("refresh_token"), "refresh token", now), file=stdout)
-        return 0
-
+        return _show(args, settings, stdout, now)
     if not settings.viya_url:
         raise JesError("no Viya URL: set JES_VIYA_URL or pass --viya-url")
+    info = sys.stderr if args.manifest else stdout  # stdout carries only the manifest then
+    store = None if args.manifest else _store(args, settings)
+    values = _new_tokens(args, settings, store, stdin, info)
+    if args.manifest:
+        stdout.write(manifest(args.secret, args.namespace or settings.token_secret_namespace, values))
+        stdout.flush()
+        print("note: the manifest holds the tokens; pipe it to `kubectl apply -f -` and do not store it",
+              file=sys.stderr)
+        return 0
+    assert store is not None
+    written = _load_or_save(lambda: store.save(values, create=True))
+    print(describe_token(values["access_token"], "access token", now), file=info)
+    print(f"{'updated ' + ', '.join(written) if written else 'nothing changed'} in {store}", file=info)
+    return 0
+
+
+def _load_or_save(op: Callable[[], Any]) -> Any:
+    """A token store's load/save, its error as the command's one line."""
+    try:
+        return op()
+    except StoreError as e:
+        raise JesError(str(e)) from None
+
+
+def _show(args: argparse.Namespace, settings: Settings, stdout: IO[str], now: float) -> int:
+    """`--show`: where the tokens are, whose, and when they expire -- never the tokens."""
+    source = _store(args, settings)
+    stored = _load_or_save(source.load)
+    if not stored.get("access_token") and not stored.get("refresh_token"):
+        raise JesError(f"no tokens in {source}; fix: run `jes-runner auth` first")
+    print(f"source: {source}", file=stdout)
+    print(f"client: {stored.get('client_id') or settings.client_id}", file=stdout)
+    print(describe_token(stored.get("access_token"), "access token", now), file=stdout)
+    print(describe_token(stored.get("refresh_token"), "refresh token", now), file=stdout)
+    return 0
+
+
+def _new_tokens(args: argparse.Namespace, settings: Settings, store: FileStore | SecretStore | None,
+                stdin: IO[str], info: IO[str]) -> dict[str, str]:
+    """The values to store: a refresh of the stored tokens (``--refresh``) or a new login."""
     client_id = settings.client_id
     client_secret = settings.secret("client_secret") or ""
-    store: FileStore | SecretStore | None = None if args.manifest else _store(args, settings)
     if args.refresh:
         assert store is not None
-        try:
-            stored = store.load()
-        except StoreError as e:
-            raise JesError(str(e)) from None
+        stored = _load_or_save(store.load)
         refresh = stored.get("refresh_token") or settings.secret("refresh_token")
         if not refresh:
             raise JesError(f"no refresh token in {store}; fix: log in with `jes-runner auth` first")
@@ -228,21 +251,7 @@ def cmd_auth(args: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[
               "token alone expires", file=info)
     if client_secret:
         values["client_secret"] = client_secret
-
-    if args.manifest:
-        stdout.write(manifest(args.secret, args.namespace or settings.token_secret_namespace, values))
-        stdout.flush()
-        print("note: the manifest holds the tokens; pipe it to `kubectl apply -f -` and do not store it",
-              file=sys.stderr)
-        return 0
-    assert store is not None
-    try:
-        written = store.save(values, create=True)
-    except StoreError as e:
-        raise JesError(str(e)) from None
-    print(describe_token(values["access_token"], "access token", now), file=info)
-    print(f"{'updated ' + ', '.join(written) if written else 'nothing changed'} in {store}", file=info)
-    return 0
+    return values
 
 
 def register(subparsers: Any) -> None:

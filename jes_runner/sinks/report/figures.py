@@ -129,19 +129,38 @@ def _bars(ax: Any, ys: list[float], lefts: list[float], widths: list[float], col
 
 
 def timeline_figure(phase: PhaseView) -> Figure:
+    """One band per host, one bar per job (queue wait, start-up, run), node events marked."""
     lay = timeline_layout(phase)
-    bars, rows = lay["bars"], lay["rows"]
+    bars, rows, events = lay["bars"], lay["rows"], lay["node_events"]
     ends = [b["start"] + b["wait"] + b["starting"] + b["run"] for b in bars]
-    span = max([lay["makespan"] or 0.0, *ends, *(e["time"] for e in lay["node_events"])]) or 1.0
+    span = max([lay["makespan"] or 0.0, *ends, *(e["time"] for e in events)]) or 1.0
     scale, unit = _time_unit(span)
     height_in = min(28.0, 1.6 + 0.16 * lay["total_lanes"] + 0.3 * len(rows))
-    events = lay["node_events"]
     fig = MplFigure(figsize=(14, max(3.2, height_in + (0.9 if events else 0))), layout="constrained")
     if events:  # a strip above the bands names each node event
         ev_ax, ax = fig.subplots(2, 1, sharex=True, height_ratios=[0.9, max(height_in, 2.3)])
     else:
         ev_ax, ax = None, fig.add_subplot()
+    collections = _job_bars(ax, bars, scale)
+    _host_bands(ax, rows, lay["total_lanes"])
+    marks = _node_events(ax, ev_ax, events, rows, scale)
+    (ev_ax or ax).set_title(
+        f"Phase '{phase.name}' — {phase.context} ({phase.mode}, concurrency {phase.concurrency}): "
+        f"{len(bars)} jobs on {len([r for r in rows if r['host'] != UNKNOWN_HOST])} host(s)",
+        fontsize=10, loc="left")
+    if len(bars) <= 150:
+        _job_names(ax, bars, ends, span, scale)
+    _time_axis(ax, lay["makespan"], events, span, scale, unit)
+    _timeline_legend(fig, events)
+    lay["drawn"] = {"wait_bars": len(collections[0].get_paths()), "starting_bars": len(collections[1].get_paths()),
+                    "run_bars": len(collections[2].get_paths()), "host_rows": len(ax.get_yticks()),
+                    "host_labels": [t.get_text().split("\n")[0] for t in ax.get_yticklabels()],
+                    "node_marks": marks, "time_unit": unit}
+    return _render(fig, f"timeline_{slug(phase.name)}", f"Timeline: {phase.name}", lay)
 
+
+def _job_bars(ax: Any, bars: list[dict[str, Any]], scale: float) -> tuple[Any, Any, Any]:
+    """One PolyCollection per segment kind, one rectangle per job: fast at 10,000 jobs."""
     ys = [b["y"] for b in bars]
     lefts = [b["start"] / scale for b in bars]
     waits = [b["wait"] / scale for b in bars]
@@ -150,14 +169,15 @@ def timeline_figure(phase: PhaseView) -> Figure:
     run_colors = [COLORS["run"] if b["status"] == "completed"
                   else COLORS["failed"] if b["status"] in ("failed", "submit_failed") else COLORS["other"]
                   for b in bars]
-    # one PolyCollection per segment kind, one rectangle per job: fast at 10,000 jobs
     starts_s = [a + b for a, b in zip(lefts, waits, strict=True)]
     starts_r = [a + b for a, b in zip(starts_s, startings, strict=True)]
-    c_wait = _bars(ax, ys, lefts, waits, [COLORS["wait"]], "wait")
-    c_start = _bars(ax, ys, starts_s, startings, [COLORS["starting"]], "starting")
-    c_run = _bars(ax, ys, starts_r, runs, run_colors, "run", edge="white")
+    return (_bars(ax, ys, lefts, waits, [COLORS["wait"]], "wait"),
+            _bars(ax, ys, starts_s, startings, [COLORS["starting"]], "starting"),
+            _bars(ax, ys, starts_r, runs, run_colors, "run", edge="white"))
 
-    # host bands: label in the middle of each band, light shading behind alternate hosts
+
+def _host_bands(ax: Any, rows: list[dict[str, Any]], total_lanes: int) -> None:
+    """Label in the middle of each host's band, light shading behind alternate hosts."""
     ticks, labels = [], []
     for i, r in enumerate(rows):
         if i % 2:
@@ -165,8 +185,12 @@ def timeline_figure(phase: PhaseView) -> Figure:
         ticks.append(r["y0"] + (r["lanes"] - 1) / 2)
         labels.append(f"{r['host']}\n{r['jobs']} job{'s' if r['jobs'] != 1 else ''}")
     ax.set_yticks(ticks, labels, fontsize=8)
-    ax.set_ylim(lay["total_lanes"] + 0.5, -1.5)  # first host at the top
+    ax.set_ylim(total_lanes + 0.5, -1.5)  # first host at the top
 
+
+def _node_events(ax: Any, ev_ax: Any, events: list[dict[str, Any]], rows: list[dict[str, Any]],
+                 scale: float) -> int:
+    """A node's added / ready / removed: a line in its own band (or across), a named mark in the strip."""
     marks = 0
     band = {r["host"]: r for r in rows}
     markers = {"added": "^", "ready": "o", "removed": "v"}
@@ -190,46 +214,43 @@ def timeline_figure(phase: PhaseView) -> Figure:
         ev_ax.set_yticks([])
         ev_ax.set_ylabel("nodes", fontsize=8)
         ev_ax.grid(axis="x", color="#dddddd", lw=0.6)
-        ev_ax.set_title(f"Phase '{phase.name}' — {phase.context} ({phase.mode}, concurrency {phase.concurrency}): "
-                        f"{len(bars)} jobs on {len([r for r in rows if r['host'] != UNKNOWN_HOST])} host(s)",
-                        fontsize=10, loc="left")
-    if len(bars) <= 150:  # name each job after its bar where the lane leaves room for it
-        starts_by_lane: dict[int, list[float]] = {}
-        for b in bars:
-            starts_by_lane.setdefault(b["y"], []).append(b["start"])
-        for b, end in zip(bars, ends, strict=True):
-            nxt = min((s for s in starts_by_lane[b["y"]] if s > b["start"]), default=float("inf"))
-            if nxt - end >= (len(b["job"]) + 1) * 0.0035 * span:
-                ax.annotate(b["job"], (end / scale, b["y"]), fontsize=5.5, color="#333333", ha="left",
-                            va="center", xytext=(2, 0), textcoords="offset points")
-    if lay["makespan"] is not None:
-        ax.axvline(lay["makespan"] / scale, color=COLORS["makespan"], lw=1.2, ls="--")
-        ax.annotate(f"makespan {fmt_seconds(lay['makespan'])}", (lay["makespan"] / scale, -1.0),
+    return marks
+
+
+def _job_names(ax: Any, bars: list[dict[str, Any]], ends: list[float], span: float, scale: float) -> None:
+    """Name each job after its bar where the lane leaves room for it."""
+    starts_by_lane: dict[int, list[float]] = {}
+    for b in bars:
+        starts_by_lane.setdefault(b["y"], []).append(b["start"])
+    for b, end in zip(bars, ends, strict=True):
+        nxt = min((s for s in starts_by_lane[b["y"]] if s > b["start"]), default=float("inf"))
+        if nxt - end >= (len(b["job"]) + 1) * 0.0035 * span:
+            ax.annotate(b["job"], (end / scale, b["y"]), fontsize=5.5, color="#333333", ha="left",
+                        va="center", xytext=(2, 0), textcoords="offset points")
+
+
+def _time_axis(ax: Any, makespan: float | None, events: list[dict[str, Any]], span: float, scale: float,
+               unit: str) -> None:
+    if makespan is not None:
+        ax.axvline(makespan / scale, color=COLORS["makespan"], lw=1.2, ls="--")
+        ax.annotate(f"makespan {fmt_seconds(makespan)}", (makespan / scale, -1.0),
                     fontsize=8, ha="right", va="center", xytext=(-3, 0), textcoords="offset points")
-    first = min([0.0, *(e["time"] for e in lay["node_events"])])
+    first = min([0.0, *(e["time"] for e in events)])
     ax.set_xlim((first - 0.01 * span) / scale if first < 0 else 0, span / scale * 1.06)
     ax.set_xlabel(f"{unit} since the phase's first job was created (server time)")
     ax.grid(axis="x", color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)
-    if ev_ax is None:
-        ax.set_title(f"Phase '{phase.name}' — {phase.context} ({phase.mode}, concurrency {phase.concurrency}): "
-                     f"{len(bars)} jobs on {len([r for r in rows if r['host'] != UNKNOWN_HOST])} host(s)",
-                     fontsize=10, loc="left")
+
+
+def _timeline_legend(fig: Any, events: list[dict[str, Any]]) -> None:
     handles = [Patch(color=COLORS["wait"], label="queue wait (incl. submission)"),
                Patch(color=COLORS["starting"], label="start-up"),
                Patch(color=COLORS["run"], label="run"),
                Patch(color=COLORS["failed"], label="failed"),
                Line2D([], [], color=COLORS["makespan"], ls="--", label="makespan")]
     handles += [Line2D([], [], color=COLORS[k], lw=2, label=f"node {k}")
-                for k in ("added", "ready", "removed") if any(e["event"] == k for e in lay["node_events"])]
+                for k in ("added", "ready", "removed") if any(e["event"] == k for e in events)]
     fig.legend(handles=handles, loc="outside lower center", fontsize=7, ncols=len(handles), frameon=False)
-
-    lay["drawn"] = {"wait_bars": len(c_wait.get_paths()), "starting_bars": len(c_start.get_paths()),
-                    "run_bars": len(c_run.get_paths()), "host_rows": len(ax.get_yticks()),
-                    "host_labels": [t.get_text().split("\n")[0] for t in ax.get_yticklabels()],
-                    "node_marks": marks, "time_unit": unit}
-    title = f"Timeline: {phase.name}"
-    return _render(fig, f"timeline_{slug(phase.name)}", title, lay)
 
 
 # -- makespan and speedup ------------------------------------------------------------------
