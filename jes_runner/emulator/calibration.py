@@ -136,6 +136,30 @@ def emulated_jobs(jobs: list[SimJob], start: float, lag: float) -> list[JobTimes
     return out
 
 
+def _measured_starting_nodes(cluster: Cluster, phase: dict[str, Any], seen: set[str]) -> None:
+    """Add the nodes the measured phase found already up that the model does not have.
+
+    A host that ran a job without any queue wait existed when that job was
+    submitted. The measured autoscaling phase found ``computetmp`` node
+    ``00002r`` up but never used (its first jobs "started" for 98 s: image
+    pull): the model does not scale a pool for a queue that cannot use the node
+    (no phantom nodes), so the replay takes it as the measured starting state.
+    Its image is cold unless the host ran a job in an earlier phase.
+    """
+    live = {n.name for n in cluster.live_nodes()}
+    for host in sorted({j["host"] for j in phase["jobs"] if j["pending"] == 0} - live):
+        pool = next(
+            (
+                p
+                for p, spec in cluster.scenario.pools.items()
+                if host.startswith(f"aks-{p}-{spec.vmss_id}-vmss")
+            ),
+            None,
+        )
+        if pool is not None:
+            cluster.add_ready_node(pool, image_ready=host in seen)
+
+
 def replay(
     scenario: Scenario | None = None,
     contexts: dict[str, str] | None = None,
@@ -148,12 +172,16 @@ def replay(
     out: dict[str, PhaseReplay] = {}
     t = 0.0
     prev_real_end: float | None = None
+    seen_hosts: set[str] = set()
     for name in PHASES:
         phase = data["phases"][name]
         ctx = (contexts or {}).get(name, phase["context"])
         if prev_real_end is not None:
             t += phase["first_submit"] - prev_real_end  # measured pause between phases
         start = t
+        cluster.advance(start)
+        _measured_starting_nodes(cluster, phase, seen_hosts)
+        seen_hosts.update(j["host"] for j in phase["jobs"])
         jobs: list[SimJob] = []
         if name == "sequential":
             mjobs = phase["jobs"]
