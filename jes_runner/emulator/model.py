@@ -39,7 +39,8 @@ The model, fitted to the measured 54-job runs (CALIBRATION.md):
   ``max_provisioning`` at once when set, the pool's ``max_nodes``, and -- so no
   node is added that the queue cannot use -- its host limit minus the hosts it
   occupies or has coming). Each node is Ready its own seeded delay later
-  (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise). A
+  (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise),
+  but no sooner than the pool's node requested before it. A
   node idle for ``scale_down_idle`` is removed while the pool is above
   ``min_nodes``.
 * A job fails when its definition's code aborts, or by the seeded
@@ -129,7 +130,8 @@ class Node:
     spec: PoolSpec
     requested_t: float
     pull_s: float  # this node's image pull time
-    for_queue: str | None = None  # the queue whose backlog requested it (while provisioning)
+    for_queue: str | None = None  # the queue whose backlog requested it, until it runs a job
+    due_t: float = 0.0  # when it is (or was) due Ready
     ready_t: float | None = None
     warm_t: float = math.inf  # image pulled (inf: not started)
     removed_t: float | None = None
@@ -365,7 +367,7 @@ class Cluster:
         self._seq += 1
         heapq.heappush(self._events, (t, self._seq, kind, node, token))
 
-    def _new_node(self, pool: str, for_queue: str | None = None) -> Node:
+    def _new_node(self, pool: str, for_queue: str | None = None, not_before: float = 0.0) -> Node:
         spec = self.scenario.pools[pool]
         index = self._next_index[pool]
         self._next_index[pool] += 1
@@ -385,12 +387,12 @@ class Cluster:
         self.nodes.append(node)
         self.node_events.append({"t": self.now, "event": "add", "node": node.name, "pool": pool})
         if for_queue is not None:
-            self._push_event(self.now + delay, "ready", node)
+            node.due_t = max(self.now + delay, not_before)
+            self._push_event(node.due_t, "ready", node)
         return node
 
     def _node_ready(self, node: Node, image_ready: bool = False) -> None:
         node.ready_t = self.now
-        node.for_queue = None
         # kubelet pulls the compute image when the first pod lands (no pre-pull)
         node.warm_t = self.now if image_ready or not node.pull_s else math.inf
         self.node_events.append(
@@ -479,6 +481,7 @@ class Cluster:
         node.jobs.append(job)
         node.queue_jobs[job.queue] = node.queue_jobs.get(job.queue, 0) + 1
         node.idle_since = None
+        node.for_queue = None  # reserved no more: it is in use
         if math.isinf(node.warm_t):
             node.warm_t = self.now + node.pull_s
             self._push_event(node.warm_t, "warm", node)
@@ -488,10 +491,13 @@ class Cluster:
             self._begin_start(job)  # the node's load changed: every start-up there slows
 
     def _hosts_of(self, queue: str) -> int:
-        """Hosts the queue occupies or has coming (its host limit counts both)."""
-        occupied = sum(1 for n in self.nodes if n.queue_jobs.get(queue))
-        coming = sum(1 for n in self.nodes if n.provisioning and n.for_queue == queue)
-        return occupied + coming
+        """Hosts the queue occupies or has reserved (requested for it, no job yet): its limit
+        counts both, so no node is requested that the queue could not use."""
+        return sum(
+            1
+            for n in self.nodes
+            if n.removed_t is None and (n.queue_jobs.get(queue) or n.for_queue == queue)
+        )
 
     def _queue_nodes(self, queue: str) -> list[Node]:
         """Ready nodes the queue may place on now, in pool preference order."""
@@ -501,7 +507,8 @@ class Cluster:
         for pool in spec.pools:
             for node in self.nodes:
                 if node.pool == pool and node.ready:
-                    if spec.max_nodes and not node.queue_jobs.get(queue) and used >= spec.max_nodes:
+                    counted = node.queue_jobs.get(queue) or node.for_queue == queue
+                    if spec.max_nodes and not counted and used >= spec.max_nodes:
                         continue
                     out.append(node)
         return out
@@ -538,7 +545,8 @@ class Cluster:
             return False
         node = min(cold, key=lambda n: n.warm_t if n.warm_t < math.inf else self.now + n.pull_s)
         ready_at = node.warm_t if node.warm_t < math.inf else self.now + node.pull_s
-        frees = sorted(t for n in nodes if n.warm(self.now) for t in n.slot_free_times(self.now))
+        # slots on every other node count, those still pulling too (they free up after the pull)
+        frees = sorted(t for n in nodes if n is not node for t in n.slot_free_times(self.now))
         wait_for_warm = sum(1 for t in frees if t <= ready_at)
         if wait_for_warm >= len(waiting):
             return False
@@ -578,8 +586,15 @@ class Cluster:
                 cap = math.inf if spec.max_provisioning is None else spec.max_provisioning - coming
                 want = math.ceil(waiting / spec.slots_per_node) if waiting > 0 else 0
                 n_new = int(max(0, min(want, spec.max_nodes - alive, cap, room)))
+                # a pool's nodes are Ready in request order, each no sooner than the one before:
+                # asking for more nodes never brings an earlier one sooner (more jobs never
+                # run faster for it)
+                ready_t = max(
+                    (n.due_t for n in self.nodes if n.pool == p and n.provisioning),
+                    default=self.now,
+                )
                 for _ in range(n_new):
-                    self._new_node(p, for_queue=qname)
+                    ready_t = self._new_node(p, for_queue=qname, not_before=ready_t).due_t
                 waiting -= n_new * spec.slots_per_node
                 room -= n_new
 
