@@ -5,7 +5,7 @@ server advances it lazily to "now" (wall clock / speed_factor) on each request
 and from a ticker; the calibration and ``whatif`` replay submit times on a
 virtual clock. Nothing here reads the wall clock or takes a lock (the caller
 holds one). The same scenario and seed give the same history; every random
-draw comes from a generator named by (seed, job number) or (seed, node), so two
+draw comes from a generator named by (seed, job profile, its count) or (seed, node), so two
 configurations replayed with one seed share their jobs' and nodes' draws
 (common random numbers: a what-if compares configurations, not luck).
 
@@ -235,7 +235,7 @@ class Cluster:
         self.pending: dict[str, deque[SimJob]] = {q: deque() for q in scenario.queues}
         self._events: list[tuple[float, int, str, Node, float]] = []
         self._seq = 0
-        self._jobs_submitted = 0
+        self._profile_count: dict[str | None, int] = {}
         self._next_index = {p: spec.first_index for p, spec in scenario.pools.items()}
         self._next_orch_id = 1
         self.job_failure_rate = scenario.faults.job_failure_rate
@@ -280,15 +280,18 @@ class Cluster:
         """Submit a job at model time ``t`` (>= now) to ``context`` (must exist)."""
         self.advance(t)
         ctx = self.contexts[context]
-        profile = self.profile_for(name, payload.get("definition_name") if payload else None)
+        key = self.profile_key(name, payload.get("definition_name") if payload else None)
+        profile = self.profiles[key] if key is not None else self.scenario.default_job
         fail = None
         if _ABORT.search(code or ""):
             fail = "The SAS program aborted (ABORT statement in the job code)."
         elif self.job_failure_rate and self.rng.random() < self.job_failure_rate:
             fail = "Injected failure: the compute server ended with errors."
         sc = self.scenario
-        self._jobs_submitted += 1
-        draws = random.Random(f"{sc.seed}:job:{self._jobs_submitted}")
+        # draws named by (profile, how many of it so far), not by arrival order: concurrent
+        # submitters that interleave differently still give each job the same draws
+        nth = self._profile_count[key] = self._profile_count.get(key, 0) + 1
+        draws = random.Random(f"{sc.seed}:job:{key}:{nth}")
         alone = max(0.5, profile.elapsed_s - sc.start_overhead_s - sc.completion_lag_s)
         sigma = sc.run_noise_sigma
         run_work = alone * math.exp(sigma * draws.gauss(0.0, 1.0) - sigma * sigma / 2)
@@ -337,12 +340,16 @@ class Cluster:
 
     def profile_for(self, name: str, definition_name: str | None = None) -> JobProfile:
         """Exact job name, else the definition's name, else the longest profile name prefix."""
+        key = self.profile_key(name, definition_name)
+        return self.profiles[key] if key is not None else self.scenario.default_job
+
+    def profile_key(self, name: str, definition_name: str | None = None) -> str | None:
+        """The profile name :meth:`profile_for` uses (None: the scenario's default job)."""
         if name in self.profiles:
-            return self.profiles[name]
+            return name
         if definition_name and definition_name in self.profiles:
-            return self.profiles[definition_name]
-        best = max((k for k in self.profiles if name.startswith(k)), key=len, default=None)
-        return self.profiles[best] if best else self.scenario.default_job
+            return definition_name
+        return max((k for k in self.profiles if name.startswith(k)), key=len, default=None)
 
     def cpu_demand(self, profile: JobProfile) -> float:
         """Cores a job uses alone: its CPU time over its run time (the scenario's default without)."""
