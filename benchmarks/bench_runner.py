@@ -135,7 +135,9 @@ def worker(args: argparse.Namespace) -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the summary table is not wanted here
     t0 = time.monotonic()
     client = make_client(settings)
-    ctx = Runner(settings, plan, client=client, progress=Progress(devnull, live=False), stdout=devnull).run()
+    ctx = Runner(
+        settings, plan, client=client, progress=Progress(devnull, live=False), stdout=devnull
+    ).run()
     client.close()
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)

@@ -15,7 +15,8 @@ Rules, in the order they are applied:
     from the sequential phase too. Without a sequential phase the run time alone
     cannot be told from contention: the least-contended concurrent phase's run
     times are taken as run times alone (an upper bound; the output says so);
-  - cluster shape from the hosts (``aks-<pool>-<vmss>-vmss<index>``): a pool
+  - cluster shape from the hosts of *every* phase, the left-out one included
+    (leave-out tests the timing model, not the shape inference) (``aks-<pool>-<vmss>-vmss<index>``): a pool
     whose hosts ran the sequential phase is fixed at that many nodes, the others
     autoscale from 0 to the most hosts seen; slots per node = the most jobs a
     host held at once; a queue's pools in order of first use, and a host limit
@@ -223,7 +224,7 @@ def _from_measurements(data: dict[str, Any], source: str) -> Study:
 
 def _from_results(data: dict[str, Any], source: str) -> Study:
     """A jes-runner results file, read through the one results reader."""
-    from jes_runner.report_model import normalize_results, phase_views
+    from jes_runner.results.views import normalize_results, phase_views
 
     phases = []
     for view in phase_views(normalize_results(data, source)):
@@ -559,7 +560,6 @@ def replay_phase(fit: Fit, scenario: Scenario, phase: MeasuredPhase) -> Outcome:
         for mj in phase.jobs:
             jobs.append(cluster.submit(mj.submit, mj.name, phase.context))
     _drain(cluster, jobs)
-    pools = set(scenario.queues[scenario.contexts[0].queue].pools)
     ctx = next(c for c in scenario.contexts if c.name == phase.context)
     pools = set(scenario.queues[ctx.queue].pools)
     return _outcome(cluster, jobs, pools)
