@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sequential phase, contention and pool behaviour from the concurrent phases, the "
         "cluster's shape from the hosts), replay each configuration on a virtual clock and "
         "print makespan, node-minutes and p95 queue wait with p10-p90 intervals over "
-        "replicates, marking the fastest and the cheapest within 10 %% of it. Reads "
+        "replicates, marking the fastest and the cheapest within 10 % of it. Reads "
         "jes-runner results files and the measurements' format.",
     )
     p.add_argument("results", metavar="RESULTS.json", type=Path, help="a measured run")
