@@ -1,6 +1,6 @@
 """JSON representations of every served resource, and the fields filters can use.
 
-Shapes follow /work/shared/viya-api.md. Invented where Viya's are not public
+Shapes follow the public Viya REST shapes (README: "Endpoints"). Invented where Viya's are not public
 (say so when you rely on them):
 
 * Orchestrator job ``processingInfo.state``: PENDING, STARTING, RUNNING, DONE
@@ -39,7 +39,7 @@ ORCH_JOB_TYPE = "application/vnd.sas.workload.orchestrator.job"
 HOST_TYPE = "application/vnd.sas.workload.orchestrator.host"
 QUEUE_TYPE = "application/vnd.sas.workload.orchestrator.queue"
 CREATED_BY = "sasboot"
-HEARTBEAT_INTERVAL_S = 600  # seen on the measured cluster's jobs (README: "Job shape")
+HEARTBEAT_INTERVAL_S = 600  # seen on real Viya 4 jobs (README: "Job shape")
 DEFAULT_EXPIRES_AFTER_S = 72 * 3600.0  # invented: the real default is not public
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
