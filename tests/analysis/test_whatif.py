@@ -140,14 +140,19 @@ def test_results_file_and_multiplier(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert doc["jobs"] == 108 and doc["target_context"] == "Autoscaling POC Context"
 
 
-@pytest.mark.parametrize("phase", ["concurrent_fixed_pool", "concurrent_autoscaling"])
-def test_leave_out_predicts_the_phase_within_20_percent(phase: str) -> None:
+# The issue aims at 15 %. Without the fixed-pool phase no phase shows the compute pool's node
+# under contention, so its cores are not identifiable (1.5 assumed, 1.1 fitted with it): that
+# prediction is about 15 % short (-14.6 % on 5 replicates, -15.5 % on 10); its bound says so.
+@pytest.mark.parametrize(
+    ("phase", "bound"), [("concurrent_fixed_pool", 0.20), ("concurrent_autoscaling", 0.15)]
+)
+def test_leave_out_predicts_the_phase(phase: str, bound: float) -> None:
     loo, fit = whatif.leave_out(whatif.load_study(MEASURED), phase, replicates=5)
     print(
         f"{phase}: predicted {loo.predicted.median:.0f} s, measured {loo.measured_makespan_s:.0f} s, "
         f"error {loo.error * 100:+.1f} %"
     )
-    assert abs(loo.error) <= 0.20
+    assert abs(loo.error) <= bound
 
 
 def test_leave_out_of_the_sequential_phase_says_what_it_cannot_know() -> None:
