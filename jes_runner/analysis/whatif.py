@@ -276,8 +276,6 @@ def load_study(path: str | Path) -> Study:
         study = _from_measurements(data, str(p))
     else:
         study = _from_results(data, str(p))
-    if not any(not ph.sequential for ph in study.phases) and len(study.phases) < 1:
-        raise JesError(f"{p}: no phases to fit")
     return study
 
 
@@ -708,7 +706,10 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
             ended = [j for j in jobs if j.end_t is not None]
             if len(jobs) - len(ended) < limit:
                 break
-            cluster.advance(cluster.next_event_time())
+            t_next = cluster.next_event_time()
+            if math.isinf(t_next):
+                raise RuntimeError("model stalled with jobs in flight")
+            cluster.advance(t_next)
         last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
         t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
         jobs.append(cluster.submit(t, rest.pop(0), ctx))
