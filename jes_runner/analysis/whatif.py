@@ -21,7 +21,8 @@ Rules, in the order they are applied:
     autoscale from 0 to the most hosts seen; slots per node = the most jobs a
     host held at once; a queue's pools in order of first use, and a host limit
     when it used fewer hosts than its pools had while its jobs waited;
-  - scale-up delay: first dispatch on a host new in a phase minus the phase's
+  - scale-up delay: node added -> Ready from a results file's node timeline when
+    it has some, else first dispatch on a host new in a phase minus the phase's
     first queue wait (the measured study has ONE such event); image pull: the
     first start-up on a host new to the run minus the start-up median;
   - contention (each pool's cores) and the start-up load exponent: a small grid
@@ -116,6 +117,9 @@ class MeasuredPhase:
 class Study:
     source: str
     phases: list[MeasuredPhase]
+    # node added -> Ready (s), from a results file's node timeline: scale-up delays measured
+    # directly, preferred to the ones inferred from job starts
+    scale_ups: dict[str, list[float]] = field(default_factory=dict)  # phase -> delays
 
     def phase(self, name: str) -> MeasuredPhase:
         for p in self.phases:
@@ -227,7 +231,17 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
     from jes_runner.results.views import normalize_results, phase_views
 
     phases = []
+    scale_ups: dict[str, list[float]] = {}
     for view in phase_views(normalize_results(data, source)):
+        added: dict[str, datetime] = {}
+        for e in view.node_timeline:
+            t, node = _ts(e.get("time")), e.get("node")
+            if t is None or not isinstance(node, str):
+                continue
+            if e.get("event") == "added":
+                added[node] = t
+            elif e.get("event") == "ready" and node in added and t >= added[node]:
+                scale_ups.setdefault(view.name, []).append((t - added.pop(node)).total_seconds())
         rows = []
         for j in view.jobs:
             if j.status != "completed" or j.submitted is None or j.ended is None:
@@ -256,7 +270,7 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
             f"{source}: no phase has completed jobs with orchestrator figures "
             "(queue wait, start-up, run time); whatif needs them"
         )
-    return Study(source, phases)
+    return Study(source, phases, scale_ups)
 
 
 def load_study(path: str | Path) -> Study:
@@ -386,11 +400,15 @@ def _scale_timing(study: Study) -> tuple[float, float, list[str]]:
             if first.pending > 1 and first_wait is not None and host not in seen:
                 delays.append(first.submit + first.pending - first_wait)
         seen.update(p.hosts)
+    observed = [d for p in study.phases for d in study.scale_ups.get(p.name, [])]
+    source = "node timeline" if observed else "job starts"
+    delays = observed or delays
     delay = statistics.median(delays) if delays else DEFAULT_SCALE_UP_DELAY
     pull = statistics.median(pulls) if pulls else DEFAULT_IMAGE_PULL
     notes.append(
-        f"scale-up delay {delay:.0f} s from {len(delays)} measured event(s)"
-        + ("" if delays else " (none: the default AKS figure)")
+        f"scale-up delay {delay:.0f} s from {len(delays)} measured event(s) ({source})"
+        if delays
+        else f"scale-up delay {delay:.0f} s: no scale-up measured, the default AKS figure"
     )
     notes.append(
         f"image pull {pull:.0f} s from {len(pulls)} cold start(s)"
@@ -447,7 +465,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> tuple[Scenario, Fit]:
     phases = [p for p in study.phases if p.name != leave_out]
     if not phases:
         raise JesError(f"{study.source}: nothing left to fit after --leave-out {leave_out}")
-    kept = Study(study.source, phases)
+    kept = Study(study.source, phases, study.scale_ups)
     seq = next((p for p in phases if p.sequential), None)
     start_s = statistics.median(j.starting for j in seq.jobs) if seq else 6.0
     lag_s = 1.0

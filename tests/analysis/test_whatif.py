@@ -62,7 +62,9 @@ def test_table_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         sum("fastest" in r for r in rows) == 1
         and sum("cheapest within 10 %" in r for r in rows) == 1
     )
-    assert "scale-up delay 274 s from 1 measured event(s)" in out  # the one event, said so
+    assert (
+        "scale-up delay 274 s from 1 measured event(s) (job starts)" in out
+    )  # the one event, said so
     with Image.open(png) as im:
         assert im.format == "PNG" and im.size[0] >= 600 and im.size[1] >= 600
 
@@ -218,3 +220,27 @@ def test_missing_file_and_bad_levels(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["whatif", str(MEASURED), "--concurrency", "1,five"])
     assert e.value.code == 2
     assert "expected integers or 'all'" in capsys.readouterr().err
+
+
+def test_node_timeline_gives_the_scale_up_delay(tmp_path: Path) -> None:
+    data = json.loads(RESULTS.read_text())
+    auto = next(p for p in data["phases"] if p["name"] == "autoscaling")
+    auto["node_timeline"] = [
+        {
+            "time": "2025-09-15T20:45:40.000Z",
+            "event": "added",
+            "node": "aks-computetmp-28320745-vmss00002s",
+        },
+        {
+            "time": "2025-09-15T20:49:00.000Z",
+            "event": "ready",
+            "node": "aks-computetmp-28320745-vmss00002s",
+        },
+    ]
+    path = tmp_path / "with_nodes.json"
+    path.write_text(json.dumps(data))
+    study = whatif.load_study(path)
+    assert study.scale_ups == {"autoscaling": [200.0]}
+    fit = whatif.fit(study)
+    assert "scale-up delay 200 s from 1 measured event(s) (node timeline)" in fit.notes
+    assert fit.scenario.pools["computetmp"].scale_up_delay == 200
