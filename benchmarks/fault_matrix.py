@@ -25,7 +25,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "tests"), str(HERE.parents[1] / "tests" / "faults")]
+sys.path[:0] = [
+    str(HERE.parents[1]),
+    str(HERE.parents[1] / "tests"),
+    str(HERE.parents[1] / "tests" / "faults"),
+]
 
 import faultmatrix as matrix  # noqa: E402  (tests/faults/faultmatrix.py)
 from support.servers import pushgateway  # noqa: E402  (tests/servers.py)
@@ -41,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(matrix.CASE_IDS)}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="fault-matrix-") as tmp, pushgateway(Path(tmp) / "pushgateway") as pg:
+    with (
+        tempfile.TemporaryDirectory(prefix="fault-matrix-") as tmp,
+        pushgateway(Path(tmp) / "pushgateway") as pg,
+    ):
         for case in matrix.CASES:
             if case.id not in wanted:
                 continue
@@ -52,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in rows if r.problems]
     for r in bad:
         print(f"\n{r.fault}:", *(f"  - {p}" for p in r.problems), sep="\n")
-    print(f"\n{len(rows)} case(s), {sum(r.jobs for r in rows)} job records, "
-          f"{sum(r.seconds for r in rows):.0f} s of runs; {len(bad)} with problems")
+    print(
+        f"\n{len(rows)} case(s), {sum(r.jobs for r in rows)} job records, "
+        f"{sum(r.seconds for r in rows):.0f} s of runs; {len(bad)} with problems"
+    )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return 1 if bad else 0

@@ -30,7 +30,9 @@ def parse_levels(text: str) -> list[int]:
     try:
         levels = sorted({int(x) for x in str(text).split(",") if x.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,5,10,20 (got {text!r})") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 1,5,10,20 (got {text!r})"
+        ) from None
     if not levels or levels[0] < 1:
         raise argparse.ArgumentTypeError("concurrency levels must be integers of at least 1")
     return levels
@@ -40,22 +42,41 @@ def level_phase_name(level: int) -> str:
     return f"c{level}"
 
 
-def find_knee(points: list[dict[str, Any]], tolerance_percent: float = DEFAULT_TOLERANCE) -> dict[str, Any] | None:
+def find_knee(
+    points: list[dict[str, Any]], tolerance_percent: float = DEFAULT_TOLERANCE
+) -> dict[str, Any] | None:
     """Smallest level whose makespan is within ``tolerance_percent`` of the best makespan."""
-    measured = [p for p in points if isinstance(p.get("makespan_seconds"), int | float) and p["makespan_seconds"] > 0]
+    measured = [
+        p
+        for p in points
+        if isinstance(p.get("makespan_seconds"), int | float) and p["makespan_seconds"] > 0
+    ]
     if not measured:
         return None
     best = min(measured, key=lambda p: (p["makespan_seconds"], p["concurrency"]))
     limit = best["makespan_seconds"] * (1 + tolerance_percent / 100)
-    knee = min((p for p in measured if p["makespan_seconds"] <= limit), key=lambda p: p["concurrency"])
-    return {"concurrency": knee["concurrency"], "makespan_seconds": knee["makespan_seconds"],
-            "best_concurrency": best["concurrency"], "best_makespan_seconds": best["makespan_seconds"],
-            "tolerance_percent": tolerance_percent,
-            "rule": f"smallest level whose makespan is within {tolerance_percent:g} % of the best"}
+    knee = min(
+        (p for p in measured if p["makespan_seconds"] <= limit), key=lambda p: p["concurrency"]
+    )
+    return {
+        "concurrency": knee["concurrency"],
+        "makespan_seconds": knee["makespan_seconds"],
+        "best_concurrency": best["concurrency"],
+        "best_makespan_seconds": best["makespan_seconds"],
+        "tolerance_percent": tolerance_percent,
+        "rule": f"smallest level whose makespan is within {tolerance_percent:g} % of the best",
+    }
 
 
-def sweep_document(results: dict[str, Any], levels: list[int], *, results_file: str | None,
-                   context: str, mode: str, tolerance_percent: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
+def sweep_document(
+    results: dict[str, Any],
+    levels: list[int],
+    *,
+    results_file: str | None,
+    context: str,
+    mode: str,
+    tolerance_percent: float = DEFAULT_TOLERANCE,
+) -> dict[str, Any]:
     """The sweep results JSON from the run's results (phases ``c<level>`` plus the baseline)."""
     phases = {p.name: p for p in phase_views(results)}
     base = next((p for p in phases.values() if p.baseline), None)
@@ -65,24 +86,38 @@ def sweep_document(results: dict[str, Any], levels: list[int], *, results_file: 
         if p is None:  # the run was aborted before this level
             continue
         s = p.stats
-        points.append({
-            "concurrency": level, "phase": p.name, "status": p.status,
-            "makespan_seconds": p.makespan, "speedup": p.speedup,
-            "jobs_total": s.get("jobs_total"), "jobs_completed": s.get("jobs_completed"),
-            "queue_wait_p50_seconds": s.get("queue_wait_p50_seconds"),
-            "queue_wait_p95_seconds": s.get("queue_wait_p95_seconds"),
-            "queue_wait_max_seconds": s.get("queue_wait_max_seconds"),
-            "hosts_used": p.nodes_used, "peak_nodes": s.get("peak_nodes"),
-            "concurrency_achieved": s.get("concurrency_achieved"),
-            "per_node_efficiency_percent": p.per_node_efficiency_percent,
-        })
+        points.append(
+            {
+                "concurrency": level,
+                "phase": p.name,
+                "status": p.status,
+                "makespan_seconds": p.makespan,
+                "speedup": p.speedup,
+                "jobs_total": s.get("jobs_total"),
+                "jobs_completed": s.get("jobs_completed"),
+                "queue_wait_p50_seconds": s.get("queue_wait_p50_seconds"),
+                "queue_wait_p95_seconds": s.get("queue_wait_p95_seconds"),
+                "queue_wait_max_seconds": s.get("queue_wait_max_seconds"),
+                "hosts_used": p.nodes_used,
+                "peak_nodes": s.get("peak_nodes"),
+                "concurrency_achieved": s.get("concurrency_achieved"),
+                "per_node_efficiency_percent": p.per_node_efficiency_percent,
+            }
+        )
     return {
         "schema_version": SWEEP_SCHEMA_VERSION,
         "kind": "concurrency_sweep",
         "sweep": {
-            "run_id": results.get("run_id"), "status": results.get("status"), "results_file": results_file,
-            "context": context, "mode": mode, "levels": levels,
-            "baseline": {"phase": base.name if base else None, "makespan_seconds": base.makespan if base else None},
+            "run_id": results.get("run_id"),
+            "status": results.get("status"),
+            "results_file": results_file,
+            "context": context,
+            "mode": mode,
+            "levels": levels,
+            "baseline": {
+                "phase": base.name if base else None,
+                "makespan_seconds": base.makespan if base else None,
+            },
             "points": points,
             "knee": find_knee(points, tolerance_percent),
         },
@@ -92,29 +127,41 @@ def sweep_document(results: dict[str, Any], levels: list[int], *, results_file: 
 def render(doc: dict[str, Any]) -> str:
     sw = doc["sweep"]
     knee = sw["knee"] or {}
-    head = ["level", "makespan", "speedup", "queue p50", "queue p95", "hosts", "peak nodes", "ok/total", ""]
+    head = [
+        "level",
+        "makespan",
+        "speedup",
+        "queue p50",
+        "queue p95",
+        "hosts",
+        "peak nodes",
+        "ok/total",
+        "",
+    ]
     rows = [
-        [str(p["concurrency"]), fmt_seconds(p["makespan_seconds"]),
-         f"{p['speedup']:.2f}x" if p["speedup"] else "–", fmt_seconds(p["queue_wait_p50_seconds"]),
-         fmt_seconds(p["queue_wait_p95_seconds"]), str(p["hosts_used"]), str(p["peak_nodes"]),
-         f"{p['jobs_completed']}/{p['jobs_total']}", "<- knee" if p["concurrency"] == knee.get("concurrency") else ""]
+        [
+            str(p["concurrency"]),
+            fmt_seconds(p["makespan_seconds"]),
+            f"{p['speedup']:.2f}x" if p["speedup"] else "–",
+            fmt_seconds(p["queue_wait_p50_seconds"]),
+            fmt_seconds(p["queue_wait_p95_seconds"]),
+            str(p["hosts_used"]),
+            str(p["peak_nodes"]),
+            f"{p['jobs_completed']}/{p['jobs_total']}",
+            "<- knee" if p["concurrency"] == knee.get("concurrency") else "",
+        ]
         for p in sw["points"]
     ]
-    lines = [f"concurrency sweep in '{sw['context']}' ({sw['mode']} mode); baseline "
-             f"{fmt_seconds(sw['baseline']['makespan_seconds'])}",
-             *render_table(head, rows, right=set(range(8)))]
+    lines = [
+        f"concurrency sweep in '{sw['context']}' ({sw['mode']} mode); baseline "
+        f"{fmt_seconds(sw['baseline']['makespan_seconds'])}",
+        *render_table(head, rows, right=set(range(8))),
+    ]
     if knee:
-        lines.append(f"knee: concurrency {knee['concurrency']} ({knee['rule']}; best "
-                     f"{fmt_seconds(knee['best_makespan_seconds'])} at {knee['best_concurrency']})")
+        lines.append(
+            f"knee: concurrency {knee['concurrency']} ({knee['rule']}; best "
+            f"{fmt_seconds(knee['best_makespan_seconds'])} at {knee['best_concurrency']})"
+        )
     else:
         lines.append("knee: none (no level measured a makespan)")
     return "\n".join(lines) + "\n"
-
-
-
-
-
-
-
-
-

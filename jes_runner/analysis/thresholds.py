@@ -8,37 +8,78 @@ from jes_runner._util import finite
 from jes_runner.results.views import phase_views
 
 
-def check_thresholds(results: dict[str, Any], *, max_failed_jobs: int | None = None,
-                     min_speedup: float | None = None,
-                     max_queue_wait_p95_seconds: float | None = None) -> dict[str, Any]:
+def check_thresholds(
+    results: dict[str, Any],
+    *,
+    max_failed_jobs: int | None = None,
+    min_speedup: float | None = None,
+    max_queue_wait_p95_seconds: float | None = None,
+) -> dict[str, Any]:
     """`{"checked": {...}, "breaches": [{"threshold", "phase", "value", "limit", "message"}]}`."""
     phases = phase_views(results)
-    checked = {k: v for k, v in (("max_failed_jobs", max_failed_jobs), ("min_speedup", min_speedup),
-                                 ("max_queue_wait_p95_seconds", max_queue_wait_p95_seconds)) if v is not None}
+    checked = {
+        k: v
+        for k, v in (
+            ("max_failed_jobs", max_failed_jobs),
+            ("min_speedup", min_speedup),
+            ("max_queue_wait_p95_seconds", max_queue_wait_p95_seconds),
+        )
+        if v is not None
+    }
     breaches: list[dict[str, Any]] = []
 
-    def breach(threshold: str, phase: str | None, value: float | None, limit: float, message: str) -> None:
-        breaches.append({"threshold": threshold, "phase": phase, "value": value, "limit": limit, "message": message})
+    def breach(
+        threshold: str, phase: str | None, value: float | None, limit: float, message: str
+    ) -> None:
+        breaches.append(
+            {
+                "threshold": threshold,
+                "phase": phase,
+                "value": value,
+                "limit": limit,
+                "message": message,
+            }
+        )
 
     if max_failed_jobs is not None:
         n = sum(p.jobs_not_completed for p in phases)
         if n > max_failed_jobs:
-            breach("max_failed_jobs", None, n, max_failed_jobs,
-                   f"{n} job(s) failed, were canceled or timed out (max_failed_jobs {max_failed_jobs})")
+            breach(
+                "max_failed_jobs",
+                None,
+                n,
+                max_failed_jobs,
+                f"{n} job(s) failed, were canceled or timed out (max_failed_jobs {max_failed_jobs})",
+            )
     for p in phases:
         if p.baseline:
             continue
         if min_speedup is not None:
             if p.speedup is None:
-                breach("min_speedup", p.name, None, min_speedup,
-                       f"phase {p.name}: no speedup could be measured (min_speedup {min_speedup})")
+                breach(
+                    "min_speedup",
+                    p.name,
+                    None,
+                    min_speedup,
+                    f"phase {p.name}: no speedup could be measured (min_speedup {min_speedup})",
+                )
             elif p.speedup < min_speedup:
-                breach("min_speedup", p.name, p.speedup, min_speedup,
-                       f"phase {p.name}: speedup {p.speedup:.2f}x below min_speedup {min_speedup}")
+                breach(
+                    "min_speedup",
+                    p.name,
+                    p.speedup,
+                    min_speedup,
+                    f"phase {p.name}: speedup {p.speedup:.2f}x below min_speedup {min_speedup}",
+                )
         if max_queue_wait_p95_seconds is not None:
             w = finite(p.stats.get("queue_wait_p95_seconds"))
             if w is not None and w > max_queue_wait_p95_seconds:
-                breach("max_queue_wait_p95_seconds", p.name, w, max_queue_wait_p95_seconds,
-                       f"phase {p.name}: queue wait p95 {w:.1f} s above max_queue_wait_p95_seconds "
-                       f"{max_queue_wait_p95_seconds}")
+                breach(
+                    "max_queue_wait_p95_seconds",
+                    p.name,
+                    w,
+                    max_queue_wait_p95_seconds,
+                    f"phase {p.name}: queue wait p95 {w:.1f} s above max_queue_wait_p95_seconds "
+                    f"{max_queue_wait_p95_seconds}",
+                )
     return {"checked": checked, "breaches": breaches}

@@ -36,14 +36,6 @@ if TYPE_CHECKING:
 DEFAULT_CONTEXT = "SAS Job Execution compute context"
 
 
-
-
-
-
-
-
-
-
 def _ctype(req: Request, vendor: str) -> str:
     """The vendor type unless the client asked only for plain JSON."""
     accept = req.headers.get("Accept") or ""
@@ -203,13 +195,20 @@ def submit_job(app: Emulator, req: Request) -> Response:
             [f"known contexts: {', '.join(app.catalog.context_by_name)}"],
         )
     name = str(body.get("name") or def_name or "job")
+    props = body.get("properties") or []
+    if isinstance(props, dict):  # accepted for older clients; served as Viya does, name/value pairs
+        props = [{"name": str(k), "value": str(v)} for k, v in props.items()]
+    if not isinstance(props, list) or not all(
+        isinstance(x, dict) and isinstance(x.get("name"), str) for x in props
+    ):
+        raise ApiError(400, "The job request's properties must be a list of {name, value} pairs.")
     job_request = {
         "name": name,
         "description": body.get("description"),
         "jobDefinitionUri": uri,
         "jobDefinition": def_doc,
         "arguments": args,
-        "properties": body.get("properties") or {},
+        "properties": [{"name": x["name"], "value": str(x.get("value", ""))} for x in props],
         "createdByApplication": body.get("createdByApplication"),
         "version": 3,
     }
@@ -219,6 +218,7 @@ def submit_job(app: Emulator, req: Request) -> Response:
         "createdByApplication": body.get("createdByApplication"),
         "expiresAfter": body.get("expiresAfter"),
         "definition_name": def_name,
+        "code": code,  # the log echoes it
     }
     job = app.cluster.submit(
         app.cluster.now, name, ctx.name, definition.id if definition else None, code, payload
@@ -280,6 +280,14 @@ def put_job_state(app: Emulator, req: Request) -> Response:
     return Response(200, "canceled", "text/plain", {"ETag": app.views.job_etag(job)})
 
 
+def get_file_content(app: Emulator, req: Request) -> Response:
+    """A finished job's log (``results``/``logLocation`` point here); 404 for any other id."""
+    job = app.views.job_of_log(req.params["id"])
+    if job is None or job.id in app.deleted:
+        raise ApiError(404, f"The file with id '{req.params['id']}' was not found.")
+    return Response(200, app.views.log_text(job), "text/plain", {})
+
+
 def delete_job(app: Emulator, req: Request) -> Response:
     job = _job(app, req)
     if not job.terminal:
@@ -289,8 +297,6 @@ def delete_job(app: Emulator, req: Request) -> Response:
 
 
 # ----- Workload Orchestrator -----------------------------------------------------------
-
-
 
 
 def list_orch_jobs(app: Emulator, req: Request) -> Response:
@@ -398,7 +404,3 @@ def get_scenario(app: Emulator, req: Request) -> Response:
 
 def health(app: Emulator, req: Request) -> Response:
     return Response(200, {"status": "ok", "url": app.url})
-
-
-
-

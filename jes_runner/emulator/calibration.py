@@ -23,7 +23,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from jes_runner.emulator.model import Cluster, SimJob
 from jes_runner.emulator.scenario import Scenario, default_scenario
@@ -71,24 +71,6 @@ def real_figures(phase: dict[str, Any]) -> PhaseFigures:
     )
 
 
-def emulated_figures(jobs: list[SimJob], lag: float) -> PhaseFigures:
-    per_host: dict[str, int] = {}
-    rows: list[tuple[float, float, float, float]] = []  # submit, dispatch, run, end
-    for j in jobs:
-        if j.node is None or j.dispatch_t is None or j.run_t is None or j.end_t is None:
-            raise RuntimeError(f"job {j.name} did not run to its end")
-        per_host[j.node.name] = per_host.get(j.node.name, 0) + 1
-        rows.append((j.submit_t, j.dispatch_t, j.run_t, j.end_t))
-    return PhaseFigures(
-        makespan_s=max(r[3] for r in rows) + lag - min(r[0] for r in rows),
-        pending_mean_s=statistics.fmean(r[1] - r[0] for r in rows),
-        pending_max_s=max(r[1] - r[0] for r in rows),
-        starting_mean_s=statistics.fmean(r[2] - r[1] for r in rows),
-        running_sum_s=sum(r[3] - r[2] for r in rows),
-        jobs_per_host=per_host,
-    )
-
-
 def _run_until_done(cluster: Cluster, jobs: list[SimJob]) -> float:
     """Advance until every job ended; returns the last Job Execution end (model s)."""
     lag = cluster.scenario.completion_lag_s
@@ -100,24 +82,106 @@ def _run_until_done(cluster: Cluster, jobs: list[SimJob]) -> float:
     return max(j.end_t or 0.0 for j in jobs) + lag
 
 
-def replay_session(
+class JobTimes(NamedTuple):
+    """One job of a phase, real or emulated: offsets (s) from the phase's first submission."""
+
+    name: str
+    submit: float
+    pending: float
+    starting: float
+    running: float
+    end: float  # Job Execution end (orchestrator end + completion lag)
+    host: str
+
+
+class PhaseReplay(NamedTuple):
+    real: list[JobTimes]
+    emulated: list[JobTimes]
+    real_makespan_s: float
+    emulated_makespan_s: float
+
+
+def real_jobs(phase: dict[str, Any]) -> list[JobTimes]:
+    t0 = phase["first_submit"]
+    return [
+        JobTimes(
+            j["name"],
+            j["submit"] - t0,
+            float(j["pending"]),
+            float(j["starting"]),
+            float(j["running"]),
+            j["end"] - t0,
+            j["host"],
+        )
+        for j in phase["jobs"]
+    ]
+
+
+def emulated_jobs(jobs: list[SimJob], start: float, lag: float) -> list[JobTimes]:
+    out = []
+    for j in jobs:
+        if j.node is None or j.dispatch_t is None or j.run_t is None or j.end_t is None:
+            raise RuntimeError(f"job {j.name} did not run to its end")
+        out.append(
+            JobTimes(
+                j.name,
+                j.submit_t - start,
+                j.dispatch_t - j.submit_t,
+                j.run_t - j.dispatch_t,
+                j.end_t - j.run_t,
+                j.end_t + lag - start,
+                j.node.name,
+            )
+        )
+    return out
+
+
+def _measured_starting_nodes(cluster: Cluster, phase: dict[str, Any], seen: set[str]) -> None:
+    """Add the nodes the measured phase found already up that the model does not have.
+
+    A host that ran a job without any queue wait existed when that job was
+    submitted. The measured autoscaling phase found ``computetmp`` node
+    ``00002r`` up but never used (its first jobs "started" for 98 s: image
+    pull): the model does not scale a pool for a queue that cannot use the node
+    (no phantom nodes), so the replay takes it as the measured starting state.
+    Its image is cold unless the host ran a job in an earlier phase.
+    """
+    live = {n.name for n in cluster.live_nodes()}
+    for host in sorted({j["host"] for j in phase["jobs"] if j["pending"] == 0} - live):
+        pool = next(
+            (
+                p
+                for p, spec in cluster.scenario.pools.items()
+                if host.startswith(f"aks-{p}-{spec.vmss_id}-vmss")
+            ),
+            None,
+        )
+        if pool is not None:
+            cluster.add_ready_node(pool, image_ready=host in seen)
+
+
+def replay(
     scenario: Scenario | None = None,
     contexts: dict[str, str] | None = None,
-) -> dict[str, tuple[PhaseFigures, PhaseFigures]]:
-    """Replay the three measured phases in order; returns phase -> (real, emulated)."""
+) -> dict[str, PhaseReplay]:
+    """Replay the three measured phases in order, one continuous simulation; phase -> replay."""
     sc = scenario or default_scenario()
     data = measured()
     cluster = Cluster(sc)
     lag = sc.completion_lag_s
-    out: dict[str, tuple[PhaseFigures, PhaseFigures]] = {}
+    out: dict[str, PhaseReplay] = {}
     t = 0.0
     prev_real_end: float | None = None
+    seen_hosts: set[str] = set()
     for name in PHASES:
         phase = data["phases"][name]
         ctx = (contexts or {}).get(name, phase["context"])
         if prev_real_end is not None:
             t += phase["first_submit"] - prev_real_end  # measured pause between phases
         start = t
+        cluster.advance(start)
+        _measured_starting_nodes(cluster, phase, seen_hosts)
+        seen_hosts.update(j["host"] for j in phase["jobs"])
         jobs: list[SimJob] = []
         if name == "sequential":
             mjobs = phase["jobs"]
@@ -134,8 +198,41 @@ def replay_session(
                 )
         t = _run_until_done(cluster, jobs)
         prev_real_end = phase["last_end"]
-        out[name] = (real_figures(phase), emulated_figures(jobs, lag))
+        first = min(j.submit_t for j in jobs)
+        out[name] = PhaseReplay(
+            real_jobs(phase),
+            emulated_jobs(jobs, first, lag),
+            phase["last_end"] - phase["first_submit"],
+            t - first,
+        )
     return out
+
+
+def replay_session(
+    scenario: Scenario | None = None,
+    contexts: dict[str, str] | None = None,
+) -> dict[str, tuple[PhaseFigures, PhaseFigures]]:
+    """Replay the three measured phases in order; returns phase -> (real, emulated)."""
+    sc = scenario or default_scenario()
+    data = measured()
+    return {
+        name: (real_figures(data["phases"][name]), figures(r.emulated, r.emulated_makespan_s))
+        for name, r in replay(sc, contexts).items()
+    }
+
+
+def figures(jobs: list[JobTimes], makespan_s: float) -> PhaseFigures:
+    per_host: dict[str, int] = {}
+    for j in jobs:
+        per_host[j.host] = per_host.get(j.host, 0) + 1
+    return PhaseFigures(
+        makespan_s=makespan_s,
+        pending_mean_s=statistics.fmean(j.pending for j in jobs),
+        pending_max_s=max(j.pending for j in jobs),
+        starting_mean_s=statistics.fmean(j.starting for j in jobs),
+        running_sum_s=sum(j.running for j in jobs),
+        jobs_per_host=per_host,
+    )
 
 
 def table(results: dict[str, tuple[PhaseFigures, PhaseFigures]]) -> str:

@@ -1,9 +1,13 @@
-"""Deterministic discrete-event model of the Viya compute cluster.
+"""Seeded discrete-event model of the Viya compute cluster.
 
 Everything here is in *model seconds* on a clock the caller drives: the HTTP
 server advances it lazily to "now" (wall clock / speed_factor) on each request
-and from a ticker; the calibration replays measured submit times on a virtual
-clock. Nothing here reads the wall clock or takes a lock (the caller holds one).
+and from a ticker; the calibration and ``whatif`` replay submit times on a
+virtual clock. Nothing here reads the wall clock or takes a lock (the caller
+holds one). The same scenario and seed give the same history; every random
+draw comes from a generator named by (seed, job profile, its count) or (seed, node), so two
+configurations replayed with one seed share their jobs' and nodes' draws
+(common random numbers: a what-if compares configurations, not luck).
 
 The model, fitted to the measured 54-job runs (CALIBRATION.md):
 
@@ -12,25 +16,40 @@ The model, fitted to the measured 54-job runs (CALIBRATION.md):
   nodes are packed, which leaves idle nodes idle long enough to scale down),
   on at most ``max_nodes`` hosts at once when the queue sets it.
 * A node has ``slots_per_node`` slots; a job holds one from dispatch to end.
-  Pending = no free slot in any of the queue's pools.
-* A dispatched job is STARTING while it does ``start_overhead_s`` of work (the
-  compute server launch), then RUNNING for its profile's run work. The first
-  job on a fresh node triggers the compute image pull: jobs placed there
-  wait ``image_pull`` (no CPU used) -- the ~80-100 s "starting" seen twice.
-* CPU contention is processor sharing: every job doing work on a node
-  progresses at rate ``min(1, cpu_capacity / n_working)``. This is what makes
-  14 jobs on one node each run ~6x slower than alone, as measured.
-* Autoscaling: while jobs wait and a pool of their queue is below
-  ``max_nodes``, up to ``max_provisioning`` nodes are requested at once; each is
-  Ready ``scale_up_delay`` later. A node idle for ``scale_down_idle`` is removed
-  while the pool is above ``min_nodes``.
+* A dispatched job is STARTING while it does its start-up work: log-normal,
+  median ``start_overhead_s``, log-sigma ``start_sigma * (1 - 1 / load) ** 2``
+  (load = the CPU demand of the jobs on the node over its cores, at least 1,
+  as it starts), done at speed ``load ** -start_load_exponent`` (re-evaluated
+  whenever the node's jobs change): skewed, with a long tail on a busy node and
+  none on an idle one, as measured. Then it is RUNNING for its run work (the
+  profile's time alone, times its seeded log-normal noise of sigma
+  ``run_noise_sigma`` and mean 1).
+* Image pull: the first job placed on a fresh node triggers the compute image
+  pull; jobs placed there start when it ends. A job is placed on such a cold
+  node only when the pull ends before the warm slot it would otherwise wait
+  for frees up (estimated at current speeds), so a late node never makes a job
+  later than waiting would.
+* CPU contention: a job uses ``d`` cores when alone (its profile's CPU time over
+  its run time). On a node whose running jobs demand ``D`` cores of its
+  ``job_cores``, a job runs ``(1 - d) + d * max(1, D / job_cores)`` times
+  slower: only its CPU-bound share stretches, so node size matters and an
+  I/O-bound job suffers less than a CPU-bound one.
+* Autoscaling: a queue's waiting jobs not covered by free slots or nodes
+  already coming ask, in one step, for as many nodes as they need (at most
+  ``max_provisioning`` at once when set, the pool's ``max_nodes``, and -- so no
+  node is added that the queue cannot use -- its host limit minus the hosts it
+  occupies or has coming). Each node is Ready its own seeded delay later
+  (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise),
+  but no sooner than the pool's node requested before it. A
+  node idle for ``scale_down_idle`` is removed while the pool is above
+  ``min_nodes``.
 * A job fails when its definition's code aborts, or by the seeded
   ``job_failure_rate`` draw; it then stops after ``failed_run_fraction`` of its
   run work with a non-zero exit code.
 
-The implementation keeps per node a cumulative "service" counter (work each
-working job has received), so a step costs O(nodes) not O(jobs), and a
-completion is a heap pop: 1,000+ jobs stay cheap.
+Speeds on a node change only when its set of jobs changes, so each node keeps
+its active jobs' speeds and its next completion time, brought up to date
+lazily: a step costs O(nodes), a change O(jobs on that node).
 """
 
 from __future__ import annotations
@@ -41,7 +60,6 @@ import random
 import re
 import uuid
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +85,11 @@ def orchestrator_name(job_name: str, rng: random.Random) -> str:
     return f"{job_name.lower().replace('_', '')}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
 
 
+def lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    """A log-normal draw with this median (sigma 0: exactly the median)."""
+    return median * math.exp(sigma * rng.gauss(0.0, 1.0)) if sigma else median
+
+
 @dataclass(eq=False)
 class SimJob:
     seq: int
@@ -76,8 +99,9 @@ class SimJob:
     queue: str
     definition_id: str | None
     profile: JobProfile
-    start_work: float
-    run_work: float
+    run_work: float  # seconds of running when alone (noise and failure applied)
+    demand: float  # cores it uses when alone
+    start_z: float  # its standard-normal start-up draw (the median depends on the node's load)
     submit_t: float
     orch_id: int
     orch_name: str
@@ -89,8 +113,8 @@ class SimJob:
     end_t: float | None = None
     ip: str | None = None
     cold: bool = False  # dispatched to a node still pulling its image
-    ps_token: int = 0  # invalidates stale heap entries (cancel, phase change)
-    working: bool = False
+    remaining: float = 0.0  # start-up or run work left at node.last_t (active jobs)
+    speed: float = 1.0  # that work done per second on its node now (active jobs)
     payload: dict[str, Any] = field(default_factory=dict)  # the HTTP layer's request data
 
     @property
@@ -105,14 +129,17 @@ class Node:
     pool: str
     spec: PoolSpec
     requested_t: float
+    pull_s: float  # this node's image pull time
+    for_queue: str | None = None  # the queue whose backlog requested it, until it runs a job
+    due_t: float = 0.0  # when it is (or was) due Ready
     ready_t: float | None = None
-    warm_t: float = math.inf
+    warm_t: float = math.inf  # image pulled (inf: not started)
     removed_t: float | None = None
     jobs: list[SimJob] = field(default_factory=list)
+    active: list[SimJob] = field(default_factory=list)  # starting (image there) or running
     idle_since: float | None = None
-    service: float = 0.0
-    heap: list[tuple[float, int, int, SimJob]] = field(default_factory=list)
-    n_working: int = 0
+    last_t: float = 0.0  # active jobs' ``remaining`` is as of this time
+    next_done: float = math.inf  # the next end of an active job's start-up or run
     ip_counter: int = 1
     jobs_run: int = 0
     queue_jobs: dict[str, int] = field(default_factory=dict)  # queue -> jobs held here
@@ -122,30 +149,73 @@ class Node:
         return self.ready_t is not None and self.removed_t is None
 
     @property
+    def provisioning(self) -> bool:
+        return self.ready_t is None and self.removed_t is None
+
+    @property
     def state(self) -> str:
         if self.removed_t is not None:
             return "REMOVED"
         return "READY" if self.ready_t is not None else "PROVISIONING"
 
+    def warm(self, now: float) -> bool:
+        return self.warm_t <= now
+
     def free_slots(self) -> int:
         return self.spec.slots_per_node - len(self.jobs) if self.ready else 0
 
-    def rate(self) -> float:
-        return min(1.0, self.spec.cpu_capacity / self.n_working) if self.n_working else 0.0
+    def run_load(self) -> float:
+        """CPU demand of the running jobs over the node's cores, at least 1."""
+        demand = sum(j.demand for j in self.active if j.state == "running")
+        return max(1.0, demand / self.spec.job_cores)
 
-    def _top(self) -> tuple[float, int, int, SimJob] | None:
-        while self.heap:
-            entry = self.heap[0]
-            if entry[3].working and entry[2] == entry[3].ps_token:
-                return entry
-            heapq.heappop(self.heap)
-        return None
+    def start_load(self) -> float:
+        """CPU demand of every job the node holds over its cores, at least 1 (start-up's load)."""
+        return max(1.0, sum(j.demand for j in self.jobs if not j.cold) / self.spec.job_cores)
 
-    def next_completion(self, now: float) -> float:
-        top = self._top() if self.n_working else None
-        if top is None:
-            return math.inf
-        return now + max(0.0, top[0] - self.service) / self.rate()
+    def catch_up(self, now: float) -> None:
+        """Bring the active jobs' remaining work up to ``now`` (speeds unchanged since last_t)."""
+        dt = now - self.last_t
+        if dt > 0:
+            for j in self.active:
+                j.remaining -= dt * j.speed
+        self.last_t = now
+
+    def reprice(self, now: float, start_exponent: float) -> None:
+        """New speeds after the node's jobs changed (call catch_up first).
+
+        Running: only the CPU-bound share ``d`` stretches with the load. Starting:
+        the start-up slows as ``start_load ** start_exponent`` (fitted), so jobs
+        arriving in a burst slow each other's start, as measured.
+        """
+        run_load = self.run_load()
+        start_slow = self.start_load() ** start_exponent
+        self.next_done = math.inf
+        for j in self.active:
+            if j.state == "running":
+                d = min(1.0, j.demand)
+                j.speed = 1.0 / ((1.0 - d) + d * run_load)
+            else:
+                j.speed = 1.0 / start_slow
+            self.next_done = min(self.next_done, now + max(0.0, j.remaining) / j.speed)
+
+    def slot_free_times(self, now: float) -> list[float]:
+        """When each of its jobs is expected to end at today's speeds (an estimate)."""
+        out = []
+        load = self.run_load()
+        for j in self.jobs:
+            d = min(1.0, j.demand)
+            run_at_load = j.run_work * ((1.0 - d) + d * load)
+            left = (
+                max(0.0, j.remaining - (now - self.last_t) * j.speed) / j.speed
+                if j in self.active
+                else 0.0
+            )
+            if j.state == "running":
+                out.append(now + left)
+            else:  # starting: what is left of its start-up, then its run at today's load
+                out.append(max(now, self.warm_t) + left + run_at_load)
+        return out
 
 
 class Cluster:
@@ -154,7 +224,7 @@ class Cluster:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.now = 0.0
-        self.rng = random.Random(scenario.seed)
+        self.rng = random.Random(scenario.seed)  # ids, names, failure draws: in call order
         self.profiles = scenario.profiles()
         self.contexts: dict[str, ContextSpec] = {c.name: c for c in scenario.contexts}
         self.jobs: dict[str, SimJob] = {}
@@ -165,14 +235,14 @@ class Cluster:
         self.pending: dict[str, deque[SimJob]] = {q: deque() for q in scenario.queues}
         self._events: list[tuple[float, int, str, Node, float]] = []
         self._seq = 0
+        self._profile_count: dict[str | None, int] = {}
         self._next_index = {p: spec.first_index for p, spec in scenario.pools.items()}
         self._next_orch_id = 1
         self.job_failure_rate = scenario.faults.job_failure_rate
         for pname, spec in scenario.pools.items():
             n = spec.min_nodes if spec.initial_nodes is None else spec.initial_nodes
             for _ in range(n):
-                node = self._new_node(pname)
-                self._node_ready(node, image_ready=True)
+                self.add_ready_node(pname, image_ready=True)
 
     # ----- public API -------------------------------------------------------
 
@@ -180,27 +250,22 @@ class Cluster:
         """Run the model up to model time ``t`` (no-op when ``t`` is in the past)."""
         while True:
             te = self._events[0][0] if self._events else math.inf
-            tc, cnode = math.inf, None
-            for node in self.nodes:
-                if node.n_working:
-                    nc = node.next_completion(self.now)
-                    if nc < tc:
-                        tc, cnode = nc, node
+            cnode = min(self.nodes, key=_next_done, default=None)
+            tc = cnode.next_done if cnode is not None else math.inf
             tn = min(te, tc)
             if tn > t:
-                self._progress(t)
+                self.now = max(self.now, t)
                 return
-            self._progress(tn)
+            self.now = max(self.now, tn)
             if cnode is not None and tc <= te:
-                self._complete_top(cnode)
+                self._complete_next(cnode)
             else:
                 self._handle_event(heapq.heappop(self._events))
 
     def next_event_time(self) -> float:
         """Model time of the next internal change (inf when idle)."""
         te = self._events[0][0] if self._events else math.inf
-        tc = min((n.next_completion(self.now) for n in self.nodes if n.n_working), default=math.inf)
-        return min(te, tc)
+        return min(te, min((n.next_done for n in self.nodes), default=math.inf))
 
     def submit(
         self,
@@ -215,14 +280,21 @@ class Cluster:
         """Submit a job at model time ``t`` (>= now) to ``context`` (must exist)."""
         self.advance(t)
         ctx = self.contexts[context]
-        profile = self.profile_for(name, payload.get("definition_name") if payload else None)
+        key = self.profile_key(name, payload.get("definition_name") if payload else None)
+        profile = self.profiles[key] if key is not None else self.scenario.default_job
         fail = None
         if _ABORT.search(code or ""):
             fail = "The SAS program aborted (ABORT statement in the job code)."
         elif self.job_failure_rate and self.rng.random() < self.job_failure_rate:
             fail = "Injected failure: the compute server ended with errors."
         sc = self.scenario
-        run_work = max(0.5, profile.elapsed_s - sc.start_overhead_s - sc.completion_lag_s)
+        # draws named by (profile, how many of it so far), not by arrival order: concurrent
+        # submitters that interleave differently still give each job the same draws
+        nth = self._profile_count[key] = self._profile_count.get(key, 0) + 1
+        draws = random.Random(f"{sc.seed}:job:{key}:{nth}")
+        alone = max(0.5, profile.elapsed_s - sc.start_overhead_s - sc.completion_lag_s)
+        sigma = sc.run_noise_sigma
+        run_work = alone * math.exp(sigma * draws.gauss(0.0, 1.0) - sigma * sigma / 2)
         if fail:
             run_work *= sc.failed_run_fraction
         self._seq += 1
@@ -234,8 +306,9 @@ class Cluster:
             queue=ctx.queue,
             definition_id=definition_id,
             profile=profile,
-            start_work=sc.start_overhead_s,
             run_work=run_work,
+            demand=self.cpu_demand(profile),
+            start_z=draws.gauss(0.0, 1.0),
             submit_t=self.now,
             orch_id=self._next_orch_id,
             orch_name=orchestrator_name(name, self.rng),
@@ -267,50 +340,68 @@ class Cluster:
 
     def profile_for(self, name: str, definition_name: str | None = None) -> JobProfile:
         """Exact job name, else the definition's name, else the longest profile name prefix."""
+        key = self.profile_key(name, definition_name)
+        return self.profiles[key] if key is not None else self.scenario.default_job
+
+    def profile_key(self, name: str, definition_name: str | None = None) -> str | None:
+        """The profile name :meth:`profile_for` uses (None: the scenario's default job)."""
         if name in self.profiles:
-            return self.profiles[name]
+            return name
         if definition_name and definition_name in self.profiles:
-            return self.profiles[definition_name]
-        best = max((k for k in self.profiles if name.startswith(k)), key=len, default=None)
-        return self.profiles[best] if best else self.scenario.default_job
+            return definition_name
+        return max((k for k in self.profiles if name.startswith(k)), key=len, default=None)
+
+    def cpu_demand(self, profile: JobProfile) -> float:
+        """Cores a job uses alone: its CPU time over its run time (the scenario's default without)."""
+        sc = self.scenario
+        if profile.cpu_time_s is None:
+            return sc.default_cpu_demand
+        alone = max(0.5, profile.elapsed_s - sc.start_overhead_s - sc.completion_lag_s)
+        return min(1.0, max(0.05, profile.cpu_time_s / alone))
+
+    def add_ready_node(self, pool: str, image_ready: bool) -> Node:
+        """A node of ``pool`` Ready now (initial nodes; a replay's measured starting state)."""
+        node = self._new_node(pool)
+        self._node_ready(node, image_ready=image_ready)
+        return node
 
     def live_nodes(self) -> list[Node]:
         return [n for n in self.nodes if n.removed_t is None]
 
     # ----- internals --------------------------------------------------------
 
-    def _progress(self, t: float) -> None:
-        if t <= self.now:
-            return
-        dt = t - self.now
-        for node in self.nodes:
-            if node.n_working:
-                node.service += dt * node.rate()
-        self.now = t
-
     def _push_event(self, t: float, kind: str, node: Node, token: float = 0.0) -> None:
         self._seq += 1
         heapq.heappush(self._events, (t, self._seq, kind, node, token))
 
-    def _new_node(self, pool: str) -> Node:
+    def _new_node(self, pool: str, for_queue: str | None = None, not_before: float = 0.0) -> Node:
         spec = self.scenario.pools[pool]
         index = self._next_index[pool]
         self._next_index[pool] += 1
+        # per-node draws named by the node, not by call order: configurations stay comparable
+        draws = random.Random(f"{self.scenario.seed}:node:{pool}:{index}")
+        delay = lognormal(draws, spec.scale_up_delay, spec.delay_jitter)
         node = Node(
             number=len(self.nodes) + 1,
             name=f"aks-{pool}-{spec.vmss_id}-vmss{base36(index)}",
             pool=pool,
             spec=spec,
             requested_t=self.now,
+            pull_s=lognormal(draws, spec.image_pull, spec.delay_jitter),
+            for_queue=for_queue,
+            last_t=self.now,
         )
         self.nodes.append(node)
         self.node_events.append({"t": self.now, "event": "add", "node": node.name, "pool": pool})
+        if for_queue is not None:
+            node.due_t = max(self.now + delay, not_before)
+            self._push_event(node.due_t, "ready", node)
         return node
 
     def _node_ready(self, node: Node, image_ready: bool = False) -> None:
         node.ready_t = self.now
         # kubelet pulls the compute image when the first pod lands (no pre-pull)
-        node.warm_t = self.now if image_ready or not node.spec.image_pull else math.inf
+        node.warm_t = self.now if image_ready or not node.pull_s else math.inf
         self.node_events.append(
             {"t": self.now, "event": "ready", "node": node.name, "pool": node.pool}
         )
@@ -328,10 +419,11 @@ class Cluster:
             self._node_ready(node)
             self._schedule()
         elif kind == "warm":
-            for job in node.jobs:
-                if job.cold:
-                    job.cold = False
-                    self._work(job, job.start_work)
+            for j in list(node.jobs):
+                if j.cold:
+                    j.cold = False
+                    self._begin_start(j)
+            self._schedule()  # its free slots are warm now
         elif (
             kind == "idle" and node.idle_since == token and not node.jobs and node.removed_t is None
         ):
@@ -343,24 +435,30 @@ class Cluster:
                 )
                 self._schedule()
 
-    def _work(self, job: SimJob, amount: float) -> None:
+    def _begin_start(self, job: SimJob) -> None:
+        """Start-up work: the median alone, its spread growing with the node's load.
+
+        5-7 s alone, 12-180 s on a saturated node (measured): the log-sigma is
+        ``start_sigma * (1 - 1 / load) ** 2``, the load taken as the job starts.
+        """
         node = job.node
         assert node is not None
-        job.ps_token += 1
-        job.working = True
-        node.n_working += 1
-        self._seq += 1
-        heapq.heappush(node.heap, (node.service + amount, self._seq, job.ps_token, job))
+        sc = self.scenario
+        node.catch_up(self.now)
+        spread = sc.start_sigma * (1.0 - 1.0 / node.start_load()) ** 2
+        job.remaining = sc.start_overhead_s * math.exp(spread * job.start_z)
+        node.active.append(job)
+        node.reprice(self.now, sc.start_load_exponent)
 
-    def _complete_top(self, node: Node) -> None:
-        fs, _, _, job = heapq.heappop(node.heap)
-        node.service = max(node.service, fs)
-        job.working = False
-        node.n_working -= 1
+    def _complete_next(self, node: Node) -> None:
+        node.catch_up(self.now)
+        # invariant: next_done is the earliest end, so that job's remaining is ~0 now
+        job = min(node.active, key=lambda j: j.remaining / j.speed)
         if job.state == "starting":
             job.state = "running"
             job.run_t = self.now
-            self._work(job, job.run_work)
+            job.remaining = job.run_work
+            node.reprice(self.now, self.scenario.start_load_exponent)
             return
         job.state = "failed" if job.fail_reason else "completed"
         job.end_t = self.now
@@ -371,16 +469,16 @@ class Cluster:
         node = job.node
         if node is None:
             return
-        if job.working:
-            job.working = False
-            job.ps_token += 1
-            node.n_working -= 1
+        node.catch_up(self.now)
+        if job in node.active:
+            node.active.remove(job)
         node.jobs.remove(job)
+        node.reprice(self.now, self.scenario.start_load_exponent)
         node.queue_jobs[job.queue] -= 1
         self._mark_idle(node)
 
     def _dispatch(self, job: SimJob, node: Node) -> None:
-        self.pending[job.queue].popleft()  # _schedule only ever picks a queue's head
+        self.pending[job.queue].remove(job)
         job.node = node
         job.state = "starting"
         job.dispatch_t = self.now
@@ -390,61 +488,123 @@ class Cluster:
         node.jobs.append(job)
         node.queue_jobs[job.queue] = node.queue_jobs.get(job.queue, 0) + 1
         node.idle_since = None
+        node.for_queue = None  # reserved no more: it is in use
         if math.isinf(node.warm_t):
-            node.warm_t = self.now + node.spec.image_pull
+            node.warm_t = self.now + node.pull_s
             self._push_event(node.warm_t, "warm", node)
         if self.now < node.warm_t:
             job.cold = True
         else:
-            self._work(job, job.start_work)
+            self._begin_start(job)  # the node's load changed: every start-up there slows
 
-    def _queue_nodes(self, queue: str) -> Iterable[Node]:
+    def _hosts_of(self, queue: str) -> int:
+        """Hosts the queue occupies or has reserved (requested for it, no job yet): its limit
+        counts both, so no node is requested that the queue could not use."""
+        return sum(
+            1
+            for n in self.nodes
+            if n.removed_t is None and (n.queue_jobs.get(queue) or n.for_queue == queue)
+        )
+
+    def _queue_nodes(self, queue: str) -> list[Node]:
+        """Ready nodes the queue may place on now, in pool preference order."""
         spec = self.scenario.queues[queue]
-        used = sum(1 for n in self.nodes if n.queue_jobs.get(queue)) if spec.max_nodes else 0
+        used = self._hosts_of(queue) if spec.max_nodes else 0
+        out = []
         for pool in spec.pools:
             for node in self.nodes:
                 if node.pool == pool and node.ready:
-                    if spec.max_nodes and not node.queue_jobs.get(queue) and used >= spec.max_nodes:
+                    counted = node.queue_jobs.get(queue) or node.for_queue == queue
+                    if spec.max_nodes and not counted and used >= spec.max_nodes:
                         continue
-                    yield node
+                    out.append(node)
+        return out
+
+    def _place_warm(self) -> bool:
+        """The oldest waiting job with a free warm slot goes there; False when none can."""
+        best: tuple[SimJob, Node] | None = None
+        for q, waiting in self.pending.items():
+            if not waiting or (best and waiting[0].seq > best[0].seq):
+                continue
+            node = next(
+                (n for n in self._queue_nodes(q) if n.free_slots() > 0 and n.warm(self.now)),
+                None,
+            )
+            if node is not None:
+                best = (waiting[0], node)
+        if best is None:
+            return False
+        self._dispatch(*best)
+        return True
+
+    def _place_cold(self, queue: str) -> bool:
+        """Put waiting jobs on a cold node only when its pull ends before their warm slot frees.
+
+        The k-th waiting job would get the k-th warm slot to free up, so the first
+        jobs (those whose slot frees before the pull ends) keep waiting.
+        """
+        waiting = self.pending[queue]
+        if not waiting:
+            return False
+        nodes = self._queue_nodes(queue)
+        cold = [n for n in nodes if n.free_slots() > 0 and not n.warm(self.now)]
+        if not cold:
+            return False
+        node = min(cold, key=lambda n: n.warm_t if n.warm_t < math.inf else self.now + n.pull_s)
+        ready_at = node.warm_t if node.warm_t < math.inf else self.now + node.pull_s
+        # slots on every other node count, those still pulling too (they free up after the pull)
+        frees = sorted(t for n in nodes if n is not node for t in n.slot_free_times(self.now))
+        wait_for_warm = sum(1 for t in frees if t <= ready_at)
+        if wait_for_warm >= len(waiting):
+            return False
+        self._dispatch(waiting[wait_for_warm], node)
+        return True
 
     def _schedule(self) -> None:
         """Place waiting jobs (oldest first across queues), then request nodes."""
-        while True:
-            best: tuple[SimJob, Node] | None = None
-            for q, waiting in self.pending.items():
-                if not waiting or (best and waiting[0].seq > best[0].seq):
-                    continue
-                node = next((n for n in self._queue_nodes(q) if n.free_slots() > 0), None)
-                if node is not None:
-                    best = (waiting[0], node)
-            if best is None:
-                break
-            self._dispatch(*best)
+        while self._place_warm() or any(self._place_cold(q) for q in self.pending):
+            pass
         self._autoscale()
 
     def _autoscale(self) -> None:
+        """Request, in one step, the nodes each queue's uncovered backlog can use."""
         pools = self.scenario.pools
-        provisioning = {
-            p: [n for n in self.nodes if n.pool == p and n.ready_t is None and n.removed_t is None]
-            for p in pools
-        }
-        incoming = {p: len(v) * pools[p].slots_per_node for p, v in provisioning.items()}
+        # slots coming: provisioning nodes, and free slots on ready nodes (cold ones included:
+        # a job that prefers waiting to a cold node would prefer it to a later new node too)
+        spare = {p: 0 for p in pools}
+        for n in self.nodes:
+            if n.provisioning:
+                spare[n.pool] += n.spec.slots_per_node
+            elif n.ready:
+                spare[n.pool] += n.free_slots()
         for qname, qspec in self.scenario.queues.items():
             waiting = len(self.pending[qname])
             if not waiting:
                 continue
             for p in qspec.pools:
-                take = min(waiting, incoming[p])
-                incoming[p] -= take
+                take = min(waiting, spare[p])
+                spare[p] -= take
                 waiting -= take
+            room = (qspec.max_nodes - self._hosts_of(qname)) if qspec.max_nodes else math.inf
             for p in qspec.pools:
                 spec = pools[p]
-                while waiting > 0:
-                    alive = sum(1 for n in self.nodes if n.pool == p and n.removed_t is None)
-                    if alive >= spec.max_nodes or len(provisioning[p]) >= spec.max_provisioning:
-                        break
-                    node = self._new_node(p)
-                    provisioning[p].append(node)
-                    self._push_event(self.now + spec.scale_up_delay, "ready", node)
-                    waiting -= spec.slots_per_node
+                alive = sum(1 for n in self.nodes if n.pool == p and n.removed_t is None)
+                coming = sum(1 for n in self.nodes if n.pool == p and n.provisioning)
+                cap = math.inf if spec.max_provisioning is None else spec.max_provisioning - coming
+                want = math.ceil(waiting / spec.slots_per_node) if waiting > 0 else 0
+                n_new = int(max(0, min(want, spec.max_nodes - alive, cap, room)))
+                # a pool's nodes are Ready in request order, each no sooner than the one before:
+                # asking for more nodes never brings an earlier one sooner (more jobs never
+                # run faster for it)
+                ready_t = max(
+                    (n.due_t for n in self.nodes if n.pool == p and n.provisioning),
+                    default=self.now,
+                )
+                for _ in range(n_new):
+                    ready_t = self._new_node(p, for_queue=qname, not_before=ready_t).due_t
+                waiting -= n_new * spec.slots_per_node
+                room -= n_new
+
+
+def _next_done(node: Node) -> float:
+    return node.next_done

@@ -21,6 +21,7 @@ ROUTES: list[Route] = [
     Route("DELETE", "/jobExecution/jobs/{id}", api.delete_job),
     Route("GET", "/jobExecution/jobs/{id}/state", api.get_job_state),
     Route("PUT", "/jobExecution/jobs/{id}/state", api.put_job_state),
+    Route("GET", "/files/files/{id}/content", api.get_file_content),
     Route("GET", "/workloadOrchestrator/jobs", api.list_orch_jobs),
     Route("GET", "/workloadOrchestrator/jobs/{id}", api.get_orch_job),
     Route("GET", "/workloadOrchestrator/hosts", api.list_hosts),
@@ -52,8 +53,6 @@ def _kube_routes() -> list[Route]:
 
 
 ROUTES += _kube_routes()
-
-
 
 
 ROUTER = Router(ROUTES)

@@ -41,15 +41,25 @@ class PoolSpec(_Strict):
     max_nodes: int = Field(default=1, ge=1)
     initial_nodes: int | None = Field(default=None, ge=0)  # None -> min_nodes, ready at t=0
     slots_per_node: int = Field(default=4, ge=1)  # jobs starting or running at once per node
-    cpu_capacity: float = Field(default=2.0, gt=0)  # jobs that progress at full speed at once
-    scale_up_delay: float = Field(default=270.0, ge=0)  # request -> node Ready (provisioning)
+    # CPU cores the jobs share on a node (None: cores_per_node); a job using d cores alone
+    # runs (1 - d) + d * max(1, demand / cpu_capacity) times slower (model.py)
+    cpu_capacity: float | None = Field(default=None, gt=0)
+    scale_up_delay: float = Field(default=270.0, ge=0)  # request -> node Ready (median)
     image_pull: float = Field(
         default=0.0, ge=0
-    )  # first job on a fresh node waits this (image pull)
+    )  # first job on a fresh node waits this (image pull, median)
+    # log-normal spread (sigma of the log) of each node's scale-up delay and image pull
+    delay_jitter: float = Field(default=0.0, ge=0, le=2)
     scale_down_idle: float = Field(default=600.0, ge=0)  # idle time before a node is removed
-    max_provisioning: int = Field(default=1, ge=1)  # nodes requested at once
-    cores_per_node: float = Field(default=4.0, gt=0)  # reported by /hosts only
+    # nodes requested at once (None: as many as the pending jobs need, as AKS's autoscaler does)
+    max_provisioning: int | None = Field(default=None, ge=1)
+    cores_per_node: float = Field(default=4.0, gt=0)  # the VM's cores (/hosts, Kubernetes)
     memory_mb_per_node: float = Field(default=16384.0, gt=0)
+
+    @property
+    def job_cores(self) -> float:
+        """Cores the jobs on one node share."""
+        return self.cores_per_node if self.cpu_capacity is None else self.cpu_capacity
 
     @model_validator(mode="after")
     def _bounds(self) -> PoolSpec:
@@ -180,10 +190,16 @@ class Scenario(_Strict):
     name: str = "custom"
     description: str = ""
     speed_factor: float = Field(default=0.005, gt=0)  # real seconds per model second
-    seed: int = 0  # ids and job-failure draws
+    seed: int = 0  # ids, job-failure draws, per-job and per-node noise
     registration_lag_s: float = Field(default=3.0, ge=0)  # submit -> visible in orchestrator
     completion_lag_s: float = Field(default=1.0, ge=0)  # orchestrator end -> JES terminal
-    start_overhead_s: float = Field(default=6.0, ge=0)  # compute session start (CPU work)
+    start_overhead_s: float = Field(default=6.0, ge=0)  # compute server start alone (median)
+    # start-up on a busy node: median start_overhead_s * max(1, CPU demand / cores) ** exponent,
+    # log-normal around it with sigma start_sigma (fitted: CALIBRATION.md)
+    start_load_exponent: float = Field(default=0.0, ge=0, le=3)
+    start_sigma: float = Field(default=0.0, ge=0, le=3)
+    run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
+    default_cpu_demand: float = Field(default=1.0, gt=0, le=64)  # cores of a job without cpu_time_s
     failed_run_fraction: float = Field(
         default=0.3, gt=0, le=1
     )  # share of run work done before a failure
@@ -260,15 +276,19 @@ def _load_profile(ref: str, source: str) -> tuple[tuple[str, JobProfile], ...]:
             ) from e
     jobs = raw.get("jobs", raw) if isinstance(raw, dict) else None
     if not isinstance(jobs, dict):
-        raise ConfigError(f"{source}: profile {where}: jobs: expected a map of job name -> profile;"
-                          " fix: a JSON object {\"jobs\": {name: {\"elapsed_s\": ...}}}")
+        raise ConfigError(
+            f"{source}: profile {where}: jobs: expected a map of job name -> profile;"
+            ' fix: a JSON object {"jobs": {name: {"elapsed_s": ...}}}'
+        )
     out = []
     for name, spec in jobs.items():
         try:
             out.append((name, JobProfile.model_validate(spec)))
         except ValidationError as e:
-            raise ConfigError(f"{source}: profile {where}: jobs.{name}: {_first_error(e)};"
-                              " fix that job's profile (elapsed_s > 0, cores, memory_mb, ...)") from e
+            raise ConfigError(
+                f"{source}: profile {where}: jobs.{name}: {_first_error(e)};"
+                " fix that job's profile (elapsed_s > 0, cores, memory_mb, ...)"
+            ) from e
     return tuple(out)
 
 

@@ -1,6 +1,6 @@
 """JSON representations of every served resource, and the fields filters can use.
 
-Shapes follow /work/shared/viya-api.md. Invented where Viya's are not public
+Shapes follow the public Viya REST shapes (README: "Endpoints"). Invented where Viya's are not public
 (say so when you rely on them):
 
 * Orchestrator job ``processingInfo.state``: PENDING, STARTING, RUNNING, DONE
@@ -21,12 +21,13 @@ Shapes follow /work/shared/viya-api.md. Invented where Viya's are not public
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from jes_runner.emulator.catalog import Context, Definition
-from jes_runner.emulator.clock import Timeline
+from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.envelope import link
 from jes_runner.emulator.model import Cluster, Node, SimJob
 
@@ -38,6 +39,18 @@ ORCH_JOB_TYPE = "application/vnd.sas.workload.orchestrator.job"
 HOST_TYPE = "application/vnd.sas.workload.orchestrator.host"
 QUEUE_TYPE = "application/vnd.sas.workload.orchestrator.queue"
 CREATED_BY = "sasboot"
+HEARTBEAT_INTERVAL_S = 600  # seen on real Viya 4 jobs (README: "Job shape")
+DEFAULT_EXPIRES_AFTER_S = 72 * 3600.0  # invented: the real default is not public
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+def expires_after_s(value: Any) -> float:
+    """A job request's ``expiresAfter`` (ISO 8601 duration such as PT72H) in seconds."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if not m or not any(m.groups()):
+        return DEFAULT_EXPIRES_AFTER_S
+    d, h, mi, sec = (float(g) if g else 0.0 for g in m.groups())
+    return d * 86400 + h * 3600 + mi * 60 + sec
 
 
 def etag(*parts: Any) -> str:
@@ -101,7 +114,7 @@ class Views:
             "id": job.id,
             "state": state,
             "submittedByApplication": p.get("createdByApplication") or "jobExecution",
-            "heartbeatInterval": 30,
+            "heartbeatInterval": HEARTBEAT_INTERVAL_S,
             "heartbeatTimeStamp": tl.iso(
                 min(self.cluster.now, end) if end is not None else self.cluster.now
             ),
@@ -122,12 +135,24 @@ class Views:
                     type_=DEFINITION_TYPE,
                 )
             )
+        # elapsedTime and results are there while the job runs too (SAS's sample: a running job
+        # with "elapsedTime": 719, "results": {}); elapsed stops at the end
+        doc["elapsedTime"] = int(
+            round(
+                (tl.epoch(end if end is not None else self.cluster.now) - tl.epoch(job.submit_t))
+                * 1000
+            )
+        )
+        doc["results"] = {}
+        # expiresAfter is a client-side (real) duration: added to the real creation time
+        doc["expirationTimeStamp"] = iso_ms(
+            tl.epoch(job.submit_t) + expires_after_s(p.get("expiresAfter"))
+        )
         if end is not None:
             doc["endTimeStamp"] = tl.iso(end)
-            doc["elapsedTime"] = int(round((tl.epoch(end) - tl.epoch(job.submit_t)) * 1000))
         if state in ("completed", "failed") and job.dispatch_t is not None:
             cj = str(uuid.UUID(job.orch_name[-36:])).upper()
-            log_id = str(uuid.uuid5(uuid.NAMESPACE_URL, job.id + "/log"))
+            log_id = self.log_id(job)
             doc["results"] = {
                 "COMPUTE_CONTEXT": job.context,
                 "COMPUTE_JOB": cj,
@@ -146,6 +171,41 @@ class Views:
             }
             doc["stateDetails"] = {"failureReason": job.fail_reason, "exitCode": 2}
         return doc
+
+    def log_id(self, job: SimJob) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, job.id + "/log"))
+
+    def job_of_log(self, file_id: str) -> SimJob | None:
+        """The finished job whose log is ``/files/files/{file_id}`` (None: no such log)."""
+        for job in self.cluster.job_list:
+            if self.log_id(job) == file_id and self.jes_state(job) in ("completed", "failed"):
+                return job if job.dispatch_t is not None else None
+        return None
+
+    def log_text(self, job: SimJob) -> str:
+        """An invented SAS log: a header, the job's code, and the failure as SAS writes it."""
+        code = str(job.payload.get("code") or "data _null_; run;")
+        lines = [
+            "1          The SAS System",
+            "",
+            "NOTE: Copyright (c) 2016-2023 by SAS Institute Inc., Cary, NC, USA.",
+            f"NOTE: SAS (r) Proprietary Software V.04.00 (emulated) on {job.node.name if job.node else '?'}",
+            f"NOTE: Job {job.payload.get('jobRequest', {}).get('name', job.name)} in context {job.context}.",
+            "",
+        ]
+        lines += [f"{i:<10} {ln}" for i, ln in enumerate(code.splitlines(), 1)]
+        if job.fail_reason:
+            lines += [
+                "ERROR: " + job.fail_reason,
+                "NOTE: The SAS System stopped processing this step because of errors.",
+                "ERROR: Errors printed on page 1.",
+            ]
+        else:
+            lines += [
+                "NOTE: DATA statement used (Total process time):",
+                "NOTE: The SAS System used:",
+            ]
+        return "\n".join(lines) + "\n"
 
     def job_fields(self, job: SimJob) -> Any:
         def resolve(field: str) -> Any:
@@ -167,7 +227,8 @@ class Views:
                     return job.payload.get("user", CREATED_BY)
                 case "elapsedTime":
                     end = self.jes_end(job)
-                    return None if end is None else (end - job.submit_t) * self.tl.scale * 1000
+                    end = self.cluster.now if end is None else end
+                    return (end - job.submit_t) * self.tl.scale * 1000
                 case "jobDefinitionUri" | "jobRequest.jobDefinitionUri":
                     return job.payload.get("jobRequest", {}).get("jobDefinitionUri")
                 case "contextName" | "jobRequest.arguments._contextName":

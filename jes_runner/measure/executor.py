@@ -241,7 +241,11 @@ class PhaseExecutor:
             "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
             "arguments": {**job.arguments, "_contextName": self.phase.context},
             "createdByApplication": "jes-runner",
-            "properties": {"jes_runner_run_id": self.run_id, "jes_runner_phase": self.phase.name},
+            # Viya's shape: a list of name/value pairs (an object is not what it serves back)
+            "properties": [
+                {"name": "jes_runner_run_id", "value": self.run_id},
+                {"name": "jes_runner_phase", "value": self.phase.name},
+            ],
         }
         assert self._pool is not None
         fut = self._pool.submit(self._post, body)
@@ -379,10 +383,21 @@ class PhaseExecutor:
             if state in TERMINAL_STATES:
                 f.record.client_ended_at = utcnow()
                 f.record.apply_server_job(job)
+                if state == "failed":
+                    f.record.log_tail = self._log_tail(f.record, job)
                 del self._flights[f.record.job_instance_id or ""]
                 self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
             else:
                 self._reschedule(f, t, state)
+
+    def _log_tail(self, record: JobRecord, job: dict[str, Any]) -> str | None:
+        """A failed job's log tail; a log that cannot be read costs the record nothing else."""
+        try:
+            return self.client.get_log_tail(job)
+        except ViyaError as e:
+            log.warning("phase %s: %s failed and its log could not be read: %s", self.phase.name,
+                        record.unique_job_name, e)
+            return None
 
     def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
         lo, hi = self.policy.interval_min, self.policy.interval_max

@@ -39,6 +39,7 @@ class JobRecord:
     client_submitted_at: datetime | None = None
     client_ended_at: datetime | None = None
     error: str | None = None
+    log_tail: str | None = None  # a failed job's log, its last lines (ViyaClient.get_log_tail)
     orchestrator: dict[str, Any] | None = field(default=None)
 
     @property
@@ -92,6 +93,7 @@ class JobRecord:
             "client_ended_at": iso(self.client_ended_at),
             "client_duration": self.client_duration,
             "error": self.error,
+            "log_tail": self.log_tail,
             "metrics": {"orchestrator_data": self.orchestrator},
         }
 

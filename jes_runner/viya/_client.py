@@ -28,6 +28,7 @@ JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"
 JOB = "application/vnd.sas.job.execution.job+json"
 IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
 SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fate
+LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes the ERROR lines
 SETTLE_FAILURES = 12  # failed lookups (each already retried) before the job is given up as unconfirmed
 
 log = logging.getLogger("jes_runner.viya")
@@ -311,6 +312,27 @@ class ViyaClient:
             raise ViyaHTTPError(resp.status_code, "GET", "/jobExecution/jobs/{id}", _error_message(resp))
         job: dict[str, Any] = resp.json()
         return job
+
+    def get_log_tail(self, job: dict[str, Any], max_bytes: int = LOG_TAIL_BYTES) -> str | None:
+        """The last ``max_bytes`` of a job's log (whole lines), None when the job has no log.
+
+        The log is the file its ``log`` link or ``logLocation`` names
+        (``/files/files/{id}``); its text is at ``.../content``."""
+        href = next((ln.get("href") for ln in job.get("links") or []
+                     if isinstance(ln, dict) and ln.get("rel") == "log"), None) or job.get("logLocation")
+        if not isinstance(href, str) or not href.startswith("/files/files/"):
+            return None
+        path = href if href.endswith("/content") else href.rstrip("/") + "/content"
+        resp = self.request("GET", path, accept="text/plain", raise_for_status=False,
+                            deadline=time.monotonic() + 15)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ViyaHTTPError(resp.status_code, "GET", "/files/files/{id}/content", _error_message(resp))
+        data = resp.content[-max_bytes:]
+        if len(resp.content) > max_bytes and b"\n" in data:
+            data = data[data.index(b"\n") + 1:]  # start at a whole line
+        return data.decode("utf-8", "replace")
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask Viya to cancel; False when the job had already finished (405/409)."""

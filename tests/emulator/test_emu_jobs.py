@@ -300,3 +300,40 @@ def test_hosts_queues_and_ground_truth(client: ViyaClient, emu: Emulator) -> Non
     assert emu.ground_truth()["jobs"][0]["id"] == job["id"]
     sc = requests.get(f"{emu.url}/emulator/scenario", timeout=10).json()
     assert sc["name"] == "default" and sc["speed_factor"] == 0.002
+
+
+def test_job_shape_while_running_and_the_log_of_a_failed_job(client: ViyaClient) -> None:
+    """SAS's public sample (sassoftware/devsascom-rest-api-samples, Compute/jobExecution.md): a
+    running job already has elapsedTime and results, jobRequest.properties is a list of
+    name/value pairs; heartbeatInterval 600 and expirationTimeStamp as on the measured cluster."""
+    body = {
+        "jobDefinitionUri": f"/jobDefinitions/definitions/{client.definition_id('ae_pooled')}",
+        "name": "ae_pooled_shape",
+        "arguments": {"_contextName": "SAS Job Execution compute context"},
+        "properties": [{"name": "jes_runner_run_id", "value": "r1"}],
+        "expiresAfter": "PT2H",
+    }
+    r = client.post("/jobExecution/jobs", json=body)
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["jobRequest"]["properties"] == [{"name": "jes_runner_run_id", "value": "r1"}]
+    assert job["heartbeatInterval"] == 600 and job["results"] == {}
+    assert isinstance(job["elapsedTime"], int) and job["elapsedTime"] >= 0
+    assert ts(job["expirationTimeStamp"]) - ts(job["creationTimeStamp"]) == 2 * 3600
+    # an object of properties (older clients) is accepted and served as pairs
+    old = client.post("/jobExecution/jobs", json={**body, "properties": {"a": "1"}}).json()
+    assert old["jobRequest"]["properties"] == [{"name": "a", "value": "1"}]
+    bad = client.post("/jobExecution/jobs", json={**body, "properties": "x"})
+    assert bad.status_code == 400 and "name, value" in bad.json()["message"]
+
+    failing = client.submit("failing_job", "failing_job_1")
+    assert client.wait_state(failing["id"], {"failed"}) == "failed"
+    done = client.get(f"/jobExecution/jobs/{failing['id']}").json()
+    log_href = next(lk["href"] for lk in done["links"] if lk["rel"] == "log")
+    assert log_href == done["logLocation"] + "/content"
+    text = client.get(log_href)
+    assert text.status_code == 200 and text.headers["Content-Type"].startswith("text/plain")
+    assert "abort abend" in text.text and "ERROR: The SAS program aborted" in text.text
+    assert (
+        client.get("/files/files/00000000-0000-0000-0000-000000000000/content").status_code == 404
+    )

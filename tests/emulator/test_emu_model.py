@@ -57,17 +57,30 @@ def test_processor_sharing_slows_jobs_down() -> None:
     c = Cluster(scenario(min_nodes=1, max_nodes=1, slots_per_node=4, cpu_capacity=1))
     jobs = [c.submit(0, "j100", "ctx") for _ in range(4)]
     run_all(c, jobs)
-    # 4 jobs share one job's worth of CPU: (5 + 100) x 4 each, all ending together
-    assert all(j.end_t == pytest.approx(420) for j in jobs)
+    # 4 CPU-bound jobs (1 core each, no cpu_time_s) share 1 core: their 100 s runs take 400 s;
+    # the 5 s start-up uses no CPU share
+    assert all(j.end_t == pytest.approx(405) for j in jobs)
     c2 = Cluster(scenario(min_nodes=1, max_nodes=1, slots_per_node=4, cpu_capacity=1))
     short, long_ = c2.submit(0, "j10", "ctx"), c2.submit(0, "j100", "ctx")
     run_all(c2, [short, long_])
-    # both at half speed until the short one ends (at 2 x 15 = 30), then the long one at full speed
-    assert short.end_t == pytest.approx(30) and long_.end_t == pytest.approx(30 + 105 - 15)
+    # both run at half speed until the short one ends (5 + 2 x 10 = 25), then the long one alone
+    assert short.end_t == pytest.approx(25) and long_.end_t == pytest.approx(25 + 100 - 10)
+
+
+def test_one_step_scale_up_for_the_whole_backlog() -> None:
+    c = Cluster(scenario(max_nodes=8))
+    jobs = [c.submit(0, "j100", "ctx") for _ in range(5)]
+    # AKS asks for as many nodes as the pending pods need, at once: ceil(5 / 2) = 3
+    assert [e["t"] for e in c.node_events if e["event"] == "add"] == [0, 0, 0]
+    more = [c.submit(1, "j100", "ctx") for _ in range(20)]
+    # 25 jobs need 13 nodes: the pool stops at its max of 8
+    assert len(c.nodes) == 8
+    run_all(c, jobs + more)
+    assert all(n.jobs_run > 0 for n in c.nodes)  # no node that never ran a job
 
 
 def test_scale_up_after_delay_and_never_beyond_max() -> None:
-    c = Cluster(scenario())
+    c = Cluster(scenario(max_provisioning=1))
     jobs = [c.submit(0, "j100", "ctx") for _ in range(10)]
     adds = [e for e in c.node_events if e["event"] == "add"]
     assert len(adds) == 1 and adds[0]["t"] == 0  # one node at a time (max_provisioning 1)
@@ -124,14 +137,15 @@ def test_image_pull_delays_the_first_jobs_on_a_fresh_node() -> None:
     assert later.run_t - later.dispatch_t == pytest.approx(5)
 
 
-def test_queue_host_cap_limits_placement_not_scaling() -> None:
+def test_queue_host_cap_limits_placement_and_scaling() -> None:
     sc = scenario(slots_per_node=1, scale_up_delay=10)
     sc = sc.model_copy(update={"queues": {"q": sc.queues["q"].model_copy(update={"max_nodes": 1})}})
     c = Cluster(sc)
     jobs = [c.submit(0, "j10", "ctx") for _ in range(3)]
     run_all(c, jobs)
     assert {j.node.name for j in jobs if j.node} == {"aks-tmp-28320745-vmss00002q"}
-    assert len(c.nodes) == 3  # the autoscaler still added nodes for the backlog
+    # no phantom nodes: the backlog asks only for nodes the queue may use
+    assert len(c.nodes) == 1
 
 
 def test_cancel_frees_the_slot_and_failures_stop_early() -> None:

@@ -21,7 +21,7 @@ from .browser import Browser
 from .conftest import scenario
 from .test_report_html import data_block
 
-SLOWER_POOL = {"pools": {"computetmp": {"cpu_capacity": 1.0}}}  # the autoscaling pool's nodes get less CPU
+SLOWER_POOL = {"pools": {"computetmp": {"cpu_capacity": 0.5}}}  # a third of the default 1.5 cores
 
 
 def _isolated_env(mp: pytest.MonkeyPatch, tmp: Path) -> None:

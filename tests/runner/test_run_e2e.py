@@ -130,6 +130,15 @@ def test_failing_job_and_timeout(make_emulator: Any, runner_env: Path, monkeypat
     assert (stats["jobs_completed"], stats["jobs_failed"], stats["jobs_timed_out"]) == (1, 1, 1)
     out = capsys.readouterr().out
     assert "failing_job_sequential_2_" in out and "timed_out" in out  # named in the summary
+    # the failed job's log tail (GET /files/files/{id}/content) is in its record ...
+    tail = by["failing_job"]["log_tail"]
+    assert "ERROR: The SAS program aborted" in tail and "abort abend" in tail
+    assert by["cm_pooled"]["log_tail"] is None and by["ae_pooled"]["log_tail"] is None
+    # ... and in the report
+    (path,) = sorted(runner_env.glob("pooled_jobs_comparison_*.json"))[-1:]
+    assert run_cli(["report", str(path), "--out", str(tmp_path / "rep")]) == 0
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert 'id="log-tails"' in html and "ERROR: The SAS program aborted" in html
 
 
 def test_token_expiry_mid_run(make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

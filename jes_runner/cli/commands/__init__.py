@@ -18,5 +18,6 @@ SUMMARIES: dict[str, str] = {
     "compare": 'compare two results files; exit 6 when a figure regressed beyond tolerance',
     "orchestrator": 'recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory',
     "sweep": 'run the concurrent phase at several concurrency levels and find the knee',
+    "whatif": 'fit the cluster model to a measured run; replay node counts and concurrency levels',
     "check": 'preflight: Viya, token, contexts, job definitions, Pushgateway, results directory',
 }

@@ -174,6 +174,7 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
         _figures_section(figures),
         _jobs_table(phases),
         _unmatched_section(phases),
+        _log_tails_section(phases),
         '<script type="application/json" id="report-data">'
         + json.dumps(data, separators=(",", ":")).replace("</", "<\\/") + "</script>",
         f"<script>{TABLE_JS}</script>",
@@ -314,6 +315,20 @@ def _jobs_table(phases: list[PhaseView]) -> str:
         '<p class="note">Seconds. Click a column to sort (numbers: largest first). "Created +" is seconds after the '
         "phase's first job was created; duration is server end − creation; client duration is the runner's "
         "own clock, for comparison only.</p></section>")
+
+
+def _log_tails_section(phases: list[PhaseView]) -> str:
+    """The last lines of each failed job's SAS log, where its ERROR lines are."""
+    items = [(p.name, j) for p in phases for j in p.jobs if isinstance(j.raw.get("log_tail"), str)]
+    if not items:
+        return ""
+    blocks = "".join(
+        f'<details class="log-tail"><summary><strong>{_e(ph)}</strong>: {_e(j.unique_job_name or j.name)}'
+        f" ({_e(j.status)})</summary><pre>{_e(j.raw['log_tail'])}</pre></details>"
+        for ph, j in items)
+    return ('<section id="log-tails"><h2>Logs of failed jobs</h2>'
+            "<p class=note>The end of each failed job's SAS log, as the files service served it.</p>"
+            f"{blocks}</section>")
 
 
 def _unmatched_section(phases: list[PhaseView]) -> str:

@@ -1,0 +1,42 @@
+"""Time `whatif` on the measured 54-job study: fit + 4 x 4 configurations x 20 replicates
+(target: under 30 s on the 2-core CI machine), then the leave-one-phase-out errors.
+
+    PYTHONPATH=. python3 benchmarks/bench_whatif.py [MEASUREMENTS.json]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from jes_runner.analysis import whatif
+
+DEFAULT = Path(__file__).parent.parent / "tests" / "analysis" / "data" / "pooled-54-measured.json"
+
+
+def main() -> None:
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    t0 = time.perf_counter()
+    study = whatif.load_study(src)
+    fit = whatif.fit(study)
+    t1 = time.perf_counter()
+    answer = whatif.run_whatif(fit, [1, 5, 10, None], [1, 2, 4, 8], replicates=20)
+    t2 = time.perf_counter()
+    print(whatif.table(answer))
+    print(
+        f"\nfit {t1 - t0:.2f} s, 16 configurations x 20 replicates {t2 - t1:.2f} s, "
+        f"total {t2 - t0:.2f} s (target < 30 s)\n"
+    )
+    print("| left out | measured makespan (min) | predicted median [p10-p90] (min) | error |")
+    print("| --- | --- | --- | --- |")
+    for phase in study.phases:
+        loo, _ = whatif.leave_out(study, phase.name, replicates=10)
+        print(
+            f"| {phase.name} | {loo.measured_makespan_s / 60:.1f} | {loo.predicted.median / 60:.1f} "
+            f"[{loo.predicted.low / 60:.1f}-{loo.predicted.high / 60:.1f}] | {loo.error * 100:+.1f} % |"
+        )
+
+
+if __name__ == "__main__":
+    main()
