@@ -145,11 +145,12 @@ def test_chart_installs_into_a_restricted_namespace(
         dry = _server_dry_run(cp, ns, pod, tmp_path)
         assert dry.returncode == 0, dry.stderr
         assert "PodSecurity" not in dry.stderr
-    # ... and the namespace does enforce it: the same pod made privileged is refused.
-    bad = _pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], "privileged-pod")
-    bad["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    # ... and the namespace does enforce it: the same pod allowing privilege escalation is refused.
+    bad = _pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], "escalating-pod")
+    bad["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     refused = _server_dry_run(cp, ns, bad, tmp_path)
-    assert refused.returncode != 0 and 'violates PodSecurity "restricted:latest"' in refused.stderr
+    assert refused.returncode != 0
+    assert 'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false' in refused.stderr
 
     _helm(cp, helm, "uninstall", RELEASE, "--namespace", ns)
     cp.core().delete_namespace(ns)
