@@ -150,7 +150,10 @@ def test_chart_installs_into_a_restricted_namespace(
     bad["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     refused = _server_dry_run(cp, ns, bad, tmp_path)
     assert refused.returncode != 0
-    assert 'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false' in refused.stderr
+    assert (
+        'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false'
+        in refused.stderr
+    )
 
     _helm(cp, helm, "uninstall", RELEASE, "--namespace", ns)
     cp.core().delete_namespace(ns)

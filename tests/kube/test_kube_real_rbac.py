@@ -96,7 +96,9 @@ def test_service_account_can_do_its_job_and_nothing_else(
     assert f'User "system:serviceaccount:{ns}:{FULLNAME}" cannot get resource "secrets"' in msg
     with pytest.raises(StoreError) as create:
         SecretStore(access, ns, "new-one").save({"refresh_token": "x"}, create=True)
-    assert _one_line(str(create.value), token).startswith(f"cannot read Secret {ns}/new-one (HTTP 403 ")
+    assert _one_line(str(create.value), token).startswith(
+        f"cannot read Secret {ns}/new-one (HTTP 403 "
+    )
 
     watcher = NodeWatcher(access, "workload.sas.com/class=compute", watch_timeout_s=5)
     if node_reader:
