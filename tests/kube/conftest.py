@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kube_real import ControlPlane, ControlPlaneError, start_control_plane, stop_control_plane
+from support.kube_control_plane import (
+    ControlPlane,
+    ControlPlaneError,
+    start_control_plane,
+    stop_control_plane,
+)
 
 
 @pytest.fixture

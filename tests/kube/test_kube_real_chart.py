@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_real import CHART, RESTRICTED, ControlPlane
+from support.kube_control_plane import CHART, RESTRICTED, ControlPlane
 
 from jes_runner.kube import SecretStore
 from jes_runner.kube.tokens import FIELD_MANAGER

@@ -14,7 +14,7 @@ import shutil
 from typing import Any
 
 import pytest
-from kube_real import CHART, RESTRICTED, ControlPlane, wait_for
+from support.kube_control_plane import CHART, RESTRICTED, ControlPlane, wait_for
 
 RELEASE, FULLNAME = "bench", "bench-jes-runner"
 

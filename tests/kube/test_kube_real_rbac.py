@@ -12,7 +12,7 @@ import shutil
 from typing import Any
 
 import pytest
-from kube_real import CHART, RESTRICTED, ControlPlane
+from support.kube_control_plane import CHART, RESTRICTED, ControlPlane
 
 from jes_runner.kube import KubeUnavailable, NodeWatcher, SecretStore, StoreError
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kube_real import ControlPlane, wait_for
+from support.kube_control_plane import ControlPlane, wait_for
 
 from jes_runner.kube import NodeWatcher, SecretStore, StoreError
 from jes_runner.kube.tokens import FIELD_MANAGER

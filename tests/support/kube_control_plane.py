@@ -1,4 +1,4 @@
-"""A real Kubernetes control plane for the tests (a plain module with a unique name).
+"""A real Kubernetes control plane for the tests (shared test support).
 
 ``.ci/kube-control-plane`` builds kube-apiserver and kube-controller-manager from
 the official k8s.io/kubernetes module (once, cached) and starts them with
