@@ -126,7 +126,7 @@ class ControlPlane:
 
 def start_control_plane(directory: Path, *, controller_manager: bool = True) -> ControlPlane:
     """Run ``.ci/kube-control-plane start``; raises ControlPlaneError with its output when it fails."""
-    argv = [str(SCRIPT), "start", "--dir", str(directory)]
+    argv = [str(SCRIPT), "start", "--dir", str(directory), "--stop-with", str(os.getpid())]
     if controller_manager:
         argv.append("--controller-manager")
     # A first start on a fresh machine builds the binaries (~15 min): .ci/run builds before pytest.
