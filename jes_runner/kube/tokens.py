@@ -7,7 +7,10 @@ Layout (one key per file / Secret key, as a mounted Secret shows it):
 * :class:`SecretStore` reads and patches one Secret through the Kubernetes API:
   only the keys whose value changed, base64 ``data``, with the resourceVersion
   it read (one retry on a 409 conflict). It creates the Secret only when asked
-  (``jes-runner auth``).
+  (``jes-runner auth``). After patching a Secret someone else manages (Helm, an
+  operator) it gives up the field ownership the patch gave it: the Secret's
+  manager may replace the token later without a conflict (Helm 4 applies
+  server-side and would otherwise refuse ``helm upgrade`` with new tokens).
 * :class:`FileStore` writes the files atomically, mode 0600.
 * :class:`TokenPersister` is the runner's hook for a new refresh token: it saves
   in a background thread (auth never waits on the Kubernetes API), latest token
@@ -33,6 +36,8 @@ log = logging.getLogger("jes_runner.kube")
 
 TOKEN_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
 SECRET_LABELS = {"app.kubernetes.io/name": "jes-runner", "app.kubernetes.io/component": "tokens"}
+# Our name in a Secret's managedFields (the kubernetes client's default is "OpenAPI-Generator").
+FIELD_MANAGER = "jes-runner"
 
 
 class StoreError(Exception):
@@ -97,7 +102,8 @@ class SecretStore:
                         "metadata": {"name": self.name, "namespace": self.namespace, "labels": SECRET_LABELS},
                         "data": {k: b64(v) for k, v in values.items()}}
                 try:
-                    core.create_namespaced_secret(self.namespace, body, _request_timeout=self.timeout_s)
+                    core.create_namespaced_secret(self.namespace, body, field_manager=FIELD_MANAGER,
+                                                  _request_timeout=self.timeout_s)
                     return sorted(values)
                 except ApiException as e:
                     if e.status == 409 and attempt == 1:
@@ -111,17 +117,48 @@ class SecretStore:
                 return []
             patch = {"metadata": {"resourceVersion": secret.metadata.resource_version}, "data": changed}
             try:
-                core.patch_namespaced_secret(self.name, self.namespace, patch,
-                                             _content_type="application/merge-patch+json",
-                                             _request_timeout=self.timeout_s)
-                return sorted(changed)
+                updated = core.patch_namespaced_secret(self.name, self.namespace, patch,
+                                                       _content_type="application/merge-patch+json",
+                                                       field_manager=FIELD_MANAGER,
+                                                       _request_timeout=self.timeout_s)
             except ApiException as e:
                 if e.status == 409 and attempt == 1:
                     continue  # someone else wrote it meanwhile: read again, patch again
                 raise StoreError(f"cannot update {self} ({describe_api_error(e)})") from None
             except Exception as e:  # noqa: BLE001
                 raise StoreError(f"cannot update {self} ({describe_api_error(e)})") from None
+            self._release_ownership(updated)
+            return sorted(changed)
         raise StoreError(f"cannot update {self} (conflicting writes)")
+
+    def _release_ownership(self, secret: Any) -> None:
+        """Drop our managedFields entry when another manager owns the rest of the Secret.
+
+        Our patch took ownership of the keys it changed (an Update moves ownership to
+        the writer). Left there, Helm 4's server-side apply of new token values
+        (``helm upgrade --set credentials.preserveRefreshedTokens=false``) conflicts
+        with it. Without our entry the keys have no owner and the next apply takes
+        them. A Secret only we manage (created by ``jes-runner auth``) keeps our
+        entry. Best effort: the token is already saved; a failure is one line.
+        """
+        entries = list(getattr(secret.metadata, "managed_fields", None) or [])
+        others = [e for e in entries if e.manager != FIELD_MANAGER]
+        if len(others) == len(entries) or not others:
+            return
+        body = [
+            # only the object we just wrote: a newer write is someone else's to own
+            {"op": "test", "path": "/metadata/resourceVersion", "value": secret.metadata.resource_version},
+            {"op": "replace", "path": "/metadata/managedFields",
+             "value": self.access.api.sanitize_for_serialization(others)},
+        ]
+        try:
+            self.access.core().patch_namespaced_secret(self.name, self.namespace, body,
+                                                       _content_type="application/json-patch+json",
+                                                       field_manager=FIELD_MANAGER,
+                                                       _request_timeout=self.timeout_s)
+        except Exception as e:  # noqa: BLE001 - the token is saved: this never fails it
+            log.warning("token saved to %s; could not give up field ownership (%s): a server-side "
+                     "`helm upgrade` replacing the token may need --force-conflicts", self, describe_api_error(e))
 
 
 # ----- files ---------------------------------------------------------------------------
