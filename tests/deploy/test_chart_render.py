@@ -17,7 +17,10 @@ from deploy_util import CHART, SCENARIOS, by_kind, env_of, one, pod_specs, requi
 
 K8S_VERSION = "1.33.0"
 # Custom resources have no schema in kubernetes-validate: checked structurally below.
-CRD_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+}
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
@@ -186,7 +189,8 @@ def test_cronjob_runs_once_and_outlasts_the_runners_grace(helm, scenario):
     results = {"name": "results", "emptyDir": {}}
     assert results in tspec["volumes"]
     assert [v for v in tspec["volumes"] if v["name"] != "results"] == [
-        v for v in pod["volumes"] if v["name"] != "results"]
+        v for v in pod["volumes"] if v["name"] != "results"
+    ]
     assert not [v for v in tspec["volumes"] if "persistentVolumeClaim" in v]
     assert tspec["containers"][0]["image"] == pod["containers"][0]["image"]
     assert tspec["serviceAccountName"] == pod["serviceAccountName"]

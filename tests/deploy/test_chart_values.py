@@ -86,9 +86,17 @@ def test_settings_become_env_that_the_runner_reads(helm, write_values):
             "gracePeriodSeconds": 45,
             "profile": "nightly",
             "thresholds": {"maxFailedJobs": 2, "minSpeedup": 1.5, "maxQueueWaitP95Seconds": 300},
-            "timeouts": {"jobSeconds": 1800, "correlationDeadlineSeconds": 60, "requestSeconds": 20},
+            "timeouts": {
+                "jobSeconds": 1800,
+                "correlationDeadlineSeconds": 60,
+                "requestSeconds": 20,
+            },
             "pushgateway": {
-                "auth": {"existingSecret": "pgw-auth", "usernameKey": "user", "passwordKey": "pass"},
+                "auth": {
+                    "existingSecret": "pgw-auth",
+                    "usernameKey": "user",
+                    "passwordKey": "pass",
+                },
                 "caBundle": {"secret": "pgw-ca", "key": "ca.pem"},
                 "timeoutSeconds": 5,
                 "retries": 1,
@@ -116,16 +124,24 @@ def test_settings_become_env_that_the_runner_reads(helm, write_values):
     # rbac.nodeReader is off by default: the timeline comes from the orchestrator's hosts
     assert env["JES_NODE_TIMELINE"] == "orchestrator"
     assert env["JES_PROFILE"] == "nightly"
-    assert (env["JES_MAX_FAILED_JOBS"], env["JES_MIN_SPEEDUP"], env["JES_MAX_QUEUE_WAIT_P95_SECONDS"]) == (
-        "2", "1.5", "300")
-    assert (env["JES_JOB_TIMEOUT_S"], env["JES_CORRELATION_DEADLINE_S"], env["JES_REQUEST_TIMEOUT_S"]) == (
-        "1800", "60", "20")
+    assert (
+        env["JES_MAX_FAILED_JOBS"],
+        env["JES_MIN_SPEEDUP"],
+        env["JES_MAX_QUEUE_WAIT_P95_SECONDS"],
+    ) == ("2", "1.5", "300")
+    assert (
+        env["JES_JOB_TIMEOUT_S"],
+        env["JES_CORRELATION_DEADLINE_S"],
+        env["JES_REQUEST_TIMEOUT_S"],
+    ) == ("1800", "60", "20")
     assert env["JES_PUSHGATEWAY_USERNAME"] == {"secretKeyRef": {"name": "pgw-auth", "key": "user"}}
     assert env["JES_PUSHGATEWAY_PASSWORD"] == {"secretKeyRef": {"name": "pgw-auth", "key": "pass"}}
     assert "JES_PUSHGATEWAY_TOKEN" not in env
     assert env["JES_PUSHGATEWAY_CA_BUNDLE"] == "/etc/jes-runner/pushgateway-ca/ca.pem"
     assert (env["JES_PUSHGATEWAY_TIMEOUT_S"], env["JES_PUSHGATEWAY_RETRIES"]) == ("5", "1")
-    spec = one(helm.template(values=[write_values(values)]), "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    spec = one(helm.template(values=[write_values(values)]), "CronJob")["spec"]["jobTemplate"][
+        "spec"
+    ]["template"]["spec"]
     (ca,) = [v for v in spec["volumes"] if v["name"] == "pushgateway-ca"]
     assert ca["secret"]["secretName"] == "pgw-ca"
     (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "pushgateway-ca"]
@@ -190,8 +206,16 @@ def test_inline_job_config_is_a_configmap_mounted_as_a_file(helm, write_values):
 def test_job_config_from_a_file_with_set_file(helm):
     """`--set-file jobConfig.json=config/job_configs.json`: the file as it is, in a ConfigMap the pod mounts."""
     path = REPO / "config" / "job_configs.json"
-    proc = helm.run("template", "jes", str(CHART), "--namespace", "sas-bench",
-                    *helm.value_args(), "--set-file", f"jobConfig.json={path}")
+    proc = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        "--namespace",
+        "sas-bench",
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={path}",
+    )
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     cm = one(docs, "ConfigMap")
     assert cm["data"]["job_configs.json"] == path.read_text().strip()
@@ -211,12 +235,27 @@ def test_job_config_from_a_file_with_set_file(helm):
 def test_bad_job_config_file_fails_the_install(helm, tmp_path, content, message):
     path = tmp_path / "jobs.json"
     path.write_text(content)
-    proc = helm.run("template", "jes", str(CHART), *helm.value_args(),
-                    "--set-file", f"jobConfig.json={path}", check=False)
+    proc = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={path}",
+        check=False,
+    )
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
-    both = helm.run("template", "jes", str(CHART), *helm.value_args(), "--set-file",
-                    f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
-                    "--set", "jobConfig.inline.jobs[0].name=x", check=False)
+    both = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
+        "--set",
+        "jobConfig.inline.jobs[0].name=x",
+        check=False,
+    )
     assert both.returncode != 0 and "not both" in both.stderr
 
 
@@ -225,7 +264,9 @@ def test_pushgateway_service_monitor_honours_labels(helm):
     sm = one(helm.template("monitoring-values.yaml"), "ServiceMonitor")
     assert sm["metadata"]["namespace"] == "monitoring"
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert sm["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus-pushgateway"}
+    assert sm["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus-pushgateway"
+    }
     assert sm["spec"]["namespaceSelector"] == {"matchNames": ["monitoring"]}
     assert sm["spec"]["endpoints"] == [{"port": "http", "honorLabels": True, "interval": "30s"}]
 
@@ -303,12 +344,17 @@ def test_existing_secret_with_key_mapping(helm):
     ]
     env = env_of(spec["containers"][0])
     assert json.loads(env["JES_TOKEN_SECRET_KEYS"]) == {
-        "refresh_token": "token", "client_id": "client", "client_secret": "secret"}
+        "refresh_token": "token",
+        "client_id": "client",
+        "client_secret": "secret",
+    }
     assert env["JES_TOKEN_SECRET_NAME"] == "viya-oauth"
     assert env["JES_TOKEN_STORE_SECRET_NAME"] == "jes-jes-runner-tokens"
     assert "JES_TOKEN_SECRET_OPERATOR_MANAGED" not in env
     # an operator's Secret: read, never patched
-    docs = helm.template("existing-secret-values.yaml", sets={"credentials.operatorManaged": "true"})
+    docs = helm.template(
+        "existing-secret-values.yaml", sets={"credentials.operatorManaged": "true"}
+    )
     rules = one(docs, "Role")["rules"]
     assert [(r["resourceNames"], r["verbs"]) for r in rules] == [
         (["viya-oauth"], ["get"]),
@@ -488,9 +534,16 @@ def test_notes_say_how_to_run_now_and_where_results_go(helm4):
     assert "packaged EXAMPLE config" in notes and "--set-file jobConfig.json=" in notes
     assert "profile: jes " in notes and "rbac.nodeReader=true" in notes
     proc = helm4.run(
-        "install", "jes", str(CHART), "--dry-run=client", "--set", "persistence.enabled=false",
-        "--set", "runner.viyaUrl=https://viya.example.com",
-        "--set-file", f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
+        "install",
+        "jes",
+        str(CHART),
+        "--dry-run=client",
+        "--set",
+        "persistence.enabled=false",
+        "--set",
+        "runner.viyaUrl=https://viya.example.com",
+        "--set-file",
+        f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
     )
     notes = proc.stdout.split("NOTES:", 1)[1]
     assert "WARNING" not in notes and "LOST" in notes
@@ -547,7 +600,7 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
         == source_exprs.count("0.8 * quantile_over_time")
         > 0
     )
-    assert "absent_over_time(jes_run_info{profile=\"weekly-prod\"}[907200s])" in exprs
+    assert 'absent_over_time(jes_run_info{profile="weekly-prod"}[907200s])' in exprs
     assert "172800s" not in exprs and 'profile="jes-runner"' not in exprs
     urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
     assert urls and all(u.startswith("https://wiki.example.com/sas/jes-runbook#jes") for u in urls)
@@ -561,7 +614,8 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
     default = one(helm.template("monitoring-values.yaml"), "PrometheusRule")
     source = yaml.safe_load(raw)
     assert [r["expr"] for r in default["spec"]["groups"][0]["rules"]] == [
-        r["expr"].replace('profile="jes-runner"', 'profile="nightly"') for r in source["groups"][0]["rules"]
+        r["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+        for r in source["groups"][0]["rules"]
     ]
 
 
@@ -582,12 +636,19 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
 def test_schedule_interval_is_derived_from_the_cron_expression(helm, schedule, seconds):
     schedule = schedule.replace(",", "\\,")  # --set splits on unescaped commas
     docs = helm.template(sets={"prometheusRule.enabled": "true", "cronjob.schedule": schedule})
-    exprs = "\n".join(r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"])
+    exprs = "\n".join(
+        r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
+    )
     assert f"> 2 * {seconds}" in exprs
     assert f"[{2 * seconds}s]" in exprs
     # an explicit value must agree with the schedule
-    err = helm.template_fails(sets={"prometheusRule.enabled": "true", "cronjob.schedule": schedule,
-                                    "prometheusRule.scheduleIntervalSeconds": str(seconds + 60)})
+    err = helm.template_fails(
+        sets={
+            "prometheusRule.enabled": "true",
+            "cronjob.schedule": schedule,
+            "prometheusRule.scheduleIntervalSeconds": str(seconds + 60),
+        }
+    )
     assert "disagrees with cronjob.schedule" in err and "leave it null" in err
 
 
@@ -596,7 +657,9 @@ def test_schedule_the_chart_cannot_read_needs_an_explicit_interval(helm):
     err = helm.template_fails(sets=sets)
     assert "set prometheusRule.scheduleIntervalSeconds" in err
     docs = helm.template(sets={**sets, "prometheusRule.scheduleIntervalSeconds": "2678400"})
-    exprs = "\n".join(r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"])
+    exprs = "\n".join(
+        r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
+    )
     assert "> 2 * 2678400" in exprs
 
 
