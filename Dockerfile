@@ -47,7 +47,8 @@ RUN --mount=type=secret,id=pipca \
         -x '/site-packages/kubernetes/' /opt/venv/lib >/dev/null && \
     /opt/venv/bin/python -c "import jes_runner.cli.main, jes_runner.cli.session, jes_runner.runner, \
         jes_runner.kube.lifecycle, jes_runner.sinks.metrics.push, jes_runner.measure.preflight, \
-        kubernetes.client, kubernetes.config, kubernetes.watch"
+        kubernetes.client, kubernetes.config, kubernetes.watch" && \
+    /opt/venv/bin/jes-runner --help >/dev/null && /opt/venv/bin/jes-runner run --help >/dev/null
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE} AS runtime

@@ -43,7 +43,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)  # imports the chosen command's module
+    except ImportError as e:
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        print(f"error: {extra}", file=sys.stderr)
+        return int(extra.exit_code)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
