@@ -149,7 +149,6 @@ class Settings(BaseSettings):
     environment: str = "default"
     # run kind: in the Pushgateway grouping key, so only runs of one profile replace each other's metrics
     profile: str = Field(default="adhoc", pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,62}$")
-    push: bool = True  # push metrics when a Pushgateway URL is set (--no-push)
     log_format: Literal["text", "json"] = "text"
     report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
 

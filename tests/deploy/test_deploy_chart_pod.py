@@ -22,7 +22,7 @@ import requests
 import yaml
 from deploy_util import CHART, REPO, one
 from podspec import Cluster, podman_run_args
-from servers import make_tls_files, parse_metrics_text
+from support.servers import make_tls_files, parse_metrics_text
 
 from jes_runner.emulator import Emulator
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_support import password_login, refresh_ok, run_cli
+from support.kube_support import password_login, refresh_ok, run_cli
 
 from jes_runner.kube.tokens import REPLACES_KEY, fingerprint
 
@@ -93,7 +93,7 @@ def test_key_mapped_secret_gets_the_rotated_token_under_its_key_and_run_2_authen
         and data2["token"] not in (rt0, data["token"])
         and refresh_ok(emu.url, data2["token"])
     )
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())
     assert "Invalid refresh token" not in out and rt0 not in out and data["token"] not in out
 
 
@@ -126,13 +126,13 @@ def test_operator_owned_secret_is_never_patched_the_runner_keeps_its_own(
     assert own is not None and own["refresh_token"] != rt0 and own[REPLACES_KEY] == fingerprint(rt0)
     assert not refresh_ok(emu.url, rt0)  # the mounted token is revoked: run 2 needs the kept one
     assert emu.k8s.counts["patch secret"] > patches
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())
     assert f"rotated tokens go to Secret {NS}/{OWN}" in out
 
     # run 2: the mount still shows the operator's (now revoked) rt0; the runner reads its own back first
     mount(emu, secrets)
     assert run_cli(RUN) == 0
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())
     assert f"using the rotated refresh token kept in Secret {NS}/{OWN}" in out
     own2 = emu.k8s.secret_data(NS, OWN)
     assert own2 is not None and own2["refresh_token"] != own["refresh_token"]
@@ -154,7 +154,7 @@ def test_a_new_token_from_the_operator_wins_over_the_kept_one(
     monkeypatch.setenv("JES_TOKEN_STORE_SECRET_NAME", OWN)
     mount(emu, secrets)
     assert run_cli(RUN) == 0  # with "kept-but-superseded" it could not authenticate
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())
     assert "has a new refresh token since" in out
     own = emu.k8s.secret_data(NS, OWN)
     assert (
@@ -172,6 +172,6 @@ def test_operator_owned_secret_without_a_store_is_one_warning(
     mount(emu, secrets)
     assert run_cli(RUN) == 0
     assert emu.k8s.secret_data(NS, NAME) == {"token": rt0, "client": "sas.cli"}
-    warnings = [ln for ln in capsys.readouterr().out.splitlines() if "could not persist" in ln]
+    warnings = [ln for ln in "".join(capsys.readouterr()).splitlines() if "could not persist" in ln]
     assert len(warnings) == 1 and "owned by ExternalSecret/viya-oauth" in warnings[0], warnings
     assert "JES_TOKEN_STORE_SECRET_NAME" in warnings[0]
