@@ -37,6 +37,7 @@ from jes_runner.errors import ConfigError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
+DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
 SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password",
                 "pushgateway_password", "pushgateway_token")
 SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret", "pushgateway_password",
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
     cluster: str = "default"
     environment: str = "default"
     # run kind: in the Pushgateway grouping key, so only runs of one profile replace each other's metrics
-    profile: str = Field(default="adhoc", pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,62}$")
+    profile: str = Field(default=DEFAULT_PROFILE, pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,62}$")
     log_format: Literal["text", "json"] = "text"
     report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
 

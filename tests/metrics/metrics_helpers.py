@@ -69,6 +69,7 @@ def make_results(
     speedup: float | None = 2.5,
     cluster: str = "test-cluster",
     environment: str = "ci",
+    profile: str = "nightly",
 ) -> dict[str, Any]:
     """Two phases (sequential baseline, batch of 5) over the given job names."""
     ctx_seq, ctx_async = "SAS Job Execution compute context", "Autoscaling POC Context"
@@ -103,7 +104,7 @@ def make_results(
         "schema_version": 1, "run_id": str(uuid.uuid4()), "status": status,
         "metadata": {"started_at": _iso(started), "ended_at": _iso(ended),
                      "duration_seconds": (ended - started).total_seconds(), "tool_version": "0.1.0",
-                     "viya_url": "http://127.0.0.1:1", "labels": {"cluster": cluster, "environment": environment},
+                     "viya_url": "http://127.0.0.1:1", "labels": {"cluster": cluster, "environment": environment, "profile": profile},
                      "job_config": "config/job_configs.json", "settings": {"password": "********"}},
         "phases": phases,
         "sequential_execution": seed(phases[0]), "async_execution": seed(phases[1]),
@@ -122,13 +123,20 @@ RULES_TEST = Path(__file__).with_name("rules_test.yaml")
 DASHBOARD = ROOT / "helm" / "jes-runner" / "files" / "grafana-dashboard.json"
 
 # the documented substitution (helm/jes-runner/files/README.md): token -> occurrences
-RULE_TOKENS = {"2 * 86400": 2, "0.8 * quantile_over_time": 1}
+RULE_TOKENS = {"2 * 86400": 2, "[172800s]": 1, "0.8 * quantile_over_time": 1, 'profile="jes-runner"': 1}
+RUNBOOK_BASE = "https://github.com/jes-runner/jes-runner/blob/main/docs/RUNBOOK.md"
 
 
-def render_rules(schedule_seconds: int = 86400, multiple: float = 2, speedup_fraction: float = 0.8) -> str:
-    """The rules file with the parameters substituted exactly as the chart does."""
+def render_rules(schedule_seconds: int = 86400, multiple: float = 2, speedup_fraction: float = 0.8,
+                 profile: str = "jes-runner", no_for: bool = False) -> str:
+    """The rules file with the parameters substituted exactly as the chart does; ``no_for``:
+    every `for:` set to 0s, as the chart's per-rule `for` override would (tests cannot wait 15 min)."""
     text = RULES.read_text()
     text = text.replace("2 * 86400", f"{multiple} * {int(schedule_seconds)}")
+    text = text.replace("[172800s]", f"[{int(multiple * schedule_seconds)}s]")
+    text = text.replace('profile="jes-runner"', f'profile="{profile}"')
+    if no_for:
+        text = re.sub(r"(?m)^(\s+)for: \S+$", r"\1for: 0s", text)
     return text.replace("0.8 * quantile_over_time", f"{speedup_fraction} * quantile_over_time")
 
 
