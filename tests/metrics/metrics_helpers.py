@@ -20,6 +20,7 @@ import yaml
 from support.servers import Server, prometheus, pushgateway
 
 BASE = datetime(2026, 1, 5, 2, 0, 0, tzinfo=UTC)
+PROFILE = "nightly"  # the profile of the runs the server tests push, and of the rules' absent alert
 
 
 def _iso(dt: datetime) -> str:
@@ -69,7 +70,7 @@ def make_results(
     speedup: float | None = 2.5,
     cluster: str = "test-cluster",
     environment: str = "ci",
-    profile: str = "nightly",
+    profile: str = PROFILE,
 ) -> dict[str, Any]:
     """Two phases (sequential baseline, batch of 5) over the given job names."""
     ctx_seq, ctx_async = "SAS Job Execution compute context", "Autoscaling POC Context"
@@ -216,20 +217,30 @@ def label_values_query(definition: str) -> tuple[str, str]:
 # -- a Pushgateway + Prometheus stack ------------------------------------------------
 
 
+SCRAPES = ("honor_labels", "exported_job")  # the two ways a Pushgateway is scraped in the wild
+
+
 @dataclass
 class Stack:
-    """A Pushgateway and a Prometheus scraping it every second (honor_labels), with the alert rules loaded."""
+    """A Pushgateway and two Prometheus servers scraping it every second, the alert rules loaded
+    in both: one with honor_labels, one the viya4-monitoring way (pushed job -> exported_job)."""
 
     pushgateway: Server
-    prometheus: Server
+    prometheus: Server  # honor_labels: true
+    exported: Server  # honor_labels: false
     rules: Path
 
+    def prom(self, scrape: str) -> str:
+        return {"honor_labels": self.prometheus, "exported_job": self.exported}[scrape].url
 
-def start_stack(stack: ExitStack, base: Path, **rule_params: float) -> Stack:
-    """Start both servers inside ``stack``; ``rule_params`` go to render_rules (chart substitution)."""
+
+def start_stack(stack: ExitStack, base: Path, **rule_params: Any) -> Stack:
+    """Start the servers inside ``stack``; ``rule_params`` go to render_rules (chart substitution)."""
     base.mkdir(parents=True, exist_ok=True)
     rules = base / "jes-rules.yaml"
-    rules.write_text(render_rules(**rule_params))  # type: ignore[arg-type]
+    rules.write_text(render_rules(**rule_params))
     pg = stack.enter_context(pushgateway(base / "pushgateway"))
     prom = stack.enter_context(prometheus(base / "prometheus", [pg.address], rule_files=[rules]))
-    return Stack(pg, prom, rules)
+    exported = stack.enter_context(prometheus(base / "prometheus-exported", [pg.address], rule_files=[rules],
+                                              honor_labels=False))
+    return Stack(pg, prom, exported, rules)
