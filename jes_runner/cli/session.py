@@ -16,13 +16,12 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from pydantic import SecretStr
 
 from jes_runner import __version__
-from jes_runner.config.jobconfig import job_config_origin
+from jes_runner.config.jobconfig import JobConfigOrigin, job_config_origin
 from jes_runner.config.settings import Settings, load_settings, packaged_job_config
 from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
@@ -85,20 +84,27 @@ def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
     specs = select_phases(settings, phases_file=args.phases_file, mode=args.mode, concurrent=args.concurrent,
                           async_only=args.async_only, sequential_only=args.sequential_only)
     path, jobs = load_jobs(settings, args.limit_jobs)
-    log_job_config(settings, path, flag=bool(getattr(args, "job_config", None)), jobs=len(jobs))
     return build_plan(specs, jobs, path)
 
 
-def log_job_config(settings: Settings, path: Path, *, flag: bool, jobs: int) -> None:
+EXAMPLE_HINT = ("the packaged example (54 pooled SDTM jobs), not yours -- pass your own with --config / "
+                "JES_JOB_CONFIG (Helm: --set-file jobConfig.json=PATH)")
+
+
+def plan_origin(plan: RunPlan, args: argparse.Namespace) -> JobConfigOrigin:
+    """Where the plan's job config came from (flag, environment, working directory, package)."""
+    return job_config_origin(plan.job_config_path, flag=bool(getattr(args, "job_config", None)),
+                             env=bool(os.environ.get("JES_JOB_CONFIG")), packaged=packaged_job_config())
+
+
+def log_job_config(settings: Settings, plan: RunPlan, args: argparse.Namespace) -> None:
     """Say where the job config came from; warn when a run against a real Viya uses the packaged example."""
-    origin = job_config_origin(path, flag=flag, env=bool(os.environ.get("JES_JOB_CONFIG")),
-                               packaged=packaged_job_config())
+    origin = plan_origin(plan, args)
     extra = {"event": "job_config", "path": str(origin.path), "source": origin.source, "example": origin.example}
     if origin.example and settings.viya_url:
-        log.warning("job config %s: the packaged example (54 pooled SDTM jobs), not yours -- pass your own with "
-                    "--config / JES_JOB_CONFIG (Helm: --set-file jobConfig.json=PATH)", origin.describe(), extra=extra)
+        log.warning("job config %s: %s", origin.describe(), EXAMPLE_HINT, extra=extra)
     else:
-        log.info("job config %s: %d job(s) enabled", origin.describe(), jobs, extra=extra)
+        log.info("job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra)
 
 
 def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> None:

@@ -69,3 +69,27 @@ def test_your_own_config_is_named_with_its_source(tmp_path: Path, how: str) -> N
 def test_the_example_on_the_embedded_emulator_is_only_information(tmp_path: Path) -> None:
     (line,) = job_config_lines(run0(tmp_path))
     assert "WARNING" not in line and "the packaged example" in line
+
+
+def test_check_names_the_example_too(tmp_path: Path) -> None:
+    """`helm test` runs `check`: its settings line says the same (Viya is unreachable here: exit 2)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "JES_SECRETS_DIR": str(tmp_path / "no-secrets"),
+            "JES_VIYA_URL": "http://127.0.0.1:9",
+            "JES_REQUEST_TIMEOUT_S": "2",
+            "JES_MAX_RETRIES": "0",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "jes_runner", "check", "--output-dir", str(tmp_path / "r")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("ok    settings")]
+    assert "the packaged example" in line and "--set-file jobConfig.json=" in line
