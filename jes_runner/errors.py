@@ -48,3 +48,16 @@ class PreflightError(JesError):
 
 class ResultsWriteError(JesError):
     exit_code = ExitCode.RESULTS_UNWRITABLE
+
+
+# modules of the optional `report` extra (pyproject.toml), left out of the container image
+REPORT_EXTRA_MODULES = frozenset({"matplotlib", "openpyxl"})
+
+
+def missing_extra(e: ImportError) -> JesError | None:
+    """A JesError naming the extra to install when ``e`` is a module of the `report` extra."""
+    root = (e.name or "").split(".")[0]
+    if root not in REPORT_EXTRA_MODULES:
+        return None
+    return JesError(f"this needs {root}, which is not installed: pip install 'jes-runner[report]' "
+                    "(the container image leaves it out: write reports from the results files elsewhere)")

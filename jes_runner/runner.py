@@ -197,7 +197,7 @@ class Runner:
             elapsed_s=time.monotonic() - t0,
             aborted=aborted,
             viya_url=s.viya_url or "",
-            labels={"cluster": s.cluster, "environment": s.environment},
+            labels={"cluster": s.cluster, "environment": s.environment, "profile": s.profile},
             job_config=str(plan.job_config_path),
             settings=s.masked(),
             emulated=self.emulated,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from jes_runner import __version__
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.errors import ExitCode, JesError
+from jes_runner.errors import ExitCode, JesError, missing_extra
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -43,7 +43,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)  # imports the chosen command's module
+    except ImportError as e:
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        print(f"error: {extra}", file=sys.stderr)
+        return int(extra.exit_code)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -53,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JesError as e:
         print(f"error: {e}", file=sys.stderr)
         return int(e.exit_code)
+    except ImportError as e:
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        print(f"error: {extra}", file=sys.stderr)
+        return int(extra.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return int(ExitCode.SIGINT)

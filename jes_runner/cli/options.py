@@ -52,6 +52,8 @@ def add_run_behaviour(p: argparse.ArgumentParser) -> None:
                    help="seconds to wait for Workload Orchestrator records after each phase")
     p.add_argument("--cluster", help="run label (JES_CLUSTER)")
     p.add_argument("--environment", help="run label (JES_ENVIRONMENT)")
+    p.add_argument("--profile", help="run kind (JES_PROFILE, default adhoc): part of the metrics' group, so only "
+                                     "runs of one profile replace each other's metrics")
     p.add_argument("--no-report", dest="report", action="store_const", const=False,
                    help="do not write the HTML report beside the results file (JES_REPORT=false)")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from typing import IO, Any
 from pydantic import SecretStr
 
 from jes_runner import __version__
-from jes_runner.config.settings import Settings, load_settings
+from jes_runner.config.jobconfig import JobConfigOrigin, job_config_origin
+from jes_runner.config.settings import Settings, load_settings, packaged_job_config
 from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
 from jes_runner.runner import RunContext, Runner, Sink
@@ -61,7 +63,7 @@ def make_client(
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings with the command's flags on top (a flag the command does not have is not given)."""
     keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
-            "cluster", "environment", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
+            "cluster", "environment", "profile", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
             "max_queue_wait_p95_seconds", "pushgateway_url")
     overrides = {k: getattr(args, k, None) for k in keys}
     overrides.update(extra)
@@ -83,6 +85,26 @@ def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
                           async_only=args.async_only, sequential_only=args.sequential_only)
     path, jobs = load_jobs(settings, args.limit_jobs)
     return build_plan(specs, jobs, path)
+
+
+EXAMPLE_HINT = ("the packaged example (54 pooled SDTM jobs), not yours -- pass your own with --config / "
+                "JES_JOB_CONFIG (Helm: --set-file jobConfig.json=PATH)")
+
+
+def plan_origin(plan: RunPlan, args: argparse.Namespace) -> JobConfigOrigin:
+    """Where the plan's job config came from (flag, environment, working directory, package)."""
+    return job_config_origin(plan.job_config_path, flag=bool(getattr(args, "job_config", None)),
+                             env=bool(os.environ.get("JES_JOB_CONFIG")), packaged=packaged_job_config())
+
+
+def log_job_config(settings: Settings, plan: RunPlan, args: argparse.Namespace) -> None:
+    """Say where the job config came from; warn when a run against a real Viya uses the packaged example."""
+    origin = plan_origin(plan, args)
+    extra = {"event": "job_config", "path": str(origin.path), "source": origin.source, "example": origin.example}
+    if origin.example and settings.viya_url:
+        log.warning("job config %s: %s", origin.describe(), EXAMPLE_HINT, extra=extra)
+    else:
+        log.info("job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra)
 
 
 def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> None:

@@ -12,6 +12,7 @@ import json
 import math
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,39 @@ def load_job_config(path: str | Path) -> JobConfigFile:
     if dupes:
         raise ConfigError(f"{p}: duplicate job name(s) {', '.join(dupes)} -- each job must appear once")
     return cfg
+
+
+@dataclass(frozen=True)
+class JobConfigOrigin:
+    """Where a run's job config came from, and whether it is the packaged example.
+
+    The packaged example (54 pooled SDTM jobs) makes every run look fine on a Viya that
+    has those definitions: a deployment that forgot its own config must hear about it."""
+
+    path: Path
+    source: str  # "--config", "JES_JOB_CONFIG", "the working directory", "the package"
+    example: bool
+
+    def describe(self) -> str:
+        return f"{self.path} (from {self.source}{', the packaged example' if self.example else ''})"
+
+
+def job_config_origin(path: Path, *, flag: bool, env: bool, packaged: Path) -> JobConfigOrigin:
+    """``path``: the resolved config; ``flag``/``env``: whether --config / JES_JOB_CONFIG named it."""
+    if flag:
+        source = "--config"
+    elif env:
+        source = "JES_JOB_CONFIG"
+    elif path == packaged:
+        source = "the package"
+    else:
+        source = "the working directory"
+    return JobConfigOrigin(path, source, _same_json(path, packaged))
+
+
+def _same_json(a: Path, b: Path) -> bool:
+    """Same JSON content (a copy of the example, e.g. the image's /app/config, counts too)."""
+    try:
+        return a == b or json.loads(a.read_bytes()) == json.loads(b.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False

@@ -37,6 +37,7 @@ from jes_runner.errors import ConfigError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
+DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
 SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password",
                 "pushgateway_password", "pushgateway_token")
 SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret", "pushgateway_password",
@@ -132,6 +133,11 @@ class Settings(BaseSettings):
     persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"  # where a new refresh token goes
     token_secret_name: str | None = None  # the Secret holding the tokens (write-back target)
     token_secret_namespace: str | None = None  # default: the pod's namespace
+    # file name -> key in the token Secret when its keys are named differently (chart: existingSecretKeys)
+    token_secret_keys: dict[str, str] = Field(default_factory=dict)
+    # never patch the token Secret (an operator would revert it): rotated tokens go to token_store_secret_name
+    token_secret_operator_managed: bool = False
+    token_store_secret_name: str | None = None  # runner-owned Secret for rotated tokens; read back first
     kube_api_url: str | None = None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
     kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
     node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
@@ -142,6 +148,8 @@ class Settings(BaseSettings):
     # presentation
     cluster: str = "default"
     environment: str = "default"
+    # run kind: in the Pushgateway grouping key, so only runs of one profile replace each other's metrics
+    profile: str = Field(default=DEFAULT_PROFILE, pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,62}$")
     log_format: Literal["text", "json"] = "text"
     report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
 
@@ -158,6 +166,14 @@ class Settings(BaseSettings):
         v = v.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s]+", v) or not _url_ok(v):
             raise ValueError("must start with http:// or https:// and name a host")
+        return v
+
+    @field_validator("token_secret_keys")
+    @classmethod
+    def _token_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(SECRET_FILES))
+        if unknown:
+            raise ValueError(f"unknown file name(s) {', '.join(unknown)}; use {', '.join(SECRET_FILES)}")
         return v
 
     @field_validator("phases", mode="before")

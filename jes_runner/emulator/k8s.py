@@ -373,12 +373,19 @@ class KubeApi:
                 "requests": dict(sorted(self.counts.items())),
             }
 
-    def put_secret(self, namespace: str, name: str, string_data: dict[str, str]) -> dict[str, Any]:
-        """Create or replace a Secret's data (test setup)."""
+    def put_secret(
+        self,
+        namespace: str,
+        name: str,
+        string_data: dict[str, str],
+        owner_references: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Create or replace a Secret's data (test setup); ``owner_references`` as an operator sets them."""
         with self.app.lock:
             old = self.secrets.get((namespace, name))
+            extra = {"ownerReferences": owner_references} if owner_references else None
             return self._store_secret(
-                namespace, name, _b64_map(string_data), old["metadata"] if old else {}
+                namespace, name, _b64_map(string_data), old["metadata"] if old else {}, extra_meta=extra
             )
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
@@ -406,7 +413,7 @@ class KubeApi:
             "resourceVersion": str(self._bump()),
             "creationTimestamp": created,
         }
-        for key in ("labels", "annotations"):
+        for key in ("labels", "annotations", "ownerReferences"):
             val = (extra_meta or {}).get(key, meta.get(key))
             if val:
                 md[key] = val

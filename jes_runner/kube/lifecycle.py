@@ -5,7 +5,10 @@
   watch; the orchestrator's hosts when there is no cluster access);
 * phase end (enricher): stop the watch, write ``node_timeline`` / ``scaling``
   into the phase and update ``stats.peak_nodes``;
-* a new refresh token from SASLogon: persisted to the Secret or the token file.
+* a new refresh token from SASLogon: persisted to the Secret (under its mapped key;
+  to the runner-owned Secret when an operator owns it) or the token file;
+* at start: a rotated token a previous run kept in the runner-owned Secret is read
+  back first (see tokens.read_back).
 
 Nothing here can fail a run: every problem becomes a warning line or a note.
 """
@@ -19,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from jes_runner.kube.config import KubeAccess, connect, pod_namespace
 from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeWatcher, ObservedNodes
 from jes_runner.kube.scaling import apply_to_phase
-from jes_runner.kube.tokens import FileStore, SecretsDirReloader, SecretStore, TokenPersister
+from jes_runner.kube.tokens import (
+    FileStore,
+    SecretsDirReloader,
+    SecretStore,
+    TokenPersister,
+    WriteBack,
+    fingerprint,
+    read_back,
+)
 from jes_runner.viya import ViyaClient
 
 if TYPE_CHECKING:
@@ -38,15 +49,29 @@ class KubeLifecycle:
         self.settings = settings
         self.emulated = emulated
         # set by the caller once the client exists (the client's refresh hook is this object's)
-        self.client: ViyaClient | None = None
+        self._client: ViyaClient | None = None
+        self._kept_token: str | None = None  # read back from the runner-owned Secret
         self._access: KubeAccess | None = None
         self._watcher: NodeWatcher | HostPoller | None = None
         self._fallback_note: str | None = None
         self._kube_refused: str | None = None
         self.reloader = SecretsDirReloader(self.settings.secrets_dir)
         self._refresh = self.settings.secret("refresh_token")
+        self._own_store: SecretStore | None = None
         self.persister = self._make_persister()
+        self._read_back()
         self.observed: dict[str, ObservedNodes | None] = {}  # phase name -> what was seen
+
+    @property
+    def client(self) -> ViyaClient | None:
+        return self._client
+
+    @client.setter
+    def client(self, client: ViyaClient | None) -> None:
+        """The run's client; it starts from the token kept by a previous run, if any."""
+        self._client = client
+        if client is not None and self._kept_token:
+            client.auth.update_credentials(refresh_token=self._kept_token)
 
     # ----- access ---------------------------------------------------------------------
 
@@ -64,14 +89,18 @@ class KubeLifecycle:
     def _make_persister(self) -> TokenPersister:
         s = self.settings
         mode = s.persist_tokens
-        store: SecretStore | FileStore | None = None
+        store: WriteBack | FileStore | None = None
         why: str | None = None
         if mode == "off":
             return TokenPersister(None)
         if mode in ("secret", "auto") and s.token_secret_name:
             access = self.access()
             if access.ok:
-                store = SecretStore(access, self.namespace(), s.token_secret_name)
+                target = SecretStore(access, self.namespace(), s.token_secret_name, key_map=s.token_secret_keys)
+                if s.token_store_secret_name:
+                    self._own_store = SecretStore(access, self.namespace(), s.token_store_secret_name)
+                store = WriteBack(target, self._own_store, operator_managed=s.token_secret_operator_managed,
+                                  replaces=fingerprint(self._refresh) if self._refresh else None)
             else:
                 why = f"no Kubernetes API for Secret {s.token_secret_name}: {access.reason}"
         elif mode == "secret":
@@ -86,6 +115,16 @@ class KubeLifecycle:
                        "it back to its Secret")
         on_saved = (lambda tok: self.reloader.wrote("refresh_token", tok)) if isinstance(store, FileStore) else None
         return TokenPersister(store, on_saved=on_saved, unavailable=why)
+
+    def _read_back(self) -> None:
+        """Before the first token request: a newer token a previous run kept in the runner-owned Secret."""
+        if self._own_store is None or self.emulated:
+            return
+        token = read_back(self._own_store, self._refresh)
+        if token and token != self._refresh:
+            self.reloader.replaced(self._refresh)
+            self._refresh = token
+            self._kept_token = token
 
     def new_refresh_token(self, token: str) -> None:
         self.reloader.replaced(self._refresh)

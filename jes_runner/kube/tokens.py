@@ -11,6 +11,15 @@ Layout (one key per file / Secret key, as a mounted Secret shows it):
   operator) it gives up the field ownership the patch gave it: the Secret's
   manager may replace the token later without a conflict (Helm 4 applies
   server-side and would otherwise refuse ``helm upgrade`` with new tokens).
+  (``jes-runner auth``). A key map (file name -> Secret key, the chart's
+  ``credentials.existingSecretKeys``) names the keys it reads and writes: a
+  rotated ``refresh_token`` mapped to ``token`` is written under ``token``,
+  where the next run's mount reads it.
+* :class:`WriteBack` is where a rotated token goes: the mounted Secret, unless an
+  operator owns it (an ``ownerReferences`` entry, or the deployment says so) --
+  an operator would revert the patch -- then a runner-owned Secret, which the
+  next run reads back first (:func:`read_back`) unless the operator's Secret
+  has a new token since.
 * :class:`FileStore` writes the files atomically, mode 0600.
 * :class:`TokenPersister` is the runner's hook for a new refresh token: it saves
   in a background thread (auth never waits on the Kubernetes API), latest token
@@ -23,9 +32,10 @@ Layout (one key per file / Secret key, as a mounted Secret shows it):
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +48,8 @@ TOKEN_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "us
 SECRET_LABELS = {"app.kubernetes.io/name": "jes-runner", "app.kubernetes.io/component": "tokens"}
 # Our name in a Secret's managedFields (the kubernetes client's default is "OpenAPI-Generator").
 FIELD_MANAGER = "jes-runner"
+# in the runner-owned Secret: which refresh token of the credentials Secret its own token replaced
+REPLACES_KEY = "replaces_refresh_token_sha256"
 
 
 class StoreError(Exception):
@@ -51,12 +63,22 @@ def b64(value: str) -> str:
 # ----- Secret --------------------------------------------------------------------------
 
 
+def fingerprint(token: str) -> str:
+    """sha256 of a token: recognises it later without storing it twice."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class SecretStore:
-    def __init__(self, access: KubeAccess, namespace: str, name: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, access: KubeAccess, namespace: str, name: str, *, timeout_s: float = 10.0,
+                 key_map: Mapping[str, str] | None = None) -> None:
         self.access = access
         self.namespace = namespace
         self.name = name
         self.timeout_s = timeout_s
+        self.key_map = dict(key_map or {})  # file name -> Secret key
+
+    def key(self, file: str) -> str:
+        return self.key_map.get(file, file)
 
     def __str__(self) -> str:
         return f"Secret {self.namespace}/{self.name}"
@@ -79,19 +101,29 @@ class SecretStore:
         secret = self._read()
         if secret is None:
             return {}
-        out: dict[str, str] = {}
+        raw: dict[str, str] = {}
         for k, v in (secret.data or {}).items():
             try:
-                out[k] = base64.b64decode(v).decode()
+                raw[k] = base64.b64decode(v).decode()
             except (ValueError, UnicodeDecodeError):
                 continue
+        # by file name: a mapped key wins over a stray key of the file's own name
+        out = {k: v for k, v in raw.items() if k not in self.key_map.values()}
+        out.update({file: raw[key] for file, key in self.key_map.items() if key in raw})
         return out
+
+    def owner(self) -> str | None:
+        """``Kind/name`` of the Secret's first owner (an operator), None when it has none or is absent."""
+        secret = self._read()
+        refs = (getattr(secret.metadata, "owner_references", None) or []) if secret is not None else []
+        return f"{refs[0].kind}/{refs[0].name}" if refs else None
 
     def save(self, values: dict[str, str], *, create: bool = False) -> list[str]:
         """Patch the keys whose value differs; returns the keys written ([] when nothing changed)."""
         from kubernetes.client.exceptions import ApiException
 
         core = self.access.core()
+        values = {self.key(k): v for k, v in values.items()}
         for attempt in (1, 2):
             secret = self._read()
             if secret is None:
@@ -161,6 +193,67 @@ class SecretStore:
                      "`helm upgrade` replacing the token may need --force-conflicts", self, describe_api_error(e))
 
 
+class WriteBack:
+    """The rotated token's destination: the credentials Secret, or the runner-owned one when an
+    operator owns the former. Decided at the first save (one GET), said once in the log."""
+
+    def __init__(self, target: SecretStore, own: SecretStore | None, *, operator_managed: bool = False,
+                 replaces: str | None = None) -> None:
+        self.target = target
+        self.own = own
+        self.operator_managed = operator_managed
+        self.replaces = replaces  # fingerprint of the credentials Secret's refresh token at start
+        self._chosen: SecretStore | None = None
+        self._refused = False  # said once: an owned Secret stays owned for the run
+
+    def __str__(self) -> str:
+        return str(self._chosen or self.target)
+
+    def _choose(self) -> SecretStore:
+        if self._chosen is None:
+            owner = None if self.operator_managed else self.target.owner()
+            if not (self.operator_managed or owner):
+                self._chosen = self.target
+            else:
+                why = f"owned by {owner}" if owner else "operator-managed (JES_TOKEN_SECRET_OPERATOR_MANAGED)"
+                if self.own is None:
+                    self._refused = True
+                    raise StoreError(f"{self.target} is {why}: not patched (the operator would revert it); "
+                                     "set JES_TOKEN_STORE_SECRET_NAME to keep rotated tokens in a runner-owned Secret")
+                log.info("%s is %s: rotated tokens go to %s", self.target, why, self.own)
+                self._chosen = self.own
+        return self._chosen
+
+    def save(self, values: dict[str, str], *, create: bool = False) -> list[str]:
+        if self._refused:
+            return []
+        store = self._choose()
+        if store is self.own and self.replaces:
+            values = {**values, REPLACES_KEY: self.replaces}
+        return store.save(values)
+
+
+def read_back(own: SecretStore, mounted_refresh_token: str | None) -> str | None:
+    """The refresh token a previous run left in the runner-owned Secret, if it still applies.
+
+    It applies while the credentials Secret still holds the token it replaced; a new token
+    there (someone re-issued it) wins. Never raises: a failure is one warning, the mounted
+    token is used."""
+    try:
+        data = own.load()
+    except StoreError as e:
+        log.warning("could not read back the rotated refresh token: %s; using the mounted one", e)
+        return None
+    token = data.get("refresh_token")
+    if not token:
+        return None
+    if mounted_refresh_token and data.get(REPLACES_KEY) != fingerprint(mounted_refresh_token):
+        log.info("the credentials Secret has a new refresh token since %s was written: using it", own)
+        return None
+    log.info("using the rotated refresh token kept in %s", own)
+    return token
+
+
 # ----- files ---------------------------------------------------------------------------
 
 
@@ -205,7 +298,7 @@ def read_secrets_dir(directory: Path) -> dict[str, str]:
 class TokenPersister:
     """Called with each new refresh token; saves it in the background, warns once per failure."""
 
-    def __init__(self, store: SecretStore | FileStore | None, *, on_saved: Callable[[str], None] | None = None,
+    def __init__(self, store: SecretStore | FileStore | WriteBack | None, *, on_saved: Callable[[str], None] | None = None,
                  unavailable: str | None = None) -> None:
         self.store = store
         self.unavailable = unavailable  # why there is no store (said once, when a token arrives)

@@ -26,6 +26,8 @@ from deploy_util import (
 )
 from support.servers import stop_process
 
+VIYA_URL = "https://viya.example.com"
+
 
 @pytest.fixture(scope="session")
 def helm_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
@@ -69,7 +71,10 @@ class Helm:
         sets: dict[str, str] | None = None,
         values: list[Path] | None = None,
     ) -> list[str]:
+        # runner.viyaUrl is required (values.schema.json); every render gets one unless a test sets its own
         args: list[str] = []
+        if "runner.viyaUrl" not in (sets or {}):
+            args += ["--set", f"runner.viyaUrl={VIYA_URL}"]
         if scenario != "default":
             args += ["-f", str(CHART / "ci" / scenario)]
         for path in values or []:

@@ -17,7 +17,10 @@ from deploy_util import CHART, SCENARIOS, by_kind, env_of, one, pod_specs, requi
 
 K8S_VERSION = "1.33.0"
 # Custom resources have no schema in kubernetes-validate: checked structurally below.
-CRD_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule")}
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+}
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
@@ -36,7 +39,7 @@ def test_manifests_validate_against_kubernetes_schemas(helm, scenario):
         kind, api = doc.get("kind"), doc.get("apiVersion")
         kinds.add(kind)
         if (api, kind) in CRD_KINDS:
-            check_prometheus_rule(doc)
+            (check_prometheus_rule if kind == "PrometheusRule" else check_service_monitor)(doc)
             continue
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -51,6 +54,22 @@ def test_manifests_validate_against_kubernetes_schemas(helm, scenario):
                 f"{scenario}: no Kubernetes {K8S_VERSION} schema: {e.message}", pytrace=False
             )
     assert {"CronJob", "Pod"} <= kinds
+
+
+def check_service_monitor(doc: dict) -> None:
+    """Structural check of a monitoring.coreos.com/v1 ServiceMonitor (the fields the chart sets)."""
+    assert set(doc) <= {"apiVersion", "kind", "metadata", "spec"}
+    assert doc["metadata"]["name"] and doc["metadata"]["namespace"]
+    spec = doc["spec"]
+    assert set(spec) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"}
+    assert all(isinstance(v, str) for v in spec["selector"]["matchLabels"].values())
+    if "namespaceSelector" in spec:
+        assert set(spec["namespaceSelector"]) <= {"matchNames", "any"}
+    for ep in spec["endpoints"]:
+        assert set(ep) <= {"port", "honorLabels", "interval", "path", "scheme"}
+        assert isinstance(ep["port"], str) and ep["honorLabels"] is True
+        if "interval" in ep:
+            assert DURATION.match(ep["interval"]), ep["interval"]
 
 
 def check_prometheus_rule(doc: dict) -> None:
@@ -157,7 +176,7 @@ def test_cronjob_runs_once_and_outlasts_the_runners_grace(helm, scenario):
     grace = float(env_of(pod["containers"][0])["JES_GRACE_PERIOD_SECONDS"])
     assert grace == runner_grace(scenario)
     assert pod["terminationGracePeriodSeconds"] > grace
-    # the helm test pod runs the preflight with the same env, secrets and volumes
+    # the helm test pod runs the preflight with the same env and secrets
     test_pod = one(docs, "Pod")
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     tspec = test_pod["spec"]
@@ -165,7 +184,14 @@ def test_cronjob_runs_once_and_outlasts_the_runners_grace(helm, scenario):
     assert tspec["restartPolicy"] == "Never"
     assert tspec["containers"][0]["env"] == pod["containers"][0]["env"]
     assert tspec["containers"][0]["volumeMounts"] == pod["containers"][0]["volumeMounts"]
-    assert tspec["volumes"] == pod["volumes"]
+    # ... but never the results PVC: a ReadWriteOnce claim held by a running Job would not attach
+    # (Multi-Attach); `check` only needs a writable directory there
+    results = {"name": "results", "emptyDir": {}}
+    assert results in tspec["volumes"]
+    assert [v for v in tspec["volumes"] if v["name"] != "results"] == [
+        v for v in pod["volumes"] if v["name"] != "results"
+    ]
+    assert not [v for v in tspec["volumes"] if "persistentVolumeClaim" in v]
     assert tspec["containers"][0]["image"] == pod["containers"][0]["image"]
     assert tspec["serviceAccountName"] == pod["serviceAccountName"]
 

@@ -84,6 +84,23 @@ def test_settings_become_env_that_the_runner_reads(helm, write_values):
             "environment": "prod",
             "phases": phases,
             "gracePeriodSeconds": 45,
+            "profile": "nightly",
+            "thresholds": {"maxFailedJobs": 2, "minSpeedup": 1.5, "maxQueueWaitP95Seconds": 300},
+            "timeouts": {
+                "jobSeconds": 1800,
+                "correlationDeadlineSeconds": 60,
+                "requestSeconds": 20,
+            },
+            "pushgateway": {
+                "auth": {
+                    "existingSecret": "pgw-auth",
+                    "usernameKey": "user",
+                    "passwordKey": "pass",
+                },
+                "caBundle": {"secret": "pgw-ca", "key": "ca.pem"},
+                "timeoutSeconds": 5,
+                "retries": 1,
+            },
         },
         "persistence": {"mountPath": "/data/results"},
         "jobConfig": {"inline": {"jobs": [{"name": "cm_pooled", "enabled": True}]}},
@@ -104,13 +121,37 @@ def test_settings_become_env_that_the_runner_reads(helm, write_values):
     assert env["JES_PERSIST_TOKENS"] == "secret"
     assert env["JES_TOKEN_SECRET_NAME"] == "jes-jes-runner"
     assert env["JES_TOKEN_SECRET_NAMESPACE"] == "sas-bench"
-    assert env["JES_NODE_TIMELINE"] == "auto"
+    # rbac.nodeReader is off by default: the timeline comes from the orchestrator's hosts
+    assert env["JES_NODE_TIMELINE"] == "orchestrator"
+    assert env["JES_PROFILE"] == "nightly"
+    assert (
+        env["JES_MAX_FAILED_JOBS"],
+        env["JES_MIN_SPEEDUP"],
+        env["JES_MAX_QUEUE_WAIT_P95_SECONDS"],
+    ) == ("2", "1.5", "300")
+    assert (
+        env["JES_JOB_TIMEOUT_S"],
+        env["JES_CORRELATION_DEADLINE_S"],
+        env["JES_REQUEST_TIMEOUT_S"],
+    ) == ("1800", "60", "20")
+    assert env["JES_PUSHGATEWAY_USERNAME"] == {"secretKeyRef": {"name": "pgw-auth", "key": "user"}}
+    assert env["JES_PUSHGATEWAY_PASSWORD"] == {"secretKeyRef": {"name": "pgw-auth", "key": "pass"}}
+    assert "JES_PUSHGATEWAY_TOKEN" not in env
+    assert env["JES_PUSHGATEWAY_CA_BUNDLE"] == "/etc/jes-runner/pushgateway-ca/ca.pem"
+    assert (env["JES_PUSHGATEWAY_TIMEOUT_S"], env["JES_PUSHGATEWAY_RETRIES"]) == ("5", "1")
+    spec = one(helm.template(values=[write_values(values)]), "CronJob")["spec"]["jobTemplate"][
+        "spec"
+    ]["template"]["spec"]
+    (ca,) = [v for v in spec["volumes"] if v["name"] == "pushgateway-ca"]
+    assert ca["secret"]["secretName"] == "pgw-ca"
+    (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "pushgateway-ca"]
+    assert mount["mountPath"] == "/etc/jes-runner/pushgateway-ca" and mount["readOnly"]
     # every JES_* variable the chart sets is a setting the runner reads (settings.py is authoritative)
     known = {f"JES_{name.upper()}" for name in Settings.model_fields}
     unknown = sorted(k for k in env if k.startswith("JES_") and k not in known)
     assert not unknown, f"the chart sets env the runner does not read: {unknown}"
     # and the runner accepts their values (files that exist only in the pod left out)
-    in_pod_files = {"JES_CA_BUNDLE", "JES_JOB_CONFIG"}
+    in_pod_files = {"JES_CA_BUNDLE", "JES_JOB_CONFIG", "JES_PUSHGATEWAY_CA_BUNDLE"}
     plain = {k: v for k, v in env.items() if isinstance(v, str) and k not in in_pod_files}
     s = Settings(
         _env_file=None,
@@ -160,6 +201,74 @@ def test_inline_job_config_is_a_configmap_mounted_as_a_file(helm, write_values):
     mount = next(m for m in c["volumeMounts"] if m["name"] == vol["name"])
     assert mount["readOnly"] is True
     assert env_of(c)["JES_JOB_CONFIG"] == f"{mount['mountPath']}/job_configs.json"
+
+
+def test_job_config_from_a_file_with_set_file(helm):
+    """`--set-file jobConfig.json=config/job_configs.json`: the file as it is, in a ConfigMap the pod mounts."""
+    path = REPO / "config" / "job_configs.json"
+    proc = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        "--namespace",
+        "sas-bench",
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={path}",
+    )
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    cm = one(docs, "ConfigMap")
+    assert cm["data"]["job_configs.json"] == path.read_text().strip()
+    c = runner_container(docs)
+    vol = next(v for v in pod_specs(docs)[0][1]["volumes"] if v.get("configMap"))
+    assert vol["configMap"]["name"] == cm["metadata"]["name"]
+    assert env_of(c)["JES_JOB_CONFIG"] == "/etc/jes-runner/config/job_configs.json"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"jobs": [', "jobConfig.json is not valid JSON"),
+        ('{"job": []}', 'has no "jobs" list'),
+    ],
+)
+def test_bad_job_config_file_fails_the_install(helm, tmp_path, content, message):
+    path = tmp_path / "jobs.json"
+    path.write_text(content)
+    proc = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={path}",
+        check=False,
+    )
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    both = helm.run(
+        "template",
+        "jes",
+        str(CHART),
+        *helm.value_args(),
+        "--set-file",
+        f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
+        "--set",
+        "jobConfig.inline.jobs[0].name=x",
+        check=False,
+    )
+    assert both.returncode != 0 and "not both" in both.stderr
+
+
+def test_pushgateway_service_monitor_honours_labels(helm):
+    assert not [d for d in helm.template() if d["kind"] == "ServiceMonitor"]
+    sm = one(helm.template("monitoring-values.yaml"), "ServiceMonitor")
+    assert sm["metadata"]["namespace"] == "monitoring"
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus-pushgateway"
+    }
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["monitoring"]}
+    assert sm["spec"]["endpoints"] == [{"port": "http", "honorLabels": True, "interval": "30s"}]
 
 
 def test_existing_configmap_with_its_own_key(helm):
@@ -216,7 +325,10 @@ def test_created_secret_holds_the_runners_files(helm, write_values):
 
 def test_existing_secret_with_key_mapping(helm):
     docs = helm.template("existing-secret-values.yaml")
-    assert not by_kind(docs, "Secret")
+    # the only Secret the chart makes: the runner-owned token store, created without data
+    (store,) = by_kind(docs, "Secret")
+    assert store["metadata"]["name"] == "jes-jes-runner-tokens" and "data" not in store
+    assert store["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     spec = pod_specs(docs)[0][1]
     vol = next(v for v in spec["volumes"] if v["name"] == "credentials")
     assert vol["secret"]["secretName"] == "viya-oauth"
@@ -225,7 +337,31 @@ def test_existing_secret_with_key_mapping(helm):
         {"key": "secret", "path": "client_secret"},
         {"key": "token", "path": "refresh_token"},
     ]
-    assert one(docs, "Role")["rules"][0]["resourceNames"] == ["viya-oauth"]
+    rules = one(docs, "Role")["rules"]
+    assert [(r["resourceNames"], r["verbs"]) for r in rules] == [
+        (["viya-oauth"], ["get", "patch"]),
+        (["jes-jes-runner-tokens"], ["get", "patch"]),
+    ]
+    env = env_of(spec["containers"][0])
+    assert json.loads(env["JES_TOKEN_SECRET_KEYS"]) == {
+        "refresh_token": "token",
+        "client_id": "client",
+        "client_secret": "secret",
+    }
+    assert env["JES_TOKEN_SECRET_NAME"] == "viya-oauth"
+    assert env["JES_TOKEN_STORE_SECRET_NAME"] == "jes-jes-runner-tokens"
+    assert "JES_TOKEN_SECRET_OPERATOR_MANAGED" not in env
+    # an operator's Secret: read, never patched
+    docs = helm.template(
+        "existing-secret-values.yaml", sets={"credentials.operatorManaged": "true"}
+    )
+    rules = one(docs, "Role")["rules"]
+    assert [(r["resourceNames"], r["verbs"]) for r in rules] == [
+        (["viya-oauth"], ["get"]),
+        (["jes-jes-runner-tokens"], ["get", "patch"]),
+    ]
+    env = env_of(pod_specs(docs)[0][1]["containers"][0])
+    assert env["JES_TOKEN_SECRET_OPERATOR_MANAGED"] == "true"
 
 
 def test_results_volume(helm):
@@ -249,14 +385,14 @@ def test_results_volume(helm):
 
 def test_rbac_switches(helm):
     default = helm.template()
-    assert {d["kind"] for d in default} >= {
-        "ServiceAccount",
-        "Role",
-        "RoleBinding",
-        "ClusterRole",
-        "ClusterRoleBinding",
-    }
-    cr = one(default, "ClusterRole")
+    # no cluster-scoped RBAC by default: installing needs no cluster-admin
+    assert {d["kind"] for d in default} >= {"ServiceAccount", "Role", "RoleBinding"}
+    assert not by_kind(default, "ClusterRole") and not by_kind(default, "ClusterRoleBinding")
+    assert env_of(runner_container(default))["JES_NODE_TIMELINE"] == "orchestrator"
+    nodes = helm.template(sets={"rbac.nodeReader": "true"})
+    assert env_of(runner_container(nodes))["JES_NODE_TIMELINE"] == "auto"
+    one(nodes, "ClusterRoleBinding")
+    cr = one(nodes, "ClusterRole")
     assert cr["rules"] == [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
     ]
@@ -276,7 +412,7 @@ def test_rbac_switches(helm):
     assert spec["automountServiceAccountToken"] is False
     no_nodes = helm.template(sets={"rbac.nodeReader": "false"})
     assert not by_kind(no_nodes, "ClusterRole") and by_kind(no_nodes, "Role")
-    no_wb = helm.template(sets={"rbac.tokenWriteBack": "false"})
+    no_wb = helm.template(sets={"rbac.tokenWriteBack": "false", "rbac.nodeReader": "true"})
     assert not by_kind(no_wb, "Role") and by_kind(no_wb, "ClusterRole")
 
 
@@ -342,7 +478,8 @@ def test_prometheus_rule_is_the_single_copy_with_parameters(helm, write_values):
             r.get("alert", r.get("record")) for r in src["rules"]
         ]
         for r, s in zip(g["rules"], src["rules"], strict=True):
-            assert r["expr"] == s["expr"]
+            # the only change with default parameters: the deployment's profile
+            assert r["expr"] == s["expr"].replace('profile="jes-runner"', 'profile="nightly"')
             if "alert" in r:
                 assert r["labels"]["team"] == "sas-platform"
                 assert r["annotations"] == s.get("annotations", {})
@@ -394,12 +531,25 @@ def test_notes_say_how_to_run_now_and_where_results_go(helm4):
     assert "kubectl -n sas-bench create job --from=cronjob/jes-jes-runner" in notes
     assert "helm test jes" in notes
     assert "/results" in notes and "jes-jes-runner-results" in notes
-    assert "WARNING" not in notes
+    assert "packaged EXAMPLE config" in notes and "--set-file jobConfig.json=" in notes
+    assert "profile: jes " in notes and "rbac.nodeReader=true" in notes
     proc = helm4.run(
-        "install", "jes", str(CHART), "--dry-run=client", "--set", "persistence.enabled=false"
+        "install",
+        "jes",
+        str(CHART),
+        "--dry-run=client",
+        "--set",
+        "persistence.enabled=false",
+        "--set",
+        "runner.viyaUrl=https://viya.example.com",
+        "--set-file",
+        f"jobConfig.json={REPO / 'config' / 'job_configs.json'}",
     )
     notes = proc.stdout.split("NOTES:", 1)[1]
-    assert "runner.viyaUrl is empty" in notes and "LOST" in notes
+    assert "WARNING" not in notes and "LOST" in notes
+    # runner.viyaUrl is required
+    proc = helm4.run("install", "jes", str(CHART), "--dry-run=client", check=False)
+    assert proc.returncode != 0 and "viyaUrl" in proc.stderr
 
 
 def test_chart_readme_values_table_is_current():
@@ -431,12 +581,14 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
         "tokens documented in files/README.md"
     )
     values = {
+        "cronjob": {"schedule": "30 3 * * 0"},  # weekly: the interval is derived, 604800 s
+        "runner": {"profile": "weekly-prod"},
         "prometheusRule": {
             "enabled": True,
-            "scheduleIntervalSeconds": 604800,
             "scheduleMultiple": 1.5,
             "speedupFraction": 0.5,
-        }
+            "runbookUrl": "https://wiki.example.com/sas/jes-runbook",
+        },
     }
     rule = one(helm.template(values=[write_values(values)]), "PrometheusRule")
     exprs = "\n".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
@@ -448,6 +600,10 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
         == source_exprs.count("0.8 * quantile_over_time")
         > 0
     )
+    assert 'absent_over_time(jes_run_info{profile="weekly-prod"}[907200s])' in exprs
+    assert "172800s" not in exprs and 'profile="jes-runner"' not in exprs
+    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert urls and all(u.startswith("https://wiki.example.com/sas/jes-runbook#jes") for u in urls)
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rule["spec"]))
     proc = subprocess.run(
@@ -458,8 +614,53 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
     default = one(helm.template("monitoring-values.yaml"), "PrometheusRule")
     source = yaml.safe_load(raw)
     assert [r["expr"] for r in default["spec"]["groups"][0]["rules"]] == [
-        r["expr"] for r in source["groups"][0]["rules"]
+        r["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+        for r in source["groups"][0]["rules"]
     ]
+
+
+@pytest.mark.parametrize(
+    "schedule, seconds",
+    [
+        ("0 2 * * *", 86400),
+        ("*/15 * * * *", 900),
+        ("30 */6 * * *", 21600),
+        ("0 8,20 * * *", 43200),  # the longest gap: 20:00 -> 08:00
+        ("0 0-12/4 * * *", 43200),  # 0, 4, 8, 12 -> 12 h to midnight
+        ("0 2 * * 1-5", 259200),  # weekdays: Friday -> Monday
+        ("5 4 * * 0,7", 604800),  # 0 and 7 are both Sunday
+        ("@hourly", 3600),
+        ("@weekly", 604800),
+    ],
+)
+def test_schedule_interval_is_derived_from_the_cron_expression(helm, schedule, seconds):
+    schedule = schedule.replace(",", "\\,")  # --set splits on unescaped commas
+    docs = helm.template(sets={"prometheusRule.enabled": "true", "cronjob.schedule": schedule})
+    exprs = "\n".join(
+        r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
+    )
+    assert f"> 2 * {seconds}" in exprs
+    assert f"[{2 * seconds}s]" in exprs
+    # an explicit value must agree with the schedule
+    err = helm.template_fails(
+        sets={
+            "prometheusRule.enabled": "true",
+            "cronjob.schedule": schedule,
+            "prometheusRule.scheduleIntervalSeconds": str(seconds + 60),
+        }
+    )
+    assert "disagrees with cronjob.schedule" in err and "leave it null" in err
+
+
+def test_schedule_the_chart_cannot_read_needs_an_explicit_interval(helm):
+    sets = {"prometheusRule.enabled": "true", "cronjob.schedule": "0 2 1 * *"}  # monthly
+    err = helm.template_fails(sets=sets)
+    assert "set prometheusRule.scheduleIntervalSeconds" in err
+    docs = helm.template(sets={**sets, "prometheusRule.scheduleIntervalSeconds": "2678400"})
+    exprs = "\n".join(
+        r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
+    )
+    assert "> 2 * 2678400" in exprs
 
 
 def test_rbac_off_means_no_write_back_and_no_node_watch(helm):

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from metrics_helpers import Stack, start_stack
+from metrics_helpers import PROFILE, Stack, start_stack
 from support.servers import Server, pushgateway
 
 
@@ -30,4 +30,4 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack (default rule parameters) shared by a module's tests."""
     with ExitStack() as es:
-        yield start_stack(es, tmp_path_factory.mktemp("stack"))
+        yield start_stack(es, tmp_path_factory.mktemp("stack"), profile=PROFILE)

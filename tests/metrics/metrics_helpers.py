@@ -20,6 +20,7 @@ import yaml
 from support.servers import Server, prometheus, pushgateway
 
 BASE = datetime(2026, 1, 5, 2, 0, 0, tzinfo=UTC)
+PROFILE = "nightly"  # the profile of the runs the server tests push, and of the rules' absent alert
 
 
 def _iso(dt: datetime) -> str:
@@ -69,6 +70,7 @@ def make_results(
     speedup: float | None = 2.5,
     cluster: str = "test-cluster",
     environment: str = "ci",
+    profile: str = PROFILE,
 ) -> dict[str, Any]:
     """Two phases (sequential baseline, batch of 5) over the given job names."""
     ctx_seq, ctx_async = "SAS Job Execution compute context", "Autoscaling POC Context"
@@ -103,7 +105,7 @@ def make_results(
         "schema_version": 1, "run_id": str(uuid.uuid4()), "status": status,
         "metadata": {"started_at": _iso(started), "ended_at": _iso(ended),
                      "duration_seconds": (ended - started).total_seconds(), "tool_version": "0.1.0",
-                     "viya_url": "http://127.0.0.1:1", "labels": {"cluster": cluster, "environment": environment},
+                     "viya_url": "http://127.0.0.1:1", "labels": {"cluster": cluster, "environment": environment, "profile": profile},
                      "job_config": "config/job_configs.json", "settings": {"password": "********"}},
         "phases": phases,
         "sequential_execution": seed(phases[0]), "async_execution": seed(phases[1]),
@@ -122,13 +124,20 @@ RULES_TEST = Path(__file__).with_name("rules_test.yaml")
 DASHBOARD = ROOT / "helm" / "jes-runner" / "files" / "grafana-dashboard.json"
 
 # the documented substitution (helm/jes-runner/files/README.md): token -> occurrences
-RULE_TOKENS = {"2 * 86400": 2, "0.8 * quantile_over_time": 1}
+RULE_TOKENS = {"2 * 86400": 2, "[172800s]": 1, "0.8 * quantile_over_time": 1, 'profile="jes-runner"': 1}
+RUNBOOK_BASE = "https://github.com/jes-runner/jes-runner/blob/main/docs/RUNBOOK.md"
 
 
-def render_rules(schedule_seconds: int = 86400, multiple: float = 2, speedup_fraction: float = 0.8) -> str:
-    """The rules file with the parameters substituted exactly as the chart does."""
+def render_rules(schedule_seconds: int = 86400, multiple: float = 2, speedup_fraction: float = 0.8,
+                 profile: str = "jes-runner", no_for: bool = False) -> str:
+    """The rules file with the parameters substituted exactly as the chart does; ``no_for``:
+    every `for:` set to 0s, as the chart's per-rule `for` override would (tests cannot wait 15 min)."""
     text = RULES.read_text()
     text = text.replace("2 * 86400", f"{multiple} * {int(schedule_seconds)}")
+    text = text.replace("[172800s]", f"[{int(multiple * schedule_seconds)}s]")
+    text = text.replace('profile="jes-runner"', f'profile="{profile}"')
+    if no_for:
+        text = re.sub(r"(?m)^(\s+)for: \S+$", r"\1for: 0s", text)
     return text.replace("0.8 * quantile_over_time", f"{speedup_fraction} * quantile_over_time")
 
 
@@ -208,20 +217,30 @@ def label_values_query(definition: str) -> tuple[str, str]:
 # -- a Pushgateway + Prometheus stack ------------------------------------------------
 
 
+SCRAPES = ("honor_labels", "exported_job")  # the two ways a Pushgateway is scraped in the wild
+
+
 @dataclass
 class Stack:
-    """A Pushgateway and a Prometheus scraping it every second (honor_labels), with the alert rules loaded."""
+    """A Pushgateway and two Prometheus servers scraping it every second, the alert rules loaded
+    in both: one with honor_labels, one the viya4-monitoring way (pushed job -> exported_job)."""
 
     pushgateway: Server
-    prometheus: Server
+    prometheus: Server  # honor_labels: true
+    exported: Server  # honor_labels: false
     rules: Path
 
+    def prom(self, scrape: str) -> str:
+        return {"honor_labels": self.prometheus, "exported_job": self.exported}[scrape].url
 
-def start_stack(stack: ExitStack, base: Path, **rule_params: float) -> Stack:
-    """Start both servers inside ``stack``; ``rule_params`` go to render_rules (chart substitution)."""
+
+def start_stack(stack: ExitStack, base: Path, **rule_params: Any) -> Stack:
+    """Start the servers inside ``stack``; ``rule_params`` go to render_rules (chart substitution)."""
     base.mkdir(parents=True, exist_ok=True)
     rules = base / "jes-rules.yaml"
-    rules.write_text(render_rules(**rule_params))  # type: ignore[arg-type]
+    rules.write_text(render_rules(**rule_params))
     pg = stack.enter_context(pushgateway(base / "pushgateway"))
     prom = stack.enter_context(prometheus(base / "prometheus", [pg.address], rule_files=[rules]))
-    return Stack(pg, prom, rules)
+    exported = stack.enter_context(prometheus(base / "prometheus-exported", [pg.address], rule_files=[rules],
+                                              honor_labels=False))
+    return Stack(pg, prom, exported, rules)

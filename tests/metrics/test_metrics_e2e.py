@@ -1,6 +1,8 @@
-"""End to end on real servers: two `jes-runner demo` runs push to Debian's Pushgateway, Debian's
-Prometheus scrapes it (honor_labels, 1 s), and every dashboard query and alert
-expression is evaluated through Prometheus' HTTP API.
+"""End to end on real servers: two `jes-runner demo` runs push to Debian's Pushgateway, two of
+Debian's Prometheus servers scrape it (1 s) -- one with honor_labels, one the way
+viya4-monitoring's ServiceMonitor does (no honor_labels: the pushed job becomes
+exported_job) -- and every dashboard query and alert expression is evaluated through
+each Prometheus' HTTP API.
 
 Alert expressions are empty when all is well, so each is checked three ways:
 the expression itself is valid and (for the deterministic ones) empty after two
@@ -30,6 +32,8 @@ from typing import Any
 
 import pytest
 from metrics_helpers import (
+    PROFILE,
+    SCRAPES,
     Stack,
     alert_rules,
     bool_form,
@@ -59,6 +63,7 @@ def demo_run(out_dir: Path, pushgateway_url: str, **env_extra: str) -> tuple[dic
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
     env.update({"JES_PUSHGATEWAY_URL": pushgateway_url, "JES_CLUSTER": CLUSTER, "JES_ENVIRONMENT": ENVIRONMENT,
+                "JES_PROFILE": PROFILE,
                 "JES_SECRETS_DIR": str(out_dir / "no-secrets"), **env_extra})
     out_dir.mkdir(parents=True)
     t0 = time.time()
@@ -96,13 +101,15 @@ def gateway_group(pg_url: str) -> Series:
     _, body = http(pg_url + "/metrics")
     out: Series = {}
     for name, labels, value in parse_metrics_text(body.decode()):
-        if (labels.get("job"), labels.get("cluster"), labels.get("environment")) == ("jes-runner", CLUSTER, ENVIRONMENT):
+        key = (labels.get("job"), labels.get("cluster"), labels.get("environment"), labels.get("profile"))
+        if key == ("jes-runner", CLUSTER, ENVIRONMENT, PROFILE):
             out[(name, frozenset((k, v) for k, v in labels.items() if v))] = value
     return out
 
 
 def expected_series(results: dict[str, Any]) -> Series:
-    text = generate_latest(build_registry(results, {"cluster": CLUSTER, "environment": ENVIRONMENT})).decode()
+    labels = {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE}
+    text = generate_latest(build_registry(results, labels)).decode()
     return {(n, frozenset({**lbl, "job": "jes-runner"}.items())): v for n, lbl, v in parse_metrics_text(text)}
 
 
@@ -126,7 +133,7 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
     assert pushed == expected_series(r2)
 
     def one(name: str, **labels: str) -> float:
-        want = {"job": "jes-runner", "cluster": CLUSTER, "environment": ENVIRONMENT, **labels}
+        want = {"job": "jes-runner", "cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, **labels}
         hits = [v for (n, lbl), v in got.items() if n == name and dict(lbl) == want]
         assert len(hits) == 1, (name, labels)
         return hits[0]
@@ -185,34 +192,53 @@ def test_gateway_down_results_written_exit_4(tmp_path: Path) -> None:
 
 
 VARIANTS = {
-    "selected": {"cluster": CLUSTER, "environment": ENVIRONMENT, "phase": "(sequential|async)"},
-    "all": {"cluster": ".*", "environment": ".*", "phase": ".*"},
+    "selected": {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, "phase": "(sequential|async)"},
+    "all": {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"},
 }
 
 
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(where, PromQL) of every panel target and annotation of the dashboard."""
+    out = [(f"{p['title']} [{t['refId']}]", t["expr"]) for p in dashboard_panels() for t in p["targets"]]
+    out += [(f"annotation {a['name']}", a["expr"]) for a in dashboard()["annotations"]["list"] if "expr" in a]
+    return out
+
+
+@pytest.mark.parametrize("scrape", SCRAPES)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_every_dashboard_query_returns_data(e2e: E2E, variant: str) -> None:
-    prom = e2e.stack.prometheus.url
+def test_every_dashboard_query_returns_data(e2e: E2E, variant: str, scrape: str) -> None:
+    prom = e2e.stack.prom(scrape)
     wait_scraped(prom, e2e.runs[1]["run_id"])
     values = {**VARIANTS[variant], "datasource": "unused"}
     empty, checked = [], 0
-    for panel in dashboard_panels():
-        for t in panel["targets"]:
-            expr = substitute(t["expr"], values)
-            if not query(prom, expr):  # an API error raises PromQLError
-                empty.append(f"{panel['title']} [{t['refId']}]: {expr}")
-            checked += 1
-    assert checked >= 20
-    assert not empty, "panels without data:\n" + "\n".join(empty)
+    for where, expr in dashboard_queries():
+        expr = substitute(expr, values)
+        if not query(prom, expr):  # an API error raises PromQLError
+            empty.append(f"{where}: {expr}")
+        checked += 1
+    assert checked >= 25
+    assert not empty, f"panels without data ({scrape}):\n" + "\n".join(empty)
 
 
-def test_dashboard_variables_list_the_pushed_labels(e2e: E2E) -> None:
-    prom = e2e.stack.prometheus.url
+def test_the_two_scrape_styles_differ_as_in_the_wild(e2e: E2E) -> None:
+    """The premise: without honor_labels the pushed job is exported_job, so `job="jes-runner"` finds nothing."""
+    honor, exported = e2e.stack.prom("honor_labels"), e2e.stack.prom("exported_job")
+    for prom in (honor, exported):
+        wait_scraped(prom, e2e.runs[1]["run_id"])
+    assert query(honor, 'jes_run_info{job="jes-runner"}')
+    assert not query(exported, 'jes_run_info{job="jes-runner"}')
+    (info,) = query(exported, f'jes_run_info{{profile="{PROFILE}"}}')
+    assert info["metric"]["exported_job"] == "jes-runner" and info["metric"]["job"] == "prometheus-pushgateway"
+
+
+@pytest.mark.parametrize("scrape", SCRAPES)
+def test_dashboard_variables_list_the_pushed_labels(e2e: E2E, scrape: str) -> None:
+    prom = e2e.stack.prom(scrape)
     wait_scraped(prom, e2e.runs[1]["run_id"])
-    want = {"cluster": CLUSTER, "environment": ENVIRONMENT, "phase": "async"}
+    want = {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, "phase": "async"}
     for var in dashboard()["templating"]["list"][1:]:
         selector, label = label_values_query(var["definition"])
-        selector = substitute(selector, {"cluster": ".*", "environment": ".*"})
+        selector = substitute(selector, {"cluster": ".+", "environment": ".+", "profile": ".+"})
         found = api(prom, f"label/{label}/values", {"match[]": selector})
         assert want[label] in found, (var["name"], found)
 
@@ -220,18 +246,35 @@ def test_dashboard_variables_list_the_pushed_labels(e2e: E2E) -> None:
 # -- Prometheus: alert rules (default parameters) ---------------------------------------
 
 
-def test_alert_expressions_on_healthy_runs(e2e: E2E) -> None:
-    prom = e2e.stack.prometheus.url
+def signals(expr: str) -> list[str]:
+    """Queries that return data when the alert's inputs are there and healthy: the bool form of a
+    comparison; both sides of an `unless`; `present_over_time` for an `absent_over_time`."""
+    if "absent_over_time(" in expr:
+        return [expr.replace("absent_over_time(", "present_over_time(")]
+    if expr.lstrip().startswith("group by") and " unless on " in expr:
+        left, right = expr.split(" unless on ", 1)
+        return [left, right.split(")", 1)[1]]
+    return [bool_form(expr)]
+
+
+@pytest.mark.parametrize("scrape", SCRAPES)
+def test_alert_expressions_on_healthy_runs(e2e: E2E, scrape: str) -> None:
+    prom = e2e.stack.prom(scrape)
     wait_scraped(prom, e2e.runs[1]["run_id"])
-    for rule in alert_rules():
+    for rule in alert_rules(e2e.stack.rules.read_text()):
         name, expr = rule["alert"], rule["expr"]
         firing = query(prom, expr)  # valid PromQL on real data
-        signal = query(prom, bool_form(expr))
-        assert signal, f"{name}: its bool form returned nothing: {bool_form(expr)}"
-        assert {s["metric"].get("cluster") for s in signal} == {CLUSTER}, name
+        for signal_expr in signals(expr):
+            signal = query(prom, signal_expr)
+            assert signal, f"{name} ({scrape}): returned nothing: {signal_expr}"
+            assert {s["metric"].get("profile") for s in signal} == {PROFILE}, name
+            if "absent_over_time(" not in expr:
+                assert {s["metric"].get("cluster") for s in signal} == {CLUSTER}, name
+        signal = query(prom, signals(expr)[0])
         if name != "JesSpeedupDropped":  # two short demo runs may differ in speedup by chance
             assert firing == [], f"{name} fires after two good runs: {firing}"
-            assert {s["value"][1] for s in signal} == {"0"}, name
+            if signals(expr) == [bool_form(expr)]:
+                assert {s["value"][1] for s in signal} == {"0"}, name
 
     # Prometheus' own evaluation of the loaded rules: healthy, nothing deterministic firing
     def evaluated() -> list[dict[str, Any]]:
@@ -259,28 +302,34 @@ def _variant(results: dict[str, Any], **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def fast_stack(tmp_path: Path) -> Iterator[Stack]:
     with ExitStack() as es:
-        # the chart's substitution with a 2 s "schedule": stale after 2 x 2 s
-        yield start_stack(es, tmp_path / "fast", schedule_seconds=2, multiple=2, speedup_fraction=0.8)
+        # the chart's substitution with a 2 s "schedule": stale after 2 x 2 s; `for: 0s` as the
+        # chart's per-rule override would set it (JesMetricsGroupMissing waits 15 min by default)
+        yield start_stack(es, tmp_path / "fast", schedule_seconds=2, multiple=2, speedup_fraction=0.8,
+                          profile=PROFILE, no_for=True)
 
 
 def firing(prom: str) -> set[str]:
     return {a["labels"]["alertname"] for a in api(prom, "alerts")["alerts"] if a["state"] == "firing"}
 
 
-def wait_firing(prom: str, alert: str) -> None:
-    wait_for(lambda: alert in firing(prom), timeout=30, what=f"{alert} to fire")
+def wait_firing(proms: list[str], alert: str) -> None:
+    for prom in proms:
+        wait_for(lambda p=prom: alert in firing(p), timeout=30, what=f"{alert} to fire on {prom}")
 
 
 def test_every_alert_fires_on_real_prometheus(e2e: E2E, fast_stack: Stack) -> None:
-    pg, prom = fast_stack.pushgateway.url, fast_stack.prometheus.url
+    """On both scrape styles at once: the two Prometheus servers scrape the same gateway."""
+    pg = fast_stack.pushgateway.url
+    proms = [fast_stack.prom(scrape) for scrape in SCRAPES]
     good = e2e.runs[1]
     s = SimpleNamespace(pushgateway_url=pg, cluster=CLUSTER, environment=ENVIRONMENT)
     push_results(good, s)
-    sel = f'{{job="jes-runner", cluster="{CLUSTER}"}}'
+    sel = f'{{cluster="{CLUSTER}", profile="{PROFILE}"}}'
     # a few scrapes of the good speedup build up its median
-    wait_for(lambda: [v for v in query(prom, f"count_over_time(jes_phase_speedup_ratio{sel}[1m])")
-                      if float(v["value"][1]) >= 5], timeout=40, what="5 scrapes of the good run")
-    assert "JesRunFailedJobs" not in firing(prom)
+    for prom in proms:
+        wait_for(lambda p=prom: [v for v in query(p, f"count_over_time(jes_phase_speedup_ratio{sel}[1m])")
+                                 if float(v["value"][1]) >= 5], timeout=40, what="5 scrapes of the good run")
+        assert not firing(prom) & {"JesRunFailedJobs", "JesMetricsGroupMissing", "JesMetricsAbsent"}
 
     # a run with a failed job (POST): JesRunFailedJobs; the last success stays
     failed = _variant(good, status="completed_with_failures")
@@ -289,9 +338,10 @@ def test_every_alert_fires_on_real_prometheus(e2e: E2E, fast_stack: Stack) -> No
     ph["stats"]["jobs_completed"] -= 1
     ph["stats"]["jobs_failed"] += 1
     push_results(failed, s)
-    wait_firing(prom, "JesRunFailedJobs")
-    (last,) = query(prom, f"jes_last_success_timestamp_seconds{sel}")
-    assert float(last["value"][1]) == pytest.approx(ts(good["metadata"]["ended_at"]))
+    wait_firing(proms, "JesRunFailedJobs")
+    for prom in proms:
+        (last,) = query(prom, f"jes_last_success_timestamp_seconds{sel}")
+        assert float(last["value"][1]) == pytest.approx(ts(good["metadata"]["ended_at"]))
 
     # a run far slower than the median: JesSpeedupDropped
     slow = _variant(good)
@@ -299,21 +349,32 @@ def test_every_alert_fires_on_real_prometheus(e2e: E2E, fast_stack: Stack) -> No
         if p["vs_baseline"]:
             p["vs_baseline"]["speedup"] = p["vs_baseline"]["speedup"] * 0.3
     push_results(slow, s)
-    wait_firing(prom, "JesSpeedupDropped")
-    assert query(prom, next(r["expr"] for r in alert_rules(fast_stack.rules.read_text())
-                             if r["alert"] == "JesSpeedupDropped"))
+    wait_firing(proms, "JesSpeedupDropped")
 
     # no pushes for 2 x 2 s, last success older than that: JesPushStale and JesNoRecentSuccess
-    wait_firing(prom, "JesPushStale")
-    wait_firing(prom, "JesNoRecentSuccess")
-    rules = [r for g in api(prom, "rules")["groups"] for r in g["rules"]]
-    assert all(r["health"] == "ok" for r in rules), rules
+    wait_firing(proms, "JesPushStale")
+    wait_firing(proms, "JesNoRecentSuccess")
+
+    # the group is deleted (a Pushgateway restart without persistence looks the same):
+    # the staleness alerts lose their data, the absent alerts take over
+    group = f"/metrics/job/jes-runner/cluster/{CLUSTER}/environment/{ENVIRONMENT}/profile/{PROFILE}"
+    status, _ = http(pg + group, method="DELETE")
+    assert status == 202
+    for prom in proms:
+        wait_for(lambda p=prom: not query(p, f"jes_run_info{sel}"), timeout=30, what="the group to go stale")
+    wait_firing(proms, "JesMetricsGroupMissing")
+    wait_firing(proms, "JesMetricsAbsent")
+    for prom in proms:
+        rules = [r for g in api(prom, "rules")["groups"] for r in g["rules"]]
+        assert all(r["health"] == "ok" for r in rules), rules
+        missing = [a for a in api(prom, "alerts")["alerts"] if a["labels"]["alertname"] == "JesMetricsGroupMissing"]
+        assert [(a["labels"]["cluster"], a["labels"]["profile"]) for a in missing] == [(CLUSTER, PROFILE)]
 
 
 def test_default_thresholds_fire_later_in_time(e2e: E2E) -> None:
     """The time-based alerts with their default parameters (2 x 86400 s): time() replaced by a clock
     2 days + 1 h ahead fires them on the real data, 1 h ahead does not."""
-    prom = e2e.stack.prometheus.url
+    prom = e2e.stack.prom("exported_job")  # the harder scrape style
     wait_scraped(prom, e2e.runs[1]["run_id"])
     now = time.time()
     for rule in alert_rules():

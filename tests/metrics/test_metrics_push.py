@@ -108,7 +108,7 @@ def test_success_is_put_to_the_constant_group(scripted: Any) -> None:
     (req,) = srv.requests
     assert req["method"] == "PUT"
     # grouping key: job + the file's labels, no run id / timestamp
-    assert req["path"] == "/metrics/job/jes-runner/cluster/test-cluster/environment/ci"
+    assert req["path"] == "/metrics/job/jes-runner/cluster/test-cluster/environment/ci/profile/nightly"
     assert r["run_id"] not in req["path"]
     assert "jes_last_success_timestamp_seconds" in req["body"]
     assert "Authorization" not in req["headers"]

@@ -23,14 +23,18 @@ PUSH_PASSWORD = "jes-push-password"
 PUSH_PASSWORD_BCRYPT = "$2b$04$X4fm63gnflgYOs2JmYdcguduSX3A02b7W/tn7K3Y50bAnc08yYsCi"
 
 
-def group(pg: Server, cluster: str = "test-cluster", environment: str = "ci", **kw: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+KEY = ("job", "cluster", "environment", "profile")
+
+
+def group(pg: Server, cluster: str = "test-cluster", environment: str = "ci", profile: str = "nightly",
+          **kw: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """The series of the deployment's group on the gateway's /metrics (empty labels dropped)."""
     status, body = http(pg.url + "/metrics", **kw)
     assert status == 200
     out = {}
     for name, labels, value in parse_metrics_text(body.decode()):
-        if labels.get("job") == "jes-runner" and labels.get("cluster") == cluster and labels.get("environment") == environment:
-            out[(name, frozenset((k, v) for k, v in labels.items() if v and k not in ("job", "cluster", "environment")))] = value
+        if tuple(labels.get(k) for k in KEY) == ("jes-runner", cluster, environment, profile):
+            out[(name, frozenset((k, v) for k, v in labels.items() if v and k not in KEY))] = value
     return out
 
 
@@ -98,6 +102,28 @@ def test_two_deployments_are_two_groups(pushgateway_server: Server) -> None:
     assert series(group(pg, "a", "prod"), "jes_run_info") and series(group(pg, "b", "prod"), "jes_run_info")
     _, text = http(pg.url + "/metrics")
     assert text.decode().count("push_time_seconds{") == 2  # one group per deployment, no pile-up
+
+
+def test_two_profiles_on_one_gateway_keep_both_groups(pushgateway_server: Server) -> None:
+    """A smoke test from a laptop with the production labels (profile adhoc) next to the nightly run:
+    neither replaces the other, not even the last success."""
+    pg = pushgateway_server
+    nightly = make_results(job_names=("DM", "AE", "LB"), cluster="aks-prod", environment="prod", profile="nightly")
+    push_results(nightly, settings(pg.url))
+    smoke = make_results(job_names=("DM",), cluster="aks-prod", environment="prod", profile="adhoc",
+                         status="completed_with_failures", failed=("DM",), speedup=None)
+    push_results(smoke, settings(pg.url))
+    push_results(make_results(job_names=("DM",), cluster="aks-prod", environment="prod", profile="adhoc",
+                              speedup=1.1), settings(pg.url))
+    n = group(pg, "aks-prod", "prod", "nightly")
+    a = group(pg, "aks-prod", "prod", "adhoc")
+    (n_info,) = series(n, "jes_run_info")
+    assert dict(n_info)["run_id"] == nightly["run_id"]
+    assert job_names(n) == {"DM", "AE", "LB"} and list(series(n, "jes_phase_speedup_ratio").values()) == [2.5]
+    assert list(series(n, "jes_last_success_timestamp_seconds").values()) == [pytest.approx(1767578540.0)]
+    assert job_names(a) == {"DM"} and list(series(a, "jes_phase_speedup_ratio").values()) == [1.1]
+    _, text = http(pg.url + "/metrics")
+    assert text.decode().count("push_time_seconds{") == 2
 
 
 def test_basic_auth_and_tls_through_the_gateways_web_config(tmp_path: Path) -> None:

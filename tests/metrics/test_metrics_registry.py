@@ -19,7 +19,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 ASYNC = {"phase": "async", "context": "Autoscaling POC Context", "mode": "batch"}
 SEQ = {"phase": "sequential", "context": "SAS Job Execution compute context", "mode": "sequential"}
-DEPLOY = {"cluster": "test-cluster", "environment": "ci"}
+DEPLOY = {"cluster": "test-cluster", "environment": "ci", "profile": "nightly"}
 
 
 def samples(results: dict[str, Any], labels: dict[str, str] | None = None) -> Samples:
@@ -147,11 +147,14 @@ def test_submit_failures_count_as_other_outcome() -> None:
 
 def test_labels_default_to_the_files_labels_and_can_be_overridden() -> None:
     r = make_results(cluster="prod-eu", environment="prod")
-    assert default_labels(r) == {"cluster": "prod-eu", "environment": "prod"}
-    s = samples(r, {"cluster": "x", "environment": "y"})
-    assert {dict(k[1])["cluster"] for k in s} == {"x"}
-    assert default_labels({"metadata": {}}, type("S", (), {"cluster": "c", "environment": "e"})()) == {
-        "cluster": "c", "environment": "e"}
+    assert default_labels(r) == {"cluster": "prod-eu", "environment": "prod", "profile": "nightly"}
+    s = samples(r, {"cluster": "x", "environment": "y", "profile": "z"})
+    assert {dict(k[1])["cluster"] for k in s} == {"x"} and {dict(k[1])["profile"] for k in s} == {"z"}
+    settings = type("S", (), {"cluster": "c", "environment": "e", "profile": "p"})()
+    assert default_labels({"metadata": {}}, settings) == {"cluster": "c", "environment": "e", "profile": "p"}
+    # a file from before profiles, no settings: the ad-hoc group, never a scheduled one
+    assert default_labels({"metadata": {"labels": {"cluster": "c", "environment": "e"}}}) == {
+        "cluster": "c", "environment": "e", "profile": "adhoc"}
 
 
 def test_pure_same_input_same_output_and_input_untouched() -> None:

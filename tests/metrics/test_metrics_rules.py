@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from metrics_helpers import RULE_TOKENS, RULES, RULES_TEST, alert_rules, render_rules
+from metrics_helpers import RULE_TOKENS, RULES, RULES_TEST, RUNBOOK_BASE, alert_rules, render_rules
 from support.servers import promtool
 
-ALERTS = {"JesRunFailedJobs", "JesNoRecentSuccess", "JesSpeedupDropped", "JesPushStale"}
+ALERTS = {"JesRunFailedJobs", "JesNoRecentSuccess", "JesSpeedupDropped", "JesPushStale",
+          "JesMetricsGroupMissing", "JesMetricsAbsent"}
 
 
 def test_promtool_check_rules() -> None:
     res = promtool("check", "rules", RULES)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 4 rules found" in res.stdout
+    assert f"SUCCESS: {len(ALERTS)} rules found" in res.stdout
 
 
 def test_promtool_unit_tests() -> None:
@@ -57,5 +58,19 @@ def test_substituted_rules_are_valid_and_carry_the_values(
     exprs = {r["alert"]: r["expr"] for r in alert_rules(text)}
     assert f"> {multiple} * {schedule}" in exprs["JesNoRecentSuccess"]
     assert f"> {multiple} * {schedule}" in exprs["JesPushStale"]
-    assert f"< {fraction} * quantile_over_time" in exprs["JesSpeedupDropped"]
-    assert "86400" not in "".join(exprs.values())
+    assert f"{fraction} * quantile_over_time" in exprs["JesSpeedupDropped"]
+    assert f"[{int(multiple * schedule)}s]" in exprs["JesMetricsAbsent"]
+    assert "86400" not in "".join(exprs.values()) and "172800" not in "".join(exprs.values())
+
+
+def test_no_rule_selects_on_job_and_every_alert_has_its_runbook_section() -> None:
+    import re
+
+    runbook = (RULES.parents[3] / "docs" / "RUNBOOK.md").read_text()
+    sections = set(re.findall(r"(?m)^## (Jes\w+)$", runbook))
+    for rule in alert_rules():
+        assert not re.search(r"\bjob\s*[=!]", rule["expr"]), rule["alert"]
+        assert rule["annotations"]["runbook_url"] == f"{RUNBOOK_BASE}#{rule['alert'].lower()}"
+        assert rule["alert"] in sections, f"docs/RUNBOOK.md has no section for {rule['alert']}"
+    for section in ("Means", "Check", "Fix"):
+        assert runbook.count(f"**{section}**") == len(sections) == len(ALERTS)

@@ -221,20 +221,37 @@ def prometheus(
     rule_files: Sequence[Path] = (),
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
+    honor_labels: bool = True,
 ) -> Iterator[Server]:
-    """Debian's prometheus scraping the given Pushgateways (host:port) with honor_labels: true."""
+    """Debian's prometheus scraping the given Pushgateways (host:port).
+
+    ``honor_labels=False`` scrapes the way viya4-monitoring's Pushgateway ServiceMonitor
+    does: the scrape's own ``job`` (and ``instance``) win, the pushed ``job`` becomes
+    ``exported_job``, and the target carries the Service's namespace/service/pod labels."""
     binary = require_binary(PROMETHEUS)
     data_dir.mkdir(parents=True, exist_ok=True)
+    scrape: dict[str, Any] = {
+        "job_name": "pushgateway",
+        "honor_labels": True,  # keep the pushed job/cluster/environment/profile labels
+        "static_configs": [{"targets": list(pushgateways)}],
+    }
+    if not honor_labels:
+        scrape = {
+            "job_name": "serviceMonitor/monitoring/prometheus-pushgateway/0",
+            "honor_labels": False,
+            "static_configs": [{"targets": list(pushgateways)}],
+            "relabel_configs": [  # what the Prometheus Operator derives from the Service's endpoints
+                {"target_label": "job", "replacement": "prometheus-pushgateway"},
+                {"target_label": "namespace", "replacement": "monitoring"},
+                {"target_label": "service", "replacement": "prometheus-pushgateway"},
+                {"target_label": "pod", "replacement": "prometheus-pushgateway-5d8f7c9b4-x2k8q"},
+                {"target_label": "endpoint", "replacement": "http"},
+            ],
+        }
     config = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [
-            {
-                "job_name": "pushgateway",
-                "honor_labels": True,  # keep the pushed job/cluster/environment labels
-                "static_configs": [{"targets": list(pushgateways)}],
-            }
-        ],
+        "scrape_configs": [scrape],
     }
     cfg = data_dir / "prometheus.yml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))

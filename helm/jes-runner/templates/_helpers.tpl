@@ -85,8 +85,25 @@ The job config ConfigMap ("" when the image's built-in config is used).
 {{- define "jes-runner.jobConfigMapName" -}}
 {{- if .Values.jobConfig.existingConfigMap }}
 {{- tpl .Values.jobConfig.existingConfigMap . }}
-{{- else if .Values.jobConfig.inline }}
+{{- else if or .Values.jobConfig.json .Values.jobConfig.inline }}
 {{- printf "%s-job-config" (include "jes-runner.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The profile (run kind): part of the Pushgateway group and every metric's labels.
+*/}}
+{{- define "jes-runner.profile" -}}
+{{- .Values.runner.profile | default .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The runner-owned Secret for rotated tokens when the credentials Secret is not the chart's
+(an operator's Secret is never patched; the runner reads this one back first).
+*/}}
+{{- define "jes-runner.tokenStoreSecretName" -}}
+{{- if and .Values.credentials.existingSecret .Values.rbac.create .Values.rbac.tokenWriteBack }}
+{{- printf "%s-tokens" (include "jes-runner.fullname" .) }}
 {{- end }}
 {{- end }}
 
@@ -101,6 +118,7 @@ The job config ConfigMap ("" when the image's built-in config is used).
 {{- define "jes-runner.secretsDir" -}}/var/run/secrets/jes{{- end }}
 {{- define "jes-runner.jobConfigDir" -}}/etc/jes-runner/config{{- end }}
 {{- define "jes-runner.caDir" -}}/etc/jes-runner/ca{{- end }}
+{{- define "jes-runner.pushgatewayCaDir" -}}/etc/jes-runner/pushgateway-ca{{- end }}
 
 {{/*
 Pod termination grace: must outlast the runner's own grace after SIGTERM.
@@ -134,6 +152,26 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- $env = append $env (dict "name" "JES_LOG_FORMAT" "value" $r.logFormat) }}
 {{- with $r.cluster }}{{ $env = append $env (dict "name" "JES_CLUSTER" "value" .) }}{{ end }}
 {{- with $r.environment }}{{ $env = append $env (dict "name" "JES_ENVIRONMENT" "value" .) }}{{ end }}
+{{- $env = append $env (dict "name" "JES_PROFILE" "value" (include "jes-runner.profile" .)) }}
+{{- range $name, $v := dict "JES_MAX_FAILED_JOBS" $r.thresholds.maxFailedJobs "JES_MIN_SPEEDUP" $r.thresholds.minSpeedup "JES_MAX_QUEUE_WAIT_P95_SECONDS" $r.thresholds.maxQueueWaitP95Seconds "JES_JOB_TIMEOUT_S" $r.timeouts.jobSeconds "JES_CORRELATION_DEADLINE_S" $r.timeouts.correlationDeadlineSeconds "JES_REQUEST_TIMEOUT_S" $r.timeouts.requestSeconds }}
+{{- if not (kindIs "invalid" $v) }}{{ $env = append $env (dict "name" $name "value" (toString $v)) }}{{ end }}
+{{- end }}
+{{- if $r.pushgatewayUrl }}
+{{- $pg := $r.pushgateway }}
+{{- with $pg.auth.existingSecret }}
+{{- $sec := tpl . $ }}
+{{- range $name, $key := dict "JES_PUSHGATEWAY_USERNAME" $pg.auth.usernameKey "JES_PUSHGATEWAY_PASSWORD" $pg.auth.passwordKey "JES_PUSHGATEWAY_TOKEN" $pg.auth.tokenKey }}
+{{- if and $key (or (ne $name "JES_PUSHGATEWAY_USERNAME") (not $pg.auth.tokenKey)) (or (ne $name "JES_PUSHGATEWAY_PASSWORD") (not $pg.auth.tokenKey)) }}
+{{- $env = append $env (dict "name" $name "valueFrom" (dict "secretKeyRef" (dict "name" $sec "key" $key))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if or $pg.caBundle.configMap $pg.caBundle.secret }}
+{{- $env = append $env (dict "name" "JES_PUSHGATEWAY_CA_BUNDLE" "value" (printf "%s/%s" (include "jes-runner.pushgatewayCaDir" .) $pg.caBundle.key)) }}
+{{- end }}
+{{- $env = append $env (dict "name" "JES_PUSHGATEWAY_TIMEOUT_S" "value" (toString $pg.timeoutSeconds)) }}
+{{- $env = append $env (dict "name" "JES_PUSHGATEWAY_RETRIES" "value" (toString $pg.retries)) }}
+{{- end }}
 {{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}{{ end }}
 {{- $env = append $env (dict "name" "JES_GRACE_PERIOD_SECONDS" "value" (toString $r.gracePeriodSeconds)) }}
 {{- $env = append $env (dict "name" "JES_OUTPUT_DIR" "value" .Values.persistence.mountPath) }}
@@ -147,6 +185,15 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- $env = append $env (dict "name" "JES_PERSIST_TOKENS" "value" "secret") }}
 {{- $env = append $env (dict "name" "JES_TOKEN_SECRET_NAME" "value" $secret) }}
 {{- $env = append $env (dict "name" "JES_TOKEN_SECRET_NAMESPACE" "value" (include "jes-runner.namespace" .)) }}
+{{- if and .Values.credentials.existingSecret .Values.credentials.existingSecretKeys }}
+{{- $env = append $env (dict "name" "JES_TOKEN_SECRET_KEYS" "value" (toJson .Values.credentials.existingSecretKeys)) }}
+{{- end }}
+{{- if and .Values.credentials.existingSecret .Values.credentials.operatorManaged }}
+{{- $env = append $env (dict "name" "JES_TOKEN_SECRET_OPERATOR_MANAGED" "value" "true") }}
+{{- end }}
+{{- with include "jes-runner.tokenStoreSecretName" . }}
+{{- $env = append $env (dict "name" "JES_TOKEN_STORE_SECRET_NAME" "value" .) }}
+{{- end }}
 {{- else }}
 {{- $env = append $env (dict "name" "JES_PERSIST_TOKENS" "value" "off") }}
 {{- end }}
@@ -160,7 +207,12 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- range $env }}
 {{- if not (has .name $extraNames) }}
 - name: {{ .name }}
+{{- if hasKey . "valueFrom" }}
+  valueFrom:
+    {{- toYaml .valueFrom | nindent 4 }}
+{{- else }}
   value: {{ .value | toString | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- with $extra }}
@@ -191,6 +243,11 @@ Volume mounts of the runner container.
   mountPath: {{ include "jes-runner.caDir" . }}
   readOnly: true
 {{- end }}
+{{- if and .Values.runner.pushgatewayUrl (or .Values.runner.pushgateway.caBundle.configMap .Values.runner.pushgateway.caBundle.secret) }}
+- name: pushgateway-ca
+  mountPath: {{ include "jes-runner.pushgatewayCaDir" . }}
+  readOnly: true
+{{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ tpl (toYaml .) $ }}
 {{- end }}
@@ -200,13 +257,16 @@ Volume mounts of the runner container.
 Volumes of the pod.
 */}}
 {{- define "jes-runner.volumes" -}}
+{{- $emptyResults := .resultsEmptyDir }}
+{{- $ := .root }}
+{{- with $ }}
 - name: tmp
   emptyDir:
     {{- with .Values.tmpSizeLimit }}
     sizeLimit: {{ . }}
     {{- end }}
 - name: results
-{{- if .Values.persistence.enabled }}
+{{- if and .Values.persistence.enabled (not $emptyResults) }}
   persistentVolumeClaim:
     claimName: {{ include "jes-runner.claimName" . }}
 {{- else }}
@@ -251,14 +311,33 @@ Volumes of the pod.
       - key: {{ .Values.runner.caBundle.key }}
         path: {{ .Values.runner.caBundle.key }}
 {{- end }}
+{{- $pgca := .Values.runner.pushgateway.caBundle }}
+{{- if and .Values.runner.pushgatewayUrl $pgca.configMap }}
+- name: pushgateway-ca
+  configMap:
+    name: {{ tpl $pgca.configMap . }}
+    items:
+      - key: {{ $pgca.key }}
+        path: {{ $pgca.key }}
+{{- else if and .Values.runner.pushgatewayUrl $pgca.secret }}
+- name: pushgateway-ca
+  secret:
+    secretName: {{ tpl $pgca.secret . }}
+    defaultMode: 0444
+    items:
+      - key: {{ $pgca.key }}
+        path: {{ $pgca.key }}
+{{- end }}
 {{- with .Values.extraVolumes }}
 {{ tpl (toYaml .) $ }}
+{{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
 The runner's pod spec, shared by the CronJob and the `helm test` pod.
-Call with (dict "root" $ "args" (list ...) "name" "jes-runner").
+Call with (dict "root" $ "args" (list ...) "name" "jes-runner" ["resultsEmptyDir" true]):
+the `helm test` pod never attaches the ReadWriteOnce results PVC a run may hold.
 */}}
 {{- define "jes-runner.podSpec" -}}
 {{- $ := .root }}
@@ -297,7 +376,7 @@ containers:
     volumeMounts:
       {{- include "jes-runner.volumeMounts" $ | trim | nindent 6 }}
 volumes:
-  {{- include "jes-runner.volumes" $ | trim | nindent 2 }}
+  {{- include "jes-runner.volumes" (dict "root" $ "resultsEmptyDir" .resultsEmptyDir) | trim | nindent 2 }}
 {{- with $.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -309,5 +388,95 @@ affinity:
 {{- with $.Values.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The values of one cron field as a JSON list, in increasing order ("" when the
+field uses something this parser does not read: names, `L`, `W`, `#`, `?`).
+Call with (dict "field" FIELD "min" 0 "max" 59).
+*/}}
+{{- define "jes-runner.cronField" -}}
+{{- $out := list }}
+{{- $ok := true }}
+{{- $parts := splitList "," .field }}
+{{- range $v := untilStep (int .min) (int (add .max 1)) 1 }}
+{{- $hit := false }}
+{{- range $part := $parts }}
+{{- $step := 1 }}
+{{- $range := $part }}
+{{- if contains "/" $part }}
+{{- $range = index (splitList "/" $part) 0 }}
+{{- $step = int (index (splitList "/" $part) 1) }}
+{{- end }}
+{{- $lo := 0 }}{{- $hi := 0 }}
+{{- if eq $range "*" }}
+{{- $lo = int $.min }}{{- $hi = int $.max }}
+{{- else if contains "-" $range }}
+{{- $lo = int (index (splitList "-" $range) 0) }}{{- $hi = int (index (splitList "-" $range) 1) }}
+{{- else if regexMatch "^[0-9]+$" $range }}
+{{- $lo = int $range }}{{- $hi = ternary (int $.max) $lo (contains "/" $part) }}
+{{- else }}
+{{- $ok = false }}
+{{- end }}
+{{- if not (regexMatch "^(\\*|[0-9]+(-[0-9]+)?)(/[1-9][0-9]*)?$" $part) }}{{ $ok = false }}{{ end }}
+{{- if and $ok (ge $v $lo) (le $v $hi) (eq 0 (mod (sub $v $lo) (max $step 1))) }}{{ $hit = true }}{{ end }}
+{{- end }}
+{{- if $hit }}{{ $out = append $out $v }}{{ end }}
+{{- end }}
+{{- if and $ok $out }}{{ toJson $out }}{{ end }}
+{{- end }}
+
+{{/*
+Longest gap between two runs of `cronjob.schedule`, in seconds ("" when the
+schedule uses day of month, month or names: set prometheusRule.scheduleIntervalSeconds).
+Runs repeat each day (day of week `*`) or each week; the gap wraps around.
+*/}}
+{{- define "jes-runner.scheduleGapSeconds" -}}
+{{- $macros := dict "@hourly" "0 * * * *" "@daily" "0 0 * * *" "@midnight" "0 0 * * *" "@weekly" "0 0 * * 0" }}
+{{- $sched := .Values.cronjob.schedule | trim }}
+{{- $sched = get $macros $sched | default $sched }}
+{{- $f := regexSplit "\\s+" $sched -1 }}
+{{- if and (eq (len $f) 5) (eq (index $f 2) "*") (eq (index $f 3) "*") }}
+{{- $mins := include "jes-runner.cronField" (dict "field" (index $f 0) "min" 0 "max" 59) }}
+{{- $hours := include "jes-runner.cronField" (dict "field" (index $f 1) "min" 0 "max" 23) }}
+{{- $dowField := index $f 4 }}
+{{- $days := include "jes-runner.cronField" (dict "field" $dowField "min" 0 "max" 7) }}
+{{- if and $mins $hours $days }}
+{{- $period := ternary 1440 10080 (eq $dowField "*") }}
+{{- $dayList := list }}
+{{- if eq $dowField "*" }}{{ $dayList = list 0 }}{{ else }}
+{{- range $d := fromJsonArray $days }}{{ $dd := mod (int $d) 7 }}{{ if not (has $dd $dayList) }}{{ $dayList = append $dayList $dd }}{{ end }}{{ end }}
+{{- $dayList = sortAlpha (toStrings $dayList) }}
+{{- end }}
+{{- $times := list }}
+{{- range $d := $dayList }}{{ range $h := fromJsonArray $hours }}{{ range $m := fromJsonArray $mins }}
+{{- $times = append $times (add (mul (int $d) 1440) (mul (int $h) 60) (int $m)) }}
+{{- end }}{{ end }}{{ end }}
+{{- $gap := add (sub (first $times) (last $times)) $period }}
+{{- $prev := first $times }}
+{{- range $t := rest $times }}{{ $gap = max $gap (sub $t $prev) }}{{ $prev = $t }}{{ end }}
+{{- mul $gap 60 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+prometheusRule.scheduleIntervalSeconds, or the gap derived from the schedule; fails when
+neither is available or the two disagree.
+*/}}
+{{- define "jes-runner.scheduleIntervalSeconds" -}}
+{{- $derived := include "jes-runner.scheduleGapSeconds" . }}
+{{- $set := .Values.prometheusRule.scheduleIntervalSeconds }}
+{{- if kindIs "invalid" $set }}
+{{- if not $derived }}
+{{- fail (printf "prometheusRule.scheduleIntervalSeconds: cannot derive the interval of cronjob.schedule %q (day of month, month or names); set prometheusRule.scheduleIntervalSeconds to the longest gap between runs in seconds" .Values.cronjob.schedule) }}
+{{- end }}
+{{- $derived }}
+{{- else }}
+{{- if and $derived (ne (int $set) (int $derived)) }}
+{{- fail (printf "prometheusRule.scheduleIntervalSeconds (%d) disagrees with cronjob.schedule %q (longest gap %s s): leave it null to derive it" (int $set) .Values.cronjob.schedule $derived) }}
+{{- end }}
+{{- int $set }}
 {{- end }}
 {{- end }}

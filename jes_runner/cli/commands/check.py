@@ -29,7 +29,13 @@ from typing import IO, Any
 
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import add_job_config, add_output_dir, add_phase_plan, add_viya
-from jes_runner.cli.session import make_client, plan_from_args, settings_from_args
+from jes_runner.cli.session import (
+    EXAMPLE_HINT,
+    make_client,
+    plan_from_args,
+    plan_origin,
+    settings_from_args,
+)
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.plan import RunPlan
@@ -247,8 +253,10 @@ def run_checks(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     except JesError as e:
         report.add(FAIL, "job config", str(e))
     else:
+        origin = plan_origin(plan, args)
+        example = f" -- {EXAMPLE_HINT}" if origin.example and settings.viya_url else ""
         report.add(OK, "settings", f"{len(plan.phases)} phase(s) ({', '.join(p.name for p in plan.phases)}), "
-                                   f"{len(plan.jobs)} enabled job(s) from {plan.job_config_path}")
+                                   f"{len(plan.jobs)} enabled job(s) from {origin.describe()}{example}")
 
     check_viya(settings, plan, report)
     check_pushgateway(settings, report)

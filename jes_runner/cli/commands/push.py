@@ -31,7 +31,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
     from jes_runner.config.settings import load_settings
 
     results = load_results_file(Path(args.results))
-    settings = load_settings(pushgateway_url=args.pushgateway_url)
+    settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile)  # validates --profile
     if not settings.pushgateway_url:
         raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
     labels = default_labels(results, settings)
@@ -59,4 +59,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pushgateway-url", help="Pushgateway URL (default: JES_PUSHGATEWAY_URL)")
     p.add_argument("--cluster", help="cluster label (default: the file's metadata.labels.cluster)")
     p.add_argument("--environment", help="environment label (default: the file's metadata.labels.environment)")
+    p.add_argument("--profile", help="profile label (default: the file's metadata.labels.profile, else JES_PROFILE "
+                                     "or adhoc)")
     p.set_defaults(func=_cmd_push)

@@ -9,6 +9,7 @@ from typing import Any
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import add_run_arguments
 from jes_runner.cli.session import (
+    log_job_config,
     managed_run,
     plan_from_args,
     print_effective_config,
@@ -22,6 +23,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     configure_logging(settings.log_format)
     plan = plan_from_args(settings, args)
+    log_job_config(settings, plan, args)
     if args.limit_jobs == 0:
         print_effective_config(settings, plan, sys.stdout)
         return 0

@@ -28,11 +28,13 @@ from prometheus_client.registry import Collector
 
 from jes_runner import __version__
 from jes_runner._util import finite as _num
+from jes_runner.config.settings import DEFAULT_PROFILE
 
 log = logging.getLogger(__name__)
 
 JOB = "jes-runner"  # the `job` grouping label: constant, never per run
-LABEL_KEYS = ("cluster", "environment")
+LABEL_KEYS = ("cluster", "environment", "profile")  # every series; with job, the push's grouping key
+LABEL_FALLBACK = {"cluster": "default", "environment": "default", "profile": DEFAULT_PROFILE}
 PHASE_LABELS = ("phase", "context", "mode")
 JOB_LABELS = (*PHASE_LABELS, "sas_job_name")
 OUTCOMES = ("completed", "failed", "canceled", "timed_out")
@@ -109,11 +111,12 @@ def _queue_wait(rec: Mapping[str, Any]) -> float | None:
 
 
 def default_labels(results: Mapping[str, Any], settings: Any = None) -> dict[str, str]:
-    """cluster/environment recorded in the results file, else from settings, else 'default'."""
+    """cluster/environment/profile recorded in the results file, else from settings, else the
+    defaults ('default', 'default', 'adhoc': a file from before profiles joins the ad-hoc group)."""
     recorded = ((results.get("metadata") or {}).get("labels")) or {}
     out = {}
     for key in LABEL_KEYS:
-        value = recorded.get(key) or getattr(settings, key, None) or "default"
+        value = recorded.get(key) or getattr(settings, key, None) or LABEL_FALLBACK[key]
         out[key] = str(value)
     return out
 

@@ -14,14 +14,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jes_runner import __version__
 from jes_runner.console import fmt_seconds
-from jes_runner.errors import JesError
+from jes_runner.errors import JesError, missing_extra
 from jes_runner.results.views import PhaseView, normalize_results, phase_views
 from jes_runner.sinks.report.assets import CSS, ERROR_HOOK_JS, TABLE_JS
-from jes_runner.sinks.report.figures import Figure, all_figures
+
+if TYPE_CHECKING:  # matplotlib (the `report` extra) loads only when figures are drawn
+    from jes_runner.sinks.report.figures import Figure
 
 log = logging.getLogger("jes_runner.sinks.report.html")
 
@@ -46,6 +48,8 @@ def build_report(results: dict[str, Any], *, source: str = "") -> Report:
     phases = phase_views(results)
     if not phases:
         raise JesError(f"{source or 'results'}: no phases to report on")
+    from jes_runner.sinks.report.figures import all_figures
+
     figures = all_figures(phases)
     data = _data_block(results, phases, figures)
     return Report(html=_html(results, phases, figures, data, source), figures=figures, data=data)
@@ -70,6 +74,12 @@ def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | N
     """The `run` sink: the report next to the results file; a failure is a warning, not a lost run."""
     try:
         return write_report(results, default_out_dir(results_path), source=results_path.name)
+    except ImportError as e:  # the `report` extra is not installed (the container image)
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        log.warning("report not written: %s; or set JES_REPORT=false", extra)
+        return None
     except Exception as e:  # the measurement is already safe on disk
         log.warning("report not written: %s", " ".join(str(e).split()) or e.__class__.__name__)
         return None
