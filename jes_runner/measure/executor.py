@@ -30,9 +30,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jes_runner._util import utcnow
-from jes_runner.measure.plan import PhasePlan, PlannedJob
+from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
 from jes_runner.measure.records import TERMINAL_STATES, JobRecord
-from jes_runner.viya import ViyaClient, ViyaError
+from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.measure.executor")
 
@@ -145,6 +145,7 @@ class PhaseExecutor:
         self.client = client
         self.phase = phase
         self.run_id = run_id
+        self.token = run_token(run_id)
         self.epoch = epoch
         self.definition_ids = definition_ids
         self.policy = policy
@@ -231,7 +232,7 @@ class PhaseExecutor:
             self._submit(*self._queue.pop())
 
     def _submit(self, sequence: int, job: PlannedJob) -> None:
-        unique = self.phase.unique_job_name(job, sequence, self.epoch)
+        unique = self.phase.unique_job_name(job, sequence, self.epoch, self.token)
         definition_id = self.definition_ids.get(job.name, job.definition_id)
         record = JobRecord(name=job.name, unique_job_name=unique, phase=self.phase.name,
                            context=self.phase.context, sequence=sequence, definition_id=definition_id)
@@ -240,8 +241,8 @@ class PhaseExecutor:
             "name": unique,
             "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
             "arguments": {**job.arguments, "_contextName": self.phase.context},
-            "createdByApplication": "jes-runner",
-            "properties": {"jes_runner_run_id": self.run_id, "jes_runner_phase": self.phase.name},
+            "createdByApplication": APPLICATION,
+            "properties": {RUN_ID_PROPERTY: self.run_id, "jes_runner_phase": self.phase.name},
         }
         assert self._pool is not None
         fut = self._pool.submit(self._post, body)
@@ -516,7 +517,7 @@ class PhaseExecutor:
             self._finish(f.record)
         while self._queue:
             seq, job = self._queue.pop()
-            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch),
+            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch, self.token),
                             phase=self.phase.name, context=self.phase.context, sequence=seq,
                             definition_id=self.definition_ids.get(job.name, job.definition_id),
                             status="submit_failed", error=f"not submitted: {reason}")

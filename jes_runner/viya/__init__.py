@@ -18,7 +18,14 @@ from jes_runner.viya._auth import (
     jwt_expiry,
     request_token,
 )
-from jes_runner.viya._client import ViyaClient, quote
+from jes_runner.viya._client import (
+    ACTIVE_STATES,
+    APPLICATION,
+    RUN_ID_PROPERTY,
+    ViyaClient,
+    job_run_id,
+    quote,
+)
 from jes_runner.viya._errors import (
     AuthError,
     SubmissionLost,
@@ -31,6 +38,10 @@ from jes_runner.viya._retry import RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport
 
 __all__ = [
+    "ACTIVE_STATES",
+    "APPLICATION",
+    "RUN_ID_PROPERTY",
+    "job_run_id",
     "AuthError",
     "Credentials",
     "Handler",

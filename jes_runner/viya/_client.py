@@ -32,6 +32,24 @@ SETTLE_FAILURES = 12  # failed lookups (each already retried) before the job is 
 
 log = logging.getLogger("jes_runner.viya")
 
+# jes-runner's marks on every job it submits: who (createdByApplication) and which run (a property)
+APPLICATION = "jes-runner"
+RUN_ID_PROPERTY = "jes_runner_run_id"
+ACTIVE_STATES = ("pending", "running")
+
+
+def job_run_id(job: dict[str, Any]) -> str | None:
+    """The jes-runner run id a job carries in its request's properties (a map, or a list of
+    ``{name, value}`` pairs as some Viya releases return them); None for anyone else's job."""
+    props = (job.get("jobRequest") or {}).get("properties")
+    if isinstance(props, dict):
+        value = props.get(RUN_ID_PROPERTY)
+    elif isinstance(props, list):
+        value = next((p.get("value") for p in props if isinstance(p, dict) and p.get("name") == RUN_ID_PROPERTY), None)
+    else:
+        value = None
+    return str(value) if value else None
+
 
 def quote(value: str, mark: str = '"') -> str:
     """A filter-language string literal; switch quote marks when the value holds the preferred one."""
@@ -209,6 +227,7 @@ class ViyaClient:
         be creating it. A 429 is a refusal: retried after ``Retry-After``, nothing to look up.
         """
         name = body["name"]
+        run_id = (body.get("properties") or {}).get(RUN_ID_PROPERTY)
         attempts = 1 + self.retry.max_retries
         deadline = time.monotonic() + self.retry.deadline_s
         last = ""
@@ -242,20 +261,23 @@ class ViyaClient:
                 else:
                     raise ViyaHTTPError(resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp))
             unsure = True
-            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last)
+            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last,
+                                 run_id)
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
                 break
         if unsure and attempt > 1:  # a late creation by an earlier attempt: one last look
-            found = self._settle(name, attempt, 0.0, deadline, last)
+            found = self._settle(name, attempt, 0.0, deadline, last, run_id)
             if found is not None:
                 return found
         raise SubmissionLost(f"could not submit {name} after {attempt} attempt(s) ({last})")
 
-    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str) -> dict[str, Any] | None:
+    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str,
+                run_id: str | None = None) -> dict[str, Any] | None:
         """Look up a job of unknown fate by name, at backoff intervals, until ``window`` s have passed
-        (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed."""
+        (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed.
+        With ``run_id``, only jobs carrying that run id count: another run's job is never adopted."""
         until = time.monotonic() + window
         lookups = failures = 0
         n = attempt
@@ -270,6 +292,11 @@ class ViyaClient:
                 if failures >= SETTLE_FAILURES or time.monotonic() >= deadline:
                     raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
                 continue
+            if run_id is not None:
+                foreign = [j for j in found if job_run_id(j) != run_id]
+                if foreign:
+                    log.warning("job name %s is also used by %d job(s) of another run; left alone", name, len(foreign))
+                found = [j for j in found if job_run_id(j) == run_id]
             if found:
                 return self._keep_one(name, found)
             lookups += 1
@@ -278,7 +305,8 @@ class ViyaClient:
                 return None
 
     def _keep_one(self, name: str, found: list[dict[str, Any]]) -> dict[str, Any]:
-        """The first-created job of that name; any later one (a retry racing a slow creation) is canceled."""
+        """The first-created job of that name; any later one (a retry racing a slow creation) is canceled.
+        ``found`` holds only this run's jobs (``_settle`` filters by run id): never cancel another run's."""
         if len(found) == 1:
             return found[0]
         ordered = sorted(found, key=lambda j: str(j.get("creationTimeStamp") or ""))
@@ -292,6 +320,14 @@ class ViyaClient:
                 log.warning("job %s exists %d times (a slow creation raced a retry); canceled duplicate %s",
                             name, len(found), extra.get("id"))
         return ordered[0]
+
+    def list_marked_jobs(self, states: Sequence[str] = ACTIVE_STATES) -> list[dict[str, Any]]:
+        """Jobs in ``states`` that carry jes-runner's marks (the application and a run id), any run."""
+        flt = ("and(eq(submittedByApplication," + quote(APPLICATION, "'") + "),in(state,"
+               + ",".join(quote(s, "'") for s in states) + "))")
+        jobs = [j for page in self.iter_collection("/jobExecution/jobs", {"filter": flt}, limit=1000) for j in page]
+        # the filter narrows; the marks decide (a server that ignores part of a filter must not widen this)
+        return [j for j in jobs if job_run_id(j) and j.get("state") in states]
 
     def get_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Full job objects for many ids, ≤100 ids per list request."""
