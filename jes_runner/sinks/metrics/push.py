@@ -25,14 +25,17 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from prometheus_client import push_to_gateway, pushadd_to_gateway
 
+from jes_runner._util import redact_url
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.sinks.metrics.registry import JOB, build_registry, default_labels, run_succeeded
 
 log = logging.getLogger("jes_runner.sinks.metrics.push")
+
+__all__ = ["PushHTTPError", "push_results", "pushgateway_handler", "redact_url"]
 
 Handler = Callable[..., Callable[[], None]]
 
@@ -96,15 +99,6 @@ def pushgateway_handler(
         return send
 
     return handler
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password@ and query (where tokens sometimes hide)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -69,10 +69,23 @@ def write_report(results: dict[str, Any], out_dir: Path, *, source: str = "", pn
 def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | None:
     """The `run` sink: the report next to the results file; a failure is a warning, not a lost run."""
     try:
-        return write_report(results, default_out_dir(results_path), source=results_path.name)
+        out_dir = _new_dir(default_out_dir(results_path))
+        return write_report(results, out_dir, source=results_path.name)
     except Exception as e:  # the measurement is already safe on disk
         log.warning("report not written: %s", " ".join(str(e).split()) or e.__class__.__name__)
         return None
+
+
+def _new_dir(path: Path) -> Path:
+    """Create ``path`` (or ``path_2``, ...) exclusively: a run's report never shares a folder with another's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for candidate in [path, *(path.with_name(f"{path.name}_{i}") for i in range(2, 100))]:
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{path} and its numbered variants exist")
 
 
 # -- CLI ---------------------------------------------------------------------------------
