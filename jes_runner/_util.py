@@ -8,6 +8,8 @@ import errno
 import math
 import os
 import secrets
+import socket
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,3 +180,63 @@ def strip_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+
+
+class SocketDeadline:
+    """A total deadline for one exchange (connect + send + every read), not a per-read timeout.
+
+    A per-read timeout never fires against a server that trickles one byte every few
+    seconds; this one does. Within ``with SocketDeadline(seconds):`` the transport
+    registers each connection it uses (:meth:`current` then :meth:`watch`); when the
+    time is up a timer shuts those sockets down, so the blocked read returns at once
+    and the transport reports a timeout (check :attr:`expired`). Thread-local: each
+    thread's exchange has its own deadline.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self.expired = False
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    @classmethod
+    def current(cls) -> SocketDeadline | None:
+        return getattr(cls._local, "deadline", None)
+
+    def watch(self, conn: Any) -> None:
+        """``conn``: a socket, or an object whose ``sock`` attribute is one (read when the time is up)."""
+        with self._lock:
+            self._conns.append(conn)
+            expired = self.expired
+        if expired:
+            _shut(conn)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            conns = list(self._conns)
+        for c in conns:
+            _shut(c)
+
+    def __enter__(self) -> SocketDeadline:
+        self._previous = self.current()
+        self._local.deadline = self
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._local.deadline = self._previous
+
+
+def _shut(conn: Any) -> None:
+    sock = conn if isinstance(conn, socket.socket) else getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -116,6 +116,7 @@ class Runner:
         self.phase_enrichers = list(phase_enrichers or [])
         self.abort_exit_code: int = int(ExitCode.SIGINT)
         self.abort_correlation_s: float = 5.0  # correlation budget once stopping (within the SIGTERM grace)
+        self.stop_deadline: float | None = None  # time.monotonic() by which a stopping run must be done
 
     # -- the run ---------------------------------------------------------------
 
@@ -233,7 +234,8 @@ class Runner:
         from jes_runner.sinks.metrics.push import push_results
 
         try:
-            push_results(ctx.results, self.settings)
+            # stopping (SIGTERM): the push gets what is left of the grace period, not its own timeout
+            push_results(ctx.results, self.settings, deadline=self.stop_deadline)
         except JesError as e:  # push_results already logged it in one line
             if e.exit_code != ExitCode.PUSH_FAILED:
                 raise
