@@ -157,6 +157,9 @@ class AuthSpec(_Strict):
     # UAA's refresh-token rotation (off by default, as on SASLogon): each refresh
     # grant answers a new refresh token and revokes the one it was given
     rotate_refresh_tokens: bool = False
+    # SASLogon's clock minus the real one (real seconds): -7200 is a client clock 2 h ahead of
+    # Viya's. Shifts the tokens' iat/exp and SASLogon's own expiry checks, nothing else.
+    clock_offset_s: float = Field(default=0.0, ge=-30 * 86400.0, le=30 * 86400.0)
 
 
 class KubeSecretSpec(_Strict):
