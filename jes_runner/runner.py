@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from jes_runner._util import utcnow
+from jes_runner._util import redact_url, utcnow
 from jes_runner.analysis.thresholds import check_thresholds
 from jes_runner.config.settings import Settings
 from jes_runner.console import Progress, run_id_in_logs
@@ -128,7 +128,7 @@ class Runner:
         s, plan = self.settings, self.plan
         ctx = RunContext(settings=s, plan=plan)
         log.info("run %s: %d phase(s), %d job(s) each, Viya at %s", plan.run_id, len(plan.phases),
-                 len(plan.jobs), s.viya_url, extra={"event": "run_started", "run_id": plan.run_id})
+                 len(plan.jobs), redact_url(s.viya_url or ""), extra={"event": "run_started", "run_id": plan.run_id})
         preflight(self.client, plan)
         log.info("preflight passed: token, %d context(s), %d definition(s) resolved",
                  len({p.context for p in plan.phases}), len(plan.definition_ids))
@@ -197,7 +197,7 @@ class Runner:
             ended=ended_at,
             elapsed_s=time.monotonic() - t0,
             aborted=aborted,
-            viya_url=s.viya_url or "",
+            viya_url=redact_url(s.viya_url or ""),
             labels={"cluster": s.cluster, "environment": s.environment},
             job_config=str(plan.job_config_path),
             settings=s.masked(),

@@ -87,6 +87,19 @@ def _cell(v: Any) -> Any:
     return v
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting with ``= + - @`` (or tab/CR) is a
+    formula to Excel and LibreOffice (``=HYPERLINK(...)`` as a job name), so it gets a leading ``'``
+    (OWASP's CSV-injection advice). Numbers, negative ones included, stay numbers."""
+    v = _cell(v)
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
+
+
 def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
     phases = phase_views(results)
     phases_path = path.with_name(f"{path.stem}_phases.csv")
@@ -94,7 +107,7 @@ def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
         with open(target, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=header)
             w.writeheader()
-            w.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
+            w.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
     return [path, phases_path]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from jes_runner._util import strip_userinfo
 from jes_runner.viya._auth import BearerAuth, Credentials
 from jes_runner.viya._errors import (
     AuthError,
@@ -83,7 +84,8 @@ class ViyaClient:
         on_refresh_token: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # credentials never travel in (or get shown with) the URL: the auth flow sends a bearer token
+        self.base_url = strip_userinfo(base_url.rstrip("/"))
         self._transport = handler if handler is not None else RequestsTransport(timeout=timeout, verify=verify)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

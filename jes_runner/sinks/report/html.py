@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import redact_url
 from jes_runner import __version__
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
@@ -166,7 +167,8 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
     ]
     meta_line = " · ".join(_e(x) for x in [
         f"started {meta.get('started_at')}" if meta.get("started_at") else None,
-        f"Viya {meta.get('viya_url')}" if meta.get("viya_url") else None,
+        # redacted again: a results file from an older version may hold user:pass@ in the URL
+        f"Viya {redact_url(str(meta.get('viya_url')))}" if meta.get("viya_url") else None,
         f"cluster {labels.get('cluster')}" if labels.get("cluster") else None,
         f"environment {labels.get('environment')}" if labels.get("environment") else None,
         f"schema {results.get('schema_version')}", source or None,
