@@ -6,11 +6,10 @@ network (tests pass a function; the benchmark wraps the default to count calls).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
 import logging
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import requests
 import urllib3

@@ -33,7 +33,6 @@ from jes_runner.sinks.metrics.push import push_results
 from jes_runner.viya import (
     RUN_ID_PROPERTY,
     Credentials,
-    RequestsTransport,
     RetryPolicy,
     ViyaClient,
     ViyaUnreachable,

@@ -129,7 +129,7 @@ def pushgateway_handler(
                 except urllib.error.HTTPError as e:
                     body = " ".join(e.read(300).decode("utf-8", "replace").split())
                     raise PushHTTPError(e.code, str(e.reason or ""), body) from None
-                except (OSError, http.client.HTTPException) as e:
+                except (OSError, http.client.HTTPException):
                     if deadline.expired:
                         raise TimeoutError(f"no complete answer within {total:g} s") from None
                     raise

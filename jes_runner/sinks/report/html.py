@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jes_runner._util import redact_url
 from jes_runner import __version__
+from jes_runner._util import redact_url
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, normalize_results, phase_views
