@@ -26,7 +26,7 @@ from jes_runner.errors import ExitCode, JesError, ResultsWriteError
 from jes_runner.measure.correlation import Correlator
 from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy, RuntimeModel
 from jes_runner.measure.plan import PhasePlan, RunPlan
-from jes_runner.measure.preflight import preflight
+from jes_runner.measure.preflight import handle_orphans, preflight
 from jes_runner.measure.records import JobRecord
 from jes_runner.measure.stats import phase_window, vs_baseline
 from jes_runner.results.document import phase_document, run_document
@@ -132,6 +132,7 @@ class Runner:
         preflight(self.client, plan)
         log.info("preflight passed: token, %d context(s), %d definition(s) resolved",
                  len({p.context for p in plan.phases}), len(plan.definition_ids))
+        handle_orphans(self.client, plan.run_id, cancel=s.cancel_orphans)
 
         checkpoint = Checkpoint(s.output_dir, plan.run_id)
         ctx.checkpoint = checkpoint

@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     environment: str = "default"
     log_format: Literal["text", "json"] = "text"
     report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
+    # cancel jobs other runs left in Viya once past their own job timeout (--cancel-orphans; the CronJob's default)
+    cancel_orphans: bool = False
 
     # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
     max_failed_jobs: int | None = Field(default=None, ge=0, le=10**9)  # failed + canceled + timed out, all phases

@@ -118,8 +118,9 @@ class TokenService:
             "cid": client_id,
             "azp": client_id,
             "grant_type": grant,
-            "iat": int(now),
-            # exp may be fractional (RFC 7519 NumericDate) so sub-second test lifetimes work
+            # iat and exp may be fractional (RFC 7519 NumericDate) so sub-second test lifetimes work,
+            # and exp - iat states the lifetime exactly (clients schedule refreshes from it)
+            "iat": round(now, 3) if lifetime < 60 else int(now),
             "exp": round(now + lifetime, 3) if lifetime < 60 else int(now + lifetime),
             "iss": self.issuer,
             "zid": "uaa",

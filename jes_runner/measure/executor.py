@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from jes_runner._util import utcnow
 from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
 from jes_runner.measure.records import TERMINAL_STATES, JobRecord
-from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, ViyaClient, ViyaError
+from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, TIMEOUT_PROPERTY, ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.measure.executor")
 
@@ -242,7 +242,9 @@ class PhaseExecutor:
             "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
             "arguments": {**job.arguments, "_contextName": self.phase.context},
             "createdByApplication": APPLICATION,
-            "properties": {RUN_ID_PROPERTY: self.run_id, "jes_runner_phase": self.phase.name},
+            # the run's marks: which run, and when that run gives up on the job (orphan detection, preflight.py)
+            "properties": {RUN_ID_PROPERTY: self.run_id, "jes_runner_phase": self.phase.name,
+                           TIMEOUT_PROPERTY: f"{self.policy.job_timeout_s:g}"},
         }
         assert self._pool is not None
         fut = self._pool.submit(self._post, body)

@@ -22,7 +22,9 @@ from jes_runner.viya._client import (
     ACTIVE_STATES,
     APPLICATION,
     RUN_ID_PROPERTY,
+    TIMEOUT_PROPERTY,
     ViyaClient,
+    job_property,
     job_run_id,
     quote,
 )
@@ -41,6 +43,8 @@ __all__ = [
     "ACTIVE_STATES",
     "APPLICATION",
     "RUN_ID_PROPERTY",
+    "TIMEOUT_PROPERTY",
+    "job_property",
     "job_run_id",
     "AuthError",
     "Credentials",

@@ -65,14 +65,16 @@ def jwt_expiry(token: str) -> float | None:
 
 
 def token_lifetime(token: str | None, expires_in: Any = None) -> float | None:
-    """Seconds the token is valid for, as the token states it: ``exp - iat``, else ``expires_in``."""
+    """Seconds the token is valid for, as the token states it: ``exp - iat`` and/or ``expires_in``
+    (the shorter when both: whole-second ``iat``/``expires_in`` round the other way)."""
     claims = jwt_claims(token) if token else {}
     exp, iat = claims.get("exp"), claims.get("iat")
+    stated = []
     if isinstance(exp, int | float) and isinstance(iat, int | float) and exp > iat:
-        return float(exp - iat)
+        stated.append(float(exp - iat))
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
-        return float(expires_in)
-    return None
+        stated.append(float(expires_in))
+    return min(stated) if stated else None
 
 
 def is_invalid_token(response: requests.Response) -> bool:

@@ -8,6 +8,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -36,20 +38,26 @@ log = logging.getLogger("jes_runner.viya")
 # jes-runner's marks on every job it submits: who (createdByApplication) and which run (a property)
 APPLICATION = "jes-runner"
 RUN_ID_PROPERTY = "jes_runner_run_id"
+TIMEOUT_PROPERTY = "jes_runner_job_timeout_s"  # the run cancels the job itself after this long
 ACTIVE_STATES = ("pending", "running")
 
 
-def job_run_id(job: dict[str, Any]) -> str | None:
-    """The jes-runner run id a job carries in its request's properties (a map, or a list of
-    ``{name, value}`` pairs as some Viya releases return them); None for anyone else's job."""
+def job_property(job: dict[str, Any], name: str) -> str | None:
+    """A property of a job's request (a map, or a list of ``{name, value}`` pairs as some Viya
+    releases return them)."""
     props = (job.get("jobRequest") or {}).get("properties")
     if isinstance(props, dict):
-        value = props.get(RUN_ID_PROPERTY)
+        value = props.get(name)
     elif isinstance(props, list):
-        value = next((p.get("value") for p in props if isinstance(p, dict) and p.get("name") == RUN_ID_PROPERTY), None)
+        value = next((p.get("value") for p in props if isinstance(p, dict) and p.get("name") == name), None)
     else:
         value = None
-    return str(value) if value else None
+    return str(value) if value not in (None, "") else None
+
+
+def job_run_id(job: dict[str, Any]) -> str | None:
+    """The jes-runner run id a job carries; None for anyone else's job."""
+    return job_property(job, RUN_ID_PROPERTY)
 
 
 def quote(value: str, mark: str = '"') -> str:
@@ -91,6 +99,7 @@ class ViyaClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests_by_kind: Counter[str] = Counter()
+        self.server_date: str | None = None  # the Date header of the latest answer: the server's clock
         self.auth = BearerAuth(self.base_url, self._counted, credentials, on_refresh_token=on_refresh_token,
                                retry=self.retry, sleep=sleep)
 
@@ -112,6 +121,8 @@ class ViyaClient:
         req = next(flow)
         while True:
             resp = self._counted(req)
+            if resp.headers.get("Date"):
+                self.server_date = resp.headers["Date"]
             try:
                 req = flow.send(resp)
             except StopIteration:
@@ -194,6 +205,15 @@ class ViyaClient:
             count = page.get("count")
             if isinstance(count, int) and count >= 0 and start >= count:
                 return
+
+    def server_now(self) -> datetime | None:
+        """The server's clock at its latest answer (HTTP ``Date``, second precision), if it sent one."""
+        if not self.server_date:
+            return None
+        try:
+            return parsedate_to_datetime(self.server_date)
+        except (TypeError, ValueError, IndexError):
+            return None
 
     def close(self) -> None:
         close = getattr(self._transport, "close", None)
