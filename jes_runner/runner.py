@@ -31,6 +31,7 @@ from jes_runner.measure.records import JobRecord
 from jes_runner.measure.stats import phase_window, vs_baseline
 from jes_runner.results.document import phase_document, run_document
 from jes_runner.results.files import Checkpoint, write_results
+from jes_runner.results.recovery import run_line
 from jes_runner.sinks.summary import render_summary
 from jes_runner.viya import ViyaClient
 
@@ -140,6 +141,9 @@ class Runner:
             log.warning("%s; the run goes on, figures will be on stdout", checkpoint.error)
         started_at = utcnow()
         t0 = time.monotonic()
+        checkpoint.append(run_line(plan, started=started_at, viya_url=redact_url(s.viya_url or ""),
+                                   labels={"cluster": s.cluster, "environment": s.environment},
+                                   settings=s.masked(), emulated=self.emulated))  # what `recover` needs
         correlator = Correlator(self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit)
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
         prior: float | None = None
@@ -219,7 +223,7 @@ class Runner:
         except ResultsWriteError as e:
             ctx.results_error = str(e)
             ctx.exit_code = int(ExitCode.RESULTS_UNWRITABLE)
-            if checkpoint.error or checkpoint.lines == 0:
+            if checkpoint.error or checkpoint.lines <= 1:  # the run line alone holds no figure
                 # nothing on disk at all: the results themselves go to stdout
                 self.stdout.write(json.dumps(ctx.results) + "\n")
         for sink in self.sinks:

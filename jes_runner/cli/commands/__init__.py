@@ -18,5 +18,6 @@ SUMMARIES: dict[str, str] = {
     "compare": 'compare two results files; exit 6 when a figure regressed beyond tolerance',
     "orchestrator": 'recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory',
     "sweep": 'run the concurrent phase at several concurrency levels and find the knee',
+    "recover": "a dead run's checkpoint as a results file (status aborted), correlation redone",
     "check": 'preflight: Viya, token, contexts, job definitions, Pushgateway, results directory',
 }
