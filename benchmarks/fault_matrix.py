@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             if case.id not in wanted:
                 continue
             print(f"... {case.fault}", file=sys.stderr, flush=True)
-            outcome = matrix.run_case(case, Path(tmp) / case.id, pg.url)
-            rows.append(matrix.judge(outcome))
+            rows.append(matrix.run_and_judge(case, Path(tmp) / case.id, pg.url)[0])
     print(matrix.table(rows))
     bad = [r for r in rows if r.problems]
     for r in bad:
