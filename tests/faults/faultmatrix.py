@@ -721,7 +721,8 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     docs = [json.loads(f.read_text()) for f in files]
     if len(docs) != 2 or len({d["run_id"] for d in docs}) != 2:
         problems.append(f"{len(files)} results file(s) for 2 runs: {[f.name for f in files]}")
-    epochs = {j["unique_job_name"].split("_")[-2] for d in docs for p in d["phases"] for j in p["jobs"]}
+    epochs = {m.group(1) for d in docs for p in d["phases"] for j in p["jobs"]
+              if (m := re.search(r"_(\d{9,})(?:_[0-9a-f]+)?$", j["unique_job_name"]))}
     if len(epochs) != 1:
         problems.append(f"the runs did not start in the same second (epochs {sorted(epochs)}): the case proves nothing")
     rows = []
