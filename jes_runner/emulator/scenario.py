@@ -193,6 +193,9 @@ class Scenario(_Strict):
     default_job: JobProfile = Field(default_factory=lambda: JobProfile(elapsed_s=40.0))
     profile: str | None = "pooled54"  # builtin name or JSON path (relative to the scenario)
     jobs: dict[str, JobProfile] = Field(default_factory=dict)  # override / add profiles
+    # memory bound of a long-lived emulator: jobs that ended this many *real* seconds ago are
+    # forgotten (API, orchestrator listing and ground truth alike); a test run ends long before
+    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * 86400.0)
     pools: dict[str, PoolSpec]
     queues: dict[str, QueueSpec]
     contexts: list[ContextSpec] = Field(min_length=1)
