@@ -23,6 +23,7 @@ import json
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -102,6 +103,16 @@ class EmulatorServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         self._reaper_stop.set()
         super().server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone (or a connection the reaper cut) is routine, not a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug(
+                "emulator: connection from %s ended: %s", client_address, exc.__class__.__name__
+            )
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """End idle keep-alive connections so a stopped emulator stops answering."""

@@ -934,3 +934,99 @@ ISOLATION_CASES: list[Case] = [
 ]
 CASES += ISOLATION_CASES
 CASE_IDS = [c.id for c in CASES]
+
+
+SLOW_CLIENTS = 800
+
+
+def emulator_slow_clients(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
+    """800 loopback connections that never finish their request, one announcing a 1 GB body, one a
+    bogus Content-Length, 500 probes of unknown paths: a normal client is still served at once, the
+    slow ones are cut at the request/idle timeout, memory and the request counters stay bounded."""
+    import socket
+
+    import psutil
+    import requests
+
+    from jes_runner.emulator import Emulator
+
+    problems: list[str] = []
+    me = psutil.Process()
+    limits = {"request_timeout_s": 3.0, "idle_timeout_s": 3.0}
+    t0 = time.monotonic()
+    with Emulator(port=0, limits=limits) as emu:
+        host, port = "127.0.0.1", emu.port
+        rss0 = me.memory_info().rss
+        slow: list[socket.socket] = []
+        for i in range(SLOW_CLIENTS):
+            s = socket.create_connection((host, port), timeout=10)
+            if i % 2:  # half get as far as a header, half say nothing at all
+                s.sendall(b"GET /jobExecution/jobs HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        big = socket.create_connection((host, port), timeout=10)
+        big.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n" + b"x" * 65536)
+        bogus = socket.create_connection((host, port), timeout=10)
+        bogus.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
+        time.sleep(0.5)
+        threads_peak = me.num_threads()
+        rss_peak = me.memory_info().rss
+        t_normal = time.monotonic()
+        try:
+            tok = requests.post(emu.url + "/SASLogon/oauth/token", auth=("sas.cli", ""), timeout=10,
+                                data={"grant_type": "password", "username": emu.username, "password": emu.password})
+            ctxs = requests.get(emu.url + "/compute/contexts", timeout=10,
+                                headers={"Authorization": f"Bearer {tok.json()['access_token']}"})
+            served = tok.status_code == 200 and ctxs.status_code == 200 and ctxs.json()["items"]
+        except (requests.RequestException, ValueError, KeyError) as e:
+            served, ctxs = False, None
+            problems.append(f"the normal client failed: {e.__class__.__name__}")
+        normal_s = time.monotonic() - t_normal
+        if not served:
+            problems.append("the normal client was not served")
+        if normal_s > 2.0:
+            problems.append(f"the normal client waited {normal_s:.1f} s")
+        for s, expect in ((big, b" 413 "), (bogus, b" 400 ")):
+            head = s.recv(200)
+            if expect not in head:
+                problems.append(f"expected{expect.decode()}got {head[:40]!r}")
+        for _ in range(500):
+            requests.get(emu.url + f"/probe/{time.monotonic_ns()}", timeout=10)
+        buckets = [k for k in emu.requests if "no route" in k or k.startswith("GET /probe")]
+        if len(buckets) != 1:
+            problems.append(f"{len(buckets)} request counters for 500 unknown paths")
+        deadline = time.monotonic() + limits["request_timeout_s"] + 5
+        open_slow = SLOW_CLIENTS
+        while time.monotonic() < deadline:
+            with emu._server.conns_lock:
+                open_slow = len(emu._server.conns)
+            if open_slow == 0:
+                break
+            time.sleep(0.2)
+        cut_s = time.monotonic() - t_normal
+        if open_slow:
+            problems.append(f"{open_slow} connection(s) still open {cut_s:.0f} s later")
+        closed = 0
+        for s in slow:
+            s.settimeout(0.5)
+            with contextlib.suppress(OSError):
+                if s.recv(1) == b"":
+                    closed += 1
+            s.close()
+        big.close()
+        bogus.close()
+        if closed < SLOW_CLIENTS:
+            problems.append(f"only {closed} of {SLOW_CLIENTS} slow connections were closed by the emulator")
+    grown_mb = (rss_peak - rss0) / 2**20
+    if grown_mb > 256:
+        problems.append(f"memory grew {grown_mb:.0f} MB under {SLOW_CLIENTS} slow connections")
+    seconds = time.monotonic() - t0
+    print(f"[emulator-slow-clients] threads at peak {threads_peak}, RSS +{grown_mb:.0f} MB, normal client "
+          f"{normal_s * 1000:.0f} ms, all slow connections cut within {cut_s:.1f} s", file=sys.stderr)
+    row = Row(case.fault, 0, 0, 0, 0, None, 0 if served else 1, case.exit_code, seconds, problems)
+    row.exit_label = "served" if served else "not served"
+    return row
+
+
+CASES.append(Case("emulator-slow", f"emulator: {SLOW_CLIENTS} slow connections + 1 GB Content-Length", 0,
+                  special=emulator_slow_clients))
+CASE_IDS = [c.id for c in CASES]
