@@ -23,19 +23,23 @@ Handler = Callable[[requests.PreparedRequest], requests.Response]
 log = logging.getLogger("jes_runner.viya")
 
 
-class _WatchedPool(HTTPConnectionPool):
-    """Hands every connection it lends to the exchange's :class:`SocketDeadline`."""
+class _Watched:
+    """Pool mixin: hands every connection it lends to the exchange's :class:`SocketDeadline`."""
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
         deadline = SocketDeadline.current()
         if deadline is not None:
             deadline.watch(conn)
         return conn
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    _get_conn = _WatchedPool._get_conn
+class _WatchedPool(_Watched, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_Watched, HTTPSConnectionPool):
+    pass
 
 
 _POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
