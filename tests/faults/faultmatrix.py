@@ -670,8 +670,21 @@ TRICKLE_PUSH_TIMEOUT_S = 2.0
 GRACE_S = 8.0
 
 
-def _spawn(argv: list[str], workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "jes_runner", *argv], cwd=workdir, env=env,
+# `python -m jes_runner`, with the plan's clock pinned: both runs of a pair get the same <epoch>
+# (the second their names are stamped with) however long each interpreter takes to start
+PINNED_EPOCH = """
+import sys, types
+import jes_runner.measure.plan as plan
+plan.time = types.SimpleNamespace(time=lambda: {epoch})
+from jes_runner.cli.main import main
+sys.argv[0] = "jes-runner"
+raise SystemExit(main())
+"""
+
+
+def _spawn(argv: list[str], workdir: Path, env: dict[str, str], epoch: int | None = None) -> subprocess.Popen[str]:
+    head = ["-m", "jes_runner"] if epoch is None else ["-c", PINNED_EPOCH.format(epoch=epoch)]
+    return subprocess.Popen([sys.executable, *head, *argv], cwd=workdir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -711,9 +724,9 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
         access, refresh = obtain_tokens(emu.url)
         secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
         env = runner_env(case, workdir, out_dir, pushgateway_url, access, refresh)
-        time.sleep(1.02 - time.time() % 1)  # both start early in one second: same <epoch> in their names
         t0 = time.monotonic()
-        procs = [_spawn(["run", "--viya-url", emu.url, *case.args], workdir, env) for _ in range(2)]
+        epoch = int(time.time())
+        procs = [_spawn(["run", "--viya-url", emu.url, *case.args], workdir, env, epoch) for _ in range(2)]
         outputs = [_finish(p) for p in procs]
         elapsed = time.monotonic() - t0
         truth = emu.ground_truth()
@@ -724,7 +737,7 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     epochs = {m.group(1) for d in docs for p in d["phases"] for j in p["jobs"]
               if (m := re.search(r"_(\d{9,})(?:_[0-9a-f]+)?$", j["unique_job_name"]))}
     if len(epochs) != 1:
-        problems.append(f"the runs did not start in the same second (epochs {sorted(epochs)}): the case proves nothing")
+        problems.append(f"the runs' names do not share one second (epochs {sorted(epochs)}): the case proves nothing")
     rows = []
     for doc in docs:
         token = doc["run_id"].replace("-", "")[:6]
@@ -839,11 +852,16 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
     unmatched = sum(len(p["unmatched_jobs"]) for p in doc["phases"])
     if unmatched:
         problems.append(f"{unmatched} recovered job(s) left uncorrelated")
-    export = subprocess.run([sys.executable, "-m", "jes_runner", "export", str(recovered[0]), "--format", "csv",
-                             "--out", str(workdir / "recovered.csv")], cwd=workdir, env=env, capture_output=True,
-                            text=True, timeout=60)
-    if export.returncode != 0:
-        problems.append(f"export of the recovered file: exit {export.returncode} {export.stderr.strip()[-200:]}")
+    readers = [["export", str(recovered[0]), "--format", "csv", "--out", str(workdir / "recovered.csv")],
+               ["report", str(recovered[0]), "--no-png", "--out", str(workdir / "recovered_report")],
+               ["compare", str(recovered[0]), str(recovered[0])]]
+    if pushgateway_url:
+        readers.append(["push", str(recovered[0]), "--pushgateway-url", pushgateway_url])
+    for argv in readers:
+        done = subprocess.run([sys.executable, "-m", "jes_runner", *argv], cwd=workdir, env=env, capture_output=True,
+                              text=True, timeout=120)
+        if done.returncode != 0:
+            problems.append(f"{argv[0]} of the recovered file: exit {done.returncode} {done.stderr.strip()[-200:]}")
     texts = {"stdout": dead_out + first_out + second_out + rec.stdout, "stderr": dead_err + first_err + second_err + rec.stderr}
     problems += find_leaks(collect_artifacts(workdir, texts, None), secrets)
     checkpointed = {json.loads(ln)["unique_job_name"] for ln in checkpoints[0].read_text().splitlines()
