@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import redact_url
 from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, phase_views
 
@@ -155,6 +156,8 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
     for k, v in [("run_id", results.get("run_id")), ("status", results.get("status")),
                  ("schema_version", results.get("schema_version"))] + [(k, meta.get(k)) for k in (
                      "started_at", "ended_at", "duration_seconds", "tool_version", "viya_url", "job_config")]:
+        if k == "viya_url" and v:  # a file from an older version may hold user:pass@ in it
+            v = redact_url(str(v))
         run.append([k, _cell(v)])
     for k, v in (meta.get("labels") or {}).items():
         run.append([f"label_{k}", _cell(v)])
