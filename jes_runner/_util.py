@@ -55,8 +55,11 @@ def _temp_beside(path: Path, mode: int | None) -> tuple[int, Path]:
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                         0o666 if mode is None else mode)
+            fd = os.open(
+                tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                0o666 if mode is None else mode,
+            )
         except FileExistsError:
             continue
         if mode is not None:
@@ -85,7 +88,9 @@ def _fsync_dir(directory: Path) -> None:
         pass  # some filesystems refuse fsync on directories; the rename/link itself is done
 
 
-def write_atomic(path: Path, content: str | Callable[[IO[str]], None], mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, content: str | Callable[[IO[str]], None], mode: int | None = None
+) -> None:
     """Temp file in the same directory, fsync, rename over ``path``, fsync the directory.
 
     ``content`` is the text, or a function writing it (streams big documents
@@ -126,9 +131,15 @@ def create_exclusive(candidates: Iterable[Path], content: str | Callable[[IO[str
             except FileExistsError:
                 continue
             except OSError as e:
-                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                if e.errno not in (
+                    errno.EPERM,
+                    errno.ENOTSUP,
+                    errno.EOPNOTSUPP,
+                    errno.EXDEV,
+                    errno.EMLINK,
+                ):
                     raise
-                return _create_in_place(names[names.index(path):], content)
+                return _create_in_place(names[names.index(path) :], content)
             _fsync_dir(path.parent)
             return path
     finally:
@@ -140,7 +151,9 @@ def create_exclusive(candidates: Iterable[Path], content: str | Callable[[IO[str
 def _create_in_place(names: list[Path], content: str | Callable[[IO[str]], None]) -> Path:
     for path in names:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666
+            )
         except FileExistsError:
             continue
         try:
@@ -179,7 +192,9 @@ def strip_userinfo(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+    return urlunsplit(
+        (parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment)
+    )
 
 
 class SocketDeadline:

@@ -41,15 +41,36 @@ log = logging.getLogger("jes_runner.results.recovery")
 CHECKPOINT_SUFFIX = ".checkpoint.jsonl"
 
 
-def run_line(plan: RunPlan, *, started: datetime, viya_url: str, labels: dict[str, str],
-             settings: dict[str, Any], emulated: bool) -> dict[str, Any]:
+def run_line(
+    plan: RunPlan,
+    *,
+    started: datetime,
+    viya_url: str,
+    labels: dict[str, str],
+    settings: dict[str, Any],
+    emulated: bool,
+) -> dict[str, Any]:
     """The checkpoint's first line: what ``recover`` needs to rebuild the results document.
     ``viya_url`` and ``settings`` must already be masked (they are stored as given)."""
     return {
-        "type": "run", "run_id": plan.run_id, "started_at": iso(started), "viya_url": viya_url,
-        "labels": labels, "job_config": str(plan.job_config_path), "settings": settings, "emulator": emulated,
-        "phases": [{"name": p.name, "context": p.context, "mode": p.mode, "concurrency": p.concurrency,
-                    "baseline": p.baseline} for p in plan.phases],
+        "type": "run",
+        "run_id": plan.run_id,
+        "started_at": iso(started),
+        "viya_url": viya_url,
+        "labels": labels,
+        "job_config": str(plan.job_config_path),
+        "settings": settings,
+        "emulator": emulated,
+        "phases": [
+            {
+                "name": p.name,
+                "context": p.context,
+                "mode": p.mode,
+                "concurrency": p.concurrency,
+                "baseline": p.baseline,
+            }
+            for p in plan.phases
+        ],
     }
 
 
@@ -59,9 +80,13 @@ class Checkpointed:
 
     path: Path
     run: dict[str, Any] = field(default_factory=dict)
-    jobs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # phase -> lines
+    jobs: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # phase -> lines
     orchestrator: dict[str, dict[str, Any]] = field(default_factory=dict)  # unique name -> data
-    phases: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase name -> its "phase" line
+    phases: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # phase name -> its "phase" line
     skipped: int = 0
 
 
@@ -94,28 +119,53 @@ def read_checkpoint(path: Path) -> Checkpointed:
         else:
             cp.skipped += 1
     if not cp.run and not cp.jobs:
-        raise ConfigError(f"{path}: not a jes-runner checkpoint (no run or job lines) -- pass the "
-                          f"<run_id>{CHECKPOINT_SUFFIX} file the dead run left in its output directory")
+        raise ConfigError(
+            f"{path}: not a jes-runner checkpoint (no run or job lines) -- pass the "
+            f"<run_id>{CHECKPOINT_SUFFIX} file the dead run left in its output directory"
+        )
     return cp
 
 
 def _phase_plans(cp: Checkpointed) -> list[PhasePlan]:
     specs = cp.run.get("phases") if cp.run else None
     if not specs:  # a checkpoint from before the run line: phases as the job lines name them
-        log.warning("%s has no run line (an older version wrote it): phase modes are unknown, shown as 'window'",
-                    cp.path.name)
-        specs = [{"name": name, "context": lines[0].get("context") or "?", "mode": "window",
-                  "concurrency": len(lines), "baseline": i == 0} for i, (name, lines) in enumerate(cp.jobs.items())]
-    return [PhasePlan(name=str(s["name"]), slug=slug(str(s["name"])), context=str(s["context"]), mode=s["mode"],
-                      concurrency=int(s.get("concurrency") or 1), baseline=bool(s.get("baseline")), jobs=[])
-            for s in specs]
+        log.warning(
+            "%s has no run line (an older version wrote it): phase modes are unknown, shown as 'window'",
+            cp.path.name,
+        )
+        specs = [
+            {
+                "name": name,
+                "context": lines[0].get("context") or "?",
+                "mode": "window",
+                "concurrency": len(lines),
+                "baseline": i == 0,
+            }
+            for i, (name, lines) in enumerate(cp.jobs.items())
+        ]
+    return [
+        PhasePlan(
+            name=str(s["name"]),
+            slug=slug(str(s["name"])),
+            context=str(s["context"]),
+            mode=s["mode"],
+            concurrency=int(s.get("concurrency") or 1),
+            baseline=bool(s.get("baseline")),
+            jobs=[],
+        )
+        for s in specs
+    ]
 
 
-def recover(path: Path, client: ViyaClient | None = None, *, correlation_deadline_s: float = 30.0) -> dict[str, Any]:
+def recover(
+    path: Path, client: ViyaClient | None = None, *, correlation_deadline_s: float = 30.0
+) -> dict[str, Any]:
     """The results document of the run that left checkpoint ``path`` (status ``aborted``)."""
     cp = read_checkpoint(path)
     run_id = str(cp.run.get("run_id") or path.name.removesuffix(CHECKPOINT_SUFFIX))
-    correlator = Correlator(client, deadline_s=correlation_deadline_s) if client is not None else None
+    correlator = (
+        Correlator(client, deadline_s=correlation_deadline_s) if client is not None else None
+    )
     phase_dicts: list[dict[str, Any]] = []
     baseline_makespan = None
     for plan in _phase_plans(cp):
@@ -136,25 +186,40 @@ def recover(path: Path, client: ViyaClient | None = None, *, correlation_deadlin
         else:
             unmatched = [r.unique_job_name for r in records if r.orchestrator is None]
             if unmatched:
-                log.warning("phase %s: %d job(s) not correlated (no Viya to ask: pass --viya-url)", plan.name,
-                            len(unmatched))
+                log.warning(
+                    "phase %s: %d job(s) not correlated (no Viya to ask: pass --viya-url)",
+                    plan.name,
+                    len(unmatched),
+                )
         outcome = PhaseOutcome(plan, records, aborted=done is None)
         pd = phase_document(outcome, unmatched)
         if plan.baseline:
             baseline_makespan = pd["stats"]["makespan_seconds"]
         phase_dicts.append(pd)
     for pd in phase_dicts:
-        pd["vs_baseline"] = None if pd["baseline"] else vs_baseline(baseline_makespan, pd["stats"]["makespan_seconds"])
+        pd["vs_baseline"] = (
+            None
+            if pd["baseline"]
+            else vs_baseline(baseline_makespan, pd["stats"]["makespan_seconds"])
+        )
     started = parse_ts(cp.run.get("started_at")) or _first(phase_dicts, "started_at") or utcnow()
     ended = _last(phase_dicts) or started
     return run_document(
-        phase_dicts, run_id=run_id, started=started, ended=ended,
-        elapsed_s=max(0.0, (ended - started).total_seconds()), aborted=True,
-        viya_url=str(cp.run.get("viya_url") or ""), labels=dict(cp.run.get("labels") or {}),
-        job_config=str(cp.run.get("job_config") or ""), settings=dict(cp.run.get("settings") or {}),
+        phase_dicts,
+        run_id=run_id,
+        started=started,
+        ended=ended,
+        elapsed_s=max(0.0, (ended - started).total_seconds()),
+        aborted=True,
+        viya_url=str(cp.run.get("viya_url") or ""),
+        labels=dict(cp.run.get("labels") or {}),
+        job_config=str(cp.run.get("job_config") or ""),
+        settings=dict(cp.run.get("settings") or {}),
         emulated=bool(cp.run.get("emulator")),
-        viya_requests={"total": client.request_count if client else 0,
-                       "by_kind": dict(sorted(client.requests_by_kind.items())) if client else {}},
+        viya_requests={
+            "total": client.request_count if client else 0,
+            "by_kind": dict(sorted(client.requests_by_kind.items())) if client else {},
+        },
     )
 
 
@@ -164,5 +229,11 @@ def _first(phases: list[dict[str, Any]], key: str) -> datetime | None:
 
 
 def _last(phases: list[dict[str, Any]]) -> datetime | None:
-    stamps = [t for p in phases for j in p["jobs"] for k in ("ended_at", "client_ended_at") if (t := parse_ts(j.get(k)))]
+    stamps = [
+        t
+        for p in phases
+        for j in p["jobs"]
+        for k in ("ended_at", "client_ended_at")
+        if (t := parse_ts(j.get(k)))
+    ]
     return max(stamps) if stamps else None

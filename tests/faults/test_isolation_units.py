@@ -53,9 +53,12 @@ class TwoRunViya:
         self.lose_post_reply = lose_post_reply
 
     def create(self, name: str, run_id: str) -> dict[str, Any]:
-        job = {"id": f"id{len(self.jobs)}", "state": "running",
-               "jobRequest": {"name": name, "properties": {RUN_ID_PROPERTY: run_id}},
-               "creationTimeStamp": f"2026-01-01T00:00:{len(self.jobs):02d}.000Z"}
+        job = {
+            "id": f"id{len(self.jobs)}",
+            "state": "running",
+            "jobRequest": {"name": name, "properties": {RUN_ID_PROPERTY: run_id}},
+            "creationTimeStamp": f"2026-01-01T00:00:{len(self.jobs):02d}.000Z",
+        }
         self.jobs.append(job)
         return job
 
@@ -78,12 +81,18 @@ class TwoRunViya:
             return respond(req, 204)
         flt = urllib.parse.parse_qs(u.query)["filter"][0]
         name = flt.split(",", 1)[1].rstrip(")").strip("'\"")
-        return respond(req, 200, {"items": [j for j in self.jobs if j["jobRequest"]["name"] == name]})
+        return respond(
+            req, 200, {"items": [j for j in self.jobs if j["jobRequest"]["name"] == name]}
+        )
 
 
 def _client(handler: Any) -> ViyaClient:
-    return ViyaClient(BASE, Credentials(username="u", password="p"), handler=handler,
-                      retry=RetryPolicy(max_retries=2, backoff_s=0.01))
+    return ViyaClient(
+        BASE,
+        Credentials(username="u", password="p"),
+        handler=handler,
+        retry=RetryPolicy(max_retries=2, backoff_s=0.01),
+    )
 
 
 def test_a_lost_reply_never_adopts_or_cancels_another_runs_job() -> None:
@@ -113,23 +122,53 @@ class _Pages:
 
 
 def _orch(oid: str, name: str) -> dict[str, Any]:
-    return {"id": oid, "request": {"name": name},
-            "processingInfo": {"state": "DONE", "endTime": "2026-01-01T00:01:00Z",
-                               "submitTime": "2026-01-01T00:00:00Z", "executionHost": oid}}
+    return {
+        "id": oid,
+        "request": {"name": name},
+        "processingInfo": {
+            "state": "DONE",
+            "endTime": "2026-01-01T00:01:00Z",
+            "submitTime": "2026-01-01T00:00:00Z",
+            "executionHost": oid,
+        },
+    }
 
 
-def test_an_ambiguous_orchestrator_match_is_unmatched_not_guessed(caplog: pytest.LogCaptureFixture) -> None:
-    a = JobRecord(name="a", unique_job_name="a_p_1_1700000000_abc123", phase="p", context="c", sequence=1,
-                  definition_id="d", job_instance_id="j1")
-    b = JobRecord(name="b", unique_job_name="b_p_2_1700000000_abc123", phase="p", context="c", sequence=2,
-                  definition_id="d", job_instance_id="j2")
+def test_an_ambiguous_orchestrator_match_is_unmatched_not_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a = JobRecord(
+        name="a",
+        unique_job_name="a_p_1_1700000000_abc123",
+        phase="p",
+        context="c",
+        sequence=1,
+        definition_id="d",
+        job_instance_id="j1",
+    )
+    b = JobRecord(
+        name="b",
+        unique_job_name="b_p_2_1700000000_abc123",
+        phase="p",
+        context="c",
+        sequence=2,
+        definition_id="d",
+        job_instance_id="j2",
+    )
     uuid = "-0f0f0f0f-0000-4000-8000-000000000000"
-    items = [_orch("o1", "ap11700000000abc123" + uuid), _orch("o2", "ap11700000000abc123" + uuid.replace("0f", "1e")),
-             _orch("o3", "bp21700000000abc123" + uuid)]
+    items = [
+        _orch("o1", "ap11700000000abc123" + uuid),
+        _orch("o2", "ap11700000000abc123" + uuid.replace("0f", "1e")),
+        _orch("o3", "bp21700000000abc123" + uuid),
+    ]
     with caplog.at_level(logging.WARNING):
-        unmatched = Correlator(_Pages(items), deadline_s=0, sleep=lambda s: None).correlate([a, b], None)  # type: ignore[arg-type]
+        unmatched = Correlator(_Pages(items), deadline_s=0, sleep=lambda s: None).correlate(
+            [a, b], None
+        )  # type: ignore[arg-type]
     assert unmatched == [a.unique_job_name]
-    assert a.orchestrator is None and b.orchestrator and b.orchestrator["orchestrator_job_id"] == "o3"
+    assert (
+        a.orchestrator is None and b.orchestrator and b.orchestrator["orchestrator_job_id"] == "o3"
+    )
     assert "left unmatched rather than guessed" in caplog.text
 
 
@@ -142,6 +181,7 @@ def test_token_expiry_ignores_a_skewed_local_clock() -> None:
     def token(now: float) -> str:
         def b64(d: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+
         return f"{b64({'alg': 'none'})}.{b64({'iat': int(now), 'exp': int(now) + 300})}.sig"
 
     def handler(req: requests.PreparedRequest) -> requests.Response:
@@ -150,8 +190,13 @@ def test_token_expiry_ignores_a_skewed_local_clock() -> None:
 
     server_now = [1_700_000_000.0]
     client_now = [server_now[0] + 7200]
-    auth = BearerAuth(BASE, handler, Credentials(username="u", password="p"), clock=lambda: client_now[0],
-                      retry=RetryPolicy(max_retries=0))
+    auth = BearerAuth(
+        BASE,
+        handler,
+        Credentials(username="u", password="p"),
+        clock=lambda: client_now[0],
+        retry=RetryPolicy(max_retries=0),
+    )
     for _ in range(80):  # 80 calls over 200 s: one token's lifetime (300 s, refreshed 30 s ahead)
         auth.authenticate()
         server_now[0] += 2.5
@@ -167,8 +212,14 @@ def test_results_files_are_exclusive_and_respect_the_umask(tmp_path: Path) -> No
     try:
         when = datetime(2026, 1, 1, 12, 0, 0)
         paths: list[Path] = []
-        threads = [threading.Thread(target=lambda i=i: paths.append(write_results(tmp_path, {"run_id": f"run{i:05d}"}, when)))
-                   for i in range(6)]
+        threads = [
+            threading.Thread(
+                target=lambda i=i: paths.append(
+                    write_results(tmp_path, {"run_id": f"run{i:05d}"}, when)
+                )
+            )
+            for i in range(6)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -176,21 +227,26 @@ def test_results_files_are_exclusive_and_respect_the_umask(tmp_path: Path) -> No
     finally:
         os.umask(old)
     assert len(set(paths)) == 6
-    assert sorted(json.loads(p.read_text())["run_id"] for p in paths) == [f"run{i:05d}" for i in range(6)]
+    assert sorted(json.loads(p.read_text())["run_id"] for p in paths) == [
+        f"run{i:05d}" for i in range(6)
+    ]
     assert {oct(p.stat().st_mode & 0o777) for p in paths} == {"0o600"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
 def test_viya_request_ends_at_its_total_deadline_against_a_trickle() -> None:
     with trickle_server(interval=0.5) as t:
-        client = ViyaClient(t.url, Credentials(access_token="opaque"), timeout=1.5,
-                            retry=RetryPolicy(max_retries=0))
+        client = ViyaClient(
+            t.url, Credentials(access_token="opaque"), timeout=1.5, retry=RetryPolicy(max_retries=0)
+        )
         t0 = time.monotonic()
         with pytest.raises(ViyaUnreachable, match="timed out"):
             client.get_json("/compute/contexts")
         elapsed = time.monotonic() - t0
         client.close()
-    assert elapsed < 1.5 + 2.0, elapsed  # a per-read timeout would wait for all 4 KiB: over half an hour
+    assert elapsed < 1.5 + 2.0, (
+        elapsed
+    )  # a per-read timeout would wait for all 4 KiB: over half an hour
 
 
 def test_push_ends_at_its_total_deadline_and_within_a_grace_deadline() -> None:
@@ -206,12 +262,18 @@ def test_push_ends_at_its_total_deadline_and_within_a_grace_deadline() -> None:
         S.pushgateway_url = t.url
         t0 = time.monotonic()
         with pytest.raises(JesError):
-            push_results(results, S, deadline=time.monotonic() + 2.0)  # what is left of a grace period
+            push_results(
+                results, S, deadline=time.monotonic() + 2.0
+            )  # what is left of a grace period
         elapsed = time.monotonic() - t0
-    assert elapsed < 2.0 + 1.5, elapsed  # without the total deadline: 4 KiB at 2 B/s, over half an hour
+    assert elapsed < 2.0 + 1.5, (
+        elapsed
+    )  # without the total deadline: 4 KiB at 2 B/s, over half an hour
 
 
-def test_settings_bounds_and_url_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_bounds_and_url_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JES_SECRETS_DIR", str(tmp_path / "none"))
     for key in ("JES_REQUEST_TIMEOUT_S", "JES_GRACE_PERIOD_SECONDS"):
@@ -219,12 +281,18 @@ def test_settings_bounds_and_url_credentials(monkeypatch: pytest.MonkeyPatch, tm
         with pytest.raises(ConfigError, match=f"{key}: Input should be less than or equal to"):
             load_settings()
         monkeypatch.delenv(key)
-    s = load_settings(viya_url="https://jes:pw-Secret%21@viya.example:8443/?token=abc",
-                      pushgateway_url="https://u:pg-Secret@gw:9091/x?t=1")
+    s = load_settings(
+        viya_url="https://jes:pw-Secret%21@viya.example:8443/?token=abc",
+        pushgateway_url="https://u:pg-Secret@gw:9091/x?t=1",
+    )
     assert s.viya_url == "https://viya.example:8443/?token=abc"
     assert s.username == "jes" and s.secret("password") == "pw-Secret!"
     text = json.dumps(s.masked())
-    assert "pw-Secret" not in text and "pg-Secret" not in text and "abc" not in text.split("viya_url")[1][:60]
+    assert (
+        "pw-Secret" not in text
+        and "pg-Secret" not in text
+        and "abc" not in text.split("viya_url")[1][:60]
+    )
     assert redact_url("https://u:p@h:1/p?q=s") == "https://h:1/p"
 
 
@@ -240,11 +308,13 @@ def test_csv_cells_that_would_be_formulas_are_escaped(tmp_path: Path) -> None:
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     errors = [r["error"] for r in rows if r["error"]]
-    assert errors == ["'=HYPERLINK(\"http://x\",\"click\")", "'@SUM(A1)", "'+1-2", "'-3"]
+    assert errors == ['\'=HYPERLINK("http://x","click")', "'@SUM(A1)", "'+1-2", "'-3"]
     assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
 
 
-def test_no_verify_tls_warns_once_per_run_not_per_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_verify_tls_warns_once_per_run_not_per_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import http.server
     import ssl
     import warnings
@@ -269,11 +339,16 @@ def test_no_verify_tls_warns_once_per_run_not_per_request(tmp_path: Path, caplog
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.WARNING, logger="jes_runner.viya"):
+        with (
+            warnings.catch_warnings(record=True) as seen,
+            caplog.at_level(logging.WARNING, logger="jes_runner.viya"),
+        ):
             warnings.simplefilter("always")
             transport = RequestsTransport(timeout=5, verify=False)
             for _ in range(3):
-                resp = transport(requests.Request("GET", f"https://127.0.0.1:{srv.server_address[1]}/").prepare())
+                resp = transport(
+                    requests.Request("GET", f"https://127.0.0.1:{srv.server_address[1]}/").prepare()
+                )
                 assert resp.status_code == 200
             transport.close()
     finally:

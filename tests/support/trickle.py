@@ -22,7 +22,10 @@ class Trickle:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n" + b" " * 4096
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n"
+    + b" " * 4096
+)
 
 
 @contextmanager

@@ -18,14 +18,28 @@ from jes_runner.errors import ExitCode
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "recover", help=SUMMARIES["recover"],
+        "recover",
+        help=SUMMARIES["recover"],
         description="Turn the checkpoint a dead run left (<run_id>.checkpoint.jsonl) into a schema-valid results "
-                    "file with status 'aborted': every measured job kept, correlation redone for the finished "
-                    "jobs of the phase the crash interrupted (needs --viya-url / JES_VIYA_URL).")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", type=Path, help="the dead run's <run_id>.checkpoint.jsonl")
-    add_viya(p, url_help="Viya base URL for the correlation (JES_VIYA_URL; without it jobs stay uncorrelated)")
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="where the results file goes (default: beside the checkpoint)")
+        "file with status 'aborted': every measured job kept, correlation redone for the finished "
+        "jobs of the phase the crash interrupted (needs --viya-url / JES_VIYA_URL).",
+    )
+    p.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        type=Path,
+        help="the dead run's <run_id>.checkpoint.jsonl",
+    )
+    add_viya(
+        p,
+        url_help="Viya base URL for the correlation (JES_VIYA_URL; without it jobs stay uncorrelated)",
+    )
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where the results file goes (default: beside the checkpoint)",
+    )
     p.set_defaults(func=_cmd)
 
 
@@ -39,13 +53,17 @@ def _cmd(args: argparse.Namespace) -> int:
     from jes_runner.results.schema import validate_results
     from jes_runner.viya import user_errors
 
-    settings = load_settings(viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
+    settings = load_settings(
+        viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls
+    )
     configure_logging(settings.log_format)
     read_checkpoint(args.checkpoint)  # not a checkpoint: one line before anything connects
     client = make_client(settings) if settings.viya_url else None
     try:
         with user_errors("recover"):
-            results = recover(args.checkpoint, client, correlation_deadline_s=settings.correlation_deadline_s)
+            results = recover(
+                args.checkpoint, client, correlation_deadline_s=settings.correlation_deadline_s
+            )
     finally:
         if client is not None:
             client.close()
@@ -55,7 +73,9 @@ def _cmd(args: argparse.Namespace) -> int:
     out_dir = args.output_dir or args.checkpoint.parent
     path = write_results(out_dir, results, utcnow().astimezone())
     jobs = sum(len(p["jobs"]) for p in results["phases"])
-    print(f"recovered run {results['run_id']}: {jobs} job(s) in {len(results['phases'])} phase(s), status "
-          f"{results['status']}")
+    print(
+        f"recovered run {results['run_id']}: {jobs} job(s) in {len(results['phases'])} phase(s), status "
+        f"{results['status']}"
+    )
     print(f"results: {path}")
     return int(ExitCode.OK)
