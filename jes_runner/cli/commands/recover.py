@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner._util import utcnow
+    from jes_runner._util import parse_ts, utcnow
     from jes_runner.cli.session import make_client
     from jes_runner.config.settings import load_settings
     from jes_runner.console import configure_logging
@@ -71,7 +71,9 @@ def _cmd(args: argparse.Namespace) -> int:
     if errors:  # a bug, not bad input: say so rather than write a file readers will refuse
         raise RuntimeError(f"recovered document is not schema-valid: {errors[:3]}")
     out_dir = args.output_dir or args.checkpoint.parent
-    path = write_results(out_dir, results, utcnow().astimezone())
+    # named by when the dead run's last job ended, so it sorts among the other results files
+    when = parse_ts(results["metadata"]["ended_at"]) or utcnow()
+    path = write_results(out_dir, results, when.astimezone())
     jobs = sum(len(p["jobs"]) for p in results["phases"])
     print(
         f"recovered run {results['run_id']}: {jobs} job(s) in {len(results['phases'])} phase(s), status "
