@@ -356,3 +356,67 @@ def test_no_verify_tls_warns_once_per_run_not_per_request(
         srv.server_close()
     assert [w for w in seen if "Unverified HTTPS" in str(w.message)] == []
     assert len([r for r in caplog.records if "verification is off" in r.getMessage()]) == 1
+
+
+def test_orphans_of_a_dead_run_are_canceled_a_live_runs_never(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another run's jobs past their own run's job timeout (server clock) are a dead run's: listed, and
+    canceled with the flag. Jobs within it may belong to a live run: listed, left alone, flag or not."""
+    from datetime import UTC, timedelta
+
+    from jes_runner.measure.preflight import handle_orphans
+    from jes_runner.viya import TIMEOUT_PROPERTY
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    def job(jid: str, run: str, age_s: float, timeout: str = "60") -> dict[str, Any]:
+        created = (now - timedelta(seconds=age_s)).isoformat().replace("+00:00", "Z")
+        return {
+            "id": jid,
+            "state": "running",
+            "creationTimeStamp": created,
+            "jobRequest": {
+                "properties": [
+                    {"name": RUN_ID_PROPERTY, "value": run},
+                    {"name": TIMEOUT_PROPERTY, "value": timeout},
+                ]
+            },
+        }
+
+    class Fake:
+        canceled: list[str] = []
+
+        def list_marked_jobs(self) -> list[dict[str, Any]]:
+            return [
+                job("d1", "dead", 120),
+                job("d2", "dead", 100),
+                job("l1", "live", 120),
+                job("l2", "live", 10),
+                job("m1", "mine", 500),
+            ]
+
+        def server_now(self) -> datetime:
+            return now
+
+        def cancel_job(self, jid: str) -> bool:
+            self.canceled.append(jid)
+            return True
+
+    fake = Fake()
+    with caplog.at_level(logging.WARNING):
+        orphans = handle_orphans(fake, "mine", cancel=False)  # type: ignore[arg-type]
+    assert [(o.run_id, len(o.jobs), o.gone) for o in orphans] == [
+        ("dead", 2, True),
+        ("live", 2, False),
+    ]
+    assert (
+        fake.canceled == []
+        and "pass --cancel-orphans" in caplog.text
+        and "left alone" in caplog.text
+    )
+    assert (
+        len([r for r in caplog.records if r.getMessage().startswith("run ")]) == 2
+    )  # one line per run
+    handle_orphans(fake, "mine", cancel=True)  # type: ignore[arg-type]
+    assert fake.canceled == ["d1", "d2"]
