@@ -299,7 +299,7 @@ class ViyaClient:
                 run_id: str | None = None) -> dict[str, Any] | None:
         """Look up a job of unknown fate by name, at backoff intervals, until ``window`` s have passed
         (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed.
-        With ``run_id``, only jobs carrying that run id count: another run's job is never adopted."""
+        With ``run_id``, a job carrying another run's id never counts: another run's job is never adopted."""
         until = time.monotonic() + window
         lookups = failures = 0
         n = attempt
@@ -315,10 +315,12 @@ class ViyaClient:
                     raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
                 continue
             if run_id is not None:
-                foreign = [j for j in found if job_run_id(j) != run_id]
+                # another run's job (its mark says so) is never adopted nor canceled; a job without the
+                # mark (a Viya that does not echo properties) is ours by name: the name holds the run token
+                foreign = [j for j in found if job_run_id(j) not in (None, run_id)]
                 if foreign:
                     log.warning("job name %s is also used by %d job(s) of another run; left alone", name, len(foreign))
-                found = [j for j in found if job_run_id(j) == run_id]
+                found = [j for j in found if j not in foreign]
             if found:
                 return self._keep_one(name, found)
             lookups += 1
