@@ -47,10 +47,11 @@ NAME = "cm_pooled_all_1_1700000000"
 class TwoRunViya:
     """Jobs of several runs under one name (what two runs in one second did before the run token)."""
 
-    def __init__(self, lose_post_reply: bool = True) -> None:
+    def __init__(self, lose_post_reply: bool = True, echo_properties: bool = True) -> None:
         self.jobs: list[dict[str, Any]] = []
         self.calls: list[str] = []
         self.lose_post_reply = lose_post_reply
+        self.echo_properties = echo_properties
 
     def create(self, name: str, run_id: str) -> dict[str, Any]:
         job = {
@@ -81,9 +82,10 @@ class TwoRunViya:
             return respond(req, 204)
         flt = urllib.parse.parse_qs(u.query)["filter"][0]
         name = flt.split(",", 1)[1].rstrip(")").strip("'\"")
-        return respond(
-            req, 200, {"items": [j for j in self.jobs if j["jobRequest"]["name"] == name]}
-        )
+        items = [j for j in self.jobs if j["jobRequest"]["name"] == name]
+        if not self.echo_properties:
+            items = [{**j, "jobRequest": {"name": name}} for j in items]
+        return respond(req, 200, {"items": items})
 
 
 def _client(handler: Any) -> ViyaClient:
@@ -102,6 +104,17 @@ def test_a_lost_reply_never_adopts_or_cancels_another_runs_job() -> None:
     assert job["jobRequest"]["properties"][RUN_ID_PROPERTY] == "run-A"
     assert [j["state"] for j in fake.jobs] == ["running", "running"]  # B's job untouched
     assert not any(c.startswith("PUT") for c in fake.calls)
+
+
+def test_a_viya_that_does_not_echo_properties_still_finds_the_job() -> None:
+    """No run mark in the answer: the name (it holds the run token) decides; nothing is resubmitted."""
+    fake = TwoRunViya(echo_properties=False)
+    job = _client(fake).submit_job({"name": NAME, "properties": {RUN_ID_PROPERTY: "run-A"}})
+    assert (
+        job["id"] == "id0"
+        and len(fake.jobs) == 1
+        and fake.calls.count("POST /jobExecution/jobs") == 1
+    )
 
 
 def test_a_duplicate_of_this_run_is_still_canceled() -> None:
