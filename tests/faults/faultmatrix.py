@@ -17,6 +17,15 @@ handed to the runner, a Pushgateway token) are planted in every case and looked
 for in stdout, stderr, the results file, the checkpoint, the HTML report, every
 other text file the run wrote, and a real Pushgateway's /metrics.
 
+Issue 11's rows (``ISOLATION_CASES`` and ``emulator-slow``, at the end) are runs that
+overlap, crash or hang: some are ordinary cases (a trickling Pushgateway, a skewed
+SASLogon clock, credentials planted in URLs), the others have their own shape
+(``Case.special``): two runners sharing one emulator and one output directory,
+judged per run on its own slice of the ground truth (job names carry the run
+token) and across runs; kill -9 then two restarts and ``recover``; a runner
+against a loopback server trickling one byte every 3 s; the emulator itself
+under 800 slow connections.
+
 Time scaling: the cluster runs at ``SPEED`` (real s per model s, 0.002: a 40 s
 job takes 80 ms). Orchestrator lags/outages are model seconds, scaled with it.
 HTTP-side faults act on real seconds: the "2 s latency" case adds 50 ms to

@@ -1,4 +1,5 @@
-"""The fault matrix over real HTTP: each fault (and two combinations) against a 54-job, two-phase run.
+"""The fault matrix over real HTTP: each fault (and two combinations) against a 54-job, two-phase run,
+plus issue 11's runs that overlap, crash or hang (faultmatrix.ISOLATION_CASES, emulator-slow).
 
 For every case (tests/faults/faultmatrix.py), judged from the emulator's ground truth:
 every job the server ran is in the results exactly once, no job name was created
