@@ -1,6 +1,6 @@
 """The fault matrix as a table: one 54-job, two-phase run per fault, judged from ground truth.
 
-    python benchmarks/fault_matrix.py                    # every case (~2 minutes on 2 cores)
+    python benchmarks/fault_matrix.py                    # every case (~4 minutes on 2 cores)
     python benchmarks/fault_matrix.py --only 5xx,sigterm # some of them
     python benchmarks/fault_matrix.py --json out.json    # the rows as JSON too
 
