@@ -1,6 +1,6 @@
 """The fault matrix as a table: one 54-job, two-phase run per fault, judged from ground truth.
 
-    python benchmarks/fault_matrix.py                    # every case (~2 minutes on 2 cores)
+    python benchmarks/fault_matrix.py                    # every case (~4 minutes on 2 cores)
     python benchmarks/fault_matrix.py --only 5xx,sigterm # some of them
     python benchmarks/fault_matrix.py --json out.json    # the rows as JSON too
 
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             if case.id not in wanted:
                 continue
             print(f"... {case.fault}", file=sys.stderr, flush=True)
-            outcome = matrix.run_case(case, Path(tmp) / case.id, pg.url)
-            rows.append(matrix.judge(outcome))
+            rows.append(matrix.run_and_judge(case, Path(tmp) / case.id, pg.url)[0])
     print(matrix.table(rows))
     bad = [r for r in rows if r.problems]
     for r in bad:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from jes_runner._util import utcnow
+from jes_runner._util import redact_url, utcnow
 from jes_runner.analysis.thresholds import check_thresholds
 from jes_runner.config.settings import Settings
 from jes_runner.console import Progress, run_id_in_logs
@@ -26,11 +26,12 @@ from jes_runner.errors import ExitCode, JesError, ResultsWriteError
 from jes_runner.measure.correlation import Correlator
 from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy, RuntimeModel
 from jes_runner.measure.plan import PhasePlan, RunPlan
-from jes_runner.measure.preflight import preflight
+from jes_runner.measure.preflight import handle_orphans, preflight
 from jes_runner.measure.records import JobRecord
 from jes_runner.measure.stats import phase_window, vs_baseline
 from jes_runner.results.document import phase_document, run_document
 from jes_runner.results.files import Checkpoint, write_results
+from jes_runner.results.recovery import run_line
 from jes_runner.sinks.summary import render_summary
 from jes_runner.viya import ViyaClient
 
@@ -116,6 +117,7 @@ class Runner:
         self.phase_enrichers = list(phase_enrichers or [])
         self.abort_exit_code: int = int(ExitCode.SIGINT)
         self.abort_correlation_s: float = 5.0  # correlation budget once stopping (within the SIGTERM grace)
+        self.stop_deadline: float | None = None  # time.monotonic() by which a stopping run must be done
 
     # -- the run ---------------------------------------------------------------
 
@@ -127,10 +129,11 @@ class Runner:
         s, plan = self.settings, self.plan
         ctx = RunContext(settings=s, plan=plan)
         log.info("run %s: %d phase(s), %d job(s) each, Viya at %s", plan.run_id, len(plan.phases),
-                 len(plan.jobs), s.viya_url, extra={"event": "run_started", "run_id": plan.run_id})
+                 len(plan.jobs), redact_url(s.viya_url or ""), extra={"event": "run_started", "run_id": plan.run_id})
         preflight(self.client, plan)
         log.info("preflight passed: token, %d context(s), %d definition(s) resolved",
                  len({p.context for p in plan.phases}), len(plan.definition_ids))
+        handle_orphans(self.client, plan.run_id, cancel=s.cancel_orphans)
 
         checkpoint = Checkpoint(s.output_dir, plan.run_id)
         ctx.checkpoint = checkpoint
@@ -138,6 +141,9 @@ class Runner:
             log.warning("%s; the run goes on, figures will be on stdout", checkpoint.error)
         started_at = utcnow()
         t0 = time.monotonic()
+        checkpoint.append(run_line(plan, started=started_at, viya_url=redact_url(s.viya_url or ""),
+                                   labels={"cluster": s.cluster, "environment": s.environment},
+                                   settings=s.masked(), emulated=self.emulated))  # what `recover` needs
         correlator = Correlator(self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit)
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
         prior: float | None = None
@@ -196,7 +202,7 @@ class Runner:
             ended=ended_at,
             elapsed_s=time.monotonic() - t0,
             aborted=aborted,
-            viya_url=s.viya_url or "",
+            viya_url=redact_url(s.viya_url or ""),
             labels={"cluster": s.cluster, "environment": s.environment, "profile": s.profile},
             job_config=str(plan.job_config_path),
             settings=s.masked(),
@@ -217,7 +223,7 @@ class Runner:
         except ResultsWriteError as e:
             ctx.results_error = str(e)
             ctx.exit_code = int(ExitCode.RESULTS_UNWRITABLE)
-            if checkpoint.error or checkpoint.lines == 0:
+            if checkpoint.error or checkpoint.lines <= 1:  # the run line alone holds no figure
                 # nothing on disk at all: the results themselves go to stdout
                 self.stdout.write(json.dumps(ctx.results) + "\n")
         for sink in self.sinks:
@@ -233,7 +239,8 @@ class Runner:
         from jes_runner.sinks.metrics.push import push_results
 
         try:
-            push_results(ctx.results, self.settings)
+            # stopping (SIGTERM): the push gets what is left of the grace period, not its own timeout
+            push_results(ctx.results, self.settings, deadline=self.stop_deadline)
         except JesError as e:  # push_results already logged it in one line
             if e.exit_code != ExitCode.PUSH_FAILED:
                 raise

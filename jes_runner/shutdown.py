@@ -130,6 +130,8 @@ def graceful(runner: Any, grace_period_s: float) -> GracefulShutdown:
         # keep most of the grace for canceling and writing: correlation gets a third, at most 10 s
         runner.abort_correlation_s = min(getattr(runner, "abort_correlation_s", 10.0), 10.0,
                                          max(0.5, grace_period_s / 3))
+        # the sinks (the Pushgateway push) get only what is left, less a second to exit cleanly
+        runner.stop_deadline = time.monotonic() + max(0.0, grace_period_s - 1.0)
 
     return GracefulShutdown(runner.stop_event, grace_period_s, on_signal=on_signal)
 

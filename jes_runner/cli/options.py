@@ -56,6 +56,9 @@ def add_run_behaviour(p: argparse.ArgumentParser) -> None:
                                      "runs of one profile replace each other's metrics")
     p.add_argument("--no-report", dest="report", action="store_const", const=False,
                    help="do not write the HTML report beside the results file (JES_REPORT=false)")
+    p.add_argument("--cancel-orphans", dest="cancel_orphans", action="store_const", const=True,
+                   help="cancel jobs that other, dead runs left pending/running in Viya (past their own job "
+                        "timeout; runs that may be alive are only listed) (JES_CANCEL_ORPHANS)")
 
 
 def add_push(p: argparse.ArgumentParser) -> None:

@@ -64,7 +64,7 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings with the command's flags on top (a flag the command does not have is not given)."""
     keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
             "cluster", "environment", "profile", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
-            "max_queue_wait_p95_seconds", "pushgateway_url")
+            "max_queue_wait_p95_seconds", "pushgateway_url", "cancel_orphans")
     overrides = {k: getattr(args, k, None) for k in keys}
     overrides.update(extra)
     settings = load_settings(**overrides)

@@ -15,7 +15,7 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -32,12 +32,17 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from jes_runner._util import redact_url, strip_userinfo
 from jes_runner.config.phases import PhaseSpec, parse_phases
 from jes_runner.errors import ConfigError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
 DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
+# upper bounds of the numeric settings: beyond them a value is a typo (1e10 s overflows timers and
+# kills the shutdown watchdog), and one line saying so beats an OverflowError mid-run
+DAY_S = 86400.0
+WEEK_S = 7 * DAY_S
 SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password",
                 "pushgateway_password", "pushgateway_token")
 SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret", "pushgateway_password",
@@ -114,20 +119,20 @@ class Settings(BaseSettings):
     pushgateway_password: SecretStr | None = None
     pushgateway_token: SecretStr | None = None  # bearer token (instead of basic auth)
     pushgateway_ca_bundle: Path | None = None
-    pushgateway_timeout_s: float = Field(default=10.0, gt=0)
+    pushgateway_timeout_s: float = Field(default=10.0, gt=0, le=600)
     pushgateway_retries: int = Field(default=3, ge=0, le=10)
-    pushgateway_backoff_s: float = Field(default=0.5, ge=0)
+    pushgateway_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
     # pacing
-    poll_interval_min: float = Field(default=0.05, gt=0)
-    poll_interval_max: float = Field(default=30.0, gt=0)
-    job_timeout_s: float = Field(default=3600.0, gt=0)
-    correlation_deadline_s: float = Field(default=120.0, ge=0)
+    poll_interval_min: float = Field(default=0.05, gt=0, le=3600)
+    poll_interval_max: float = Field(default=30.0, gt=0, le=3600)
+    job_timeout_s: float = Field(default=3600.0, gt=0, le=WEEK_S)
+    correlation_deadline_s: float = Field(default=120.0, ge=0, le=DAY_S)
     correlation_page_limit: int = Field(default=500, ge=1, le=10000)
     submit_workers: int = Field(default=8, ge=1, le=64)
-    request_timeout_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     max_retries: int = Field(default=4, ge=0, le=20)
-    retry_backoff_s: float = Field(default=0.5, ge=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
     # Kubernetes lifecycle (kube/, timeline.py, signals.py)
     persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"  # where a new refresh token goes
@@ -142,8 +147,8 @@ class Settings(BaseSettings):
     kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
     node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
-    node_poll_interval_s: float = Field(default=10.0, gt=0)  # orchestrator-hosts fallback
-    grace_period_seconds: float = Field(default=25.0, gt=0)  # SIGTERM -> exit; < terminationGracePeriodSeconds
+    node_poll_interval_s: float = Field(default=10.0, gt=0, le=3600)  # orchestrator-hosts fallback
+    grace_period_seconds: float = Field(default=25.0, gt=0, le=3600)  # SIGTERM -> exit; < terminationGracePeriodSeconds
 
     # presentation
     cluster: str = "default"
@@ -152,11 +157,13 @@ class Settings(BaseSettings):
     profile: str = Field(default=DEFAULT_PROFILE, pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9]{0,62}$")
     log_format: Literal["text", "json"] = "text"
     report: bool = True  # HTML report + PNG figures beside the results file (--no-report)
+    # cancel jobs other runs left in Viya once past their own job timeout (--cancel-orphans; the CronJob's default)
+    cancel_orphans: bool = False
 
     # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
-    max_failed_jobs: int | None = Field(default=None, ge=0)  # failed + canceled + timed out, all phases
-    min_speedup: float | None = Field(default=None, gt=0)  # every non-baseline phase
-    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0)  # every non-baseline phase
+    max_failed_jobs: int | None = Field(default=None, ge=0, le=10**9)  # failed + canceled + timed out, all phases
+    min_speedup: float | None = Field(default=None, gt=0, le=10**6)  # every non-baseline phase
+    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0, le=WEEK_S)  # every non-baseline phase
 
     @field_validator("viya_url")
     @classmethod
@@ -205,6 +212,19 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
+    def _url_credentials(self) -> Settings:
+        """``https://user:pass@viya`` : the client authenticates with bearer tokens, so credentials
+        in the URL become JES_USERNAME/JES_PASSWORD (unless those are set) and leave the URL, which
+        is logged and stored. Nothing downstream ever sees them in a URL."""
+        if self.viya_url and "@" in urlsplit(self.viya_url).netloc:
+            parts = urlsplit(self.viya_url)
+            if parts.username and self.username is None and self.password is None:
+                self.username = unquote(parts.username)
+                self.password = SecretStr(unquote(parts.password or ""))
+            self.viya_url = strip_userinfo(self.viya_url)
+        return self
+
+    @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_interval_min > self.poll_interval_max:
             raise ValueError("JES_POLL_INTERVAL_MIN must not exceed JES_POLL_INTERVAL_MAX")
@@ -244,8 +264,9 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
             data[key] = "********" if getattr(self, key) is not None else None
-        if data.get("pushgateway_url"):  # credentials in the URL (user:pass@) are secrets too
-            data["pushgateway_url"] = re.sub(r"//[^/@]*@", "//********@", data["pushgateway_url"])
+        for key in ("viya_url", "pushgateway_url"):  # credentials in a URL (user:pass@, ?token=) are secrets too
+            if data.get(key):
+                data[key] = redact_url(data[key])
         return data
 
 

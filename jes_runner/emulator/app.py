@@ -8,6 +8,7 @@ speed_factor), so the cluster evolves even when nobody asks.
 from __future__ import annotations
 
 import errno
+import logging
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,11 @@ from jes_runner.errors import ConfigError, JesError
 
 DEFAULT_USER = "jes"
 DEFAULT_PASSWORD = "jes-demo-password"
+
+
+log = logging.getLogger("jes_runner.emulator")
+
+EVICT_EVERY_S = 10.0  # how often the ticker forgets ended jobs past the retention window
 
 
 class Emulator:
@@ -51,6 +57,7 @@ class Emulator:
         access_token_lifetime: float | None = None,
         faults: dict[str, Any] | None = None,
         tick_interval: float = 0.05,
+        limits: dict[str, Any] | None = None,
     ) -> None:
         if scenario is None:
             sc = default_scenario()
@@ -77,6 +84,7 @@ class Emulator:
         self.username = username
         self.password = password
         self.tick_interval = tick_interval
+        self.limits = dict(limits or {})  # HTTP limits (server.py): idle/request timeouts, body cap
         self.lock = threading.RLock()
         self.timeline = Timeline(self.scenario.speed_factor)
         self.cluster = Cluster(self.scenario)
@@ -99,7 +107,7 @@ class Emulator:
         )
 
         try:
-            self._server = make_server(self, self.host, self.port)
+            self._server = make_server(self, self.host, self.port, **self.limits)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 raise JesError(
@@ -109,6 +117,13 @@ class Emulator:
                 f"emulator: cannot listen on {self.host}:{self.port} ({e.strerror}); fix: check --host/--port"
             ) from e
         self.port = self._server.server_address[1]
+        if not _loopback(self.host):
+            log.warning(
+                "emulator: listening on %s, beyond loopback: anyone who can reach it can use its admin "
+                "endpoints (/emulator/*, no auth) and the demo credentials -- bind 127.0.0.1 unless "
+                "that is what you want",
+                self.host,
+            )
         self.tokens.issuer = f"{self.url}/SASLogon/oauth/token"
         with self.lock:
             self.timeline.origin = time.time()  # model t=0 is now
@@ -149,9 +164,20 @@ class Emulator:
         return f"http://{host}:{self.port}"
 
     def _tick(self) -> None:
+        next_evict = time.monotonic() + EVICT_EVERY_S
         while not self._stop.wait(self.tick_interval):
             with self.lock:
-                self.sync()
+                now = self.sync()
+                if time.monotonic() >= next_evict:
+                    next_evict = time.monotonic() + EVICT_EVERY_S
+                    self.evict(now)
+
+    def evict(self, now: float) -> int:
+        """Forget jobs that ended more than ``job_retention_s`` real seconds ago; call with the lock held."""
+        cutoff = now - self.scenario.job_retention_s / self.timeline.scale
+        gone = self.cluster.evict_ended_before(cutoff)
+        self.deleted.difference_update(gone)
+        return len(gone)
 
     # ----- state --------------------------------------------------------------
 
@@ -163,6 +189,7 @@ class Emulator:
         return self.cluster.now
 
     def count(self, endpoint: str) -> None:
+        """One request to ``endpoint`` ("METHOD /template"; unknown paths share one bucket)."""
         with self.lock:
             self.requests[endpoint] += 1
 
@@ -266,3 +293,14 @@ def _faults_spec(spec: dict[str, Any] | FaultsSpec) -> FaultsSpec:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"faults: {loc}: {err['msg']}") from e
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -323,6 +323,19 @@ class Cluster:
         self._schedule()
         return job
 
+    def evict_ended_before(self, t: float) -> list[str]:
+        """Forget jobs that ended before model time ``t`` (a long-running demo server's memory stays
+        bounded); returns their ids. Only terminal jobs go: nothing scheduled refers to them."""
+        gone = [j for j in self.job_list if j.terminal and j.end_t is not None and j.end_t < t]
+        if not gone:
+            return []
+        ids = {j.id for j in gone}
+        self.job_list = [j for j in self.job_list if j.id not in ids]
+        for j in gone:
+            del self.jobs[j.id]
+            self.by_orch_id.pop(j.orch_id, None)
+        return sorted(ids)
+
     def cancel(self, t: float, job_id: str) -> bool:
         """Cancel a job; False when it already ended (the API answers 405)."""
         self.advance(t)

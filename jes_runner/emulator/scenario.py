@@ -167,6 +167,9 @@ class AuthSpec(_Strict):
     # UAA's refresh-token rotation (off by default, as on SASLogon): each refresh
     # grant answers a new refresh token and revokes the one it was given
     rotate_refresh_tokens: bool = False
+    # SASLogon's clock minus the real one (real seconds): -7200 is a client clock 2 h ahead of
+    # Viya's. Shifts the tokens' iat/exp and SASLogon's own expiry checks, nothing else.
+    clock_offset_s: float = Field(default=0.0, ge=-30 * 86400.0, le=30 * 86400.0)
 
 
 class KubeSecretSpec(_Strict):
@@ -206,6 +209,9 @@ class Scenario(_Strict):
     default_job: JobProfile = Field(default_factory=lambda: JobProfile(elapsed_s=40.0))
     profile: str | None = "pooled54"  # builtin name or JSON path (relative to the scenario)
     jobs: dict[str, JobProfile] = Field(default_factory=dict)  # override / add profiles
+    # memory bound of a long-lived emulator: jobs that ended this many *real* seconds ago are
+    # forgotten (API, orchestrator listing and ground truth alike); a test run ends long before
+    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * 86400.0)
     pools: dict[str, PoolSpec]
     queues: dict[str, QueueSpec]
     contexts: list[ContextSpec] = Field(min_length=1)

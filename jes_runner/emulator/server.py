@@ -3,7 +3,17 @@
 Per request: route -> count "METHOD /template" -> (Viya paths only) faults:
 latency, reset, 429, 5xx -> orchestrator outage -> bearer check -> the endpoint
 (under the lock, model advanced to now) -> maybe drop the reply -> encode and
-send outside the lock. Unknown paths answer a 404 SAS error.
+send outside the lock. Unknown paths answer a 404 SAS error and share one
+request counter ("METHOD (no route)"), so probing clients cannot grow it.
+
+Limits (people run the emulator as a demo server, sometimes not on loopback):
+
+* a connection waiting for its next request is closed after ``idle_timeout_s``;
+  a request must arrive whole (request line after the first wait, headers, body)
+  within ``request_timeout_s`` -- a reaper thread shuts sockets past their
+  deadline, so a client trickling bytes cannot hold a thread for long;
+* a body above ``max_body_bytes`` is answered 413 without being read, a bogus
+  ``Content-Length`` 400; both close the connection.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import json
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -30,19 +41,78 @@ if TYPE_CHECKING:
 log = logging.getLogger("jes_runner.emulator")
 
 
+IDLE_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 30.0
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a job request is a few KiB
+REAP_EVERY_S = 0.25
+NO_ROUTE = "(no route)"
+
+
 class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # quick restarts in tests; a live listener still refuses
     request_queue_size = 256  # bursts of 1,000 submissions from many client threads
 
-    def __init__(self, app: Emulator, address: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        app: Emulator,
+        address: tuple[str, int],
+        *,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
         self.abort: set[int] = set()  # fds of connections to reset rather than close
         self.conns: set[socket.socket] = set()  # open keep-alive connections, closed on stop
         self.conns_lock = threading.Lock()
+        self.idle_timeout_s = idle_timeout_s
+        self.request_timeout_s = request_timeout_s
+        self.max_body_bytes = max_body_bytes
+        self.deadlines: dict[
+            socket.socket, float
+        ] = {}  # connection -> when it is shut (under conns_lock)
+        self.reaped = 0
+        self._reaper_stop = threading.Event()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, Handler)
+        threading.Thread(target=self._reap, name="emulator-reaper", daemon=True).start()
+
+    def arm(self, conn: socket.socket, seconds: float) -> None:
+        with self.conns_lock:
+            self.deadlines[conn] = time.monotonic() + seconds
+
+    def disarm(self, conn: socket.socket) -> None:
+        with self.conns_lock:
+            self.deadlines.pop(conn, None)
+
+    def _reap(self) -> None:
+        """Shut connections past their deadline: the blocked read returns and the thread ends."""
+        while not self._reaper_stop.wait(REAP_EVERY_S):
+            now = time.monotonic()
+            with self.conns_lock:
+                late = [c for c, d in self.deadlines.items() if d <= now]
+                for c in late:
+                    del self.deadlines[c]
+            for c in late:
+                self.reaped += 1
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+
+    def server_close(self) -> None:
+        self._reaper_stop.set()
+        super().server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone (or a connection the reaper cut) is routine, not a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug(
+                "emulator: connection from %s ended: %s", client_address, exc.__class__.__name__
+            )
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """End idle keep-alive connections so a stopped emulator stops answering."""
@@ -60,8 +130,9 @@ class EmulatorServer(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
-def make_server(app: Emulator, host: str, port: int) -> EmulatorServer:
-    return EmulatorServer(app, (host, port))
+def make_server(app: Emulator, host: str, port: int, **limits: Any) -> EmulatorServer:
+    """``limits``: ``idle_timeout_s``, ``request_timeout_s``, ``max_body_bytes`` (see the module doc)."""
+    return EmulatorServer(app, (host, port), **limits)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -80,7 +151,17 @@ class Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.conns_lock:
             self.server.conns.discard(self.connection)
+            self.server.deadlines.pop(self.connection, None)
         super().finish()
+
+    def handle_one_request(self) -> None:
+        self.server.arm(self.connection, self.server.idle_timeout_s)  # waiting for the next request
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        # the request line is in: headers and body must follow within the request timeout
+        self.server.arm(self.connection, self.server.request_timeout_s)
+        return super().parse_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s - %s", self.address_string(), format % args)
@@ -107,11 +188,30 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
         route, params, allowed = ROUTER.match(method, path)
-        endpoint = route.endpoint if route else f"{method} {path}"
+        endpoint = route.endpoint if route else f"{method} {NO_ROUTE}"
         app.count(endpoint)
+        raw_length = (self.headers.get("Content-Length") or "0").strip()
+        if not raw_length.isdigit():  # "abc", "-5", "1e9": answered, never a traceback
+            self.close_connection = True
+            return self._send(
+                sas_error(400, "The Content-Length header is not a number of bytes.", path=path)
+            )
+        length = int(raw_length)
+        if length > self.server.max_body_bytes:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            return self._send(
+                sas_error(
+                    413,
+                    f"The request body is larger than {self.server.max_body_bytes} bytes.",
+                    path=path,
+                )
+            )
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # the client went away (or the request timeout shut it) mid-body
+            self.close_connection = True
+            return None
+        self.server.disarm(self.connection)  # the request is in; answering takes what it takes
         if route is None:
             if allowed:
                 return self._send(

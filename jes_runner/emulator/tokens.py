@@ -75,6 +75,10 @@ class TokenService:
         self.issued = 0
         self.rotated = 0  # refresh tokens replaced (auth.rotate_refresh_tokens)
 
+    def _now(self) -> float:
+        """SASLogon's clock: real time plus the scenario's ``auth.clock_offset_s``."""
+        return time.time() + self.auth.clock_offset_s
+
     # ----- JWT ---------------------------------------------------------------
 
     def _sign(self, claims: dict[str, Any]) -> str:
@@ -103,7 +107,7 @@ class TokenService:
     def _access_token(
         self, user: str | None, client_id: str, grant: str, scope: list[str]
     ) -> dict[str, Any]:
-        now = time.time()
+        now = self._now()
         lifetime = self.auth.access_token_lifetime_s
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
@@ -114,8 +118,9 @@ class TokenService:
             "cid": client_id,
             "azp": client_id,
             "grant_type": grant,
-            "iat": int(now),
-            # exp may be fractional (RFC 7519 NumericDate) so sub-second test lifetimes work
+            # iat and exp may be fractional (RFC 7519 NumericDate) so sub-second test lifetimes work,
+            # and exp - iat states the lifetime exactly (clients schedule refreshes from it)
+            "iat": round(now, 3) if lifetime < 60 else int(now),
             "exp": round(now + lifetime, 3) if lifetime < 60 else int(now + lifetime),
             "iss": self.issuer,
             "zid": "uaa",
@@ -190,7 +195,7 @@ class TokenService:
                     "error": "invalid_token",
                     "error_description": f"Invalid refresh token: {rt[:8]}...",
                 }
-            if entry[2] < time.time():
+            if entry[2] < self._now():
                 return 401, {
                     "error": "invalid_token",
                     "error_description": f"Invalid refresh token (expired): {rt[:8]}...",
@@ -203,7 +208,7 @@ class TokenService:
                     self._refresh[new_rt] = (
                         entry[0],
                         cid,
-                        time.time() + self.auth.refresh_token_lifetime_s,
+                        self._now() + self.auth.refresh_token_lifetime_s,
                     )
                     self.rotated += 1
                 body["refresh_token"] = new_rt
@@ -214,7 +219,7 @@ class TokenService:
             code = form.get("code", "")
             with self._lock:
                 centry = self._codes.pop(code, None)
-            if centry is None or centry[1] != cid or centry[3] < time.time():
+            if centry is None or centry[1] != cid or centry[3] < self._now():
                 return 400, {
                     "error": "invalid_grant",
                     "error_description": f"Invalid authorization code: {code}",
@@ -226,7 +231,7 @@ class TokenService:
         if user is not None and "refresh_token" in spec.grants:
             rt = secrets.token_hex(16) + "-r"
             with self._lock:
-                self._refresh[rt] = (user, cid, time.time() + self.auth.refresh_token_lifetime_s)
+                self._refresh[rt] = (user, cid, self._now() + self.auth.refresh_token_lifetime_s)
             body["refresh_token"] = rt
         return 200, body
 
@@ -253,7 +258,7 @@ class TokenService:
         user = next(iter(self.users))
         redirect = query.get("redirect_uri")
         with self._lock:
-            self._codes[code] = (user, cid, redirect, time.time() + 300)
+            self._codes[code] = (user, cid, redirect, self._now() + 300)
         if redirect:
             params = {"code": code}
             if "state" in query:
@@ -277,7 +282,7 @@ class TokenService:
             return BearerCheck(
                 False, error="invalid_token", description="Cannot convert access token to JSON"
             )
-        if float(claims.get("exp", 0)) <= time.time():
+        if float(claims.get("exp", 0)) <= self._now():
             return BearerCheck(
                 False,
                 error="invalid_token",

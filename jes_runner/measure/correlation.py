@@ -5,6 +5,10 @@ job request name lower-cased with underscores removed, then ``-<uuid>``. The
 orchestrator lists newest first; we page until items are older than the phase
 and retry with backoff until every job is matched (and ended) or a deadline
 passes. Jobs still unmatched are listed, never dropped.
+
+Job names carry the run token (``plan.run_token``), so another run's jobs never
+share a key with ours. Should two orchestrator jobs still map to one key, the
+match is ambiguous: the record stays unmatched with a warning, never a guess.
 """
 
 from __future__ import annotations
@@ -110,12 +114,13 @@ class Correlator:
 
         floor = (phase_start - SUBMIT_SLACK) if phase_start else None
         found: dict[str, dict[str, Any]] = {}
+        ambiguous: dict[str, set[str]] = {}  # key -> orchestrator job ids seen for it (more than one)
         deadline = self.clock() + self.deadline_s
         delay = 0.2
         while True:
             try:
                 # the listing's own retries stop at the deadline too (monotonic, whatever self.clock is)
-                self._scan(want, found, floor, time.monotonic() + max(0.0, deadline - self.clock()))
+                self._scan(want, found, floor, time.monotonic() + max(0.0, deadline - self.clock()), ambiguous)
             except ViyaHTTPError as e:
                 if e.status in (403, 404):
                     log.warning("Workload Orchestrator not available (HTTP %d); %d jobs left uncorrelated",
@@ -125,34 +130,42 @@ class Correlator:
                 log.warning("orchestrator listing failed: %s", e)
             except ViyaError as e:
                 log.warning("orchestrator listing failed: %s", e)
-            pending = [k for k in want if k not in found or not _ended(found[k])]
+            pending = [k for k in want if k not in ambiguous and (k not in found or not _ended(found[k]))]
             remaining = deadline - self.clock()
             if not pending or remaining <= 0:
                 break
             self.sleep(min(delay, remaining))
             delay = min(delay * 2, 5.0)
 
+        for key, ids in ambiguous.items():
+            found.pop(key, None)
+            log.warning("%s matches %d Workload Orchestrator jobs (%s); left unmatched rather than guessed",
+                        want[key].unique_job_name, len(ids), ", ".join(sorted(ids)[:3]))
         for key, item in found.items():
             rec = want[key]
             rec.orchestrator = orchestrator_data(item)
             rec.started_at = parse_ts(rec.orchestrator["start_time"]) or rec.started_at
         missing = [want[k].unique_job_name for k in want if k not in found]
-        if missing:
+        if len(missing) > len(ambiguous):
             log.warning("%d job(s) not found in the Workload Orchestrator before the %.0f s deadline",
                         len(missing), self.deadline_s)
         return unmatched_names + missing
 
     def _scan(self, want: dict[str, JobRecord], found: dict[str, dict[str, Any]], floor: datetime | None,
-              deadline: float | None = None) -> None:
+              deadline: float | None = None, ambiguous: dict[str, set[str]] | None = None) -> None:
+        ambiguous = {} if ambiguous is None else ambiguous
         for page in self.client.orchestrator_pages(self.page_limit, deadline=deadline):
             older = False
             for item in page:
                 rq = item.get("request") or {}
                 key = name_key(str(rq.get("name") or ""))
                 if key is not None and key in want:
+                    prior = found.get(key)
+                    if prior is not None and prior.get("id") != item.get("id"):
+                        ambiguous.setdefault(key, {str(prior.get("id"))}).add(str(item.get("id")))
                     found[key] = item
                 submitted = parse_ts((item.get("processingInfo") or {}).get("submitTime"))
                 if floor is not None and submitted is not None and submitted < floor:
                     older = True
-            if older or all(k in found and _ended(found[k]) for k in want):
+            if older or all(k in ambiguous or (k in found and _ended(found[k])) for k in want):
                 return

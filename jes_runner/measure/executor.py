@@ -30,9 +30,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jes_runner._util import utcnow
-from jes_runner.measure.plan import PhasePlan, PlannedJob
+from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
 from jes_runner.measure.records import TERMINAL_STATES, JobRecord
-from jes_runner.viya import ViyaClient, ViyaError
+from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, TIMEOUT_PROPERTY, ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.measure.executor")
 
@@ -145,6 +145,7 @@ class PhaseExecutor:
         self.client = client
         self.phase = phase
         self.run_id = run_id
+        self.token = run_token(run_id)
         self.epoch = epoch
         self.definition_ids = definition_ids
         self.policy = policy
@@ -231,7 +232,7 @@ class PhaseExecutor:
             self._submit(*self._queue.pop())
 
     def _submit(self, sequence: int, job: PlannedJob) -> None:
-        unique = self.phase.unique_job_name(job, sequence, self.epoch)
+        unique = self.phase.unique_job_name(job, sequence, self.epoch, self.token)
         definition_id = self.definition_ids.get(job.name, job.definition_id)
         record = JobRecord(name=job.name, unique_job_name=unique, phase=self.phase.name,
                            context=self.phase.context, sequence=sequence, definition_id=definition_id)
@@ -240,11 +241,13 @@ class PhaseExecutor:
             "name": unique,
             "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
             "arguments": {**job.arguments, "_contextName": self.phase.context},
-            "createdByApplication": "jes-runner",
-            # Viya's shape: a list of name/value pairs (an object is not what it serves back)
+            "createdByApplication": APPLICATION,
+            # the run's marks: which run, and when that run gives up on the job (orphan detection,
+            # preflight.py); Viya's shape: a list of name/value pairs
             "properties": [
-                {"name": "jes_runner_run_id", "value": self.run_id},
+                {"name": RUN_ID_PROPERTY, "value": self.run_id},
                 {"name": "jes_runner_phase", "value": self.phase.name},
+                {"name": TIMEOUT_PROPERTY, "value": f"{self.policy.job_timeout_s:g}"},
             ],
         }
         assert self._pool is not None
@@ -531,7 +534,7 @@ class PhaseExecutor:
             self._finish(f.record)
         while self._queue:
             seq, job = self._queue.pop()
-            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch),
+            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch, self.token),
                             phase=self.phase.name, context=self.phase.context, sequence=seq,
                             definition_id=self.definition_ids.get(job.name, job.definition_id),
                             status="submit_failed", error=f"not submitted: {reason}")

@@ -34,9 +34,19 @@ class PhasePlan:
     baseline: bool
     jobs: list[PlannedJob]
 
-    def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int) -> str:
-        """`<job>_<phase>_<seq>_<epoch>`: unique per run, and what the orchestrator name rule is applied to."""
-        return f"{job.name}_{self.slug}_{sequence}_{epoch}"
+    def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int, token: str = "") -> str:
+        """`<job>_<phase>_<seq>_<epoch>_<token>`: the original tool's readable shape plus the run token,
+        so two runs started in the same second (same config) never share a name. The token is lower-case
+        hex without underscores, so the orchestrator name rule (lower-case, underscores removed) keeps it."""
+        return f"{job.name}_{self.slug}_{sequence}_{epoch}" + (f"_{token}" if token else "")
+
+
+RUN_TOKEN_LENGTH = 6
+
+
+def run_token(run_id: str) -> str:
+    """The short run token in every job name: the first 6 hex digits of the run id (a UUID4)."""
+    return run_id.replace("-", "").lower()[:RUN_TOKEN_LENGTH]
 
 
 @dataclass(slots=True)
@@ -48,6 +58,10 @@ class RunPlan:
     jobs: list[PlannedJob]
     # filled by preflight: job name -> definition id
     definition_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        return run_token(self.run_id)
 
     @property
     def baseline(self) -> PhasePlan | None:

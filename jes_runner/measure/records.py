@@ -72,6 +72,20 @@ class JobRecord:
         if state == "failed" and not self.error:
             self.error = _job_error(job) or "job failed"
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobRecord:
+        """A record back from :meth:`to_dict` (a checkpoint line); derived fields are recomputed."""
+        return cls(
+            name=str(d["name"]), unique_job_name=str(d["unique_job_name"]), phase=str(d["phase"]),
+            context=str(d["context"]), sequence=int(d["sequence"]), definition_id=d.get("definition_id"),
+            job_instance_id=d.get("job_instance_id"), status=str(d.get("status") or "submit_failed"),
+            server_state=d.get("server_state"), submitted_at=parse_ts(d.get("submitted_at")),
+            started_at=parse_ts(d.get("started_at")), ended_at=parse_ts(d.get("ended_at")),
+            elapsed_time_ms=d.get("elapsed_time_ms"), client_submitted_at=parse_ts(d.get("client_submitted_at")),
+            client_ended_at=parse_ts(d.get("client_ended_at")), error=d.get("error"),
+            orchestrator=(d.get("metrics") or {}).get("orchestrator_data"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

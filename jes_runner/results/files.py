@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from jes_runner._util import write_atomic
+from jes_runner._util import create_exclusive
 from jes_runner.errors import ResultsWriteError
 
 log = logging.getLogger("jes_runner.results.files")
@@ -38,9 +38,10 @@ class Checkpoint:
         self.lines = 0
 
     def open(self) -> bool:
+        """Create the file exclusively: a run id is a UUID, so an existing file is another process's."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives for the whole run
+            self._fh = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - lives for the whole run
         except OSError as e:
             self.error = f"cannot write checkpoint {self.path}: {e.strerror or e}"
             return False
@@ -83,12 +84,20 @@ class Checkpoint:
 
 
 
-def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> Path:
+def results_candidates(output_dir: Path, when: datetime, run_id: str) -> list[Path]:
+    """The seed's name first; then the run id's first 8 characters, then a counter (the same run
+    written twice, e.g. by ``recover``): two runs ending in the same second both keep their file."""
     path = Path(output_dir) / results_filename(when)
-    if path.exists():  # two runs in the same second: keep both
-        path = path.with_name(f"{path.stem}_{results['run_id'][:8]}.json")
+    tagged = path.with_name(f"{path.stem}_{run_id[:8]}")
+    return [path, tagged.with_suffix(".json"), *(tagged.with_name(f"{tagged.name}_{i}.json") for i in range(2, 100))]
+
+
+def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> Path:
+    """Create the results file exclusively (never replaces one; see ``create_exclusive``)."""
+    path = Path(output_dir) / results_filename(when)
     try:
-        write_atomic(path, lambda fh: _dump(results, fh))
+        path = create_exclusive(results_candidates(output_dir, when, str(results["run_id"])),
+                                lambda fh: _dump(results, fh))
     except OSError as e:
         raise ResultsWriteError(
             f"cannot write results file {path}: {e.strerror or e} -- the figures are on stdout"

@@ -35,6 +35,8 @@ UNKNOWN_HOST = "(no orchestrator match)"
 def load_results(path: str | Path) -> dict[str, Any]:
     """Read and normalise a results file; one-line JesError (exit 2) when it is not one."""
     p = Path(path)
+    if p.name.endswith(".checkpoint.jsonl"):
+        raise JesError(f"{p}: a run's checkpoint, not a results file -- `jes-runner recover {p}` turns it into one")
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

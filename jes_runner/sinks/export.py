@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import redact_url
 from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, phase_views
 
@@ -87,6 +88,19 @@ def _cell(v: Any) -> Any:
     return v
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting with ``= + - @`` (or tab/CR) is a
+    formula to Excel and LibreOffice (``=HYPERLINK(...)`` as a job name), so it gets a leading ``'``
+    (OWASP's CSV-injection advice). Numbers, negative ones included, stay numbers."""
+    v = _cell(v)
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
+
+
 def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
     phases = phase_views(results)
     phases_path = path.with_name(f"{path.stem}_phases.csv")
@@ -94,7 +108,7 @@ def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
         with open(target, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=header)
             w.writeheader()
-            w.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
+            w.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
     return [path, phases_path]
 
 
@@ -142,6 +156,8 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
     for k, v in [("run_id", results.get("run_id")), ("status", results.get("status")),
                  ("schema_version", results.get("schema_version"))] + [(k, meta.get(k)) for k in (
                      "started_at", "ended_at", "duration_seconds", "tool_version", "viya_url", "job_config")]:
+        if k == "viya_url" and v:  # a file from an older version may hold user:pass@ in it
+            v = redact_url(str(v))
         run.append([k, _cell(v)])
     for k, v in (meta.get("labels") or {}).items():
         run.append([f"label_{k}", _cell(v)])

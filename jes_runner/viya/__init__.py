@@ -18,7 +18,16 @@ from jes_runner.viya._auth import (
     jwt_expiry,
     request_token,
 )
-from jes_runner.viya._client import ViyaClient, quote
+from jes_runner.viya._client import (
+    ACTIVE_STATES,
+    APPLICATION,
+    RUN_ID_PROPERTY,
+    TIMEOUT_PROPERTY,
+    ViyaClient,
+    job_property,
+    job_run_id,
+    quote,
+)
 from jes_runner.viya._errors import (
     AuthError,
     SubmissionLost,
@@ -31,6 +40,12 @@ from jes_runner.viya._retry import RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport
 
 __all__ = [
+    "ACTIVE_STATES",
+    "APPLICATION",
+    "RUN_ID_PROPERTY",
+    "TIMEOUT_PROPERTY",
+    "job_property",
+    "job_run_id",
     "AuthError",
     "Credentials",
     "Handler",

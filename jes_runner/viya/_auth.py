@@ -2,8 +2,11 @@
 
 ``BearerAuth.flow(request)`` is a generator: it yields the request with a fresh
 token, receives the response, and on a 401 ``invalid_token`` refreshes once and
-yields the request again. Tokens are refreshed ahead of ``exp`` (read from the
-JWT payload without verifying it: the server verifies, we only schedule).
+yields the request again. Tokens are refreshed ahead of their expiry, judged on
+the local clock from when the token was *received* plus the lifetime the token
+states (``exp - iat`` from the JWT payload, read without verifying it, or the
+grant's ``expires_in``) -- never by comparing the local clock with ``exp``: a
+client clock 2 h ahead of SASLogon would otherwise see every token as expired.
 
 Grant order when a new token is needed: refresh_token, client_credentials (only
 with a client secret), password. A refresh token that comes back replaces the
@@ -61,9 +64,17 @@ def jwt_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
-def _issued_at(token: str | None, default: float) -> float:
-    iat = jwt_claims(token).get("iat") if token else None
-    return float(iat) if isinstance(iat, int | float) else default
+def token_lifetime(token: str | None, expires_in: Any = None) -> float | None:
+    """Seconds the token is valid for, as the token states it: ``exp - iat`` and/or ``expires_in``
+    (the shorter when both: whole-second ``iat``/``expires_in`` round the other way)."""
+    claims = jwt_claims(token) if token else {}
+    exp, iat = claims.get("exp"), claims.get("iat")
+    stated = []
+    if isinstance(exp, int | float) and isinstance(iat, int | float) and exp > iat:
+        stated.append(float(exp - iat))
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        stated.append(float(expires_in))
+    return min(stated) if stated else None
 
 
 def is_invalid_token(response: requests.Response) -> bool:
@@ -100,8 +111,9 @@ class BearerAuth:
         self.sleep = sleep
         self._lock = threading.Lock()
         self._token = credentials.access_token
-        self._expires_at = jwt_expiry(self._token) if self._token else None
-        self._issued_at = _issued_at(self._token, clock())
+        self._lifetime: float | None = None
+        self._expires_at: float | None = None  # local clock
+        self._adopt_supplied(self._token)
         self._generation = 0  # bumps on every new token, so concurrent 401s refresh once
         self.token_requests = 0
 
@@ -118,12 +130,22 @@ class BearerAuth:
 
     # -- token management ------------------------------------------------------
 
+    def _adopt_supplied(self, token: str | None) -> None:
+        """A token handed in (JES_ACCESS_TOKEN, a re-read Secret): when it was issued is unknown, so it
+        expires at the earlier of ``exp`` on the local clock and a full lifetime from now. With a skewed
+        clock the first may be wrong: then the token is refreshed at once (one grant) or on its 401."""
+        self._lifetime = token_lifetime(token)
+        exp = jwt_expiry(token) if token else None
+        now = self.clock()
+        bounds = [b for b in (exp, None if self._lifetime is None else now + self._lifetime) if b is not None]
+        self._expires_at = min(bounds) if bounds else None
+
     def _needs_refresh(self) -> bool:
         if not self._token:
             return True
         if self._expires_at is None:
             return False  # opaque token: wait for a 401
-        lifetime = max(1.0, self._expires_at - self._issued_at)
+        lifetime = max(1.0, self._lifetime or 1.0)
         margin = min(REFRESH_MARGIN_S, lifetime / 10)
         return self.clock() >= self._expires_at - margin
 
@@ -158,8 +180,7 @@ class BearerAuth:
                 setattr(self.creds, key, value)
             if "access_token" in changes:
                 self._token = changes["access_token"]
-                self._expires_at = jwt_expiry(self._token) if self._token else None
-                self._issued_at = _issued_at(self._token, self.clock())
+                self._adopt_supplied(self._token)
                 self._generation += 1
 
     def _obtain(self, after_401: bool = False) -> None:
@@ -186,6 +207,7 @@ class BearerAuth:
 
     def _token_request(self, grant: str, form: dict[str, str]) -> tuple[bool, str]:
         self.token_requests += 1
+        sent = self.clock()  # the token is at least this fresh: its lifetime counts from here
         grant_result = request_token(
             self.handler, self.base_url, form, self.creds.client_id, self.creds.client_secret or "",
             retry=self.retry, sleep=self.sleep, username=self.creds.username,
@@ -194,13 +216,10 @@ class BearerAuth:
             return False, grant_result.error
         body = grant_result.body
         token = body["access_token"]
-        now = self.clock()
         self._token = token
-        self._issued_at = _issued_at(token, now)
-        exp = jwt_expiry(token)
-        if exp is None and isinstance(body.get("expires_in"), int | float):
-            exp = now + float(body["expires_in"])
-        self._expires_at = exp
+        self._lifetime = token_lifetime(token, body.get("expires_in"))
+        # no stated lifetime but an exp: the local clock against exp is all there is
+        self._expires_at = jwt_expiry(token) if self._lifetime is None else sent + self._lifetime
         self._generation += 1
         new_refresh = body.get("refresh_token")
         if new_refresh and new_refresh != self.creds.refresh_token:

@@ -8,10 +8,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
+from jes_runner._util import strip_userinfo
 from jes_runner.viya._auth import BearerAuth, Credentials
 from jes_runner.viya._errors import (
     AuthError,
@@ -32,6 +35,30 @@ LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes t
 SETTLE_FAILURES = 12  # failed lookups (each already retried) before the job is given up as unconfirmed
 
 log = logging.getLogger("jes_runner.viya")
+
+# jes-runner's marks on every job it submits: who (createdByApplication) and which run (a property)
+APPLICATION = "jes-runner"
+RUN_ID_PROPERTY = "jes_runner_run_id"
+TIMEOUT_PROPERTY = "jes_runner_job_timeout_s"  # the run cancels the job itself after this long
+ACTIVE_STATES = ("pending", "running")
+
+
+def job_property(job: dict[str, Any], name: str) -> str | None:
+    """A property of a job's request (a map, or a list of ``{name, value}`` pairs as some Viya
+    releases return them)."""
+    props = (job.get("jobRequest") or {}).get("properties")
+    if isinstance(props, dict):
+        value = props.get(name)
+    elif isinstance(props, list):
+        value = next((p.get("value") for p in props if isinstance(p, dict) and p.get("name") == name), None)
+    else:
+        value = None
+    return str(value) if value not in (None, "") else None
+
+
+def job_run_id(job: dict[str, Any]) -> str | None:
+    """The jes-runner run id a job carries; None for anyone else's job."""
+    return job_property(job, RUN_ID_PROPERTY)
 
 
 def quote(value: str, mark: str = '"') -> str:
@@ -66,12 +93,14 @@ class ViyaClient:
         on_refresh_token: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # credentials never travel in (or get shown with) the URL: the auth flow sends a bearer token
+        self.base_url = strip_userinfo(base_url.rstrip("/"))
         self._transport = handler if handler is not None else RequestsTransport(timeout=timeout, verify=verify)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests_by_kind: Counter[str] = Counter()
+        self.server_date: str | None = None  # the Date header of the latest answer: the server's clock
         self.auth = BearerAuth(self.base_url, self._counted, credentials, on_refresh_token=on_refresh_token,
                                retry=self.retry, sleep=sleep)
 
@@ -93,6 +122,8 @@ class ViyaClient:
         req = next(flow)
         while True:
             resp = self._counted(req)
+            if resp.headers.get("Date"):
+                self.server_date = resp.headers["Date"]
             try:
                 req = flow.send(resp)
             except StopIteration:
@@ -176,6 +207,15 @@ class ViyaClient:
             if isinstance(count, int) and count >= 0 and start >= count:
                 return
 
+    def server_now(self) -> datetime | None:
+        """The server's clock at its latest answer (HTTP ``Date``, second precision), if it sent one."""
+        if not self.server_date:
+            return None
+        try:
+            return parsedate_to_datetime(self.server_date)
+        except (TypeError, ValueError, IndexError):
+            return None
+
     def close(self) -> None:
         close = getattr(self._transport, "close", None)
         if close:
@@ -210,6 +250,7 @@ class ViyaClient:
         be creating it. A 429 is a refusal: retried after ``Retry-After``, nothing to look up.
         """
         name = body["name"]
+        run_id = job_property({"jobRequest": body}, RUN_ID_PROPERTY)  # a map or name/value pairs
         attempts = 1 + self.retry.max_retries
         deadline = time.monotonic() + self.retry.deadline_s
         last = ""
@@ -243,20 +284,23 @@ class ViyaClient:
                 else:
                     raise ViyaHTTPError(resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp))
             unsure = True
-            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last)
+            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last,
+                                 run_id)
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
                 break
         if unsure and attempt > 1:  # a late creation by an earlier attempt: one last look
-            found = self._settle(name, attempt, 0.0, deadline, last)
+            found = self._settle(name, attempt, 0.0, deadline, last, run_id)
             if found is not None:
                 return found
         raise SubmissionLost(f"could not submit {name} after {attempt} attempt(s) ({last})")
 
-    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str) -> dict[str, Any] | None:
+    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str,
+                run_id: str | None = None) -> dict[str, Any] | None:
         """Look up a job of unknown fate by name, at backoff intervals, until ``window`` s have passed
-        (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed."""
+        (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed.
+        With ``run_id``, a job carrying another run's id never counts: another run's job is never adopted."""
         until = time.monotonic() + window
         lookups = failures = 0
         n = attempt
@@ -271,6 +315,13 @@ class ViyaClient:
                 if failures >= SETTLE_FAILURES or time.monotonic() >= deadline:
                     raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
                 continue
+            if run_id is not None:
+                # another run's job (its mark says so) is never adopted nor canceled; a job without the
+                # mark (a Viya that does not echo properties) is ours by name: the name holds the run token
+                foreign = [j for j in found if job_run_id(j) not in (None, run_id)]
+                if foreign:
+                    log.warning("job name %s is also used by %d job(s) of another run; left alone", name, len(foreign))
+                found = [j for j in found if j not in foreign]
             if found:
                 return self._keep_one(name, found)
             lookups += 1
@@ -279,7 +330,8 @@ class ViyaClient:
                 return None
 
     def _keep_one(self, name: str, found: list[dict[str, Any]]) -> dict[str, Any]:
-        """The first-created job of that name; any later one (a retry racing a slow creation) is canceled."""
+        """The first-created job of that name; any later one (a retry racing a slow creation) is canceled.
+        ``found`` holds only this run's jobs (``_settle`` filters by run id): never cancel another run's."""
         if len(found) == 1:
             return found[0]
         ordered = sorted(found, key=lambda j: str(j.get("creationTimeStamp") or ""))
@@ -293,6 +345,14 @@ class ViyaClient:
                 log.warning("job %s exists %d times (a slow creation raced a retry); canceled duplicate %s",
                             name, len(found), extra.get("id"))
         return ordered[0]
+
+    def list_marked_jobs(self, states: Sequence[str] = ACTIVE_STATES) -> list[dict[str, Any]]:
+        """Jobs in ``states`` that carry jes-runner's marks (the application and a run id), any run."""
+        flt = ("and(eq(submittedByApplication," + quote(APPLICATION, "'") + "),in(state,"
+               + ",".join(quote(s, "'") for s in states) + "))")
+        jobs = [j for page in self.iter_collection("/jobExecution/jobs", {"filter": flt}, limit=1000) for j in page]
+        # the filter narrows; the marks decide (a server that ignores part of a filter must not widen this)
+        return [j for j in jobs if job_run_id(j) and j.get("state") in states]
 
     def get_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Full job objects for many ids, ≤100 ids per list request."""

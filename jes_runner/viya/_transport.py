@@ -6,36 +6,94 @@ network (tests pass a function; the benchmark wraps the default to count calls).
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from jes_runner._util import SocketDeadline
 
 Handler = Callable[[requests.PreparedRequest], requests.Response]
 
+log = logging.getLogger("jes_runner.viya")
+
+
+class _Watched:
+    """Pool mixin: hands every connection it lends to the exchange's :class:`SocketDeadline`."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        deadline = SocketDeadline.current()
+        if deadline is not None:
+            deadline.watch(conn)
+        return conn
+
+
+class _WatchedPool(_Watched, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_Watched, HTTPSConnectionPool):
+    pass
+
+
+_POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
 
 class RequestsTransport:
-    """Default handler: a pooled requests.Session, no redirects, no adapter retries."""
+    """Default handler: a pooled requests.Session, no redirects, no adapter retries.
+
+    ``timeout`` bounds each whole exchange -- connect, send, the status line, headers and
+    body -- not each read: a server trickling one byte every few seconds is cut off
+    when the time is up (:class:`SocketDeadline`), and the exchange fails as a timeout.
+    With ``verify=False`` one warning is logged per client, not one per request.
+    """
 
     def __init__(self, *, timeout: float = 30.0, verify: bool | str = True, pool_size: int = 16) -> None:
         self.timeout = timeout
         self.verify = verify
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        if verify is False:
+            # urllib3 would warn on every request; said once here instead (process-wide: a CLI run is one client)
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+            log.warning("TLS certificate verification is off (--no-verify-tls / JES_VERIFY_TLS=false): "
+                        "anyone on the path can read the credentials; use JES_CA_BUNDLE instead")
 
     def __call__(self, request: requests.PreparedRequest) -> requests.Response:
         # merge_environment_settings honours HTTPS_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE like requests.get would
         env: Mapping[str, Any] = self.session.merge_environment_settings(request.url, {}, None, self.verify, None)
-        return self.session.send(
-            request,
-            timeout=self.timeout,
-            allow_redirects=False,
-            verify=env.get("verify", self.verify),
-            proxies=env.get("proxies") or {},
-        )
+        with SocketDeadline(self.timeout) as deadline:
+            try:
+                return self.session.send(
+                    request,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    verify=env.get("verify", self.verify),
+                    proxies=env.get("proxies") or {},
+                )
+            except requests.RequestException as e:
+                if deadline.expired:
+                    raise requests.exceptions.Timeout(f"no complete answer within {self.timeout:g} s") from e
+                raise
 
     def close(self) -> None:
         self.session.close()

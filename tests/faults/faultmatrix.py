@@ -17,6 +17,15 @@ handed to the runner, a Pushgateway token) are planted in every case and looked
 for in stdout, stderr, the results file, the checkpoint, the HTML report, every
 other text file the run wrote, and a real Pushgateway's /metrics.
 
+Issue 11's rows (``ISOLATION_CASES`` and ``emulator-slow``, at the end) are runs that
+overlap, crash or hang: some are ordinary cases (a trickling Pushgateway, a skewed
+SASLogon clock, credentials planted in URLs), the others have their own shape
+(``Case.special``): two runners sharing one emulator and one output directory,
+judged per run on its own slice of the ground truth (job names carry the run
+token) and across runs; kill -9 then two restarts and ``recover``; a runner
+against a loopback server trickling one byte every 3 s; the emulator itself
+under 800 slow connections.
+
 Time scaling: the cluster runs at ``SPEED`` (real s per model s, 0.002: a 40 s
 job takes 80 ms). Orchestrator lags/outages are model seconds, scaled with it.
 HTTP-side faults act on real seconds: the "2 s latency" case adds 50 ms to
@@ -97,6 +106,9 @@ class Case:
     injected: tuple[str, ...] = ()  # ground-truth fault kinds that must have happened
     check: Callable[[Outcome], list[str]] | None = None
     status: str | None = None  # expected results status
+    trickle_push: bool = False  # JES_PUSHGATEWAY_URL is a server trickling one byte every 3 s
+    url_credentials: bool = False  # planted user:password@ in the Viya and Pushgateway URLs
+    special: Callable[[Case, Path, str | None], Row] | None = None  # a case with its own shape (issue 11)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -368,6 +380,8 @@ class Outcome:
     artifacts: dict[str, str]  # name -> text, scanned for secrets
     secrets: list[str]
     driver_log: list[str]
+    ended_wall: float = 0.0  # time.time() when the runner exited
+    results_mtime: float | None = None  # when the results file was written
 
 
 @contextlib.contextmanager
@@ -422,35 +436,72 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+PG_URL_SECRET = "pgu-Qd4Lm9-matrix-only-77c2"  # planted as the password in the Pushgateway URL
+
+
+def runner_env(case: Case, workdir: Path, out_dir: Path, pg: str | None, access: str, refresh: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+    env.update({
+        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        "JES_USERNAME": USERNAME, "JES_PASSWORD": PASSWORD,
+        "JES_CLIENT_ID": CLIENT_ID, "JES_CLIENT_SECRET": CLIENT_SECRET,
+        "JES_ACCESS_TOKEN": access, "JES_REFRESH_TOKEN": refresh,
+        "JES_SECRETS_DIR": str(workdir / "no-secrets-dir"),
+        "JES_OUTPUT_DIR": str(out_dir),
+        "JES_PHASES": json.dumps(PHASES),
+        "JES_RETRY_BACKOFF_S": "0.02",
+        "JES_CORRELATION_DEADLINE_S": "15",
+        "JES_CLUSTER": "fault-matrix", "JES_ENVIRONMENT": case.id,
+        "JES_PUSHGATEWAY_TOKEN": PUSHGATEWAY_TOKEN,
+        "JES_PUSHGATEWAY_RETRIES": "1", "JES_PUSHGATEWAY_BACKOFF_S": "0.05", "JES_PUSHGATEWAY_TIMEOUT_S": "3",
+    })
+    if pg:
+        env["JES_PUSHGATEWAY_URL"] = pg
+    env.update(case.env)
+    return env
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{user}:{password}@{rest}"
+
+
+def collect_artifacts(out_dir: Path, texts: dict[str, str], pushgateway_url: str | None) -> dict[str, str]:
+    """Every text the run left (output, files, the pushed metrics): scanned for planted secrets."""
+    artifacts = dict(texts)
+    for f in sorted(out_dir.rglob("*")) if out_dir.exists() else []:
+        if f.is_file():
+            with contextlib.suppress(OSError):
+                data = f.read_bytes()
+                artifacts[f"file {f.name}"] = data.decode("utf-8", "replace") if b"\0" not in data else ""
+    with contextlib.suppress(OSError):
+        artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
+    return artifacts
+
+
 def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: float = 150.0) -> Outcome:
     from jes_runner.emulator import Emulator
 
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir = workdir / "results"
     with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu, \
-            results_volume(out_dir, case.volume) as preexec:
+            results_volume(out_dir, case.volume) as preexec, contextlib.ExitStack() as stack:
         access, refresh = obtain_tokens(emu.url)
         secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
         pg = pushgateway_url if case.pushgateway else f"http://127.0.0.1:{closed_port()}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
-        env.update({
-            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-            "JES_USERNAME": USERNAME, "JES_PASSWORD": PASSWORD,
-            "JES_CLIENT_ID": CLIENT_ID, "JES_CLIENT_SECRET": CLIENT_SECRET,
-            "JES_ACCESS_TOKEN": access, "JES_REFRESH_TOKEN": refresh,
-            "JES_SECRETS_DIR": str(workdir / "no-secrets-dir"),
-            "JES_OUTPUT_DIR": str(out_dir),
-            "JES_PHASES": json.dumps(PHASES),
-            "JES_RETRY_BACKOFF_S": "0.02",
-            "JES_CORRELATION_DEADLINE_S": "15",
-            "JES_CLUSTER": "fault-matrix", "JES_ENVIRONMENT": case.id,
-            "JES_PUSHGATEWAY_TOKEN": PUSHGATEWAY_TOKEN,
-            "JES_PUSHGATEWAY_RETRIES": "1", "JES_PUSHGATEWAY_BACKOFF_S": "0.05", "JES_PUSHGATEWAY_TIMEOUT_S": "3",
-        })
-        if pg:
-            env["JES_PUSHGATEWAY_URL"] = pg
-        env.update(case.env)
-        argv = [sys.executable, "-m", "jes_runner", "run", "--viya-url", emu.url, *case.args]
+        scanned_pg = pushgateway_url
+        if case.trickle_push:
+            from support.trickle import trickle_server
+
+            pg = stack.enter_context(trickle_server(interval=3.0)).url
+            scanned_pg = None  # reading its /metrics would trickle too
+        viya_url = emu.url
+        if case.url_credentials:
+            viya_url = with_credentials(emu.url, USERNAME, PASSWORD)
+            pg = with_credentials(pg, "pusher", PG_URL_SECRET) if pg else pg
+            secrets.append(PG_URL_SECRET)
+        env = runner_env(case, workdir, out_dir, pg, access, refresh)
+        argv = [sys.executable, "-m", "jes_runner", "run", "--viya-url", viya_url, *case.args]
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, preexec_fn=preexec)
@@ -469,28 +520,32 @@ def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: fl
             if driver:
                 driver.join(10)
         elapsed = time.monotonic() - t0
+        ended_wall = time.time()
         truth = emu.ground_truth()
+        artifacts = collect_artifacts(out_dir, {"stdout": stdout, "stderr": stderr}, scanned_pg)
 
-        artifacts: dict[str, str] = {"stdout": stdout, "stderr": stderr}
-        for f in sorted(out_dir.rglob("*")) if out_dir.exists() else []:
-            if f.is_file():
-                with contextlib.suppress(OSError):
-                    data = f.read_bytes()
-                    artifacts[f"file {f.name}"] = data.decode("utf-8", "replace") if b"\0" not in data else ""
-        with contextlib.suppress(OSError):
-            artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
-
-        results, source = None, None
+        results, source, mtime = None, None, None
         files = sorted(out_dir.glob("pooled_jobs_comparison_*.json"))
         if files:
-            results, source = json.loads(files[-1].read_text()), "file"
+            results, source, mtime = json.loads(files[-1].read_text()), "file", files[-1].stat().st_mtime
         else:
             for ln in stdout.splitlines():
                 if ln.startswith('{"schema_version"'):
                     results, source = json.loads(ln), "stdout"
         checkpoint = "".join(v for k, v in artifacts.items() if k.endswith(".checkpoint.jsonl"))
     return Outcome(case, proc.returncode, stdout, stderr, elapsed, results, source, checkpoint, truth,
-                   artifacts, secrets, ctx.log)
+                   artifacts, secrets, ctx.log, ended_wall, mtime)
+
+
+def run_and_judge(case: Case, workdir: Path, pushgateway_url: str | None) -> tuple[Row, str]:
+    """One case's row, and what to show when it has problems."""
+    if case.special is not None:
+        row = case.special(case, workdir, pushgateway_url)
+        return row, ""
+    outcome = run_case(case, workdir, pushgateway_url)
+    detail = (f"\n--- driver: {outcome.driver_log}\n--- stdout (tail) ---\n{outcome.stdout[-4000:]}"
+              f"\n--- stderr ---\n{outcome.stderr[-2000:]}")
+    return judge(outcome), detail
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -507,6 +562,7 @@ class Row:
     expected_exit: int
     seconds: float
     problems: list[str]
+    exit_label: str | None = None  # several processes: their exit codes, e.g. "0/0"
 
 
 def judge(o: Outcome) -> Row:
@@ -580,7 +636,7 @@ def judge(o: Outcome) -> Row:
             problems.append(f"no '{kind}' fault was injected (injected: {dict(kinds)})")
 
     problems += find_leaks(o.artifacts, o.secrets)
-    if case.pushgateway and case.exit_code != 4:
+    if case.pushgateway and not case.trickle_push and case.exit_code != 4:
         pushed = o.artifacts.get("pushgateway /metrics", "")
         if f'environment="{case.id}"' not in pushed:
             problems.append("the run's metrics are not on the Pushgateway")
@@ -606,7 +662,8 @@ def table(rows: list[Row]) -> str:
     head = ["fault", "jobs", "lost", "duplicated", "orphaned", "max timing error", "exit code"]
     body = [[r.fault, str(r.jobs), str(r.lost), str(r.duplicated), str(r.orphaned),
              "-" if r.max_timing_error is None else f"{r.max_timing_error:.3f} s",
-             str(r.exit_code) + ("" if r.exit_code == r.expected_exit else f" (expected {r.expected_exit})")]
+             (r.exit_label or str(r.exit_code))
+             + ("" if r.exit_code == r.expected_exit else f" (expected {r.expected_exit})")]
             for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
 
@@ -614,3 +671,389 @@ def table(rows: list[Row]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
+
+
+# -- issue 11: runs that overlap, crash or hang ---------------------------------------------------
+
+TRICKLE_PUSH_TIMEOUT_S = 2.0
+GRACE_S = 8.0
+
+
+# `python -m jes_runner`, with the plan's clock pinned: both runs of a pair get the same <epoch>
+# (the second their names are stamped with) however long each interpreter takes to start
+PINNED_EPOCH = """
+import sys, types
+import jes_runner.measure.plan as plan
+plan.time = types.SimpleNamespace(time=lambda: {epoch})
+from jes_runner.cli.main import main
+sys.argv[0] = "jes-runner"
+raise SystemExit(main())
+"""
+
+
+def _spawn(argv: list[str], workdir: Path, env: dict[str, str], epoch: int | None = None) -> subprocess.Popen[str]:
+    head = ["-m", "jes_runner"] if epoch is None else ["-c", PINNED_EPOCH.format(epoch=epoch)]
+    return subprocess.Popen([sys.executable, *head, *argv], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 150.0) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return out, err + f"\n[fault matrix: killed after {timeout} s]"
+
+
+def _row(case: Case, rows: list[Row], exit_codes: list[int], seconds: float, problems: list[str]) -> Row:
+    """One table row from several runs' rows (their sums) plus the case's own problems."""
+    errs = [r.max_timing_error for r in rows if r.max_timing_error is not None]
+    row = Row(case.fault, sum(r.jobs for r in rows), sum(r.lost for r in rows), sum(r.duplicated for r in rows),
+              sum(r.orphaned for r in rows), max(errs) if errs else None, max(exit_codes, default=0),
+              case.exit_code, seconds, [p for r in rows for p in r.problems] + problems)
+    row.exit_label = "/".join(str(c) for c in exit_codes)
+    return row
+
+
+def _own_truth(truth: dict[str, Any], token: str) -> dict[str, Any]:
+    """Ground truth cut down to one run's jobs (their names end with its run token)."""
+    return {**truth, "jobs": [t for t in truth["jobs"] if t["name"].endswith("_" + token)]}
+
+
+def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
+    """Two runners, one job config, one output directory, started in the same second, 40 % of POST
+    replies lost. Judged per run against its own slice of the ground truth, plus across runs."""
+    from jes_runner.emulator import Emulator
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = workdir / "results"
+    problems: list[str] = []
+    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu:
+        access, refresh = obtain_tokens(emu.url)
+        secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
+        env = runner_env(case, workdir, out_dir, pushgateway_url, access, refresh)
+        t0 = time.monotonic()
+        epoch = int(time.time())
+        procs = [_spawn(["run", "--viya-url", emu.url, *case.args], workdir, env, epoch) for _ in range(2)]
+        outputs = [_finish(p) for p in procs]
+        elapsed = time.monotonic() - t0
+        truth = emu.ground_truth()
+    files = sorted(out_dir.glob("pooled_jobs_comparison_*.json"))
+    docs = [json.loads(f.read_text()) for f in files]
+    if len(docs) != 2 or len({d["run_id"] for d in docs}) != 2:
+        problems.append(f"{len(files)} results file(s) for 2 runs: {[f.name for f in files]}")
+    epochs = {m.group(1) for d in docs for p in d["phases"] for j in p["jobs"]
+              if (m := re.search(r"_(\d{9,})(?:_[0-9a-f]+)?$", j["unique_job_name"]))}
+    if len(epochs) != 1:
+        problems.append(f"the runs' names do not share one second (epochs {sorted(epochs)}): the case proves nothing")
+    rows = []
+    for doc in docs:
+        token = doc["run_id"].replace("-", "")[:6]
+        mine = next((i for i, (out, _) in enumerate(outputs) if doc["run_id"] in out), 0)
+        outcome = Outcome(case, procs[mine].returncode, outputs[mine][0], outputs[mine][1], elapsed, doc, "file",
+                          "", _own_truth(truth, token), {}, secrets, [])
+        outcome.artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
+        rows.append(judge(outcome))
+    ids = [{j["job_instance_id"] for p in d["phases"] for j in p["jobs"] if j.get("job_instance_id")} for d in docs]
+    if len(ids) == 2 and ids[0] & ids[1]:
+        problems.append(f"{len(ids[0] & ids[1])} job id(s) in both results files")
+    canceled = [t["name"] for t in truth["jobs"] if t["jes_state"] == "canceled"]
+    if canceled:  # no fault here makes a run cancel anything: every cancel hit a job it must not touch
+        problems.append(f"{len(canceled)} job(s) canceled: {canceled[:3]}")
+    by_id = {t["id"]: t for t in truth["jobs"]}
+    foreign = [j["unique_job_name"] for d in docs for p in d["phases"] for j in p["jobs"]
+               if (o := j["metrics"]["orchestrator_data"]) and o.get("orchestrator_job_id")
+               != by_id.get(j.get("job_instance_id"), {}).get("orchestrator_id")]
+    if foreign:
+        problems.append(f"{len(foreign)} orchestrator record(s) attached to another job: {foreign[:3]}")
+    drops = Counter(f["kind"] for f in truth["faults_injected"])["drop"]
+    if drops < 20:
+        problems.append(f"only {drops} POST replies were lost")
+    problems += find_leaks(collect_artifacts(out_dir, {"stdout": "".join(o for o, _ in outputs),
+                                                       "stderr": "".join(e for _, e in outputs)}, None), secrets)
+    return _row(case, rows, [p.returncode for p in procs], elapsed, problems)
+
+
+STUCK_AT_KILL = ["ta_pooled", "te_pooled", "ts_pooled"]  # last jobs of the config: in flight when killed
+
+
+def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
+    """kill -9 mid-phase, three long jobs in flight; then (1) a run at once: the dead run's jobs are
+    listed but left alone (it could be alive: within its job timeout); (2) a run past that timeout
+    with --cancel-orphans: listed and canceled; (3) `recover` on the dead run's checkpoint: a
+    schema-valid results file (aborted) that `export` reads."""
+    from jes_runner.emulator import Emulator
+    from jes_runner.results.schema import validate_results
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = workdir / "results"
+    problems: list[str] = []
+    dead_timeout = 3.0
+    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu:
+        access, refresh = obtain_tokens(emu.url)
+        secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
+        env = runner_env(case, workdir, out_dir, pushgateway_url, access, refresh)
+        t0 = time.monotonic()
+        dead = _spawn(["run", "--viya-url", emu.url, "--job-timeout", str(dead_timeout)], workdir, env)
+        while dead.poll() is None and time.monotonic() - t0 < 60:  # kill once the long jobs are running
+            running = [t for t in emu.ground_truth()["jobs"] if t["jes_state"] == "running"
+                       and t["name"].split("_")[0] + "_pooled" in STUCK_AT_KILL]
+            if len(running) == len(STUCK_AT_KILL):
+                break
+            time.sleep(0.05)
+        dead.kill()
+        dead_out, dead_err = dead.communicate()
+        killed_at = time.monotonic()
+        left = [t for t in emu.ground_truth()["jobs"] if t["jes_state"] in ("pending", "running")]
+        if len(left) < len(STUCK_AT_KILL):
+            problems.append(f"only {len(left)} job(s) left in Viya by the killed run")
+        quick = ["run", "--viya-url", emu.url, "--limit-jobs", "3", "--sequential-only", "--no-report"]
+        first_out, first_err = _finish(_spawn([*quick, "--cancel-orphans"], workdir, env))
+        after_first = {t["id"]: t["jes_state"] for t in emu.ground_truth()["jobs"]}
+        if any(after_first[t["id"]] == "canceled" for t in left):
+            problems.append("a run canceled jobs of a run still within its job timeout")
+        if "may still be running -- left alone" not in first_err:
+            problems.append("the immediate restart did not list the dead run's jobs as left alone")
+        # past its timeout + the 5 s slack (+ 1.5 s: the server's Date header has whole seconds)
+        time.sleep(max(0.0, killed_at + dead_timeout + 6.5 - time.monotonic()))
+        second = _spawn([*quick, "--cancel-orphans"], workdir, env)
+        second_out, second_err = _finish(second)
+        truth = emu.ground_truth()
+        states = {t["id"]: t["jes_state"] for t in truth["jobs"]}
+        if "the run is gone -- canceled" not in second_err:
+            problems.append("the restart with --cancel-orphans did not say it canceled the dead run's jobs")
+        still = [t["name"] for t in left if states[t["id"]] in ("pending", "running")]
+        orphaned = len(still)
+        if still:
+            problems.append(f"{len(still)} orphan(s) still pending/running: {still[:3]}")
+        checkpoints = [c for c in out_dir.glob("*.checkpoint.jsonl") if c.read_text().count('"type":"job"') > 10]
+        if len(checkpoints) != 1:
+            problems.append(f"{len(checkpoints)} checkpoint(s) of the killed run")
+            return _row(case, [], [dead.returncode, second.returncode], time.monotonic() - t0, problems)
+        rec = subprocess.run([sys.executable, "-m", "jes_runner", "recover", str(checkpoints[0]), "--viya-url",
+                              emu.url, "--output-dir", str(workdir / "recovered")], cwd=workdir, env=env,
+                             capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - t0
+    recovered = sorted((workdir / "recovered").glob("pooled_jobs_comparison_*.json"))
+    if rec.returncode != 0 or not recovered:
+        problems.append(f"recover exit {rec.returncode}: {rec.stderr.strip()[-300:]}")
+        return _row(case, [], [dead.returncode, second.returncode, rec.returncode], seconds, problems)
+    doc = json.loads(recovered[0].read_text())
+    errors = validate_results(doc)
+    if errors:
+        problems.append(f"recovered file: schema {errors[:3]}")
+    if doc["status"] != "aborted":
+        problems.append(f"recovered status {doc['status']}")
+    token = doc["run_id"].replace("-", "")[:6]
+    recs = [j for p in doc["phases"] for j in p["jobs"]]
+    finished = [t for t in _own_truth(truth, token)["jobs"] if t["jes_end_epoch"] is not None
+                and t["name"].split("_")[0] + "_pooled" not in STUCK_AT_KILL]
+    recorded = {j["job_instance_id"] for j in recs}
+    # the dead run's checkpoint has every job that ended before the kill; ones ending after it are not measured
+    before_kill = [t for t in finished if t["id"] in recorded]
+    by_id = {t["id"]: t for t in truth["jobs"]}
+    errs = [abs(j["duration"] - (by_id[j["job_instance_id"]]["jes_end_epoch"] - by_id[j["job_instance_id"]]["submit_epoch"]))
+            for j in recs if j["timing_source"] == "server" and j["job_instance_id"] in by_id]
+    wrong = [j["unique_job_name"] for j in recs if by_id.get(j["job_instance_id"], {}).get("name") != j["unique_job_name"]]
+    if wrong:
+        problems.append(f"recovered records pointing at other jobs: {wrong[:3]}")
+    unmatched = sum(len(p["unmatched_jobs"]) for p in doc["phases"])
+    if unmatched:
+        problems.append(f"{unmatched} recovered job(s) left uncorrelated")
+    readers = [["export", str(recovered[0]), "--format", "csv", "--out", str(workdir / "recovered.csv")],
+               ["report", str(recovered[0]), "--no-png", "--out", str(workdir / "recovered_report")],
+               ["compare", str(recovered[0]), str(recovered[0])]]
+    if pushgateway_url:
+        readers.append(["push", str(recovered[0]), "--pushgateway-url", pushgateway_url])
+    for argv in readers:
+        done = subprocess.run([sys.executable, "-m", "jes_runner", *argv], cwd=workdir, env=env, capture_output=True,
+                              text=True, timeout=120)
+        if done.returncode != 0:
+            problems.append(f"{argv[0]} of the recovered file: exit {done.returncode} {done.stderr.strip()[-200:]}")
+    texts = {"stdout": dead_out + first_out + second_out + rec.stdout, "stderr": dead_err + first_err + second_err + rec.stderr}
+    problems += find_leaks(collect_artifacts(workdir, texts, None), secrets)
+    checkpointed = {json.loads(ln)["unique_job_name"] for ln in checkpoints[0].read_text().splitlines()
+                    if '"type":"job"' in ln}
+    lost = checkpointed - {j["unique_job_name"] for j in recs}
+    if lost:
+        problems.append(f"{len(lost)} checkpointed job(s) missing from the recovered file: {sorted(lost)[:3]}")
+    if len(before_kill) != len(recs):
+        problems.append(f"{len(recs)} recovered records, {len(before_kill)} of them finished server jobs")
+    row = Row(case.fault, len(recs), len(lost), 0, orphaned, max(errs) if errs else None, second.returncode,
+              case.exit_code, seconds, problems)
+    row.exit_label = f"-9/{second.returncode}/recover {rec.returncode}"
+    return row
+
+
+def trickle_viya(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
+    """Viya trickles one byte every 3 s: each request ends at JES_REQUEST_TIMEOUT_S, the run soon after."""
+    from support.trickle import trickle_server
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = runner_env(case, workdir, workdir / "results", None, "", "")
+    env.pop("JES_ACCESS_TOKEN"), env.pop("JES_REFRESH_TOKEN")
+    with trickle_server(interval=3.0) as t:
+        t0 = time.monotonic()
+        proc = _spawn(["run", "--viya-url", t.url, "--limit-jobs", "3"], workdir, env)
+        out, err = _finish(proc, timeout=120)
+        seconds = time.monotonic() - t0
+    problems = []
+    timeout = float(case.env["JES_REQUEST_TIMEOUT_S"])
+    attempts = (1 + int(case.env["JES_MAX_RETRIES"])) * 2  # the token grant, retried; nothing gets further
+    bound = attempts * timeout + 5.0  # + interpreter start and backoff
+    if seconds > bound:
+        problems.append(f"the run took {seconds:.1f} s, more than {attempts} x {timeout:g} s + 5 s")
+    if proc.returncode != case.exit_code:
+        problems.append(f"exit code {proc.returncode}, expected {case.exit_code}")
+    if "timed out" not in err:
+        problems.append(f"no line says Viya timed out: {err.strip()[-200:]}")
+    if "Traceback" in err:
+        problems.append("a traceback was printed")
+    problems += find_leaks({"stdout": out, "stderr": err}, [PASSWORD, CLIENT_SECRET])
+    return Row(case.fault, 0, 0, 0, 0, None, proc.returncode, case.exit_code, seconds, problems)
+
+
+def check_push_bounded(o: Outcome) -> list[str]:
+    """The push (2 attempts of at most 2 s each) ends that long after the results file was written."""
+    problems = check_push_failed(o)
+    push_s = o.ended_wall - o.results_mtime if o.results_mtime else None
+    limit = 2 * TRICKLE_PUSH_TIMEOUT_S + 0.05 + 4.0  # + the summary and the interpreter's exit
+    if push_s is None or push_s > limit:
+        problems.append(f"push phase took {push_s} s (limit {limit:g} s)")
+    return problems
+
+
+def check_grace_kept(o: Outcome) -> list[str]:
+    problems = check_aborted(o) + check_push_failed(o)
+    if "exhausted" in o.stderr:
+        problems.append("the watchdog had to end the run: the push overran the grace period")
+    return problems
+
+
+def check_grants(o: Outcome) -> list[str]:
+    # the matrix itself asked for one (obtain_tokens: the tokens handed to the runner)
+    grants = o.truth["requests"].get("POST /SASLogon/oauth/token", 0) - 1
+    by_kind = ((o.results or {}).get("metadata") or {}).get("viya_requests", {}).get("by_kind", {})
+    problems = [] if grants <= 2 else [f"{grants} token grants (client clock 2 h ahead), expected at most 2"]
+    if by_kind.get("POST /SASLogon/oauth", 0) != grants:
+        problems.append(f"the runner counted {by_kind.get('POST /SASLogon/oauth')} grants, the server {grants}")
+    return problems
+
+
+ISOLATION_CASES: list[Case] = [
+    Case("same-second", "2 runs in one second + 40 % lost POST replies", 0,
+         _rules({"endpoint": "POST /jobExecution/jobs", "drop_reply_rate": 0.4}), special=same_second),
+    Case("kill9", "kill -9 mid-phase, restart, recover", 0,
+         {"jobs": {name: {"elapsed_s": 1e6} for name in STUCK_AT_KILL}}, special=kill9_restart),
+    Case("trickle-push", "Pushgateway trickling 1 byte / 3 s", 4, trickle_push=True, args=["--no-report"],
+         env={"JES_PUSHGATEWAY_TIMEOUT_S": str(TRICKLE_PUSH_TIMEOUT_S), "JES_PUSHGATEWAY_RETRIES": "1"},
+         check=check_push_bounded),
+    Case("sigterm+trickle-push", "SIGTERM + trickling Pushgateway (grace 8 s)", 143, trickle_push=True,
+         driver=sigterm_mid_phase, status="aborted", check=check_grace_kept,
+         env={"JES_GRACE_PERIOD_SECONDS": str(GRACE_S), "JES_PUSHGATEWAY_TIMEOUT_S": "30",
+              "JES_PUSHGATEWAY_RETRIES": "3"}),
+    Case("trickle-viya", "Viya trickling 1 byte / 3 s", 2, special=trickle_viya,
+         env={"JES_REQUEST_TIMEOUT_S": "2", "JES_MAX_RETRIES": "1"}),
+    Case("clock-skew", "client clock 2 h ahead of SASLogon", 0, {"auth": {"clock_offset_s": -7200}},
+         check=check_grants),
+    Case("url-credentials", "credentials planted in the Viya and Pushgateway URLs", 0, url_credentials=True),
+]
+CASES += ISOLATION_CASES
+CASE_IDS = [c.id for c in CASES]
+
+
+SLOW_CLIENTS = 800
+
+
+def emulator_slow_clients(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
+    """800 loopback connections that never finish their request, one announcing a 1 GB body, one a
+    bogus Content-Length, 500 probes of unknown paths: a normal client is still served at once, the
+    slow ones are cut at the request/idle timeout, memory and the request counters stay bounded."""
+    import socket
+
+    import psutil
+    import requests
+
+    from jes_runner.emulator import Emulator
+
+    problems: list[str] = []
+    me = psutil.Process()
+    limits = {"request_timeout_s": 3.0, "idle_timeout_s": 3.0}
+    t0 = time.monotonic()
+    with Emulator(port=0, limits=limits) as emu:
+        host, port = "127.0.0.1", emu.port
+        rss0 = me.memory_info().rss
+        slow: list[socket.socket] = []
+        for i in range(SLOW_CLIENTS):
+            s = socket.create_connection((host, port), timeout=10)
+            if i % 2:  # half get as far as a header, half say nothing at all
+                s.sendall(b"GET /jobExecution/jobs HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        big = socket.create_connection((host, port), timeout=10)
+        big.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n" + b"x" * 65536)
+        bogus = socket.create_connection((host, port), timeout=10)
+        bogus.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
+        time.sleep(0.5)
+        threads_peak = me.num_threads()
+        rss_peak = me.memory_info().rss
+        t_normal = time.monotonic()
+        try:
+            tok = requests.post(emu.url + "/SASLogon/oauth/token", auth=("sas.cli", ""), timeout=10,
+                                data={"grant_type": "password", "username": emu.username, "password": emu.password})
+            ctxs = requests.get(emu.url + "/compute/contexts", timeout=10,
+                                headers={"Authorization": f"Bearer {tok.json()['access_token']}"})
+            served = tok.status_code == 200 and ctxs.status_code == 200 and ctxs.json()["items"]
+        except (requests.RequestException, ValueError, KeyError) as e:
+            served, ctxs = False, None
+            problems.append(f"the normal client failed: {e.__class__.__name__}")
+        normal_s = time.monotonic() - t_normal
+        if not served:
+            problems.append("the normal client was not served")
+        if normal_s > 2.0:
+            problems.append(f"the normal client waited {normal_s:.1f} s")
+        for s, expect in ((big, b" 413 "), (bogus, b" 400 ")):
+            head = s.recv(200)
+            if expect not in head:
+                problems.append(f"expected{expect.decode()}got {head[:40]!r}")
+        for _ in range(500):
+            requests.get(emu.url + f"/probe/{time.monotonic_ns()}", timeout=10)
+        buckets = [k for k in emu.requests if "no route" in k or k.startswith("GET /probe")]
+        if len(buckets) != 1:
+            problems.append(f"{len(buckets)} request counters for 500 unknown paths")
+        deadline = time.monotonic() + limits["request_timeout_s"] + 5
+        open_slow = SLOW_CLIENTS
+        while time.monotonic() < deadline:
+            with emu._server.conns_lock:
+                open_slow = len(emu._server.conns)
+            if open_slow == 0:
+                break
+            time.sleep(0.2)
+        cut_s = time.monotonic() - t_normal
+        if open_slow:
+            problems.append(f"{open_slow} connection(s) still open {cut_s:.0f} s later")
+        closed = 0
+        for s in slow:
+            s.settimeout(0.5)
+            with contextlib.suppress(OSError):
+                if s.recv(1) == b"":
+                    closed += 1
+            s.close()
+        big.close()
+        bogus.close()
+        if closed < SLOW_CLIENTS:
+            problems.append(f"only {closed} of {SLOW_CLIENTS} slow connections were closed by the emulator")
+    grown_mb = (rss_peak - rss0) / 2**20
+    if grown_mb > 256:
+        problems.append(f"memory grew {grown_mb:.0f} MB under {SLOW_CLIENTS} slow connections")
+    seconds = time.monotonic() - t0
+    print(f"[emulator-slow-clients] threads at peak {threads_peak}, RSS +{grown_mb:.0f} MB, normal client "
+          f"{normal_s * 1000:.0f} ms, all slow connections cut within {cut_s:.1f} s", file=sys.stderr)
+    row = Row(case.fault, 0, 0, 0, 0, None, 0 if served else 1, case.exit_code, seconds, problems)
+    row.exit_label = "served" if served else "not served"
+    return row
+
+
+CASES.append(Case("emulator-slow", f"emulator: {SLOW_CLIENTS} slow connections + 1 GB Content-Length", 0,
+                  special=emulator_slow_clients))
+CASE_IDS = [c.id for c in CASES]

@@ -174,6 +174,7 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- end }}
 {{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}{{ end }}
 {{- $env = append $env (dict "name" "JES_GRACE_PERIOD_SECONDS" "value" (toString $r.gracePeriodSeconds)) }}
+{{- $env = append $env (dict "name" "JES_CANCEL_ORPHANS" "value" (toString $r.cancelOrphans)) }}
 {{- $env = append $env (dict "name" "JES_OUTPUT_DIR" "value" .Values.persistence.mountPath) }}
 {{- $env = append $env (dict "name" "JES_SECRETS_DIR" "value" (include "jes-runner.secretsDir" .)) }}
 {{- if include "jes-runner.jobConfigMapName" . }}

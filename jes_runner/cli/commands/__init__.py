@@ -19,5 +19,6 @@ SUMMARIES: dict[str, str] = {
     "orchestrator": 'recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory',
     "sweep": 'run the concurrent phase at several concurrency levels and find the knee',
     "whatif": 'fit the cluster model to a measured run; replay node counts and concurrency levels',
+    "recover": "a dead run's checkpoint as a results file (status aborted), correlation redone",
     "check": 'preflight: Viya, token, contexts, job definitions, Pushgateway, results directory',
 }

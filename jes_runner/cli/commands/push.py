@@ -14,6 +14,8 @@ from jes_runner.sinks.metrics.registry import LABEL_KEYS, default_labels, run_su
 
 
 def load_results_file(path: Path) -> dict[str, Any]:
+    if path.name.endswith(".checkpoint.jsonl"):
+        raise JesError(f"{path}: a run's checkpoint, not a results file -- `jes-runner recover {path}` turns it into one")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -17,6 +17,7 @@ would replace the whole group and erase the last success):
 from __future__ import annotations
 
 import base64
+import http.client
 import logging
 import ssl
 import time
@@ -25,14 +26,17 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from prometheus_client import push_to_gateway, pushadd_to_gateway
 
+from jes_runner._util import SocketDeadline, redact_url
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.sinks.metrics.registry import JOB, build_registry, default_labels, run_succeeded
 
 log = logging.getLogger("jes_runner.sinks.metrics.push")
+
+__all__ = ["PushHTTPError", "push_results", "pushgateway_handler", "redact_url"]
 
 Handler = Callable[..., Callable[[], None]]
 
@@ -59,6 +63,36 @@ def _secret(settings: Any, name: str) -> str | None:
     return str(value) or None
 
 
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        deadline = SocketDeadline.current()
+        if deadline is not None:
+            deadline.watch(self)  # read self.sock when the time is up
+        super().connect()
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        deadline = SocketDeadline.current()
+        if deadline is not None:
+            deadline.watch(self)
+        super().connect()
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_WatchedHTTPConnection, req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._ctx = context
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_WatchedHTTPSConnection, req, context=self._ctx)
+
+
 def pushgateway_handler(
     username: str | None = None,
     password: str | None = None,
@@ -75,7 +109,7 @@ def pushgateway_handler(
     elif username is not None and password is not None:
         auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(_WatchedHTTPHandler(), _WatchedHTTPSHandler(context=context))
 
     def handler(
         url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
@@ -86,25 +120,25 @@ def pushgateway_handler(
                 req.add_header(k, v)
             if auth:
                 req.add_header("Authorization", auth)
-            try:
-                with opener.open(req, timeout=timeout) as resp:
-                    resp.read()
-            except urllib.error.HTTPError as e:
-                body = " ".join(e.read(300).decode("utf-8", "replace").split())
-                raise PushHTTPError(e.code, str(e.reason or ""), body) from None
+            # ``timeout`` bounds the whole exchange (connect + send + every read), not each read
+            total = DEFAULT_TIMEOUT_S if timeout is None else timeout
+            with SocketDeadline(total) as deadline:
+                try:
+                    with opener.open(req, timeout=total) as resp:
+                        resp.read()
+                except urllib.error.HTTPError as e:
+                    body = " ".join(e.read(300).decode("utf-8", "replace").split())
+                    raise PushHTTPError(e.code, str(e.reason or ""), body) from None
+                except (OSError, http.client.HTTPException):
+                    if deadline.expired:
+                        raise TimeoutError(f"no complete answer within {total:g} s") from None
+                    raise
+                if deadline.expired:  # cut off mid-body: an answer read to the end was not received
+                    raise TimeoutError(f"no complete answer within {total:g} s")
 
         return send
 
     return handler
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password@ and query (where tokens sometimes hide)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -132,6 +166,8 @@ def push_results(
     *,
     labels: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Push one run's metrics (PUT if it succeeded, POST if not -- see the module doc).
 
@@ -140,7 +176,10 @@ def push_results(
     ``pushgateway_token``, ``pushgateway_ca_bundle``, ``pushgateway_timeout_s``,
     ``pushgateway_retries``, ``pushgateway_backoff_s``. Retries connection errors and
     5xx/408/429 with exponential backoff; then logs one line and raises
-    ``JesError(exit_code=ExitCode.PUSH_FAILED)``.
+    ``JesError(exit_code=ExitCode.PUSH_FAILED)``. Each attempt is bounded as a whole
+    (connect + send + every read) by ``pushgateway_timeout_s``; ``deadline``
+    (``clock()`` time, e.g. the end of a SIGTERM grace period) bounds all attempts
+    and waits together: no attempt or wait starts that could not end before it.
     """
     url = getattr(settings, "pushgateway_url", None)
     if not url:
@@ -173,12 +212,16 @@ def push_results(
 
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
+        budget = timeout if deadline is None else min(timeout, deadline - clock())
         try:
-            push(url, job=JOB, registry=registry, grouping_key=grouping, timeout=timeout, handler=handler)
+            if budget <= 0:
+                raise TimeoutError("no time left before the deadline (grace period)")
+            push(url, job=JOB, registry=registry, grouping_key=grouping, timeout=budget, handler=handler)
         except Exception as e:  # anything the transport raises is a push failure
             reason = _reason(e, (password, token))
-            if attempt < attempts and _retryable(e):
-                delay = backoff * 2 ** (attempt - 1)
+            delay = backoff * 2 ** (attempt - 1)
+            fits = deadline is None or clock() + delay < deadline
+            if attempt < attempts and _retryable(e) and fits and budget > 0:
                 log.debug("Pushgateway push attempt %d/%d failed (%s); retrying in %.1fs", attempt, attempts, reason, delay)
                 sleep(delay)
                 continue

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner._util import parse_ts, write_atomic
+from jes_runner._util import create_exclusive, parse_ts
 from jes_runner.analysis.sweep import SWEEP_PREFIX
 from jes_runner.config.phases import slug
 from jes_runner.console import fmt_seconds
@@ -397,7 +397,9 @@ def sweep_figure(doc: dict[str, Any]) -> bytes:
 def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
     path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
     try:
-        write_atomic(path, json.dumps(doc, indent=2) + "\n")
+        # exclusive: two sweeps ending in the same second keep both
+        path = create_exclusive([path, *(path.with_name(f"{path.stem}_{i}.json") for i in range(2, 100))],
+                                json.dumps(doc, indent=2) + "\n")
         path.with_suffix(".png").write_bytes(sweep_figure(doc))
     except OSError as e:
         raise JesError(f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE) from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jes_runner import __version__
+from jes_runner._util import redact_url
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError, missing_extra
 from jes_runner.results.views import PhaseView, normalize_results, phase_views
@@ -73,7 +74,8 @@ def write_report(results: dict[str, Any], out_dir: Path, *, source: str = "", pn
 def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | None:
     """The `run` sink: the report next to the results file; a failure is a warning, not a lost run."""
     try:
-        return write_report(results, default_out_dir(results_path), source=results_path.name)
+        out_dir = _new_dir(default_out_dir(results_path))
+        return write_report(results, out_dir, source=results_path.name)
     except ImportError as e:  # the `report` extra is not installed (the container image)
         extra = missing_extra(e)
         if extra is None:
@@ -83,6 +85,18 @@ def write_report_beside(results_path: Path, results: dict[str, Any]) -> Path | N
     except Exception as e:  # the measurement is already safe on disk
         log.warning("report not written: %s", " ".join(str(e).split()) or e.__class__.__name__)
         return None
+
+
+def _new_dir(path: Path) -> Path:
+    """Create ``path`` (or ``path_2``, ...) exclusively: a run's report never shares a folder with another's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for candidate in [path, *(path.with_name(f"{path.name}_{i}") for i in range(2, 100))]:
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{path} and its numbered variants exist")
 
 
 # -- CLI ---------------------------------------------------------------------------------
@@ -163,7 +177,8 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
     ]
     meta_line = " · ".join(_e(x) for x in [
         f"started {meta.get('started_at')}" if meta.get("started_at") else None,
-        f"Viya {meta.get('viya_url')}" if meta.get("viya_url") else None,
+        # redacted again: a results file from an older version may hold user:pass@ in the URL
+        f"Viya {redact_url(str(meta.get('viya_url')))}" if meta.get("viya_url") else None,
         f"cluster {labels.get('cluster')}" if labels.get("cluster") else None,
         f"environment {labels.get('environment')}" if labels.get("environment") else None,
         f"schema {results.get('schema_version')}", source or None,
