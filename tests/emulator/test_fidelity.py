@@ -72,7 +72,7 @@ def test_ks_statistic() -> None:
 # ----- properties of the model (hypothesis) ---------------------------------------------
 
 
-def pool_scenario(max_nodes: int, slots: int, seed: int) -> Scenario:
+def pool_scenario(max_nodes: int, slots: int, seed: int, jitter: float = 0.15) -> Scenario:
     return parse_scenario(
         {
             "profile": None,
@@ -92,7 +92,7 @@ def pool_scenario(max_nodes: int, slots: int, seed: int) -> Scenario:
                     "cpu_capacity": 1.5,
                     "scale_up_delay": 275,
                     "image_pull": 78,
-                    "delay_jitter": 0.15,
+                    "delay_jitter": jitter,
                 }
             },
             "queues": {"q": {"pools": ["tmp"]}},
@@ -122,8 +122,10 @@ workloads = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(workload=workloads, nodes=st.integers(1, 7), slots=st.integers(1, 6), seed=st.integers(0, 9))
 def test_more_nodes_never_slower(workload: list, nodes: int, slots: int, seed: int) -> None:
-    fewer, _ = makespan(pool_scenario(nodes, slots, seed), workload)
-    more, _ = makespan(pool_scenario(nodes + 1, slots, seed), workload)
+    # alike nodes, as in test_more_jobs_never_faster: one more node's own delay draw must not
+    # decide the property (seen with jitter: 3 jobs, 1 node 368.0 s, 2 nodes 411.8 s, seed 1)
+    fewer, _ = makespan(pool_scenario(nodes, slots, seed, jitter=0.0), workload)
+    more, _ = makespan(pool_scenario(nodes + 1, slots, seed, jitter=0.0), workload)
     assert more <= fewer + 1e-6
 
 
@@ -138,10 +140,14 @@ def test_more_nodes_never_slower(workload: list, nodes: int, slots: int, seed: i
 def test_more_jobs_never_faster(
     workload: list, extra: tuple, nodes: int, slots: int, seed: int
 ) -> None:
-    # the extra job is submitted last (ties: after the others), so the others keep their draws
+    # the extra job is submitted last (ties: after the others), so the others keep their draws.
+    # Nodes are alike here (no per-node delay jitter): with jitter, a bigger backlog requests one
+    # more node, whose own draw may pull its image sooner than the node a job would have waited
+    # for -- more work finishing sooner by luck of the draw, as on a real cluster (seen: 2 jobs
+    # 423.9 s, 3 jobs 410.9 s on 3 one-slot nodes, seed 1). The property is about the model.
     extra = (max([extra[0], *(t for t, _ in workload)]), extra[1])
-    base, _ = makespan(pool_scenario(nodes, slots, seed), workload)
-    more, _ = makespan(pool_scenario(nodes, slots, seed), [*workload, extra])
+    base, _ = makespan(pool_scenario(nodes, slots, seed, jitter=0.0), workload)
+    more, _ = makespan(pool_scenario(nodes, slots, seed, jitter=0.0), [*workload, extra])
     assert more >= base - 1e-6
 
 
