@@ -45,22 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(argv)  # imports the chosen command's module
-    except ImportError as e:
-        extra = missing_extra(e)
-        if extra is None:
-            raise
-        print(f"error: {extra}", file=sys.stderr)
-        return int(extra.exit_code)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return int(ExitCode.BAD_INPUT)
-    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return int(ExitCode.BAD_INPUT)
         return int(args.func(args))
     except JesError as e:
         print(f"error: {e}", file=sys.stderr)
         return int(e.exit_code)
-    except ImportError as e:
+    except ImportError as e:  # a command of an extra that is not installed (the image has no report)
         extra = missing_extra(e)
         if extra is None:
             raise

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from support.kube_support import wait_for as _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / ".ci" / "kube-control-plane"
@@ -163,11 +164,4 @@ def wait_for(
     pred: Callable[[], T], timeout: float = 60.0, step: float = 0.2, what: str = "condition"
 ) -> T:
     """Poll ``pred`` until truthy; generous timeouts (a shared 2-core machine), never a race on the clock."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
+    return _wait_for(pred, timeout=timeout, step=step, what=what)
