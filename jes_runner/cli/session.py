@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from jes_runner import __version__
 from jes_runner.config.jobconfig import JobConfigOrigin, job_config_origin
 from jes_runner.config.settings import Settings, load_settings, packaged_job_config
+from jes_runner.console import run_id_in_logs
 from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
 from jes_runner.runner import RunContext, Runner, Sink
@@ -101,10 +102,11 @@ def log_job_config(settings: Settings, plan: RunPlan, args: argparse.Namespace) 
     """Say where the job config came from; warn when a run against a real Viya uses the packaged example."""
     origin = plan_origin(plan, args)
     extra = {"event": "job_config", "path": str(origin.path), "source": origin.source, "example": origin.example}
-    if origin.example and settings.viya_url:
-        log.warning("job config %s: %s", origin.describe(), EXAMPLE_HINT, extra=extra)
-    else:
-        log.info("job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra)
+    with run_id_in_logs(plan.run_id):  # said before the run starts, but it is this run's
+        if origin.example and settings.viya_url:
+            log.warning("job config %s: %s", origin.describe(), EXAMPLE_HINT, extra=extra)
+        else:
+            log.info("job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra)
 
 
 def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> None:

@@ -56,6 +56,7 @@ def test_run_writes_rotated_tokens_back_and_helm4_upgrades_after(
         "runner.viyaUrl": emu.url,
         "credentials.refreshToken": rt0,
         "credentials.clientId": "sas.cli",
+        "rbac.nodeReader": "true",  # off by default (cluster-admin to install); the timeline needs it
     }
     installed = _helm(cp, "install", ns, values)
     assert installed.returncode == 0, installed.stderr
