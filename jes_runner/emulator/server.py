@@ -184,6 +184,7 @@ class Handler(BaseHTTPRequestHandler):
     # ----- request flow ---------------------------------------------------------
 
     def _handle(self, method: str) -> None:
+        """One request: read the body, route it, inject faults, check auth, answer."""
         app = self.server.app
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
@@ -191,124 +192,96 @@ class Handler(BaseHTTPRequestHandler):
         route, params, allowed = ROUTER.match(method, path)
         endpoint = route.endpoint if route else f"{method} {NO_ROUTE}"
         app.count(endpoint)
-        raw_length = (self.headers.get("Content-Length") or "0").strip()
-        if not raw_length.isdigit():  # "abc", "-5", "1e9": answered, never a traceback
-            self.close_connection = True
-            return self._send(
-                sas_error(400, "The Content-Length header is not a number of bytes.", path=path)
-            )
-        length = int(raw_length)
-        if length > self.server.max_body_bytes:
-            self.close_connection = True  # the body is not read: the connection cannot be reused
-            return self._send(
-                sas_error(
-                    413,
-                    f"The request body is larger than {self.server.max_body_bytes} bytes.",
-                    path=path,
-                )
-            )
-        body = self.rfile.read(length) if length > 0 else b""
-        if len(body) < length:  # the client went away (or the request timeout shut it) mid-body
-            self.close_connection = True
+        body = self._read_body(path)
+        if body is None:
             return None
         self.server.disarm(self.connection)  # the request is in; answering takes what it takes
         if route is None:
-            if allowed:
-                return self._send(
-                    sas_error(
-                        405,
-                        f"The method {method} is not allowed for {path}.",
-                        path=path,
-                        headers={"Allow": ", ".join(allowed)},
-                    )
-                )
-            return self._send(sas_error(404, f"The resource {path} was not found.", path=path))
+            return self._send(_no_route(method, path, allowed))
         req = Request(method, path, query, self.headers, body, params)
         decision = None
         if not route.admin:
-            with app.lock:
-                now = app.sync()
-                decision = app.faults.decide(endpoint, method)
-                if decision.action and decision.action != "drop":
-                    app.faults.record(
-                        iso_ms(time.time()),
-                        time.time(),
-                        endpoint,
-                        decision.action,
-                        decision.status or None,
-                    )
-                outage = path.startswith("/workloadOrchestrator") and app.faults.outage(now)
-                if outage:
-                    app.faults.record(iso_ms(time.time()), time.time(), endpoint, "outage", 503)
-            if decision.latency_s:
-                time.sleep(decision.latency_s)
+            decision, refusal = self._injected_fault(endpoint, method, path)
             if decision.action == "reset":
                 return self._reset()
-            if decision.action == "throttle":
-                return self._send(
-                    sas_error(
-                        429,
-                        "Too many requests.",
-                        ["injected fault: rate limited"],
-                        path,
-                        {"Retry-After": str(decision.retry_after)},
-                    )
-                )
-            if decision.action == "error":
-                return self._send(
-                    sas_error(
-                        decision.status,
-                        "The service is unavailable."
-                        if decision.status != 500
-                        else "An internal server error occurred.",
-                        ["injected fault"],
-                        path,
-                    )
-                )
-            if outage:
-                return self._send(
-                    sas_error(
-                        503,
-                        "The workload orchestrator service is unavailable.",
-                        ["injected fault: orchestrator outage"],
-                        path,
-                    )
-                )
+            if refusal is not None:
+                return self._send(refusal)
         if route.auth:
             check = app.tokens.check(self.headers.get("Authorization"))
             if not check.ok:
                 return self._send(
-                    sas_error(
-                        401,
-                        check.description,
-                        [f"error: {check.error}"],
-                        path,
-                        {"WWW-Authenticate": check.www_authenticate()},
-                    )
+                    sas_error(401, check.description, [f"error: {check.error}"], path,
+                              {"WWW-Authenticate": check.www_authenticate()})
                 )
             req.user = check.user or check.client_id
-        try:
-            if route.model:
-                with app.lock:
-                    app.sync()
-                    resp = route.func(app, req)
-            else:
-                resp = route.func(app, req)
-        except ApiError as e:
-            resp = sas_error(e.status, e.message, e.details, path, e.headers)
-        except Exception:  # a bug: answer like a real service would, keep serving
-            log.exception("emulator: %s %s failed", method, self.path)
-            resp = sas_error(
-                500,
-                "An internal server error occurred.",
-                ["emulator bug; see the emulator log"],
-                path,
-            )
+        resp = self._answer(route, req)
         if decision is not None and decision.action == "drop":
             with app.lock:
                 app.faults.record(iso_ms(time.time()), time.time(), endpoint, "drop", None)
             return self._close_silently()
         self._send(resp)
+
+    def _read_body(self, path: str) -> bytes | None:
+        """The request body, or None once answered (bad or oversized Content-Length) or cut off."""
+        raw_length = (self.headers.get("Content-Length") or "0").strip()
+        if not raw_length.isdigit():  # "abc", "-5", "1e9": answered, never a traceback
+            self.close_connection = True
+            self._send(sas_error(400, "The Content-Length header is not a number of bytes.", path=path))
+            return None
+        length = int(raw_length)
+        if length > self.server.max_body_bytes:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            self._send(sas_error(413, f"The request body is larger than {self.server.max_body_bytes} bytes.",
+                                 path=path))
+            return None
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # the client went away (or the request timeout shut it) mid-body
+            self.close_connection = True
+            return None
+        return body
+
+    def _injected_fault(self, endpoint: str, method: str, path: str) -> tuple[Any, Response | None]:
+        """The scenario's fault decision for this request (latency already waited out), and the
+        error answer it calls for, if any (an orchestrator outage included)."""
+        app = self.server.app
+        with app.lock:
+            now = app.sync()
+            decision = app.faults.decide(endpoint, method)
+            if decision.action and decision.action != "drop":
+                app.faults.record(iso_ms(time.time()), time.time(), endpoint, decision.action,
+                                  decision.status or None)
+            outage = path.startswith("/workloadOrchestrator") and app.faults.outage(now)
+            if outage:
+                app.faults.record(iso_ms(time.time()), time.time(), endpoint, "outage", 503)
+        if decision.latency_s:
+            time.sleep(decision.latency_s)
+        if decision.action == "throttle":
+            return decision, sas_error(429, "Too many requests.", ["injected fault: rate limited"], path,
+                                       {"Retry-After": str(decision.retry_after)})
+        if decision.action == "error":
+            message = ("The service is unavailable." if decision.status != 500
+                       else "An internal server error occurred.")
+            return decision, sas_error(decision.status, message, ["injected fault"], path)
+        if outage and decision.action != "reset":
+            return decision, sas_error(503, "The workload orchestrator service is unavailable.",
+                                       ["injected fault: orchestrator outage"], path)
+        return decision, None
+
+    def _answer(self, route: Any, req: Request) -> Response:
+        """The endpoint's answer; a model endpoint runs with the cluster advanced to now."""
+        app = self.server.app
+        try:
+            if route.model:
+                with app.lock:
+                    app.sync()
+                    return route.func(app, req)
+            return route.func(app, req)
+        except ApiError as e:
+            return sas_error(e.status, e.message, e.details, req.path, e.headers)
+        except Exception:  # a bug: answer like a real service would, keep serving
+            log.exception("emulator: %s %s failed", req.method, self.path)
+            return sas_error(500, "An internal server error occurred.",
+                             ["emulator bug; see the emulator log"], req.path)
 
     # ----- output ---------------------------------------------------------------
 
@@ -373,3 +346,11 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _no_route(method: str, path: str, allowed: list[str]) -> Response:
+    """405 with Allow when the path exists for other methods, else 404."""
+    if allowed:
+        return sas_error(405, f"The method {method} is not allowed for {path}.", path=path,
+                         headers={"Allow": ", ".join(allowed)})
+    return sas_error(404, f"The resource {path} was not found.", path=path)
