@@ -29,6 +29,17 @@ from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient
 
 log = logging.getLogger("jes_runner.cli.session")
 
+# the emulator never stands in for a missing URL: a run that silently measured it would
+# publish emulator figures under the real cluster's labels
+NO_VIYA_URL = ("no Viya URL: pass --viya-url or set JES_VIYA_URL "
+               "(or pass --emulator to measure the embedded emulator)")
+
+
+def require_viya_url(settings: Settings) -> None:
+    """One line (exit 2) when neither a Viya URL nor the emulator was asked for."""
+    if not settings.viya_url:
+        raise JesError(NO_VIYA_URL)
+
 
 def make_client(
     settings: Settings,
@@ -36,8 +47,7 @@ def make_client(
     handler: Handler | None = None,
     on_refresh_token: Callable[[str], None] | None = None,
 ) -> ViyaClient:
-    if not settings.viya_url:
-        raise JesError("no Viya URL: set JES_VIYA_URL or pass --viya-url")
+    require_viya_url(settings)
     creds = Credentials(
         access_token=settings.secret("access_token"),
         refresh_token=settings.secret("refresh_token"),

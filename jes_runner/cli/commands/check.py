@@ -68,7 +68,8 @@ def _one_line(e: BaseException) -> str:
 def check_viya(settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient | None = None) -> None:
     """Reachability, token, contexts, definitions -- each its own line."""
     if not settings.viya_url:
-        report.add(FAIL, "viya", "no Viya URL", "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>")
+        report.add(FAIL, "viya", "no Viya URL", "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>; "
+                   "check never uses the emulator (`jes-runner run --emulator` or `demo` measure it)")
         for name in ("token", "contexts", "job definitions"):
             report.add(SKIP, name, "not checked: no Viya URL")
         return

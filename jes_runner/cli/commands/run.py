@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -12,10 +13,13 @@ from jes_runner.cli.session import (
     managed_run,
     plan_from_args,
     print_effective_config,
+    require_viya_url,
     settings_from_args,
     viya_target,
 )
 from jes_runner.console import configure_logging
+
+log = logging.getLogger("jes_runner.cli.commands.run")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -25,9 +29,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.limit_jobs == 0:
         print_effective_config(settings, plan, sys.stdout)
         return 0
-    emulator = not settings.viya_url
-    reason = "no --viya-url / JES_VIYA_URL"
-    with viya_target(settings, emulator=emulator, reason=reason) as target:
+    if not args.emulator:
+        require_viya_url(settings)
+    elif settings.viya_url:
+        log.warning("--emulator: measuring the embedded emulator, not %s", settings.viya_url)
+    with viya_target(settings, emulator=args.emulator, reason="--emulator") as target:
         return managed_run(target, plan).exit_code
 
 
