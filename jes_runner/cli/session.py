@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from pydantic import SecretStr
@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from jes_runner import __version__
 from jes_runner.config.settings import Settings, load_settings
 from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.measure.plan import RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.measure.plan import PlannedJob, RunPlan, build_plan, load_jobs, select_phases
 from jes_runner.runner import RunContext, Runner, Sink
 from jes_runner.shutdown import graceful
 from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient
@@ -113,6 +113,8 @@ class Target:
 
     settings: Settings
     emulated: bool
+    # the emulator's scenario and speed factor: served seconds x 1/speed_factor = the modelled cluster's
+    emulator_model: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -129,7 +131,10 @@ def viya_target(settings: Settings, *, emulator: bool, scenario: str | None = No
     with Emulator(scenario=load_scenario(scenario) if scenario else None, port=0) as emu:
         log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
                  extra={"event": "emulator_started", "url": emu.url})
-        yield Target(emulator_settings(settings, emu), emulated=True)
+        sc = emu.scenario
+        model = {"scenario": sc.name, "speed_factor": sc.speed_factor,
+                 "model_seconds_per_served_second": round(1 / sc.speed_factor, 6)}
+        yield Target(emulator_settings(settings, emu), emulated=True, emulator_model=model)
 
 
 def emulator_settings(settings: Settings, emu: Any) -> Settings:
@@ -142,6 +147,33 @@ def emulator_settings(settings: Settings, emu: Any) -> Settings:
     })
 
 
+def apply_runtime_history(target: Target, plan: RunPlan) -> dict[str, Any] | None:
+    """Expected runtimes for the jobs the config gives none, from the newest results measured on the
+    same kind of target in the output directory (the CronJob's volume); what was used, for the results."""
+    from jes_runner.results.history import newest_history
+
+    missing = {j.name for j in plan.jobs if j.expected_runtime_s is None}
+    if not missing:
+        return {"source": "job config", "jobs_with_history": 0, "jobs_without": 0}
+    speed = (target.emulator_model or {}).get("speed_factor")
+    hist = newest_history(target.settings.output_dir, emulated=target.emulated, speed_factor=speed)
+    if hist is None:
+        log.info("no runtime history in %s: %d job(s) without an expected runtime are polled as they age",
+                 target.settings.output_dir, len(missing))
+        return {"source": None, "jobs_with_history": 0, "jobs_without": len(missing)}
+    filled = {n: hist.runtimes[n] for n in missing if n in hist.runtimes}
+
+    def fill(jobs: list[PlannedJob]) -> list[PlannedJob]:
+        return [replace(j, expected_runtime_s=filled[j.name]) if j.name in filled else j for j in jobs]
+
+    plan.jobs = fill(plan.jobs)
+    for phase in plan.phases:
+        phase.jobs = fill(phase.jobs)
+    log.info("expected runtimes of %d job(s) from %s", len(filled), hist.source,
+             extra={"event": "runtime_history", "source": hist.source, "jobs": len(filled)})
+    return {"source": hist.source, "jobs_with_history": len(filled), "jobs_without": len(missing) - len(filled)}
+
+
 def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = None) -> RunContext:
     """Run ``plan`` with graceful termination and the Kubernetes lifecycle around it."""
     from jes_runner.kube.lifecycle import KubeLifecycle  # the kubernetes client loads only for runs
@@ -150,8 +182,10 @@ def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = Non
     lifecycle = KubeLifecycle(settings, emulated=target.emulated)
     client = make_client(settings, on_refresh_token=lifecycle.new_refresh_token)
     lifecycle.client = client
+    history = apply_runtime_history(target, plan)
     runner = Runner(settings, plan, client=client, emulated=target.emulated, sinks=sinks,
-                    phase_starters=[lifecycle.phase_started], phase_enrichers=[lifecycle.phase_ended])
+                    phase_starters=[lifecycle.phase_started], phase_enrichers=[lifecycle.phase_ended],
+                    emulator_model=target.emulator_model, runtime_history=history)
     shutdown = graceful(runner, settings.grace_period_seconds)
     with shutdown:
         try:

@@ -169,9 +169,9 @@ def test_sequential_one_at_a_time_with_server_durations_and_small_gaps() -> None
     assert all(r.timing_source == "server" for r in outcome.records)
     assert viya.max_in_flight() == 1
     gaps = _idle_gaps(viya)
-    assert 0 <= gaps[0] <= 0.01 * RUNTIMES["a"], gaps  # the config's runtime was a candidate among the probes
-    # then the factor is learned: polls bracket each expected end within 1 % of the runtime
-    assert all(0 <= g <= 0.01 * rt for g, rt in zip(gaps[1:], list(RUNTIMES.values())[1:], strict=False)), gaps
+    # the config's runtime was a candidate among the probes; then the factor is learned: polls bracket
+    # each expected end within 1 % of the runtime (or poll_interval_min, 0.5 s here, when that is longer)
+    assert all(0 <= g <= max(0.01 * rt, 0.5) for g, rt in zip(gaps, RUNTIMES.values(), strict=False)), gaps
     polls = viya.requests_by_kind["list"]
     assert polls <= 4 * len(RUNTIMES), viya.requests_by_kind  # the bracket and the poll_interval_max ticks
 
