@@ -98,6 +98,7 @@ class Runner:
         phase_enrichers: list[Callable[[PhaseOutcome, dict[str, Any]], None]] | None = None,
         emulator_model: dict[str, Any] | None = None,
         runtime_history: dict[str, Any] | None = None,
+        on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.plan = plan
@@ -108,6 +109,7 @@ class Runner:
         self.emulated = emulated
         self.emulator_model = emulator_model  # speed factor and scenario of the emulator measured
         self.runtime_history = runtime_history  # where the plan's expected runtimes came from
+        self.on_pending = on_pending  # a job was seen queued
         # run after the results file is written, in order; each gets the RunContext
         self.sinks: list[Sink] = (
             [self._print_summary, *([self._write_report] if settings.report else []), self._push_metrics]
@@ -166,7 +168,7 @@ class Runner:
                 executor = PhaseExecutor(
                     self.client, phase, run_id=plan.run_id, epoch=plan.epoch, definition_ids=plan.definition_ids,
                     policy=policy, model=RuntimeModel(phase_prior), listener=_Tee(self.progress, checkpoint, plan.run_id),
-                    stop_event=self.stop_event, submit_workers=s.submit_workers,
+                    stop_event=self.stop_event, submit_workers=s.submit_workers, on_pending=self.on_pending,
                 )
                 outcome = executor.run()
                 self.progress.phase_ended(phase)

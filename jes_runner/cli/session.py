@@ -144,6 +144,9 @@ def emulator_settings(settings: Settings, emu: Any) -> Settings:
         "access_token": None, "refresh_token": None, "client_id": "sas.cli", "client_secret": None,
         # the emulator's Kubernetes API gives the node timeline; its tokens are never written back
         "kube_api_url": emu.url, "kube_api_token": None, "persist_tokens": "off",
+        # the cold-start wait in the emulator's time: a real cluster's minutes are its seconds
+        "cold_start_poll_s": max(0.02, settings.cold_start_poll_s * emu.scenario.speed_factor),
+        "cold_start_timeout_s": settings.cold_start_timeout_s * emu.scenario.speed_factor,
     })
 
 
@@ -185,7 +188,8 @@ def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = Non
     history = apply_runtime_history(target, plan)
     runner = Runner(settings, plan, client=client, emulated=target.emulated, sinks=sinks,
                     phase_starters=[lifecycle.phase_started], phase_enrichers=[lifecycle.phase_ended],
-                    emulator_model=target.emulator_model, runtime_history=history)
+                    emulator_model=target.emulator_model, runtime_history=history,
+                    on_pending=lifecycle.job_pending)
     shutdown = graceful(runner, settings.grace_period_seconds)
     with shutdown:
         try:

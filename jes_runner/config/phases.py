@@ -39,6 +39,11 @@ class PhaseSpec(BaseModel):
     mode: Mode = "sequential"
     concurrency: int = Field(default=1, ge=1)
     baseline: bool = False
+    # start from a cold pool: before the phase, wait (bounded) until its pool is back at its minimum
+    # nodes, so a pool scaled up by an earlier phase cannot make this one look faster
+    cold_start: bool = False
+    pools: list[str] | None = None  # the context's node pool(s); default: learned (earlier phases, history)
+    min_nodes: int = Field(default=0, ge=0)  # the pools' autoscaler minimum (nodes, all pools together)
 
     @model_validator(mode="after")
     def _concurrency_for_mode(self) -> PhaseSpec:

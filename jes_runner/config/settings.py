@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
     node_poll_interval_s: float = Field(default=10.0, gt=0)  # orchestrator-hosts fallback
+    cold_start_timeout_s: float = Field(default=1800.0, ge=0)  # longest wait for a cold pool (cold_start phases)
+    cold_start_poll_s: float = Field(default=15.0, gt=0)  # how often the pool is counted while waiting
     grace_period_seconds: float = Field(default=25.0, gt=0)  # SIGTERM -> exit; < terminationGracePeriodSeconds
 
     # presentation

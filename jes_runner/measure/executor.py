@@ -164,8 +164,10 @@ class PhaseExecutor:
         stop_event: threading.Event | None = None,
         submit_workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_pending = on_pending  # a job was seen queued (the pool may scale): e.g. look at the hosts
         self.phase = phase
         self.run_id = run_id
         self.epoch = epoch
@@ -418,6 +420,8 @@ class PhaseExecutor:
         if state == "pending":
             f.last_pending_at = now
             f.queued_s = now - f.t_submit
+            if self.on_pending is not None:
+                self.on_pending()
         elif state == "running" and f.last_pending_at is not None and est is not None:
             # it started between the last "pending" answer and this one: expect it a runtime after the midpoint
             started = (f.last_pending_at + now) / 2

@@ -33,6 +33,9 @@ class PhasePlan:
     concurrency: int  # jobs in flight at most (len(jobs) for "all")
     baseline: bool
     jobs: list[PlannedJob]
+    cold_start: bool = False
+    pools: list[str] | None = None
+    min_nodes: int = 0
 
     def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int) -> str:
         """`<job>_<phase>_<seq>_<epoch>`: unique per run, and what the orchestrator name rule is applied to."""
@@ -121,6 +124,9 @@ def build_plan(specs: list[PhaseSpec], jobs: list[PlannedJob], job_config_path: 
             concurrency=len(jobs) if s.mode == "all" else (1 if s.mode == "sequential" else s.concurrency),
             baseline=s.baseline,
             jobs=list(jobs),
+            cold_start=s.cold_start,
+            pools=s.pools,
+            min_nodes=s.min_nodes,
         )
         for s in specs
     ]

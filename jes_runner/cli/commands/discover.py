@@ -67,9 +67,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     settings = load_settings(viya_url=args.viya_url, log_format=args.log_format)
     # the config itself may go to stdout: keep log lines out of it
     configure_logging(settings.log_format, stream=None if args.out else sys.stderr)
-    from jes_runner.cli.session import viya_target
-
-    from jes_runner.cli.session import require_viya_url
+    from jes_runner.cli.session import require_viya_url, viya_target
 
     if not args.emulator:
         require_viya_url(settings)
