@@ -20,9 +20,17 @@ from typing import IO, Any
 from pydantic import SecretStr
 
 from jes_runner import __version__
-from jes_runner.config.settings import Settings, load_settings
+from jes_runner.config.jobconfig import FileSettings
+from jes_runner.config.settings import Settings, load_settings, with_file_settings
 from jes_runner.errors import ConfigError, ExitCode, JesError
-from jes_runner.measure.plan import PlannedJob, RunPlan, build_plan, load_jobs, select_phases
+from jes_runner.measure.plan import (
+    PlannedJob,
+    RunPlan,
+    build_plan,
+    load_file_settings,
+    load_jobs,
+    select_phases,
+)
 from jes_runner.runner import RunContext, Runner, Sink
 from jes_runner.shutdown import graceful
 from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient
@@ -81,7 +89,17 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     return settings
 
 
-def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
+def settings_and_plan(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
+    """Settings from flags/env, then the job config's original-tool ``settings`` block where those
+    left a value unset (poll_interval, timeout), and the plan (contexts, concurrent_jobs)."""
+    settings = settings_from_args(args)
+    fs = load_file_settings(settings)
+    settings = with_file_settings(settings, fs.poll_interval, fs.timeout)
+    return settings, plan_from_args(settings, args, file_settings=fs)
+
+
+def plan_from_args(settings: Settings, args: argparse.Namespace,
+                   file_settings: FileSettings | None = None) -> RunPlan:
     if args.phases_file and (args.mode is not None or args.concurrent is not None):
         raise ConfigError("--phases sets every phase's mode and concurrency: drop --mode/--concurrent, "
                           "or drop --phases")
@@ -90,7 +108,8 @@ def plan_from_args(settings: Settings, args: argparse.Namespace) -> RunPlan:
     if args.limit_jobs is not None and args.limit_jobs < 0:
         raise JesError("--limit-jobs must be 0 or more")
     specs = select_phases(settings, phases_file=args.phases_file, mode=args.mode, concurrent=args.concurrent,
-                          async_only=args.async_only, sequential_only=args.sequential_only)
+                          async_only=args.async_only, sequential_only=args.sequential_only,
+                          file_settings=file_settings)
     path, jobs = load_jobs(settings, args.limit_jobs)
     return build_plan(specs, jobs, path)
 

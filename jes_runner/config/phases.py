@@ -91,11 +91,12 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
     return phases
 
 
-def default_phases(mode: Mode = "batch", concurrent: int = 5) -> list[PhaseSpec]:
+def default_phases(mode: Mode = "batch", concurrent: int = 5, *, baseline_context: str = BASELINE_CONTEXT,
+                   async_context: str = ASYNC_CONTEXT) -> list[PhaseSpec]:
     """The seed tool's run: sequential baseline, then the async phase."""
     if concurrent < 1:
         raise ConfigError("--concurrent must be at least 1")
     return [
-        PhaseSpec(name="sequential", context=BASELINE_CONTEXT, mode="sequential", baseline=True),
-        PhaseSpec(name="async", context=ASYNC_CONTEXT, mode=mode, concurrency=concurrent),
+        PhaseSpec(name="sequential", context=baseline_context, mode="sequential", baseline=True),
+        PhaseSpec(name="async", context=async_context, mode=mode, concurrency=concurrent),
     ]

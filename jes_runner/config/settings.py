@@ -235,6 +235,16 @@ class Settings(BaseSettings):
         return data
 
 
+def with_file_settings(settings: Settings, poll_interval: float | None, timeout: float | None) -> Settings:
+    """The job config's ``poll_interval`` / ``timeout`` where no flag, JES_* variable or .env set them."""
+    update: dict[str, Any] = {}
+    if poll_interval is not None and "poll_interval_max" not in settings.model_fields_set:
+        update["poll_interval_max"] = max(poll_interval, settings.poll_interval_min)
+    if timeout is not None and "job_timeout_s" not in settings.model_fields_set:
+        update["job_timeout_s"] = timeout
+    return settings.model_copy(update=update) if update else settings
+
+
 def packaged_job_config() -> Path:
     """The 54-job config shipped as package data (identical to config/job_configs.json)."""
     return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))

@@ -16,7 +16,7 @@ DEFAULT_FILE_SETTINGS = {
     "default_context": BASELINE_CONTEXT,
     "async_context": ASYNC_CONTEXT,
     "concurrent_jobs": 5,
-    "poll_interval": 5,
+    # no poll_interval: jes-runner polls near each job's expected end; set one to cap the gap between looks
     "timeout": 3600,
 }
 

@@ -32,7 +32,7 @@ from jes_runner.cli.options import add_job_config, add_output_dir, add_phase_pla
 from jes_runner.cli.session import make_client, plan_from_args, settings_from_args
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.measure.plan import RunPlan
+from jes_runner.measure.plan import RunPlan, load_file_settings
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, ViyaUnreachable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -244,7 +244,8 @@ def run_checks(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
     plan: RunPlan | None = None
     try:
-        plan = plan_from_args(settings, args)
+        # the job config's original-tool settings (contexts, concurrency) shape the phases checked
+        plan = plan_from_args(settings, args, file_settings=load_file_settings(settings))
     except JesError as e:
         report.add(FAIL, "job config", str(e))
     else:

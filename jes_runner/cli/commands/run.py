@@ -11,9 +11,9 @@ from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import add_run_arguments
 from jes_runner.cli.session import (
     managed_run,
-    plan_from_args,
     print_effective_config,
     require_viya_url,
+    settings_and_plan,
     settings_from_args,
     viya_target,
 )
@@ -23,9 +23,8 @@ log = logging.getLogger("jes_runner.cli.commands.run")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    configure_logging(settings.log_format)
-    plan = plan_from_args(settings, args)
+    configure_logging(settings_from_args(args).log_format)
+    settings, plan = settings_and_plan(args)
     if args.limit_jobs == 0:
         print_effective_config(settings, plan, sys.stdout)
         return 0
