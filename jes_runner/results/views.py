@@ -56,8 +56,8 @@ def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
         version = data["schema_version"]
         if data.get("kind") == "concurrency_sweep" or isinstance(data.get("sweep"), dict):
             raise JesError(f"{source}: this is a sweep results file, not a run's results file")
-        if version == 1 and isinstance(data.get("phases"), list):
-            return data
+        if version in (0, 1) and isinstance(data.get("phases"), list):
+            return data  # a version-1 file, or an original-tool file already upgraded (version 0)
         if version == 1:
             raise JesError(f"{source}: schema_version 1 but no 'phases' list -- not a results file")
         known = ", ".join(str(v) for v in KNOWN_SCHEMA_VERSIONS)
