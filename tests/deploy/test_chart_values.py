@@ -396,10 +396,18 @@ def test_notes_say_how_to_run_now_and_where_results_go(helm4):
     assert "/results" in notes and "jes-jes-runner-results" in notes
     assert "WARNING" not in notes
     proc = helm4.run(
-        "install", "jes", str(CHART), "--dry-run=client", "--set", "persistence.enabled=false"
+        "install", "jes", str(CHART), "--dry-run=client", "--set", "persistence.enabled=false",
+        "--set", "runner.viyaUrl=https://viya.example.com",
     )
     notes = proc.stdout.split("NOTES:", 1)[1]
-    assert "runner.viyaUrl is empty" in notes and "LOST" in notes
+    assert "LOST" in notes
+
+
+def test_viya_url_is_required(helm):
+    """No URL, no release: the runner would refuse to start (it never falls back to the emulator)."""
+    for sets in ({"runner.viyaUrl": ""}, {"runner.viyaUrl": "viya.example.com"}):
+        err = helm.template_fails(sets=sets)
+        assert "viyaUrl" in err, err
 
 
 def test_chart_readme_values_table_is_current():
