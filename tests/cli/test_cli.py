@@ -87,7 +87,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 def test_sweep_phases_carry_node_data(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """sweep runs through the managed path: its phases get node_timeline and scaling like `run`."""
-    rc = main(["sweep", "--concurrency", "2,4", "--limit-jobs", "4", "--no-report"])
+    rc = main(["sweep", "--emulator", "--concurrency", "2,4", "--limit-jobs", "4", "--no-report"])
     assert rc == 0, capsys.readouterr().err[-2000:]
     sweep = json.loads(next(runner_env.glob("concurrency_sweep_*.json")).read_text())
     results = json.loads(Path(sweep["sweep"]["results_file"]).read_text())
