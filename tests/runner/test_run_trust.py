@@ -118,3 +118,26 @@ def test_cold_start_scale_up_whatever_the_position(order: tuple[int, ...], runne
         assert cold["reached_minimum"] is True and cold["pools"] == ["computetmp"] and cold["waited_seconds"] > 0
         assert cold["nodes_at_start"] == 0
     assert "cold start:" in out
+
+
+def test_run_emulator_says_emulated_in_results_metrics_and_report(runner_env: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """On Debian's real Pushgateway: jes_run_info carries emulated="true"; the report has the banner."""
+    from support.servers import http, parse_metrics_text, pushgateway
+
+    with pushgateway(tmp_path / "pg") as pg:
+        monkeypatch.setenv("JES_CLUSTER", "prod-aks")
+        rc = run_cli(["run", "--emulator", "--limit-jobs", "2", "--pushgateway-url", pg.url])
+        out = capsys.readouterr().out
+        assert rc == 0, out
+        status, body = http(pg.url + "/metrics")
+    assert status == 200
+    info = [lab for n, lab, _ in parse_metrics_text(body.decode()) if n == "jes_run_info"]
+    assert len(info) == 1 and info[0]["emulated"] == "true" and info[0]["cluster"] == "prod-aks"
+    res = latest_results(runner_env)
+    assert res["emulator"] is True
+    (report,) = runner_env.glob("*_report/report.html")
+    page = report.read_text()
+    assert 'id="emulated"' in page and "EMULATED: these figures come from the embedded Viya emulator" in page
+    assert "Makespan (model s)" in page
