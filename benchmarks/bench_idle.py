@@ -147,8 +147,8 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
 
 def run_original_style(emu: EmulatorProcess, cfg: Path, speed: float, batch: int = 5) -> dict[str, Any]:
     """The original tool's loop: submit, then GET the job every poll_interval until it ends."""
-    from jes_runner.config.settings import load_settings
     from jes_runner.cli.session import make_client
+    from jes_runner.config.settings import load_settings
 
     settings = load_settings(viya_url=emu.url, username=emu.user, password=emu.password,
                              secrets_dir=Path(tempfile.gettempdir()) / "no-secrets")

@@ -41,12 +41,15 @@ LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip
 DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
 # a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
-BRACKET = (0.995, 1.005, 1.015, 1.03)
+BRACKET = (0.997, 1.003, 1.01, 1.02, 1.035)
 UNKNOWN_GROWTH = 0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
 PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
 SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
 OVERDUE_GROWTH = 1.6
 OVERDUE_AGE_FRACTION = 0.2
+# A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
+# is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
+CRITICAL_AGE_FRACTION = 0.04
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
@@ -413,6 +416,7 @@ class PhaseExecutor:
                 self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
             else:
                 self._reschedule(f, t, state)
+        self._became_critical(t)
 
     def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
         lo, hi = self.policy.interval_min, self.policy.interval_max
@@ -440,10 +444,12 @@ class PhaseExecutor:
             f.bracket += 1
             self._schedule(f, max(now + lo, min(now + hi, f.t_base + est * BRACKET[f.bracket])))
             return
+        critical = self._critical()
         if not f.exact and state != "pending":
             # no runtime of its own: poll each time its age grew by a fixed share, so the gap after
             # its end stays that share of its runtime whatever the runtime is
-            growth = PROBE_GROWTH if self.model.shortest is None else UNKNOWN_GROWTH
+            growth = (PROBE_GROWTH if self.model.shortest is None
+                      else UNKNOWN_GROWTH if critical else OVERDUE_AGE_FRACTION)
             delay = (now - f.t_submit) * growth
             hint = f.job.expected_runtime_s
             if hint and self.model.factor is None:
@@ -460,9 +466,27 @@ class PhaseExecutor:
         else:  # running past its expected end: back off geometrically, but never wait longer
             # than a fraction of its age, so a job slowed down by contention is noticed (and the
             # next batch released) within ~OVERDUE_AGE_FRACTION of its real duration
-            delay = min(f.step, (now - f.t_submit) * OVERDUE_AGE_FRACTION)
+            fraction = CRITICAL_AGE_FRACTION if critical else OVERDUE_AGE_FRACTION
+            delay = min(f.step, (now - f.t_submit) * fraction)
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
+
+    def _critical(self) -> bool:
+        """Does the next job end release work (so that its detection delay is idle time)?"""
+        return self.phase.mode in ("sequential", "window") or len(self._flights) <= 1
+
+    def _became_critical(self, now: float) -> None:
+        """The last job of a batch wave (or of "all") is left: look at it as closely as at a sequential one."""
+        if self.phase.mode not in ("batch", "all") or len(self._flights) != 1:
+            return
+        f = next(iter(self._flights.values()))
+        if f.exact and f.estimate is not None and f.bracket + 1 < len(BRACKET):
+            return  # still bracketing its expected end: already close
+        age = now - f.t_submit
+        fraction = UNKNOWN_GROWTH if not f.exact else CRITICAL_AGE_FRACTION
+        due = now + max(self.policy.interval_min, age * fraction)
+        if due < f.due:
+            self._schedule(f, due)
 
     def _lookup_missing(self, f: _Flight) -> dict[str, Any] | None:
         try:
