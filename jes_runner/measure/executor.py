@@ -41,8 +41,9 @@ LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip
 DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
 # a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
-BRACKET = (0.997, 1.003, 1.01, 1.02, 1.035)
+BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
 UNKNOWN_GROWTH = 0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
+SPREAD_LIMIT = 1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
 PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
 SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
 OVERDUE_GROWTH = 1.6
@@ -50,6 +51,7 @@ OVERDUE_AGE_FRACTION = 0.2
 # A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
 # is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
 CRITICAL_AGE_FRACTION = 0.04
+RELAXED_GROWTH = 0.5  # not critical (others of its wave still run): each list request covers it anyway
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
@@ -111,9 +113,22 @@ class RuntimeModel:
         return self._durations[0] if self._durations else None
 
     def exact(self, expected: float | None) -> float | None:
-        """This job's own expected runtime (its estimate × the factor), None without one."""
+        """This job's own expected runtime (its estimate × the factor), None without one -- or when
+        the jobs of this phase ran so unevenly against their estimates (contention, queueing) that
+        one factor does not predict a job's end (see ``earliest``)."""
         f = self.factor
-        return expected * f if expected and f else None
+        if not (expected and f) or self.spread > SPREAD_LIMIT:
+            return None
+        return expected * f
+
+    @property
+    def spread(self) -> float:
+        """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
+        return self._ratios[-1] / self._ratios[0] if len(self._ratios) >= 2 and self._ratios[0] > 0 else 1.0
+
+    def earliest(self, expected: float | None) -> float | None:
+        """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
+        return expected * self._ratios[0] if expected and self._ratios else None
 
     def estimate(self, expected: float | None) -> float | None:
         f = self.factor
@@ -308,8 +323,11 @@ class PhaseExecutor:
         est = exact if exact is not None else self.model.estimate(job_cfg.expected_runtime_s)
         shortest = self.model.shortest
         lo = self.policy.interval_min
+        earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
             due, step = t_answer + exact * BRACKET[0], max(lo, exact * 0.03)
+        elif earliest is not None:  # uneven phase: not before its estimate at the best ratio; then as it ages
+            due, step = t_answer + max(lo, earliest * SHORTEST_MARGIN), lo
         elif shortest is not None:  # few end before the shortest job so far did; then poll as it ages
             n = self.model.observed
             due, step = t_answer + max(lo, shortest * min(SHORTEST_MARGIN, n / (n + 1))), lo
@@ -449,7 +467,7 @@ class PhaseExecutor:
             # no runtime of its own: poll each time its age grew by a fixed share, so the gap after
             # its end stays that share of its runtime whatever the runtime is
             growth = (PROBE_GROWTH if self.model.shortest is None
-                      else UNKNOWN_GROWTH if critical else OVERDUE_AGE_FRACTION)
+                      else UNKNOWN_GROWTH if critical else RELAXED_GROWTH)
             delay = (now - f.t_submit) * growth
             hint = f.job.expected_runtime_s
             if hint and self.model.factor is None:
