@@ -316,6 +316,7 @@ class Runner:
             res = ctx.results
             log.info("run %s: %s", res["run_id"], res["status"], extra={
                 "event": "run_summary", "run_id": res["run_id"], "status": res["status"],
+                "emulator": res.get("emulator", False),  # emulated figures: never read as a cluster's
                 "results_path": str(ctx.results_path) if ctx.results_path else None,
                 "phases": [{"name": p["name"], "context": p["context"], "mode": p["mode"], "stats": p["stats"],
                             "vs_baseline": p["vs_baseline"], "unmatched_jobs": len(p["unmatched_jobs"])}
