@@ -79,8 +79,11 @@ class EmulatorProcess:
 
 def idle_figures(truth: dict[str, Any], names: set[str]) -> dict[str, float]:
     """Makespan, busy time and idle % of the jobs named, from the emulator's ground truth."""
-    spans = sorted((j["submit_epoch"], j["jes_end_epoch"]) for j in truth["jobs"]
-                   if j["name"] in names and j.get("jes_end_epoch") is not None)
+    spans = sorted(
+        (j["submit_epoch"], j["jes_end_epoch"])
+        for j in truth["jobs"]
+        if j["name"] in names and j.get("jes_end_epoch") is not None
+    )
     busy, cur0, cur1 = 0.0, None, None
     for a, b in spans:
         if cur1 is None or a > cur1:
@@ -94,7 +97,11 @@ def idle_figures(truth: dict[str, Any], names: set[str]) -> dict[str, float]:
     makespan = spans[-1][1] - spans[0][0] if spans else 0.0
     makespan = max(b for _, b in spans) - spans[0][0] if spans else 0.0
     idle = makespan - busy
-    return {"makespan_s": makespan, "idle_s": idle, "idle_pct": 100 * idle / makespan if makespan else 0.0}
+    return {
+        "makespan_s": makespan,
+        "idle_s": idle,
+        "idle_pct": 100 * idle / makespan if makespan else 0.0,
+    }
 
 
 def discovered_config(out: Path, limit: int | None) -> Path:
@@ -118,10 +125,19 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
     from jes_runner.measure.plan import build_plan, load_jobs, select_phases
     from jes_runner.runner import Runner
 
-    settings = load_settings(viya_url=emu.url, username=emu.user, password=emu.password, job_config=cfg,
-                             output_dir=results_dir, secrets_dir=results_dir / "no-secrets", report=False,
-                             poll_interval_min=0.05 * speed, poll_interval_max=30.0 * speed,
-                             node_timeline="off", correlation_deadline_s=5.0)
+    settings = load_settings(
+        viya_url=emu.url,
+        username=emu.user,
+        password=emu.password,
+        job_config=cfg,
+        output_dir=results_dir,
+        secrets_dir=results_dir / "no-secrets",
+        report=False,
+        poll_interval_min=0.05 * speed,
+        poll_interval_max=30.0 * speed,
+        node_timeline="off",
+        correlation_deadline_s=5.0,
+    )
     configure_logging("text", level=logging.WARNING)
     plan = build_plan(select_phases(settings), load_jobs(settings)[1], cfg)
     model = {"scenario": "default", "speed_factor": speed}
@@ -129,8 +145,17 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
     devnull = open(os.devnull, "w")  # noqa: SIM115
     client = make_client(settings)
     try:
-        ctx = Runner(settings, plan, client=client, progress=Progress(devnull, live=False), stdout=devnull,
-                     emulated=True, emulator_model=model, runtime_history=history, sinks=[]).run()
+        ctx = Runner(
+            settings,
+            plan,
+            client=client,
+            progress=Progress(devnull, live=False),
+            stdout=devnull,
+            emulated=True,
+            emulator_model=model,
+            runtime_history=history,
+            sinks=[],
+        ).run()
     finally:
         client.close()
     truth = emu.truth()
@@ -141,17 +166,24 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
         fig["polls_per_job"] = (p["viya_requests"] - len(p["jobs"])) / len(p["jobs"])
         out["phases"][p["name"]] = fig
     out["requests_per_job"] = ctx.results["metadata"]["viya_requests"]["total"] / sum(
-        len(p["jobs"]) for p in ctx.results["phases"])
+        len(p["jobs"]) for p in ctx.results["phases"]
+    )
     return out
 
 
-def run_original_style(emu: EmulatorProcess, cfg: Path, speed: float, batch: int = 5) -> dict[str, Any]:
+def run_original_style(
+    emu: EmulatorProcess, cfg: Path, speed: float, batch: int = 5
+) -> dict[str, Any]:
     """The original tool's loop: submit, then GET the job every poll_interval until it ends."""
     from jes_runner.cli.session import make_client
     from jes_runner.config.settings import load_settings
 
-    settings = load_settings(viya_url=emu.url, username=emu.user, password=emu.password,
-                             secrets_dir=Path(tempfile.gettempdir()) / "no-secrets")
+    settings = load_settings(
+        viya_url=emu.url,
+        username=emu.user,
+        password=emu.password,
+        secrets_dir=Path(tempfile.gettempdir()) / "no-secrets",
+    )
     client = make_client(settings)
     poll = 5.0 * speed  # its poll_interval: 5 s of model time
     jobs = json.loads(cfg.read_text())["jobs"]
@@ -159,16 +191,22 @@ def run_original_style(emu: EmulatorProcess, cfg: Path, speed: float, batch: int
     epoch = int(time.time())
     out: dict[str, Any] = {"phases": {}}
     try:
-        for phase, context, size in (("sequential", BASELINE_CONTEXT, 1), ("async", ASYNC_CONTEXT, batch)):
+        for phase, context, size in (
+            ("sequential", BASELINE_CONTEXT, 1),
+            ("async", ASYNC_CONTEXT, batch),
+        ):
             names: set[str] = set()
             polls = 0
             for start in range(0, len(jobs), size):
                 wave = []
-                for i, j in enumerate(jobs[start:start + size], start + 1):
+                for i, j in enumerate(jobs[start : start + size], start + 1):
                     unique = f"{j['name']}_{phase}_{i}_{epoch}"
                     names.add(unique)
-                    body = {"jobDefinitionUri": f"/jobDefinitions/definitions/{defs[j['name']]}", "name": unique,
-                            "arguments": {**j.get("arguments", {}), "_contextName": context}}
+                    body = {
+                        "jobDefinitionUri": f"/jobDefinitions/definitions/{defs[j['name']]}",
+                        "name": unique,
+                        "arguments": {**j.get("arguments", {}), "_contextName": context},
+                    }
                     wave.append(client.submit_job(body)["id"])
                 pending = set(wave)
                 while pending:
@@ -190,7 +228,9 @@ def run_original_style(emu: EmulatorProcess, cfg: Path, speed: float, batch: int
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--speed", type=float, default=0.02, help="emulator speed factor (real s per model s)")
+    ap.add_argument(
+        "--speed", type=float, default=0.02, help="emulator speed factor (real s per model s)"
+    )
     ap.add_argument("--jobs", type=int, default=None, help="first N jobs (default: all 54)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -207,24 +247,41 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"speed factor {args.speed} (served s = model s x {args.speed}); idle = % of the phase makespan")
-        print(f"{'client':<28} {'seq idle %':>10} {'seq polls/job':>13} {'batch idle %':>12} "
-              f"{'batch polls/job':>15} {'seq makespan (model s)':>22}")
+        print(
+            f"speed factor {args.speed} (served s = model s x {args.speed}); idle = % of the phase makespan"
+        )
+        print(
+            f"{'client':<28} {'seq idle %':>10} {'seq polls/job':>13} {'batch idle %':>12} "
+            f"{'batch polls/job':>15} {'seq makespan (model s)':>22}"
+        )
         for name, r in rows.items():
             s, b = r["phases"]["sequential"], r["phases"]["async"]
-            print(f"{name:<28} {s['idle_pct']:>10.2f} {s['polls_per_job']:>13.2f} {b['idle_pct']:>12.2f} "
-                  f"{b['polls_per_job']:>15.2f} {s['makespan_s'] / args.speed:>22.0f}")
+            print(
+                f"{name:<28} {s['idle_pct']:>10.2f} {s['polls_per_job']:>13.2f} {b['idle_pct']:>12.2f} "
+                f"{b['polls_per_job']:>15.2f} {s['makespan_s'] / args.speed:>22.0f}"
+            )
         for name in ("jes-runner, no history", "jes-runner, history"):
-            print(f"{name}: {rows[name]['requests_per_job']:.2f} Viya requests per job execution in all "
-                  f"(history: {rows[name]['history']})")
+            print(
+                f"{name}: {rows[name]['requests_per_job']:.2f} Viya requests per job execution in all "
+                f"(history: {rows[name]['history']})"
+            )
     misses = []
-    hist, nohist = rows["jes-runner, history"]["phases"]["sequential"], rows["jes-runner, no history"]["phases"]["sequential"]
+    hist, nohist = (
+        rows["jes-runner, history"]["phases"]["sequential"],
+        rows["jes-runner, no history"]["phases"]["sequential"],
+    )
     if hist["idle_pct"] > TARGETS["idle_history_pct"]:
-        misses.append(f"sequential idle with history {hist['idle_pct']:.2f} % > {TARGETS['idle_history_pct']} %")
+        misses.append(
+            f"sequential idle with history {hist['idle_pct']:.2f} % > {TARGETS['idle_history_pct']} %"
+        )
     if nohist["idle_pct"] > TARGETS["idle_no_history_pct"]:
-        misses.append(f"sequential idle without history {nohist['idle_pct']:.2f} % > {TARGETS['idle_no_history_pct']} %")
+        misses.append(
+            f"sequential idle without history {nohist['idle_pct']:.2f} % > {TARGETS['idle_no_history_pct']} %"
+        )
     if hist["polls_per_job"] > TARGETS["polls_per_job_history"]:
-        misses.append(f"sequential polls/job with history {hist['polls_per_job']:.2f} > {TARGETS['polls_per_job_history']}")
+        misses.append(
+            f"sequential polls/job with history {hist['polls_per_job']:.2f} > {TARGETS['polls_per_job_history']}"
+        )
     for m in misses:
         print("MISSED:", m)
     return 1 if misses else 0

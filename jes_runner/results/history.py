@@ -43,8 +43,12 @@ def runtimes_of(results: dict[str, Any]) -> dict[str, float]:
         found: dict[str, list[float]] = {}
         for j in p.get("jobs") or []:
             d = j.get("duration")
-            if (j.get("status") == "completed" and j.get("timing_source") == "server"
-                    and isinstance(d, int | float) and d > 0):
+            if (
+                j.get("status") == "completed"
+                and j.get("timing_source") == "server"
+                and isinstance(d, int | float)
+                and d > 0
+            ):
                 found.setdefault(str(j.get("name")), []).append(float(d))
         for name, ds in found.items():
             out.setdefault(name, round(statistics.median(ds), 3))
@@ -62,16 +66,21 @@ def runtimes_from_results(path: str | Path) -> dict[str, float]:
     if p.is_dir():
         files = results_files(p)
         if not files:
-            raise JesError(f"{p}: no results file ({RESULTS_PREFIX}*.json) -- pass a results file or its directory")
+            raise JesError(
+                f"{p}: no results file ({RESULTS_PREFIX}*.json) -- pass a results file or its directory"
+            )
         p = files[-1]
     runtimes = runtimes_of(load_results(p))
     if not runtimes:
-        raise JesError(f"{p}: no completed job with server timestamps -- pass the results of a run that completed jobs")
+        raise JesError(
+            f"{p}: no completed job with server timestamps -- pass the results of a run that completed jobs"
+        )
     return runtimes
 
 
-def newest_history(output_dir: Path, *, emulated: bool, speed_factor: float | None = None,
-                   scan: int = 10) -> RuntimeHistory | None:
+def newest_history(
+    output_dir: Path, *, emulated: bool, speed_factor: float | None = None, scan: int = 10
+) -> RuntimeHistory | None:
     """Runtimes from the newest readable results file measured on the same kind of target."""
     try:
         files = results_files(Path(output_dir))

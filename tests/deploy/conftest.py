@@ -70,7 +70,9 @@ class Helm:
         values: list[Path] | None = None,
     ) -> list[str]:
         # the chart requires the Viya URL (no silent emulator); the default scenario gives one
-        args: list[str] = ["--set", "runner.viyaUrl=https://viya.example.com"] if scenario == "default" else []
+        args: list[str] = (
+            ["--set", "runner.viyaUrl=https://viya.example.com"] if scenario == "default" else []
+        )
         if scenario != "default":
             args += ["-f", str(CHART / "ci" / scenario)]
         for path in values or []:

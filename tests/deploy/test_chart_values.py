@@ -396,8 +396,14 @@ def test_notes_say_how_to_run_now_and_where_results_go(helm4):
     assert "/results" in notes and "jes-jes-runner-results" in notes
     assert "WARNING" not in notes
     proc = helm4.run(
-        "install", "jes", str(CHART), "--dry-run=client", "--set", "persistence.enabled=false",
-        "--set", "runner.viyaUrl=https://viya.example.com",
+        "install",
+        "jes",
+        str(CHART),
+        "--dry-run=client",
+        "--set",
+        "persistence.enabled=false",
+        "--set",
+        "runner.viyaUrl=https://viya.example.com",
     )
     notes = proc.stdout.split("NOTES:", 1)[1]
     assert "LOST" in notes

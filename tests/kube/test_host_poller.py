@@ -24,7 +24,9 @@ class Hosts:
 
 def test_no_look_without_a_reason_then_one_per_poke_window() -> None:
     fetch = Hosts()
-    poller = HostPoller(fetch, interval_s=3600.0).start()  # a clock would never fire within the test
+    poller = HostPoller(
+        fetch, interval_s=3600.0
+    ).start()  # a clock would never fire within the test
     assert fetch.calls == 1  # the phase's start
     time.sleep(0.3)
     assert fetch.calls == 1  # nothing pending: no request
@@ -38,4 +40,6 @@ def test_no_look_without_a_reason_then_one_per_poke_window() -> None:
     assert fetch.calls == 2
     obs = poller.stop()  # the phase's end: one last look
     assert fetch.calls == 3
-    assert [e.node for e in obs.events if e.event == "added"] == ["aks-computetmp-28320745-vmss000002"]
+    assert [e.node for e in obs.events if e.event == "added"] == [
+        "aks-computetmp-28320745-vmss000002"
+    ]

@@ -40,14 +40,24 @@ def test_every_phase_read_with_server_timestamps(path: Path) -> None:
         for j, s in zip(p["jobs"], src["jobs"], strict=True):
             assert j["timing_source"] == "server"
             assert j["submitted_at"].startswith(s["job_metrics"]["submission_time"][:19])
-            assert j["duration"] == pytest.approx(s["job_metrics"]["elapsed_time_ms"] / 1000, abs=0.001)
-            od = (s.get("metrics") or {}).get("orchestrator_data") or s["job_metrics"].get("orchestrator_data")
-            assert j["metrics"]["orchestrator_data"]["queue_wait_seconds"] == od["queue_wait_seconds"]
+            assert j["duration"] == pytest.approx(
+                s["job_metrics"]["elapsed_time_ms"] / 1000, abs=0.001
+            )
+            od = (s.get("metrics") or {}).get("orchestrator_data") or s["job_metrics"].get(
+                "orchestrator_data"
+            )
+            assert (
+                j["metrics"]["orchestrator_data"]["queue_wait_seconds"] == od["queue_wait_seconds"]
+            )
         # the makespan is the server one (first creation -> last end), not the tool's client-clock total
         assert p["stats"]["makespan_seconds"] < src["total_duration"]
-        assert p["stats"]["hosts_used"] == len({j["metrics"]["orchestrator_data"]["execution_host"] for j in p["jobs"]})
+        assert p["stats"]["hosts_used"] == len(
+            {j["metrics"]["orchestrator_data"]["execution_host"] for j in p["jobs"]}
+        )
     base = res["phases"][0]
-    assert base["stats"]["idle_seconds"] == pytest.approx(5 * 3.4, abs=0.01)  # the original's polling gaps
+    assert base["stats"]["idle_seconds"] == pytest.approx(
+        5 * 3.4, abs=0.01
+    )  # the original's polling gaps
 
 
 def test_two_phase_failure_makes_it_not_comparable() -> None:
@@ -57,7 +67,9 @@ def test_two_phase_failure_makes_it_not_comparable() -> None:
 
 
 @pytest.mark.parametrize("path", [TWO, THREE], ids=["two-phase", "three-phase"])
-def test_report_has_every_phase(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_has_every_phase(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_dir = tmp_path / "rep"
     rc, out, err = cli(capsys, "report", path, "--out", out_dir)
     assert rc == 0, err
@@ -72,7 +84,9 @@ def test_report_has_every_phase(path: Path, tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("path", [TWO, THREE], ids=["two-phase", "three-phase"])
-def test_export_has_every_phase(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_has_every_phase(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "x.csv"
     rc, _, err = cli(capsys, "export", path, "--format", "csv", "--out", out)
     assert rc == 0, err
@@ -84,7 +98,9 @@ def test_export_has_every_phase(path: Path, tmp_path: Path, capsys: pytest.Captu
         assert [r["phase"] for r in csv.DictReader(fh)] == PHASES[path]
 
 
-def test_compare_three_phase_files_compares_every_phase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_three_phase_files_compares_every_phase(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_json = tmp_path / "cmp.json"
     rc, out, err = cli(capsys, "compare", THREE, THREE, "--json", out_json)
     assert rc == 0, err
@@ -94,23 +110,43 @@ def test_compare_three_phase_files_compares_every_phase(tmp_path: Path, capsys: 
     assert {"makespan_seconds", "speedup", "busy_makespan_seconds"} <= figures
 
 
-def test_compare_two_against_three_phase_says_what_differs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_two_against_three_phase_says_what_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_json = tmp_path / "cmp.json"
     rc, out, err = cli(capsys, "compare", TWO, THREE, "--json", out_json)
     doc = json.loads(out_json.read_text())
-    assert doc["phases_compared"] == ["sequential"] and doc["only_in_current"] == ["async_regular", "async_autoscaling"]
+    assert doc["phases_compared"] == ["sequential"] and doc["only_in_current"] == [
+        "async_regular",
+        "async_autoscaling",
+    ]
     assert doc["configuration_changed"] and out.index("configuration") < out.index("sequential")
     assert rc in (0, 6)
 
 
 @pytest.mark.parametrize("path", [TWO, THREE], ids=["two-phase", "three-phase"])
-def test_push_has_every_phase(path: Path, pushgateway_server: Server, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = cli(capsys, "push", path, "--pushgateway-url", pushgateway_server.url, "--cluster", "orig",
-                       "--environment", "ci")
+def test_push_has_every_phase(
+    path: Path, pushgateway_server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = cli(
+        capsys,
+        "push",
+        path,
+        "--pushgateway-url",
+        pushgateway_server.url,
+        "--cluster",
+        "orig",
+        "--environment",
+        "ci",
+    )
     assert rc == 0, err
     status, body = http(pushgateway_server.url + "/metrics")
     assert status == 200
-    series = [(n, lab, v) for n, lab, v in parse_metrics_text(body.decode()) if lab.get("cluster") == "orig"]
+    series = [
+        (n, lab, v)
+        for n, lab, v in parse_metrics_text(body.decode())
+        if lab.get("cluster") == "orig"
+    ]
     makespans = {lab["phase"]: v for n, lab, v in series if n == "jes_phase_makespan_seconds"}
     res = load_results(path)
     assert makespans == {p["name"]: p["stats"]["makespan_seconds"] for p in res["phases"]}
@@ -118,8 +154,9 @@ def test_push_has_every_phase(path: Path, pushgateway_server: Server, capsys: py
     assert info and info[0]["emulated"] == "false"
 
 
-def test_compare_refuses_a_regression_across_configurations(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_refuses_a_regression_across_configurations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = load_results(THREE)
     cur = json.loads(json.dumps(base))
     reg = next(p for p in cur["phases"] if p["name"] == "async_regular")
@@ -133,4 +170,9 @@ def test_compare_refuses_a_regression_across_configurations(tmp_path: Path,
     assert rc == 0 and out.splitlines()[1] == "configuration differs:"
     assert "phase async_regular: concurrency 6 -> 2" in out and "REGRESSION" not in out
     rc, out, _ = cli(capsys, "compare", b, c, "--allow-config-change")
-    assert rc == 6 and "async_regular      makespan_seconds" in out and "speedup" in out and "REGRESSION" in out
+    assert (
+        rc == 6
+        and "async_regular      makespan_seconds" in out
+        and "speedup" in out
+        and "REGRESSION" in out
+    )
