@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +28,7 @@ from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy,
 from jes_runner.measure.plan import PhasePlan, RunPlan
 from jes_runner.measure.preflight import handle_orphans, preflight
 from jes_runner.measure.records import JobRecord
-from jes_runner.measure.stats import phase_window, vs_baseline
+from jes_runner.measure.stats import not_comparable_reason, phase_window, spans, vs_baseline
 from jes_runner.results.document import phase_document, run_document
 from jes_runner.results.files import Checkpoint, write_results
 from jes_runner.results.recovery import run_line
@@ -97,6 +97,9 @@ class Runner:
         emulated: bool = False,
         phase_starters: list[Callable[[PhasePlan], None]] | None = None,
         phase_enrichers: list[Callable[[PhaseOutcome, dict[str, Any]], None]] | None = None,
+        emulator_model: dict[str, Any] | None = None,
+        runtime_history: dict[str, Any] | None = None,
+        on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.plan = plan
@@ -105,6 +108,9 @@ class Runner:
         self.stdout = stdout or sys.stdout
         self.progress = progress or Progress(sys.stderr, log_format=settings.log_format)
         self.emulated = emulated
+        self.emulator_model = emulator_model  # speed factor and scenario of the emulator measured
+        self.runtime_history = runtime_history  # where the plan's expected runtimes came from
+        self.on_pending = on_pending  # a job was seen queued
         # run after the results file is written, in order; each gets the RunContext
         self.sinks: list[Sink] = (
             [self._print_summary, *([self._write_report] if settings.report else []), self._push_metrics]
@@ -146,9 +152,10 @@ class Runner:
                                    settings=s.masked(), emulated=self.emulated))  # what `recover` needs
         correlator = Correlator(self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit)
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
-        prior: float | None = None
+        # expected runtimes measured on this target (history): the factor starts at 1, not unknown
+        prior: float | None = 1.0 if self.runtime_history and self.runtime_history.get("jobs_with_history") else None
+        measured: dict[str, float] = {}  # job name -> server duration in an earlier phase of this run
         phase_dicts: list[dict[str, Any]] = []
-        baseline_makespan: float | None = None
         aborted = False
         try:
             for phase in plan.phases:
@@ -158,15 +165,25 @@ class Runner:
                 self.progress.phase_started(phase)
                 for start in self.phase_starters:
                     start(phase)
+                phase_prior = prior
+                if measured and any(j.expected_runtime_s is None for j in phase.jobs):
+                    # jobs without an estimate: what they took in the earlier phase, learned from there on
+                    phase.jobs = [j if j.expected_runtime_s is not None or j.name not in measured
+                                  else replace(j, expected_runtime_s=measured[j.name]) for j in phase.jobs]
+                    phase_prior = prior or 1.0
                 executor = PhaseExecutor(
                     self.client, phase, run_id=plan.run_id, epoch=plan.epoch, definition_ids=plan.definition_ids,
-                    policy=policy, model=RuntimeModel(prior), listener=_Tee(self.progress, checkpoint, plan.run_id),
-                    stop_event=self.stop_event, submit_workers=s.submit_workers,
+                    policy=policy, model=RuntimeModel(phase_prior), listener=_Tee(self.progress, checkpoint, plan.run_id),
+                    stop_event=self.stop_event, submit_workers=s.submit_workers, on_pending=self.on_pending,
                 )
                 outcome = executor.run()
                 self.progress.phase_ended(phase)
                 ctx.outcomes.append(outcome)
                 prior = outcome.learned_factor or prior
+                if phase.baseline or not measured:
+                    for r in outcome.records:
+                        if r.status == "completed" and r.timing_source == "server" and r.duration:
+                            measured.setdefault(r.name, r.duration)
                 first, _ = phase_window(outcome.records)
                 if self.stop_event.is_set():  # stopping: correlate what is there, within the grace period
                     correlator.deadline_s = min(correlator.deadline_s, self.abort_correlation_s)
@@ -174,8 +191,6 @@ class Runner:
                 pd = phase_document(outcome, unmatched)
                 for enrich in self.phase_enrichers:
                     enrich(outcome, pd)
-                if phase.baseline:
-                    baseline_makespan = pd["stats"]["makespan_seconds"]
                 phase_dicts.append(pd)
                 for r in outcome.records:
                     if r.orchestrator:
@@ -192,8 +207,7 @@ class Runner:
         finally:
             checkpoint.close()
 
-        for pd in phase_dicts:
-            pd["vs_baseline"] = None if pd["baseline"] else vs_baseline(baseline_makespan, pd["stats"]["makespan_seconds"])
+        self._compare_with_baseline(phase_dicts, ctx.outcomes)
         ended_at = utcnow()
         ctx.results = run_document(
             phase_dicts,
@@ -211,6 +225,8 @@ class Runner:
                 "total": self.client.request_count,
                 "by_kind": dict(sorted(self.client.requests_by_kind.items())),
             },
+            emulator=self.emulator_model,
+            runtime_history=self.runtime_history,
         )
         status = ctx.results["status"]
         ctx.exit_code = (self.abort_exit_code if status == "aborted"
@@ -231,6 +247,22 @@ class Runner:
         if ctx.results_error:
             raise ResultsWriteError(ctx.results_error)
         return ctx
+
+    @staticmethod
+    def _compare_with_baseline(phase_dicts: list[dict[str, Any]], outcomes: list[PhaseOutcome]) -> None:
+        """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
+        base = next((o for o, pd in zip(outcomes, phase_dicts, strict=False) if pd["baseline"]), None)
+        if base is None:
+            return
+        base_jobs = spans(base.records)
+        base_reason = not_comparable_reason(base.phase.name, base_jobs, base.aborted, len(base.phase.jobs))
+        for pd, outcome in zip(phase_dicts, outcomes, strict=False):
+            if pd["baseline"]:
+                continue
+            jobs = spans(outcome.records)
+            pd["vs_baseline"] = vs_baseline(
+                base_jobs, jobs, baseline_reason=base_reason,
+                reason=not_comparable_reason(outcome.phase.name, jobs, outcome.aborted, len(outcome.phase.jobs)))
 
     def _push_metrics(self, ctx: RunContext) -> None:
         """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""
@@ -291,6 +323,7 @@ class Runner:
             res = ctx.results
             log.info("run %s: %s", res["run_id"], res["status"], extra={
                 "event": "run_summary", "run_id": res["run_id"], "status": res["status"],
+                "emulator": res.get("emulator", False),  # emulated figures: never read as a cluster's
                 "results_path": str(ctx.results_path) if ctx.results_path else None,
                 "phases": [{"name": p["name"], "context": p["context"], "mode": p["mode"], "stats": p["stats"],
                             "vs_baseline": p["vs_baseline"], "unmatched_jobs": len(p["unmatched_jobs"])}
@@ -302,17 +335,5 @@ class Runner:
         if ctx.checkpoint and ctx.checkpoint.lines:
             self.stdout.write(f"checkpoint: {ctx.checkpoint.path}\n")
         self.stdout.flush()
-
-
-# -- the `run` command ---------------------------------------------------------------
-
-
-
-
-
-
-
-
-
 
 

@@ -20,6 +20,13 @@ def add_viya(p: argparse.ArgumentParser, *, url_help: str = "Viya base URL (JES_
                    help="do not verify Viya's TLS certificate (one warning per run)")
 
 
+def add_emulator(p: argparse.ArgumentParser) -> None:
+    """The embedded emulator runs only when asked: its figures are marked emulated everywhere."""
+    p.add_argument("--emulator", action="store_true",
+                   help="measure the embedded Viya emulator instead of a Viya (results, metrics and "
+                        "report are marked emulated)")
+
+
 def add_log_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", choices=LOG_FORMATS,
                    help="log lines on stderr as text or one JSON object per line (JES_LOG_FORMAT)")
@@ -76,7 +83,8 @@ def add_thresholds(p: argparse.ArgumentParser) -> None:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Everything `run` takes."""
-    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator, said in one log line")
+    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); required unless --emulator")
+    add_emulator(p)
     add_job_config(p)
     add_output_dir(p)
     add_phase_plan(p)

@@ -78,6 +78,37 @@ class JobConfigFile(BaseModel):
         return json.dumps(self.model_dump(mode="json", exclude_none=False), indent=2) + "\n"
 
 
+ORIGINAL_SETTINGS = ("default_context", "async_context", "concurrent_jobs", "poll_interval", "timeout")
+
+
+class FileSettings(BaseModel):
+    """The original tool's ``settings`` block, honoured: the contexts and the concurrency shape the
+    default phases, ``poll_interval`` caps the gap between two looks at a job (poll_interval_max),
+    ``timeout`` is the job timeout. A flag or a JES_* variable still wins; unknown keys are listed."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    default_context: str | None = Field(default=None, min_length=1)
+    async_context: str | None = Field(default=None, min_length=1)
+    concurrent_jobs: int | None = Field(default=None, ge=1)
+    poll_interval: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
+    unknown: list[str] = Field(default_factory=list)
+
+
+def file_settings(cfg: JobConfigFile, path: str | Path) -> FileSettings:
+    """Validate the ``settings`` block; one line naming the key when a value is wrong."""
+    raw = cfg.settings or {}
+    try:
+        fs = FileSettings.model_validate({k: v for k, v in raw.items() if k in ORIGINAL_SETTINGS})
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"{path}: settings.{key}: {err['msg']} -- fix it or remove the key") from None
+    fs.unknown = sorted(k for k in raw if k not in ORIGINAL_SETTINGS)
+    return fs
+
+
 def _describe(path: Path, data: Any, err: ValidationError) -> str:
     first = err.errors()[0]
     loc = list(first["loc"])

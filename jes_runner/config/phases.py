@@ -39,6 +39,11 @@ class PhaseSpec(BaseModel):
     mode: Mode = "sequential"
     concurrency: int = Field(default=1, ge=1)
     baseline: bool = False
+    # start from a cold pool: before the phase, wait (bounded) until its pool is back at its minimum
+    # nodes, so a pool scaled up by an earlier phase cannot make this one look faster
+    cold_start: bool = False
+    pools: list[str] | None = None  # the context's node pool(s); default: learned (earlier phases, history)
+    min_nodes: int = Field(default=0, ge=0)  # the pools' autoscaler minimum (nodes, all pools together)
 
     @model_validator(mode="after")
     def _concurrency_for_mode(self) -> PhaseSpec:
@@ -86,11 +91,12 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
     return phases
 
 
-def default_phases(mode: Mode = "batch", concurrent: int = 5) -> list[PhaseSpec]:
+def default_phases(mode: Mode = "batch", concurrent: int = 5, *, baseline_context: str = BASELINE_CONTEXT,
+                   async_context: str = ASYNC_CONTEXT) -> list[PhaseSpec]:
     """The seed tool's run: sequential baseline, then the async phase."""
     if concurrent < 1:
         raise ConfigError("--concurrent must be at least 1")
     return [
-        PhaseSpec(name="sequential", context=BASELINE_CONTEXT, mode="sequential", baseline=True),
-        PhaseSpec(name="async", context=ASYNC_CONTEXT, mode=mode, concurrency=concurrent),
+        PhaseSpec(name="sequential", context=baseline_context, mode="sequential", baseline=True),
+        PhaseSpec(name="async", context=async_context, mode=mode, concurrency=concurrent),
     ]

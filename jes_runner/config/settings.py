@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
     node_poll_interval_s: float = Field(default=10.0, gt=0, le=3600)  # orchestrator-hosts fallback
+    cold_start_timeout_s: float = Field(default=1800.0, ge=0, le=DAY_S)  # longest wait for a cold pool (cold_start phases)
+    cold_start_poll_s: float = Field(default=15.0, gt=0, le=3600)  # how often the pool is counted while waiting
     grace_period_seconds: float = Field(default=25.0, gt=0, le=3600)  # SIGTERM -> exit; < terminationGracePeriodSeconds
 
     # presentation
@@ -268,6 +270,16 @@ class Settings(BaseSettings):
             if data.get(key):
                 data[key] = redact_url(data[key])
         return data
+
+
+def with_file_settings(settings: Settings, poll_interval: float | None, timeout: float | None) -> Settings:
+    """The job config's ``poll_interval`` / ``timeout`` where no flag, JES_* variable or .env set them."""
+    update: dict[str, Any] = {}
+    if poll_interval is not None and "poll_interval_max" not in settings.model_fields_set:
+        update["poll_interval_max"] = max(poll_interval, settings.poll_interval_min)
+    if timeout is not None and "job_timeout_s" not in settings.model_fields_set:
+        update["job_timeout_s"] = timeout
+    return settings.model_copy(update=update) if update else settings
 
 
 def packaged_job_config() -> Path:

@@ -17,10 +17,19 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jes_runner.kube.config import KubeAccess, connect, pod_namespace
-from jes_runner.kube.nodes import HostPoller, KubeUnavailable, NodeWatcher, ObservedNodes
+from jes_runner.kube.nodes import (
+    HostPoller,
+    KubeUnavailable,
+    NodeWatcher,
+    ObservedNodes,
+    node_state,
+    pool_from_name,
+)
 from jes_runner.kube.scaling import apply_to_phase
 from jes_runner.kube.tokens import (
     FileStore,
@@ -61,6 +70,11 @@ class KubeLifecycle:
         self.persister = self._make_persister()
         self._read_back()
         self.observed: dict[str, ObservedNodes | None] = {}  # phase name -> what was seen
+        self.grown_pools: set[str] = set()  # pools that gained nodes during this run
+        self.context_pools: dict[str, set[str]] = {}  # compute context -> pools its jobs ran on
+        self.cold: dict[str, dict[str, Any]] = {}  # phase name -> the cold-start wait
+        self._sleep: Callable[[float], None] = time.sleep
+        self._now: Callable[[], float] = time.monotonic
 
     @property
     def client(self) -> ViyaClient | None:
@@ -180,12 +194,92 @@ class KubeLifecycle:
 
         self._watcher = HostPoller(fetch, s.node_poll_interval_s).start()
 
+    # ----- cold start -------------------------------------------------------------------
+
+    def list_nodes(self) -> tuple[str, dict[str, str | None]] | None:
+        """(source, node name -> pool) now: Kubernetes when reachable, else the orchestrator's hosts."""
+        s = self.settings
+        if s.node_timeline == "auto" and self._kube_refused is None:
+            access = self.access()
+            if access.ok:
+                try:
+                    nl = access.core().list_node(label_selector=s.node_selector or None,
+                                                 _request_timeout=min(15.0, s.request_timeout_s))
+                    return "kubernetes", {n.metadata.name: node_state(n).pool for n in nl.items or []}
+                except Exception as e:  # noqa: BLE001 - fall back to the orchestrator
+                    log.warning("cold start: cannot list nodes (%s); counting orchestrator hosts", e)
+        if self.client is None:
+            return None
+        try:
+            page = self.client.get_json("/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False)
+        except Exception as e:  # noqa: BLE001
+            log.warning("cold start: orchestrator hosts unavailable (%s)", e)
+            return None
+        items = page.get("items") if isinstance(page, dict) else None
+        return "orchestrator", {str(h["name"]): (h.get("pool") or pool_from_name(str(h["name"])))
+                                for h in items or [] if isinstance(h, dict) and h.get("name")}
+
+    def cold_pools(self, phase: PhasePlan) -> list[str]:
+        """The phase's pools: configured, else where its context's jobs ran, else those this run grew."""
+        if phase.pools:
+            return list(phase.pools)
+        return sorted(self.context_pools.get(phase.context) or self.grown_pools)
+
+    def wait_for_cold_pool(self, phase: PhasePlan) -> dict[str, Any]:
+        """Wait (at most cold_start_timeout_s) until the phase's pools hold at most min_nodes nodes."""
+        s = self.settings
+        pools = self.cold_pools(phase)
+        t0 = self._now()
+        out: dict[str, Any] = {"pools": pools, "minimum_nodes": phase.min_nodes, "waited_seconds": 0.0,
+                               "reached_minimum": None, "nodes_at_start": None, "source": None, "note": None}
+        while True:
+            seen = self.list_nodes()
+            if seen is None:
+                out["note"] = "no node data (Kubernetes or orchestrator hosts): not waited"
+                break
+            out["source"], nodes = seen
+            if not pools:
+                out["note"] = ("the context's pool is not known yet (set pools: on the phase): not waited; "
+                               f"{len(nodes)} node(s) up in all pools")
+                break
+            n = sum(1 for p in nodes.values() if p in pools)
+            out["nodes_at_start"] = n
+            waited = self._now() - t0
+            out["waited_seconds"] = round(waited, 3)
+            if n <= phase.min_nodes:
+                out["reached_minimum"] = True
+                out["note"] = (f"pool {', '.join(pools)} at {n} node(s) (minimum {phase.min_nodes}) "
+                               f"after {waited:.1f} s")
+                break
+            if waited >= s.cold_start_timeout_s:
+                out["reached_minimum"] = False
+                out["note"] = (f"pool {', '.join(pools)} still at {n} node(s) (minimum {phase.min_nodes}) after "
+                               f"{waited:.1f} s (cold_start_timeout_s): the phase started warm")
+                log.warning("phase %s: %s", phase.name, out["note"])
+                break
+            self._sleep(min(s.cold_start_poll_s, max(0.0, s.cold_start_timeout_s - waited)))
+        log.info("phase %s: cold start: %s", phase.name, out["note"],
+                 extra={"event": "cold_start", "phase": phase.name, **out})
+        return out
+
+    def job_pending(self) -> None:
+        """A job of the phase is queued: the orchestrator-hosts fallback takes a look (rate-limited)."""
+        w = self._watcher
+        if isinstance(w, HostPoller):
+            w.poke()
+
     def phase_started(self, phase: PhasePlan) -> None:
         try:
             self.reload_credentials()
         except Exception as e:  # noqa: BLE001 - a bad file must not stop the run
             log.warning("could not re-read the secrets directory: %s", e.__class__.__name__)
         self._stop_watch()
+        if phase.cold_start:
+            try:
+                self.cold[phase.name] = self.wait_for_cold_pool(phase)
+            except Exception as e:  # noqa: BLE001 - the phase runs warm, said in the results
+                self.cold[phase.name] = {"waited_seconds": 0.0, "reached_minimum": None, "nodes_at_start": None,
+                                         "note": f"cold start failed: {e.__class__.__name__}: {e}"}
         try:
             self._start_watch()
         except Exception as e:  # noqa: BLE001
@@ -199,10 +293,18 @@ class KubeLifecycle:
     def phase_ended(self, outcome: PhaseOutcome, pd: dict[str, Any]) -> None:
         if self.settings.node_timeline == "off":
             return
+        if pd["name"] in self.cold:
+            pd["cold_start"] = self.cold[pd["name"]]
         try:
             obs = self._stop_watch()
             self.observed[pd["name"]] = obs
             apply_to_phase(pd, obs, outcome.records, self._fallback_note)
+            sc = pd.get("scaling") or {}
+            # nodes of the phase's pools already up when it started: what a warm pool gave it
+            pd["warm_nodes_at_start"] = len(sc.get("nodes_at_start") or []) if obs is not None and obs.available else None
+            self.context_pools.setdefault(pd["context"], set()).update(sc.get("pools") or [])
+            self.grown_pools.update(e["pool"] for e in pd.get("node_timeline") or []
+                                    if e.get("event") == "added" and e.get("pool"))
         except Exception as e:  # noqa: BLE001 - figures are a bonus: the phase stays as measured
             log.warning("node timeline for phase %s failed: %s", pd.get("name"), e)
 

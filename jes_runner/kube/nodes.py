@@ -311,7 +311,13 @@ class NodeWatcher:
 
 
 class HostPoller:
-    """Polls ``/workloadOrchestrator/hosts`` every ``interval_s`` (the fallback without cluster access)."""
+    """The orchestrator's hosts, fetched when they can change the answer (the fallback without
+    cluster access): when the phase starts, when it ends, and when a job is seen pending (``poke``),
+    at most once per ``interval_s`` -- not on a clock, which cost more requests than all job polling.
+
+    Host times (``requestedTime``/``readyTime``) are the server's, so fewer looks lose no timing;
+    a host that comes and goes between two looks is missed (noted in the phase's scaling note).
+    """
 
     def __init__(
         self,
@@ -324,9 +330,14 @@ class HostPoller:
         self.interval_s = interval_s
         self.rec = _Recorder("orchestrator", clock)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
         self.polls = 0
+
+    def poke(self) -> None:
+        """A job is pending: the pool may be scaling; look at the hosts soon (rate-limited)."""
+        self._wake.set()
 
     def _states(self) -> dict[str, NodeState] | None:
         try:
@@ -362,8 +373,13 @@ class HostPoller:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.is_set():
+                break
+            self._wake.clear()
             self._poll()
+            self._stop.wait(self.interval_s)  # at most one look per interval, however many pokes
 
     def _poll(self) -> None:
         states = self._states()
@@ -376,6 +392,7 @@ class HostPoller:
 
     def stop(self) -> ObservedNodes:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._poll()  # one last look at the end of the phase

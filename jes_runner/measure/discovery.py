@@ -16,7 +16,7 @@ DEFAULT_FILE_SETTINGS = {
     "default_context": BASELINE_CONTEXT,
     "async_context": ASYNC_CONTEXT,
     "concurrent_jobs": 5,
-    "poll_interval": 5,
+    # no poll_interval: jes-runner polls near each job's expected end; set one to cap the gap between looks
     "timeout": 3600,
 }
 
@@ -34,7 +34,10 @@ def discover(client: ViyaClient, pattern: str) -> list[dict[str, Any]]:
     return [d for d in defs if fnmatch.fnmatchcase(str(d.get("name", "")), pattern)]
 
 
-def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path: Path | None) -> dict[str, Any]:
+def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path: Path | None,
+                 runtimes: dict[str, float] | None = None) -> dict[str, Any]:
+    """The config for the matching definitions; ``runtimes`` (job name -> measured seconds, from
+    ``discover --with-runtimes``) replace the expected runtimes of the jobs they name."""
     old_jobs: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     file_settings = dict(DEFAULT_FILE_SETTINGS)
@@ -57,7 +60,7 @@ def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path:
             "arguments": prev.get("arguments") or {"_contextName": context},
             "context_name": context,
             "enabled": prev.get("enabled", True),
-            "expected_runtime_s": prev.get("expected_runtime_s"),
+            "expected_runtime_s": (runtimes or {}).get(name, prev.get("expected_runtime_s")),
         })
     enabled = sum(1 for j in jobs if j["enabled"])
     return {
@@ -69,5 +72,6 @@ def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path:
             "total_jobs_found": len(jobs),
             "enabled_jobs": enabled,
             "disabled_jobs": len(jobs) - enabled,
+            "jobs_with_runtimes": sum(1 for j in jobs if j["expected_runtime_s"]),
         },
     }

@@ -38,9 +38,20 @@ log = logging.getLogger("jes_runner.measure.executor")
 
 MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya ...
 LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not
-DUE_MARGIN = 1.04  # poll a little after the expected end: one poll that finds it done beats two
+DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
+# Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
+# a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
+BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
+UNKNOWN_GROWTH = 0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
+SPREAD_LIMIT = 1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
+PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
+SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
 OVERDUE_GROWTH = 1.6
 OVERDUE_AGE_FRACTION = 0.2
+# A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
+# is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
+CRITICAL_AGE_FRACTION = 0.04
+RELAXED_GROWTH = 0.5  # not critical (others of its wave still run): each list request covers it anyway
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
@@ -92,6 +103,33 @@ class RuntimeModel:
         if expected:
             bisect.insort(self._ratios, observed / expected)
 
+    @property
+    def observed(self) -> int:
+        return len(self._durations)
+
+    @property
+    def shortest(self) -> float | None:
+        """The shortest run time observed in this phase (None before the first)."""
+        return self._durations[0] if self._durations else None
+
+    def exact(self, expected: float | None) -> float | None:
+        """This job's own expected runtime (its estimate × the factor), None without one -- or when
+        the jobs of this phase ran so unevenly against their estimates (contention, queueing) that
+        one factor does not predict a job's end (see ``earliest``)."""
+        f = self.factor
+        if not (expected and f) or self.spread > SPREAD_LIMIT:
+            return None
+        return expected * f
+
+    @property
+    def spread(self) -> float:
+        """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
+        return self._ratios[-1] / self._ratios[0] if len(self._ratios) >= 2 and self._ratios[0] > 0 else 1.0
+
+    def earliest(self, expected: float | None) -> float | None:
+        """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
+        return expected * self._ratios[0] if expected and self._ratios else None
+
     def estimate(self, expected: float | None) -> float | None:
         f = self.factor
         if expected and f:
@@ -113,6 +151,9 @@ class _Flight:
     misses: int = 0
     last_pending_at: float | None = None  # when a poll last saw it queued (cleared once running)
     queued_s: float = 0.0  # lower bound of its queue wait: last "pending" answer - submission
+    exact: bool = False  # estimate is this job's own (bracket its end), not the phase's typical job
+    t_base: float = 0.0  # when its expected runtime started counting (submission, or start after a queue)
+    bracket: int = 0  # next BRACKET point to poll at
 
 
 @dataclass(slots=True)
@@ -141,8 +182,10 @@ class PhaseExecutor:
         stop_event: threading.Event | None = None,
         submit_workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_pending = on_pending  # a job was seen queued (the pool may scale): e.g. look at the hosts
         self.phase = phase
         self.run_id = run_id
         self.token = run_token(run_id)
@@ -283,13 +326,21 @@ class PhaseExecutor:
             record.client_ended_at = utcnow()
             self._finish(record, expected=job_cfg.expected_runtime_s)
             return
-        est = self.model.estimate(job_cfg.expected_runtime_s)
-        if est is None:  # nothing learned yet: probe at doubling intervals
-            due, step = t_answer + self.policy.interval_min, self.policy.interval_min
-        else:
-            due = t_answer + est * DUE_MARGIN
-            step = max(self.policy.interval_min, est * 0.1)
-        flight = _Flight(record, job_cfg, t_answer, due, step, est)
+        exact = self.model.exact(job_cfg.expected_runtime_s)
+        est = exact if exact is not None else self.model.estimate(job_cfg.expected_runtime_s)
+        shortest = self.model.shortest
+        lo = self.policy.interval_min
+        earliest = self.model.earliest(job_cfg.expected_runtime_s)
+        if exact is not None:  # its own runtime: bracket the expected end
+            due, step = t_answer + exact * BRACKET[0], max(lo, exact * 0.03)
+        elif earliest is not None:  # uneven phase: not before its estimate at the best ratio; then as it ages
+            due, step = t_answer + max(lo, earliest * SHORTEST_MARGIN), lo
+        elif shortest is not None:  # few end before the shortest job so far did; then poll as it ages
+            n = self.model.observed
+            due, step = t_answer + max(lo, shortest * min(SHORTEST_MARGIN, n / (n + 1))), lo
+        else:  # nothing learned yet: probe as it ages
+            due, step = t_answer + lo, lo
+        flight = _Flight(record, job_cfg, t_answer, due, step, est, exact=exact is not None, t_base=t_answer)
         self._flights[record.job_instance_id] = flight
         self._schedule(flight, due)
         heapq.heappush(self._deadlines, (t_answer + self.policy.job_timeout_s, record.job_instance_id))
@@ -392,6 +443,7 @@ class PhaseExecutor:
                 self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
             else:
                 self._reschedule(f, t, state)
+        self._became_critical(t)
 
     def _log_tail(self, record: JobRecord, job: dict[str, Any]) -> str | None:
         """A failed job's log tail; a log that cannot be read costs the record nothing else."""
@@ -408,28 +460,69 @@ class PhaseExecutor:
         if state == "pending":
             f.last_pending_at = now
             f.queued_s = now - f.t_submit
+            if self.on_pending is not None:
+                self.on_pending()
         elif state == "running" and f.last_pending_at is not None and est is not None:
             # it started between the last "pending" answer and this one: expect it a runtime after the midpoint
             started = (f.last_pending_at + now) / 2
             f.last_pending_at = None
             f.step = max(lo, est * 0.1)
+            if f.exact:  # bracket its end again, counted from its start
+                f.t_base, f.bracket = started, 0
+                self._schedule(f, max(now + lo, min(now + hi, started + est * BRACKET[0])))
+                return
             self._schedule(f, now + min(hi, max(lo, started + est * DUE_MARGIN - now)))
             return
         if f.due > now + lo:  # polled early for free: keep its own due time
             self._schedule(f, f.due)
             return
-        if est is None:  # nothing learned: keep probing at doubling intervals
-            delay = f.step
-            f.step *= 2.0
+        if state != "pending" and f.exact and est is not None and f.bracket + 1 < len(BRACKET):
+            f.bracket += 1
+            self._schedule(f, max(now + lo, min(now + hi, f.t_base + est * BRACKET[f.bracket])))
+            return
+        critical = self._critical()
+        if not f.exact and state != "pending":
+            # no runtime of its own: poll each time its age grew by a fixed share, so the gap after
+            # its end stays that share of its runtime whatever the runtime is
+            growth = (PROBE_GROWTH if self.model.shortest is None
+                      else UNKNOWN_GROWTH if critical else RELAXED_GROWTH)
+            delay = (now - f.t_submit) * growth
+            hint = f.job.expected_runtime_s
+            if hint and self.model.factor is None:
+                # the config's runtime, in unknown units (an emulator runs 200x faster): one candidate
+                # among the probes -- if it is right, the job is seen ending near it
+                nxt = next((t for b in BRACKET if (t := f.t_submit + hint * b) > now + lo), None)
+                if nxt is not None:
+                    delay = min(delay, nxt - now)
+        elif est is None:  # queued, nothing learned: look again as it ages
+            delay = (now - f.t_submit) * PROBE_GROWTH
         elif state == "pending":
             # queued, its whole run still ahead: wait half a runtime, or half its age in the queue
             delay = max(est * 0.5, (now - f.t_submit) * 0.5)
         else:  # running past its expected end: back off geometrically, but never wait longer
             # than a fraction of its age, so a job slowed down by contention is noticed (and the
             # next batch released) within ~OVERDUE_AGE_FRACTION of its real duration
-            delay = min(f.step, (now - f.t_submit) * OVERDUE_AGE_FRACTION)
+            fraction = CRITICAL_AGE_FRACTION if critical else OVERDUE_AGE_FRACTION
+            delay = min(f.step, (now - f.t_submit) * fraction)
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
+
+    def _critical(self) -> bool:
+        """Does the next job end release work (so that its detection delay is idle time)?"""
+        return self.phase.mode in ("sequential", "window") or len(self._flights) <= 1
+
+    def _became_critical(self, now: float) -> None:
+        """The last job of a batch wave (or of "all") is left: look at it as closely as at a sequential one."""
+        if self.phase.mode not in ("batch", "all") or len(self._flights) != 1:
+            return
+        f = next(iter(self._flights.values()))
+        if f.exact and f.estimate is not None and f.bracket + 1 < len(BRACKET):
+            return  # still bracketing its expected end: already close
+        age = now - f.t_submit
+        fraction = UNKNOWN_GROWTH if not f.exact else CRITICAL_AGE_FRACTION
+        due = now + max(self.policy.interval_min, age * fraction)
+        if due < f.due:
+            self._schedule(f, due)
 
     def _lookup_missing(self, f: _Flight) -> dict[str, Any] | None:
         try:

@@ -8,8 +8,16 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jes_runner.config.jobconfig import JobConfig, load_job_config
-from jes_runner.config.phases import Mode, PhaseSpec, default_phases, parse_phases, slug
+from jes_runner.config.jobconfig import FileSettings, JobConfig, file_settings, load_job_config
+from jes_runner.config.phases import (
+    ASYNC_CONTEXT,
+    BASELINE_CONTEXT,
+    Mode,
+    PhaseSpec,
+    default_phases,
+    parse_phases,
+    slug,
+)
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ConfigError
 
@@ -33,6 +41,9 @@ class PhasePlan:
     concurrency: int  # jobs in flight at most (len(jobs) for "all")
     baseline: bool
     jobs: list[PlannedJob]
+    cold_start: bool = False
+    pools: list[str] | None = None
+    min_nodes: int = 0
 
     def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int, token: str = "") -> str:
         """`<job>_<phase>_<seq>_<epoch>_<token>`: the original tool's readable shape plus the run token,
@@ -76,8 +87,10 @@ def select_phases(
     concurrent: int | None = None,
     async_only: bool = False,
     sequential_only: bool = False,
+    file_settings: FileSettings | None = None,
 ) -> list[PhaseSpec]:
-    """Phases from --phases / JES_PHASES, else the seed's two phases shaped by --mode/--concurrent."""
+    """Phases from --phases / JES_PHASES, else the seed's two phases shaped by --mode/--concurrent
+    and the job config's ``settings`` (contexts, concurrent_jobs; a flag wins)."""
     if async_only and sequential_only:
         raise ConfigError("--async-only and --sequential-only exclude each other")
     if phases_file:
@@ -91,7 +104,10 @@ def select_phases(
     elif settings.phases:
         specs = list(settings.phases)
     else:
-        specs = default_phases(mode or "batch", 5 if concurrent is None else concurrent)
+        fs = file_settings or FileSettings()
+        n = concurrent if concurrent is not None else (fs.concurrent_jobs or 5)
+        specs = default_phases(mode or "batch", n, baseline_context=fs.default_context or BASELINE_CONTEXT,
+                               async_context=fs.async_context or ASYNC_CONTEXT)
         mode = concurrent = None
     if mode is not None or concurrent is not None:
         log.warning("--mode/--concurrent shape the default two-phase run; ignored because phases are configured")
@@ -102,6 +118,16 @@ def select_phases(
     if not specs:
         raise ConfigError("no phase left to run after --async-only/--sequential-only")
     return specs
+
+
+def load_file_settings(settings: Settings) -> FileSettings:
+    """The job config's original-tool ``settings`` block; unknown keys warned once, here."""
+    path = settings.resolved_job_config()
+    fs = file_settings(load_job_config(path), path)
+    if fs.unknown:
+        log.warning("%s: settings key(s) %s not used by jes-runner (it honours %s)", path, ", ".join(fs.unknown),
+                    "default_context, async_context, concurrent_jobs, poll_interval, timeout")
+    return fs
 
 
 def load_jobs(settings: Settings, limit: int | None = None) -> tuple[Path, list[PlannedJob]]:
@@ -135,6 +161,9 @@ def build_plan(specs: list[PhaseSpec], jobs: list[PlannedJob], job_config_path: 
             concurrency=len(jobs) if s.mode == "all" else (1 if s.mode == "sequential" else s.concurrency),
             baseline=s.baseline,
             jobs=list(jobs),
+            cold_start=s.cold_start,
+            pools=s.pools,
+            min_nodes=s.min_nodes,
         )
         for s in specs
     ]

@@ -1,11 +1,23 @@
-"""Per-phase statistics and phase-versus-baseline figures (all from server times)."""
+"""Per-phase statistics and phase-versus-baseline figures (all from server times).
+
+Rules the figures keep:
+
+* unknown is ``None``, never 0 (no orchestrator data: ``hosts_used`` is unknown);
+* ``idle_seconds`` is the time inside the phase window when none of its jobs
+  existed on the server (between one job's end and the next creation: the
+  runner's own reaction time); ``busy_makespan_seconds`` is the makespan without it;
+* a phase is compared with the baseline over the jobs *completed in both*, on the
+  makespan and on the busy time, and is ``comparable`` only when neither phase
+  had a failure, a timeout, a cancellation or an abort (a failed job ends early
+  and makes the concurrent phase look faster).
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from jes_runner._util import parse_ts
 from jes_runner.measure.records import JobRecord
@@ -59,17 +71,73 @@ def peak_nodes(records: list[JobRecord]) -> int:
     return peak
 
 
-def phase_stats(records: list[JobRecord]) -> dict[str, Any]:
+Interval = tuple[datetime, datetime]
+
+
+class JobSpan(NamedTuple):
+    """What the comparison needs of one job: which it is, how it ended, its server times."""
+
+    name: str
+    sequence: int
+    status: str
+    created: datetime | None
+    ended: datetime | None
+
+
+def spans(records: list[JobRecord]) -> list[JobSpan]:
+    return [JobSpan(r.name, r.sequence, r.status, r.submitted_at, r.ended_at) for r in records]
+
+
+def server_intervals(jobs: list[JobSpan]) -> list[Interval]:
+    """[creation, end] of every job with both server timestamps."""
+    return [(j.created, j.ended) for j in jobs if j.created and j.ended and j.ended >= j.created]
+
+
+def busy_seconds(intervals: list[Interval]) -> float | None:
+    """Length of the union of the intervals (None when there are none)."""
+    if not intervals:
+        return None
+    total = 0.0
+    cur_start, cur_end = None, None
+    for a, b in sorted(intervals):
+        if cur_end is None or a > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += (cur_end - cur_start).total_seconds()
+            cur_start, cur_end = a, b
+        elif b > cur_end:
+            cur_end = b
+    if cur_start is not None and cur_end is not None:
+        total += (cur_end - cur_start).total_seconds()
+    return round(total, 3)
+
+
+def span_seconds(intervals: list[Interval]) -> float | None:
+    """First creation to last end."""
+    if not intervals:
+        return None
+    return round((max(b for _, b in intervals) - min(a for a, _ in intervals)).total_seconds(), 3)
+
+
+def phase_stats(records: list[JobRecord], planned: int | None = None) -> dict[str, Any]:
     first, last = phase_window(records)
     makespan = round((last - first).total_seconds(), 3) if first and last else None
+    busy = busy_seconds(server_intervals(spans(records)))
+    idle = round(makespan - busy, 3) if makespan is not None and busy is not None else None
     counts = Counter(r.status for r in records)
     durations = [r.duration for r in records if r.status == "completed" and r.duration is not None]
     waits = [float(w) for r in records
              if r.orchestrator and isinstance((w := r.orchestrator.get("queue_wait_seconds")), int | float)]
     hosts = Counter(h for r in records if r.orchestrator and (h := r.orchestrator.get("execution_host")))
     sum_run = round(sum(r.duration for r in records if r.duration is not None and r.timing_source == "server"), 3)
+    with_orchestrator = any(r.orchestrator for r in records)
+    peak = peak_nodes(records) if with_orchestrator else None
     return {
         "makespan_seconds": makespan,
+        "busy_makespan_seconds": busy,
+        "idle_seconds": idle,
+        "idle_percent": round(idle / makespan * 100, 2) if idle is not None and makespan else None,
+        "jobs_planned": len(records) if planned is None else planned,
+        "jobs_submitted": sum(1 for r in records if r.job_instance_id),
         "jobs_total": len(records),
         "jobs_completed": counts["completed"],
         "jobs_failed": counts["failed"] + counts["submit_failed"],
@@ -81,32 +149,83 @@ def phase_stats(records: list[JobRecord]) -> dict[str, Any]:
         "queue_wait_p50_seconds": percentile(waits, 50),
         "queue_wait_p95_seconds": percentile(waits, 95),
         "queue_wait_max_seconds": round(max(waits), 3) if waits else None,
-        "hosts_used": len(hosts),
+        "hosts_used": len(hosts) if with_orchestrator else None,
         "jobs_per_host": dict(sorted(hosts.items())),
         "sum_run_seconds": sum_run,
         "concurrency_achieved": round(sum_run / makespan, 3) if makespan else None,
-        "peak_nodes": peak_nodes(records),
+        "peak_nodes": peak,
     }
 
 
-def vs_baseline(baseline_makespan: float | None, makespan: float | None) -> dict[str, Any] | None:
-    if not baseline_makespan or makespan is None:
-        return None
-    saved = baseline_makespan - makespan
+def _ratio_figures(base: float | None, cur: float | None, prefix: str = "") -> dict[str, Any]:
+    known = base is not None and cur is not None and base > 0
+    saved = round(base - cur, 3) if known and base is not None and cur is not None else None
     return {
-        "time_saved_seconds": round(saved, 3),
-        "efficiency_gain_percent": round(saved / baseline_makespan * 100, 2),
-        "speedup": round(baseline_makespan / makespan, 3) if makespan > 0 else None,
+        f"{prefix}time_saved_seconds": saved,
+        f"{prefix}efficiency_gain_percent": round(saved / base * 100, 2) if saved is not None and base else None,
+        f"{prefix}speedup": round(base / cur, 3) if known and base and cur else None,
     }
+
+
+def not_comparable_reason(name: str, jobs: list[JobSpan], aborted: bool, planned: int | None = None) -> str | None:
+    """Why a phase's figures cannot stand for "the same work, faster" (None: they can)."""
+    if aborted:
+        return f"phase {name} was aborted"
+    counts = Counter(j.status for j in jobs if j.status != "completed")
+    if planned is not None and planned > len(jobs):
+        counts["not_run"] += planned - len(jobs)
+    if not counts:
+        return None
+    what = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+    return f"phase {name} had jobs not completed ({what})"
+
+
+def vs_baseline(
+    baseline: list[JobSpan], jobs: list[JobSpan], *, baseline_reason: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any] | None:
+    """The phase against the baseline over the jobs completed in both (matched by name and occurrence).
+
+    ``speedup`` and ``time_saved_seconds`` compare the makespans (first creation to last
+    end) of those jobs; the ``busy_*`` figures compare the time any of them was on the
+    server, without the runner's idle gaps. ``comparable`` is False, with a reason,
+    when either phase had jobs not completed or was aborted."""
+    base_done = _completed_by_key(baseline)
+    cur_done = _completed_by_key(jobs)
+    both = sorted(set(base_done) & set(cur_done))
+    b_iv = server_intervals([base_done[k] for k in both])
+    c_iv = server_intervals([cur_done[k] for k in both])
+    reasons = [r for r in (baseline_reason, reason) if r]
+    if not both:
+        reasons.append("no job completed in both phases")
+    out: dict[str, Any] = {
+        "basis": "jobs completed in both phases",
+        "jobs_compared": len(both),
+        "comparable": not reasons,
+        "reason": "; ".join(reasons) or None,
+        "baseline_makespan_seconds": span_seconds(b_iv),
+        "makespan_seconds": span_seconds(c_iv),
+        "baseline_busy_seconds": busy_seconds(b_iv),
+        "busy_seconds": busy_seconds(c_iv),
+    }
+    out.update(_ratio_figures(out["baseline_makespan_seconds"], out["makespan_seconds"]))
+    out.update(_ratio_figures(out["baseline_busy_seconds"], out["busy_seconds"], prefix="busy_"))
+    return out
+
+
+def _completed_by_key(jobs: list[JobSpan]) -> dict[tuple[str, int], JobSpan]:
+    """(job name, occurrence) -> completed job: the same job may run more than once in a phase."""
+    seen: Counter[str] = Counter()
+    out: dict[tuple[str, int], JobSpan] = {}
+    for j in sorted(jobs, key=lambda j: j.sequence):
+        seen[j.name] += 1
+        if j.status == "completed":
+            out[(j.name, seen[j.name])] = j
+    return out
 
 
 def phase_status(records: list[JobRecord], aborted: bool) -> str:
     if aborted:
         return "aborted"
     return "completed" if all(r.status == "completed" for r in records) else "completed_with_failures"
-
-
-# -- the seed tool's keys, kept for users' existing scripts ------------------------------
-
-
 

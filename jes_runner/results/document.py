@@ -35,7 +35,7 @@ def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str
         "start_time": phase["started_at"],
         "end_time": phase["ended_at"],
         "jobs": jobs,
-        "total_duration": stats["makespan_seconds"] or 0,
+        "total_duration": stats["makespan_seconds"],
         "successful_jobs": stats["jobs_completed"],
         "failed_jobs": stats["jobs_total"] - stats["jobs_completed"],
         "summary": {k: stats[k] for k in ("duration_p50_seconds", "duration_p95_seconds", "hosts_used", "peak_nodes")},
@@ -43,29 +43,32 @@ def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str
     return out
 
 
-def seed_comparison(seq: dict[str, Any], asy: dict[str, Any]) -> dict[str, Any]:
-    seq_t, asy_t = seq["total_duration"] or 0, asy["total_duration"] or 0
+def seed_comparison(seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The seed's `comparison` block; unknown figures are null (never 0), and the time saved is the
+    phase's `vs_baseline` one (jobs completed in both phases) with its comparability."""
     seq_n, asy_n = len(seq["jobs"]), len(asy["jobs"])
+    vs = vs or {}
 
-    def avg(jobs: list[dict[str, Any]]) -> float:
+    def avg(jobs: list[dict[str, Any]]) -> float | None:
         ds = [j["duration"] for j in jobs if j.get("duration") is not None]
-        return round(sum(ds) / len(ds), 3) if ds else 0
+        return round(sum(ds) / len(ds), 3) if ds else None
 
     def nodes(jobs: list[dict[str, Any]]) -> dict[str, Any]:
         hosts = sorted({h for j in jobs if (h := ((j.get("metrics") or {}).get("orchestrator_data") or {}).get("execution_host"))})
         return {"total_unique_nodes": len(hosts), "all_nodes": hosts}
 
-    both = seq_t > 0 and asy_t > 0
     return {
         "execution_time": {
-            "sequential_total": seq_t,
-            "async_total": asy_t,
-            "time_saved": round(seq_t - asy_t, 3) if both else 0,
-            "efficiency_gain": round((seq_t - asy_t) / seq_t * 100, 2) if both else 0,
+            "sequential_total": seq["total_duration"],
+            "async_total": asy["total_duration"],
+            "time_saved": vs.get("time_saved_seconds"),
+            "efficiency_gain": vs.get("efficiency_gain_percent"),
+            "comparable": vs.get("comparable"),
+            "basis": vs.get("basis"),
         },
         "job_performance": {
-            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2) if seq_n else 0,
-            "async_success_rate": round(asy["successful_jobs"] / asy_n * 100, 2) if asy_n else 0,
+            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2) if seq_n else None,
+            "async_success_rate": round(asy["successful_jobs"] / asy_n * 100, 2) if asy_n else None,
             "sequential_avg_job_time": avg(seq["jobs"]),
             "async_avg_job_time": avg(asy["jobs"]),
         },
@@ -95,7 +98,7 @@ def phase_document(outcome: PhaseOutcome, unmatched: list[str]) -> dict[str, Any
         "client_ended_at": iso(outcome.client_ended_at),
         "jobs": [r.to_dict() for r in records],
         "unmatched_jobs": unmatched,
-        "stats": phase_stats(records),
+        "stats": phase_stats(records, planned=len(phase.jobs)),
         "vs_baseline": None,
         "viya_requests": outcome.requests,
         "learned_runtime_factor": outcome.learned_factor,
@@ -115,6 +118,8 @@ def run_document(
     settings: dict[str, Any],
     emulated: bool,
     viya_requests: dict[str, Any],
+    emulator: dict[str, Any] | None = None,
+    runtime_history: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole results document: every phase plus the original tool's keys (seed layout)."""
     if aborted:
@@ -127,10 +132,11 @@ def run_document(
     other = next((p for p in phases if not p["baseline"]), None)
     seq = seed_execution(base, mode_label="sequential")
     asy = seed_execution(other, mode_label="asynchronous")
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "status": status,
+        "emulator": emulated,  # figures from the embedded emulator, not a Viya: never publish them as one
         "metadata": {
             "started_at": iso(started),
             "ended_at": iso(ended),
@@ -148,6 +154,12 @@ def run_document(
         "phases": phases,
         "sequential_execution": seq,
         "async_execution": asy,
-        "comparison": seed_comparison(seq, asy),
+        "comparison": seed_comparison(seq, asy, other.get("vs_baseline") if other else None),
     }
+    if emulated and emulator:
+        # how served seconds map to the modelled cluster's: model seconds = served / speed_factor
+        doc["metadata"]["emulator_model"] = emulator
+    if runtime_history is not None:
+        doc["metadata"]["runtime_history"] = runtime_history
+    return doc
 

@@ -58,8 +58,8 @@ def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
         version = data["schema_version"]
         if data.get("kind") == "concurrency_sweep" or isinstance(data.get("sweep"), dict):
             raise JesError(f"{source}: this is a sweep results file, not a run's results file")
-        if version == 1 and isinstance(data.get("phases"), list):
-            return data
+        if version in (0, 1) and isinstance(data.get("phases"), list):
+            return data  # a version-1 file, or an original-tool file already upgraded (version 0)
         if version == 1:
             raise JesError(f"{source}: schema_version 1 but no 'phases' list -- not a results file")
         known = ", ".join(str(v) for v in KNOWN_SCHEMA_VERSIONS)
@@ -67,64 +67,135 @@ def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
             f"{source}: unknown results schema_version {version!r} (this jes-runner reads {known});"
             " upgrade jes-runner to read it"
         )
-    if isinstance(data.get("sequential_execution"), dict) or isinstance(data.get("async_execution"), dict):
+    if any(isinstance(data.get(key), dict) for key, _, _ in SEED_PHASES):
         return _upgrade_seed(data)
     raise JesError(f"{source}: not a jes-runner results file (no schema_version and no phases)")
 
 
+# The original tool's phase keys, in run order: (key, phase name, baseline). Two-phase files have
+# `sequential_execution` + `async_execution`; three-phase ones split the async phase into a regular
+# (same fixed context, concurrency only) and an autoscaling one.
+SEED_PHASES = (
+    ("sequential_execution", "sequential", True),
+    ("async_regular_execution", "async_regular", False),
+    ("async_autoscaling_execution", "async_autoscaling", False),
+    ("async_execution", "async", False),
+)
+_SEED_STATUS = {"completed": "completed", "failed": "failed", "error": "failed", "canceled": "canceled",
+                "cancelled": "canceled", "timeout": "timed_out", "timed_out": "timed_out"}
+
+
+def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict[str, Any]:
+    """One job of the original tool's file; its `job_metrics` server timestamps win over its client clock."""
+    jm = j.get("job_metrics") if isinstance(j.get("job_metrics"), dict) else {}
+    od = (j.get("metrics") or {}).get("orchestrator_data") if isinstance(j.get("metrics"), dict) else None
+    if not isinstance(od, dict):
+        od = jm.get("orchestrator_data") if isinstance(jm.get("orchestrator_data"), dict) else None
+    created = parse_ts(jm.get("submission_time") or jm.get("creationTimeStamp"))
+    ended = parse_ts(jm.get("completion_time") or jm.get("endTimeStamp"))
+    server = created is not None and ended is not None and ended >= created
+    status = _SEED_STATUS.get(str(j.get("status") or jm.get("state") or "").lower(), "failed")
+    return {
+        "name": j.get("name") or f"job{i}",
+        "unique_job_name": j.get("unique_job_name"),
+        "job_instance_id": j.get("job_instance_id") or jm.get("job_id"),
+        "definition_id": j.get("definition_id"),
+        "phase": name,
+        "context": context,
+        "sequence": j.get("sequence_number", i),
+        "status": status,
+        "submitted_at": (created.isoformat() if server and created else j.get("start_time")),
+        "started_at": od.get("start_time") if od else None,
+        "ended_at": (ended.isoformat() if server and ended else j.get("end_time")),
+        "duration": round((ended - created).total_seconds(), 3) if server and created and ended else _num(j.get("duration")),
+        "elapsed_time_ms": jm.get("elapsed_time_ms"),
+        "timing_source": "server" if server else "client",
+        "client_submitted_at": j.get("start_time"),
+        "client_ended_at": j.get("end_time"),
+        "client_duration": _num(j.get("duration")),
+        "error": j.get("error"),
+        "metrics": {"orchestrator_data": od},
+    }
+
+
+def _seed_stats(jobs: list[dict[str, Any]], total_duration: Any) -> dict[str, Any]:
+    """The runner's phase statistics over the upgraded jobs (one computation for every reader)."""
+    from jes_runner.measure.records import JobRecord
+    from jes_runner.measure.stats import phase_stats
+
+    records = []
+    for j in jobs:
+        r = JobRecord(name=str(j["name"]), unique_job_name=str(j.get("unique_job_name") or j["name"]),
+                      phase=str(j["phase"]), context=str(j.get("context") or ""), sequence=int(j["sequence"] or 0),
+                      job_instance_id=j.get("job_instance_id"), status=j["status"],
+                      orchestrator=(j.get("metrics") or {}).get("orchestrator_data"))
+        if j["timing_source"] == "server":
+            r.submitted_at, r.ended_at = parse_ts(j["submitted_at"]), parse_ts(j["ended_at"])
+        records.append(r)
+    stats = phase_stats(records)
+    if stats["makespan_seconds"] is None or any(j["timing_source"] != "server" for j in jobs):
+        # client-clock times only (or a mix): the tool's own total, labelled by timing_source on the jobs
+        stats["makespan_seconds"] = _num(total_duration)
+        stats["busy_makespan_seconds"] = stats["idle_seconds"] = stats["idle_percent"] = None
+    return stats
+
+
 def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
-    """The seed tool's `sequential_execution` / `async_execution` as version-1 phases."""
+    """The original tool's files (two or three phases) as version-1 phases, every phase they hold."""
+    from jes_runner.measure.stats import JobSpan, not_comparable_reason, vs_baseline
+
     phases: list[dict[str, Any]] = []
-    for key, name, baseline in (("sequential_execution", "sequential", True), ("async_execution", "async", False)):
+    for key, name, baseline in SEED_PHASES:
         src = data.get(key)
-        if not isinstance(src, dict) or not src.get("jobs"):
+        if not isinstance(src, dict) or not (src.get("jobs") or src.get("total_duration")):
             continue
-        jobs = []
-        for i, j in enumerate(src.get("jobs") or [], 1):
-            if not isinstance(j, dict):
-                continue
-            status = j.get("status") or "failed"
-            jobs.append({
-                "name": j.get("name") or f"job{i}",
-                "unique_job_name": j.get("unique_job_name"),
-                "job_instance_id": j.get("job_instance_id"),
-                "phase": name,
-                "context": src.get("context_name"),
-                "sequence": j.get("sequence_number", i),
-                "status": status if status in ("completed", "failed", "canceled") else "failed",
-                "submitted_at": j.get("start_time"),
-                "started_at": None,
-                "ended_at": j.get("end_time"),
-                "duration": j.get("duration"),
-                "elapsed_time_ms": None,
-                "timing_source": "client",
-                "error": j.get("error"),
-                "metrics": {"orchestrator_data": (j.get("metrics") or {}).get("orchestrator_data")},
-            })
+        context = src.get("context_name")
+        jobs = [_seed_job(j, i, name, context) for i, j in enumerate(src.get("jobs") or [], 1) if isinstance(j, dict)]
         mode = "sequential" if baseline else (src.get("execution_mode") or "batch")
         phases.append({
             "name": name,
-            "context": src.get("context_name"),
+            "context": context,
             "mode": mode,
-            "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs)),
+            "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs) or 1),
             "baseline": baseline,
-            "status": "completed" if all(j["status"] == "completed" for j in jobs) else "completed_with_failures",
+            "status": "completed" if jobs and all(j["status"] == "completed" for j in jobs) else "completed_with_failures",
             "started_at": src.get("start_time"),
             "ended_at": src.get("end_time"),
             "jobs": jobs,
-            "unmatched_jobs": [],
-            "stats": {"makespan_seconds": src.get("total_duration")},
+            "unmatched_jobs": [j["unique_job_name"] or j["name"] for j in jobs if not j["metrics"]["orchestrator_data"]],
+            "stats": _seed_stats(jobs, src.get("total_duration")),
             "vs_baseline": None,
+            "source_key": key,
         })
     if not phases:
-        raise JesError("seed-format results file has no jobs in sequential_execution or async_execution")
+        raise JesError("original-tool results file has no phase with jobs (sequential_execution, "
+                       "async_regular_execution, async_autoscaling_execution, async_execution)")
+    base = next((p for p in phases if p["baseline"]), None)
+
+    def spans_of(p: dict[str, Any]) -> list[JobSpan]:
+        return [JobSpan(j["name"], int(j["sequence"] or 0), j["status"], parse_ts(j["submitted_at"]),
+                        parse_ts(j["ended_at"])) for j in p["jobs"]]
+
+    def server_timed(p: dict[str, Any]) -> bool:
+        return bool(p["jobs"]) and all(j["timing_source"] == "server" for j in p["jobs"])
+
+    if base is not None and server_timed(base):
+        b = spans_of(base)
+        for p in phases:
+            if p is base or not server_timed(p):
+                continue  # client-clock jobs: phase_views compares the phases' own totals
+            cur = spans_of(p)
+            p["vs_baseline"] = vs_baseline(b, cur, baseline_reason=not_comparable_reason(base["name"], b, False),
+                                           reason=not_comparable_reason(p["name"], cur, False))
     meta = data.get("metadata") or {}
     return {
         "schema_version": 0,
         "run_id": meta.get("execution_timestamp") or "seed",
         "status": "completed" if all(p["status"] == "completed" for p in phases) else "completed_with_failures",
+        "emulator": False,
         "metadata": {"started_at": meta.get("execution_timestamp"), "viya_url": meta.get("base_url"),
-                     "labels": {}, "settings": {}},
+                     "labels": {}, "settings": {}, "tool_version": "original", "source_format": "original tool",
+                     "original_comparison": data.get("comparison")},
         "phases": phases,
     }
 
@@ -280,7 +351,12 @@ def phase_views(results: dict[str, Any]) -> list[PhaseView]:
     for p in phases:
         if p.vs_baseline is None and base_makespan and p.makespan and p is not base:
             saved = base_makespan - p.makespan
-            p.vs_baseline = {"time_saved_seconds": round(saved, 3),
+            # no per-job server times to match jobs on: whole-phase makespans; comparable only if all completed
+            failed = p.jobs_not_completed or (base.jobs_not_completed if base else 0)
+            p.vs_baseline = {"basis": "phase makespans (no per-job server times)",
+                             "comparable": None if not p.jobs else not failed,
+                             "reason": ("jobs not completed" if failed else None) if p.jobs else "no per-job results",
+                             "time_saved_seconds": round(saved, 3),
                              "efficiency_gain_percent": round(saved / base_makespan * 100, 2),
                              "speedup": round(base_makespan / p.makespan, 3)}
         nodes = p.nodes_used

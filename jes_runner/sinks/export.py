@@ -31,8 +31,10 @@ STAT_FIELDS = [
     "makespan_seconds", "jobs_total", "jobs_completed", "jobs_failed", "jobs_canceled", "jobs_timed_out",
     "duration_p50_seconds", "duration_p95_seconds", "duration_max_seconds", "queue_wait_p50_seconds",
     "queue_wait_p95_seconds", "queue_wait_max_seconds", "hosts_used", "sum_run_seconds",
-    "concurrency_achieved", "peak_nodes",
+    "concurrency_achieved", "peak_nodes", "jobs_planned", "jobs_submitted", "busy_makespan_seconds",
+    "idle_seconds",
 ]
+VS_FIELDS = ["comparable", "reason", "jobs_compared", "busy_time_saved_seconds", "busy_speedup"]
 
 
 def job_rows(results: dict[str, Any], phases: list[PhaseView] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
@@ -59,7 +61,7 @@ def job_rows(results: dict[str, Any], phases: list[PhaseView] | None = None) -> 
 def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]]:
     header = (["phase", "context", "mode", "concurrency", "baseline", "status", "started_at", "ended_at"]
               + STAT_FIELDS + ["jobs_per_host", "unmatched_jobs", "time_saved_seconds", "efficiency_gain_percent",
-                               "speedup", "perfect_split_seconds", "per_node_efficiency_percent",
+                               "speedup", *VS_FIELDS, "perfect_split_seconds", "per_node_efficiency_percent",
                                "vs_perfect_split_percent"])
     rows = []
     for p in phases:
@@ -73,6 +75,7 @@ def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]
             "unmatched_jobs": len(p.unmatched),
             "time_saved_seconds": vb.get("time_saved_seconds"),
             "efficiency_gain_percent": vb.get("efficiency_gain_percent"), "speedup": vb.get("speedup"),
+            **{k: vb.get(k) for k in VS_FIELDS},
             "perfect_split_seconds": p.perfect_split_seconds,
             "per_node_efficiency_percent": p.per_node_efficiency_percent,
             "vs_perfect_split_percent": p.vs_perfect_split_percent,

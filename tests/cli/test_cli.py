@@ -70,7 +70,8 @@ def test_demo_stdout_is_only_what_it_produces(tmp_path: Path) -> None:
                           env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout.splitlines()
-    assert out[0].startswith("run ") and any(line.startswith("results: ") for line in out)
+    # the demo's figures are emulated: the banner comes first, then the run's table
+    assert out[0].startswith("EMULATED: ") and out[1].startswith("run ") and any(line.startswith("results: ") for line in out)
     assert any(line.startswith("report: ") for line in out)
     # log lines ("HH:MM:SS LEVEL ...") are on stderr, none on stdout
     assert not [line for line in out if line[:2].isdigit() and line[2:3] == ":"], out
@@ -81,13 +82,13 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     cmd = f"{sys.executable} -m jes_runner demo --limit-jobs 2 | head -1; echo \"rc=${{PIPESTATUS[0]}}\" >&2"
     proc = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
                           text=True, timeout=300)
-    assert proc.stdout.startswith("run ") and len(proc.stdout.splitlines()) == 1
+    assert proc.stdout.startswith("EMULATED: ") and len(proc.stdout.splitlines()) == 1
     assert "rc=0" in proc.stderr and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
 
 def test_sweep_phases_carry_node_data(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """sweep runs through the managed path: its phases get node_timeline and scaling like `run`."""
-    rc = main(["sweep", "--concurrency", "2,4", "--limit-jobs", "4", "--no-report"])
+    rc = main(["sweep", "--emulator", "--concurrency", "2,4", "--limit-jobs", "4", "--no-report"])
     assert rc == 0, capsys.readouterr().err[-2000:]
     sweep = json.loads(next(runner_env.glob("concurrency_sweep_*.json")).read_text())
     results = json.loads(Path(sweep["sweep"]["results_file"]).read_text())

@@ -552,6 +552,13 @@ def test_notes_say_how_to_run_now_and_where_results_go(helm4):
     assert proc.returncode != 0 and "viyaUrl" in proc.stderr
 
 
+def test_viya_url_is_required(helm):
+    """No URL, no release: the runner would refuse to start (it never falls back to the emulator)."""
+    for sets in ({"runner.viyaUrl": ""}, {"runner.viyaUrl": "viya.example.com"}):
+        err = helm.template_fails(sets=sets)
+        assert "viyaUrl" in err, err
+
+
 def test_chart_readme_values_table_is_current():
     proc = subprocess.run(
         [sys.executable, str(REPO / ".ci" / "chart-docs"), "--check"],

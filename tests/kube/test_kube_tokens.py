@@ -114,7 +114,7 @@ def test_a_refreshed_secret_is_picked_up_at_phase_start(make_emulator: Callable[
     assert held is not None
     renewed = token_grant(emu.url, {"grant_type": "refresh_token", "refresh_token": held}).json()["refresh_token"]
     (secrets / "refresh_token").write_text(renewed + "\n")
-    phase = types.SimpleNamespace(name="async")
+    phase = types.SimpleNamespace(name="async", cold_start=False)
     lc.phase_started(phase)  # type: ignore[arg-type]
     assert client.auth.creds.refresh_token == renewed
     time.sleep(0.35)  # the access token expires: the next call refreshes with the renewed token

@@ -178,4 +178,4 @@ def test_push_subcommand(
     assert _push_cmd([str(tmp_path / "missing.json")]) == ExitCode.BAD_INPUT
     (tmp_path / "bad.json").write_text("{not json")
     assert _push_cmd([str(tmp_path / "bad.json")]) == ExitCode.BAD_INPUT
-    assert "not valid JSON" in capsys.readouterr().err
+    assert "not JSON" in capsys.readouterr().err

@@ -52,7 +52,8 @@ def test_every_metric_of_a_successful_run_with_values_from_the_results_file() ->
     s = samples(r)
     end_ts = datetime.fromisoformat(r["metadata"]["ended_at"]).timestamp()
     info = [k for k in s if k[0] == "jes_run_info"]
-    assert len(info) == 1 and dict(info[0][1]) == {**DEPLOY, "run_id": r["run_id"], "version": "0.1.0", "status": "completed"}
+    assert len(info) == 1 and dict(info[0][1]) == {**DEPLOY, "run_id": r["run_id"], "version": "0.1.0", "status": "completed",
+                                                   "emulated": "false"}
     assert get(s, "jes_run_timestamp_seconds") == end_ts
     assert get(s, "jes_run_duration_seconds") == r["metadata"]["duration_seconds"]
     assert get(s, "jes_run_success") == 1.0

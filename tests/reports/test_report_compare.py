@@ -110,7 +110,7 @@ def test_schema_versions(cli: Callable[..., Any], write_json: Callable[..., Path
     rc, out, err = cli("compare", v0, v1)
     # the seed's phases are "sequential" and "async": only the first is in both files
     assert rc == 0, err
-    assert "note: the baseline is a seed-tool file" in out
+    assert "note: the baseline is an original-tool file" in out
     assert "phases only in the current run (not compared): fixed_pool, autoscaling" in out
     for bad, msg in (({"schema_version": 3, "phases": []}, "unknown results schema_version 3 (this jes-runner reads 0, 1)"),
                      ({"schema_version": 1, "sweep": {}}, "this is a sweep results file"),

@@ -103,7 +103,7 @@ def test_run_writes_the_report_beside_the_results(runner_env: Path, cli: Callabl
                                                   artifacts: Path) -> None:
     """`jes-runner run` on the embedded emulator: results, then the report as a sink; a threshold
     crossed (speedup) turns the exit code into 6 and shows in the report."""
-    rc, out, err = cli("run", "--limit-jobs", "8", "--min-speedup", "50")
+    rc, out, err = cli("run", "--emulator", "--limit-jobs", "8", "--min-speedup", "50")
     assert rc == 6, out + err
     (results_path,) = runner_env.glob("pooled_jobs_comparison_*.json")
     results = json.loads(results_path.read_text())
@@ -142,7 +142,7 @@ def test_failed_jobs_within_max_failed_jobs(runner_env: Path, tmp_path: Path, cl
     """A failing job makes a run exit 3; with max_failed_jobs=1 it is tolerated (0), with 0 it is 6."""
     cfg = tmp_path / "jobs.json"
     cfg.write_text(json.dumps({"jobs": [{"name": n} for n in ("cm_pooled", "failing_job", "co_pooled")]}))
-    rc, out, err = cli("run", "--config", cfg, "--sequential-only", "--max-failed-jobs", "1", "--no-report")
+    rc, out, err = cli("run", "--emulator", "--config", cfg, "--sequential-only", "--max-failed-jobs", "1", "--no-report")
     assert rc == 0, out + err
     (path,) = runner_env.glob("pooled_jobs_comparison_*.json")
     results = json.loads(path.read_text())
@@ -150,5 +150,5 @@ def test_failed_jobs_within_max_failed_jobs(runner_env: Path, tmp_path: Path, cl
     assert results["thresholds"] == {"checked": {"max_failed_jobs": 1}, "breaches": []}
     assert not list(runner_env.glob("*_report"))
     path.unlink()
-    rc, _, err = cli("run", "--config", cfg, "--sequential-only", "--no-report")
+    rc, _, err = cli("run", "--emulator", "--config", cfg, "--sequential-only", "--no-report")
     assert rc == 3 and "thresholds" not in json.loads(next(runner_env.glob("pooled_*.json")).read_text())

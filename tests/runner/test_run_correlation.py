@@ -54,7 +54,9 @@ def test_deadline_lists_unmatched_jobs(make_emulator: Any, env: Path, monkeypatc
     phase = res["phases"][0]
     assert sorted(phase["unmatched_jobs"]) == sorted(j["unique_job_name"] for j in phase["jobs"])
     assert all(j["metrics"]["orchestrator_data"] is None for j in phase["jobs"])
-    assert phase["stats"]["hosts_used"] == 0 and phase["status"] == "completed"
+    # no orchestrator data at all: the hosts are unknown (null), never 0
+    assert phase["stats"]["hosts_used"] is None  # (peak_nodes comes from the node watch: known)
+    assert phase["status"] == "completed"
 
 
 def test_orchestrator_outage_is_ridden_out(make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

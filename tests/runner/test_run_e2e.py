@@ -105,7 +105,8 @@ def test_single_phase_flags(flag: str, expect: list[str], emulator: Any, runner_
     assert [p["name"] for p in res["phases"]] == expect
     if flag == "--async-only":  # no baseline ran: nothing to compare with
         assert res["phases"][0]["vs_baseline"] is None
-        assert res["sequential_execution"]["jobs"] == [] and res["comparison"]["execution_time"]["time_saved"] == 0
+        # nothing to compare with: unknown (null), never 0
+        assert res["sequential_execution"]["jobs"] == [] and res["comparison"]["execution_time"]["time_saved"] is None
 
 
 def test_failing_job_and_timeout(make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
@@ -216,8 +217,12 @@ def test_demo_under_a_minute(runner_env: Path, capsys: pytest.CaptureFixture[str
     assert "speedup" in capsys.readouterr().out
 
 
-def test_run_without_url_uses_embedded_emulator(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 0
-    err = capsys.readouterr().err
-    assert "started the embedded Viya emulator in-process at http://127.0.0.1:" in err
-    assert latest_results(runner_env)["status"] == "completed"
+def test_run_emulator_only_when_asked(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 2  # no URL: no silent emulator
+    assert not list(runner_env.glob("pooled_jobs_comparison_*.json"))
+    capsys.readouterr()
+    assert run_cli(["run", "--emulator", "--limit-jobs", "2", "--sequential-only"]) == 0
+    cap = capsys.readouterr()
+    assert "started the embedded Viya emulator in-process at http://127.0.0.1:" in cap.err  # logs: stderr
+    res = latest_results(runner_env)
+    assert res["status"] == "completed" and res["emulator"] is True

@@ -22,7 +22,14 @@ from jes_runner.errors import ConfigError, ResultsWriteError
 from jes_runner.measure.correlation import name_key, orchestrator_key
 from jes_runner.measure.executor import RuntimeModel
 from jes_runner.measure.records import JobRecord
-from jes_runner.measure.stats import peak_nodes, percentile, phase_stats, vs_baseline
+from jes_runner.measure.stats import (
+    not_comparable_reason,
+    peak_nodes,
+    percentile,
+    phase_stats,
+    spans,
+    vs_baseline,
+)
 from jes_runner.results.files import Checkpoint, write_results
 from jes_runner.viya import (
     Credentials,
@@ -281,7 +288,18 @@ def test_phase_stats_and_baseline_figures() -> None:
     assert s["sum_run_seconds"] == 51 and s["concurrency_achieved"] == round(51 / 32, 3)
     assert s["peak_nodes"] == 2
     assert percentile([1, 2, 3, 4], 50) == 2.5
-    assert vs_baseline(100, 25) == {"time_saved_seconds": 75, "efficiency_gain_percent": 75.0, "speedup": 4.0}
+    assert s["busy_makespan_seconds"] == 31 and s["idle_seconds"] == 1  # 30 s -> 31 s: nothing on the server
+    assert s["jobs_planned"] == s["jobs_submitted"] == 4
+    base = [_rec(i, 10 * (i - 1), 10 * i) for i in range(1, 5)]  # sequential, back to back
+    cur = [_rec(1, 0, 10), _rec(2, 0, 10), _rec(3, 2, 12), _rec(4, 0, 5, status="failed")]
+    vb = vs_baseline(spans(base), spans(cur), reason=not_comparable_reason("p", spans(cur), False))
+    assert vb is not None and vb["jobs_compared"] == 3 and vb["comparable"] is False and "1 failed" in vb["reason"]
+    # over j1..j3 only: 30 s sequential against 12 s; busy the same here (no idle gaps)
+    assert vb["baseline_makespan_seconds"] == 30 and vb["makespan_seconds"] == 12 and vb["speedup"] == 2.5
+    assert vb["busy_speedup"] == 2.5 and vb["time_saved_seconds"] == 18 and vb["efficiency_gain_percent"] == 60.0
+    ok = vs_baseline(spans(base), spans(cur[:3]))
+    assert ok is not None and ok["comparable"] is True and ok["reason"] is None
+    assert phase_stats([_rec(1, 0, 10)])["hosts_used"] is None  # no orchestrator data: unknown, not 0
     assert peak_nodes([_rec(1, 0, 10, "a"), _rec(2, 10, 20, "b")]) == 1  # back to back is not concurrent
 
 

@@ -38,7 +38,7 @@ from jes_runner.cli.session import (
 )
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
-from jes_runner.measure.plan import RunPlan
+from jes_runner.measure.plan import RunPlan, load_file_settings
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, ViyaUnreachable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -74,7 +74,8 @@ def _one_line(e: BaseException) -> str:
 def check_viya(settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient | None = None) -> None:
     """Reachability, token, contexts, definitions -- each its own line."""
     if not settings.viya_url:
-        report.add(FAIL, "viya", "no Viya URL", "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>")
+        report.add(FAIL, "viya", "no Viya URL", "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>; "
+                   "check never uses the emulator (`jes-runner run --emulator` or `demo` measure it)")
         for name in ("token", "contexts", "job definitions"):
             report.add(SKIP, name, "not checked: no Viya URL")
         return
@@ -249,7 +250,8 @@ def run_checks(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
     plan: RunPlan | None = None
     try:
-        plan = plan_from_args(settings, args)
+        # the job config's original-tool settings (contexts, concurrency) shape the phases checked
+        plan = plan_from_args(settings, args, file_settings=load_file_settings(settings))
     except JesError as e:
         report.add(FAIL, "job config", str(e))
     else:

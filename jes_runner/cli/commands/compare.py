@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also fail when one job's duration or queue wait grew by more (default: jobs are only shown)")
     p.add_argument("--min-delta", type=float, default=1.0, metavar="SECONDS",
                    help="changes smaller than this are noise, never a regression (default 1 s)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="judge regressions even when the runs' configurations differ (contexts, modes, "
+                        "concurrency, job set, tool version, emulator); by default they are only shown")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON")
     p.add_argument("--top", type=int, default=5, metavar="N", help="job changes shown per phase (default 5)")
     p.set_defaults(func=_cmd)
@@ -37,7 +40,8 @@ def _cmd(args: argparse.Namespace) -> int:
         raise JesError("--min-delta must not be negative")
     base, cur = load_results(args.baseline), load_results(args.current)
     out = compare_results(base, cur, max_regression=args.max_regression,
-                          max_job_regression=args.max_job_regression, min_delta=args.min_delta)
+                          max_job_regression=args.max_job_regression, min_delta=args.min_delta,
+                          allow_config_change=args.allow_config_change)
     if args.json:
         try:
             args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

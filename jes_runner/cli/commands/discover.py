@@ -16,7 +16,7 @@ from typing import Any
 
 from jes_runner._util import write_atomic
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.cli.options import add_log_format, add_viya
+from jes_runner.cli.options import add_emulator, add_log_format, add_viya
 from jes_runner.config.settings import Settings, load_settings
 from jes_runner.console import configure_logging
 from jes_runner.errors import ConfigError
@@ -40,8 +40,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         defs = discover(client, args.pattern)
     finally:
         client.close()
+    if not defs:  # an empty config would make the next run fail far from the cause
+        raise ConfigError(f"no job definition matches {args.pattern!r} -- check the pattern "
+                          "(a glob on definition names, e.g. '*_pooled'); nothing written")
     out = Path(args.out) if args.out else None
-    doc = build_config(defs, args.pattern, out)
+    runtimes = None
+    if args.with_runtimes:
+        from jes_runner.results.history import runtimes_from_results
+
+        runtimes = runtimes_from_results(args.with_runtimes)
+    doc = build_config(defs, args.pattern, out, runtimes=runtimes)
     text = json.dumps(doc, indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -52,8 +60,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
         log.info("%d job definition(s) match %r; written to %s (%d enabled)", len(doc["jobs"]), args.pattern, out,
                  doc["metadata"]["enabled_jobs"])
-    if not doc["jobs"]:
-        log.warning("no job definition matches %r", args.pattern)
     return 0
 
 
@@ -61,10 +67,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
     settings = load_settings(viya_url=args.viya_url, log_format=args.log_format)
     # the config itself may go to stdout: keep log lines out of it
     configure_logging(settings.log_format, stream=None if args.out else sys.stderr)
-    from jes_runner.cli.session import viya_target
+    from jes_runner.cli.session import require_viya_url, viya_target
 
-    reason = "no --viya-url / JES_VIYA_URL: discovering on the embedded emulator"
-    with viya_target(settings, emulator=not settings.viya_url, reason=reason) as target:
+    if not args.emulator:
+        require_viya_url(settings)
+    with viya_target(settings, emulator=args.emulator, reason="--emulator") as target:
         return _run(target.settings, args)
 
 
@@ -74,6 +81,10 @@ def register(subparsers: Any) -> None:
                                           "config file in the original format.")
     p.add_argument("--pattern", required=True, help="glob on definition names, e.g. '*_pooled'")
     p.add_argument("--out", help="file to write (its enabled flags and expected runtimes are kept); default stdout")
-    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); unset: the embedded emulator")
+    p.add_argument("--with-runtimes", metavar="RESULTS",
+                   help="fill expected_runtime_s from a results file (or the newest in a directory): "
+                        "each job's median server duration in the baseline phase")
+    add_viya(p, url_help="Viya base URL (JES_VIYA_URL); required unless --emulator")
+    add_emulator(p)
     add_log_format(p)
     p.set_defaults(func=cmd_discover)

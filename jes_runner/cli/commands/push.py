@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,12 @@ from jes_runner.sinks.metrics.registry import LABEL_KEYS, default_labels, run_su
 
 
 def load_results_file(path: Path) -> dict[str, Any]:
+    """Any results file the one reader knows (the runner's, the seed's, the original tool's)."""
+    from jes_runner.results.views import load_results
+
     if path.name.endswith(".checkpoint.jsonl"):
         raise JesError(f"{path}: a run's checkpoint, not a results file -- `jes-runner recover {path}` turns it into one")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise JesError(f"results file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise JesError(f"results file {path}: cannot read ({e.__class__.__name__})") from None
-    except json.JSONDecodeError as e:
-        raise JesError(f"results file {path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("phases"), list) or "status" not in data:
-        raise JesError(f"results file {path}: not a jes-runner results file (needs 'status' and 'phases')")
-    return data
+    return load_results(path)
 
 
 def _cmd_push(args: argparse.Namespace) -> int:

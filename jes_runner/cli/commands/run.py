@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -11,25 +12,29 @@ from jes_runner.cli.options import add_run_arguments
 from jes_runner.cli.session import (
     log_job_config,
     managed_run,
-    plan_from_args,
     print_effective_config,
+    require_viya_url,
+    settings_and_plan,
     settings_from_args,
     viya_target,
 )
 from jes_runner.console import configure_logging
 
+log = logging.getLogger("jes_runner.cli.commands.run")
+
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    configure_logging(settings.log_format)
-    plan = plan_from_args(settings, args)
+    configure_logging(settings_from_args(args).log_format)
+    settings, plan = settings_and_plan(args)
     log_job_config(settings, plan, args)
     if args.limit_jobs == 0:
         print_effective_config(settings, plan, sys.stdout)
         return 0
-    emulator = not settings.viya_url
-    reason = "no --viya-url / JES_VIYA_URL"
-    with viya_target(settings, emulator=emulator, reason=reason) as target:
+    if not args.emulator:
+        require_viya_url(settings)
+    elif settings.viya_url:
+        log.warning("--emulator: measuring the embedded emulator, not %s", settings.viya_url)
+    with viya_target(settings, emulator=args.emulator, reason="--emulator") as target:
         return managed_run(target, plan).exit_code
 
 

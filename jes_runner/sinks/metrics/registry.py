@@ -135,7 +135,8 @@ def build_registry(
     f = _Families(labels)
 
     # run outcome
-    f.gauge("jes_run_info", "Identity of the latest run (value 1).", ("run_id", "version", "status"))
+    # emulated="true": the figures come from the embedded emulator, whatever the cluster label says
+    f.gauge("jes_run_info", "Identity of the latest run (value 1).", ("run_id", "version", "status", "emulated"))
     f.gauge("jes_run_timestamp_seconds", "When the latest run ended (unix seconds).")
     f.gauge("jes_run_duration_seconds", "Wall-clock duration of the latest run.")
     f.gauge("jes_run_success", "1 if the latest run completed with every job completed, else 0.")
@@ -145,6 +146,7 @@ def build_registry(
         str(results.get("run_id") or ""),
         str(meta.get("tool_version") or __version__),
         str(results.get("status") or "unknown"),
+        "true" if results.get("emulator", meta.get("emulator")) else "false",
     )
     ended = _ts(meta.get("ended_at"))
     f.set("jes_run_timestamp_seconds", ended)
@@ -169,6 +171,10 @@ def build_registry(
     f.gauge("jes_phase_speedup_ratio", "Baseline makespan / phase makespan (absent for the baseline).", pl)
     f.gauge("jes_phase_time_saved_seconds", "Baseline makespan minus phase makespan.", pl)
     f.gauge("jes_phase_efficiency_gain_ratio", "Efficiency gain vs the baseline as a ratio (results file: percent).", pl)
+    f.gauge("jes_phase_idle_seconds", "Time in the phase window with none of its jobs on the server.", pl)
+    f.gauge("jes_phase_busy_makespan_seconds", "Phase makespan without its idle gaps.", pl)
+    f.gauge("jes_phase_busy_speedup_ratio", "Baseline busy time / phase busy time (jobs completed in both).", pl)
+    f.gauge("jes_phase_comparable", "1 if the phase is comparable with the baseline (no failure, timeout, abort).", pl)
     # node-pool scaling (phases[].scaling: from Kubernetes, else the orchestrator's hosts)
     f.gauge("jes_phase_scaling_info", "Where the phase's node figures came from (value 1).", (*pl, "source"))
     f.gauge("jes_phase_time_to_first_scale_up_seconds", "Phase start to the first node added.", pl)
@@ -203,6 +209,11 @@ def build_registry(
         vs = phase.get("vs_baseline") or {}
         f.set("jes_phase_speedup_ratio", _num(vs.get("speedup")), *pv)
         f.set("jes_phase_time_saved_seconds", _num(vs.get("time_saved_seconds")), *pv)
+        f.set("jes_phase_idle_seconds", _num(st.get("idle_seconds")), *pv)
+        f.set("jes_phase_busy_makespan_seconds", _num(st.get("busy_makespan_seconds")), *pv)
+        f.set("jes_phase_busy_speedup_ratio", _num(vs.get("busy_speedup")), *pv)
+        if isinstance(vs.get("comparable"), bool):
+            f.set("jes_phase_comparable", 1.0 if vs["comparable"] else 0.0, *pv)
         gain = _num(vs.get("efficiency_gain_percent"))
         f.set("jes_phase_efficiency_gain_ratio", None if gain is None else gain / 100.0, *pv)
         sc = phase.get("scaling") or {}

@@ -191,11 +191,13 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
         f"<script>{ERROR_HOOK_JS}</script>", "</head><body>",
         f'<header><h1>{_e(title)}</h1><div class="meta">{meta_line}</div></header><main>',
         '<div id="js-errors"></div>',
+        _emulator_banner(results),
+        _comparability_section(phases),
         '<section><div class="cards">'
         + "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in cards)
         + "</div></section>",
         _thresholds_section(results),
-        _phase_table(phases),
+        _phase_table(phases, results),
         _figures_section(figures),
         _jobs_table(phases),
         _unmatched_section(phases),
@@ -211,6 +213,23 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
     return "\n".join(p for p in parts if p)
 
 
+def _emulator_banner(results: dict[str, Any]) -> str:
+    from jes_runner.sinks.summary import emulator_banner
+
+    line = emulator_banner(results)
+    return (f'<section id="emulated" class="banner err"><strong>{_e(line)}</strong></section>'
+            if line else "")
+
+
+def _comparability_section(phases: list[PhaseView]) -> str:
+    bad = [(p.name, p.vs_baseline or {}) for p in phases if (p.vs_baseline or {}).get("comparable") is False]
+    if not bad:
+        return ""
+    items = "".join(f"<li>{_e(n)}: {_e(vb.get('reason'))} -- speedup and time saved over the "
+                    f"{_e(vb.get('jobs_compared'))} job(s) completed in both phases</li>" for n, vb in bad)
+    return f'<section id="not-comparable"><h2 class="err">Not comparable</h2><ul>{items}</ul></section>'
+
+
 def _thresholds_section(results: dict[str, Any]) -> str:
     th = results.get("thresholds")
     if not isinstance(th, dict) or not th.get("checked"):
@@ -223,10 +242,16 @@ def _thresholds_section(results: dict[str, Any]) -> str:
     return f"<section id=\"thresholds\"><h2>Thresholds</h2>{verdict}<p class=\"note\">Checked: {checked}</p></section>"
 
 
-def _phase_table(phases: list[PhaseView]) -> str:
+def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None) -> str:
+    from jes_runner.sinks.summary import model_seconds
+
+    res = results or {}
+    emulated = model_seconds(res, 1.0) is not None
     head1 = ("<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency</th><th>Status</th>"
-             "<th class=n>Jobs ok / total</th><th class=n>Makespan</th><th class=n>Speedup</th>"
-             "<th class=n>Time saved</th><th class=n>Unmatched</th></tr>")
+             "<th class=n>Jobs ok / submitted / planned</th><th class=n>Makespan</th>"
+             + ("<th class=n>Makespan (model s)</th>" if emulated else "")
+             + "<th class=n>Idle</th><th class=n>Busy makespan</th><th class=n>Speedup (makespan)</th>"
+             "<th class=n>Speedup (busy)</th><th class=n>Time saved</th><th class=n>Unmatched</th></tr>")
     head2 = ("<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split</th>"
              "<th class=n>Per-node efficiency</th><th class=n>vs perfect split</th>"
              "<th class=n>Queue wait p50 / p95 / max</th><th class=n>Duration p50 / p95 / max</th>"
@@ -241,18 +266,26 @@ def _phase_table(phases: list[PhaseView]) -> str:
         s, vb = p.stats, p.vs_baseline or {}
         vps = p.vs_perfect_split_percent
         name = f"<td><strong>{_e(p.name)}</strong>{' <span class=muted>(baseline)</span>' if p.baseline else ''}</td>"
+        mark = " (not comparable)" if vb.get("comparable") is False else ""
+        busy_sp = vb.get("busy_speedup")
+        model_s = model_seconds(res, p.makespan)
         rows1.append(
             f"<tr>{name}<td>{_e(p.context)}</td><td>{_e(p.mode)}</td>{_num_td(p.concurrency, str(p.concurrency))}"
             f"<td>{_badge(p.status)}</td>"
-            f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_total'))}</td>"
+            f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_submitted', '–'))} / "
+            f"{_e(s.get('jobs_planned', s.get('jobs_total')))}</td>"
             f"{_num_td(p.makespan, fmt_seconds(p.makespan))}"
-            f"{_num_td(p.speedup, f'{p.speedup:.2f}×' if p.speedup else '–')}"
+            + (f"{_num_td(model_s, fmt_seconds(model_s))}" if emulated else "")
+            + f"{_num_td(s.get('idle_seconds'), fmt_seconds(s.get('idle_seconds')))}"
+            f"{_num_td(s.get('busy_makespan_seconds'), fmt_seconds(s.get('busy_makespan_seconds')))}"
+            f"{_num_td(p.speedup, (f'{p.speedup:.2f}×' + mark) if p.speedup else '–')}"
+            f"{_num_td(busy_sp, (f'{busy_sp:.2f}×' + mark) if busy_sp else '–')}"
             f"{_num_td(vb.get('time_saved_seconds'), _saved(vb))}"
             f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>")
         achieved = s.get("concurrency_achieved")
         rows2.append(
             f"<tr>{name}{_num_td(p.nodes_used, str(p.nodes_used))}"
-            f"{_num_td(s.get('peak_nodes'), _e(s.get('peak_nodes', '–')))}"
+            f"{_num_td(s.get('peak_nodes'), _e('–' if s.get('peak_nodes') is None else s.get('peak_nodes')))}"
             f"{_num_td(p.perfect_split_seconds, fmt_seconds(p.perfect_split_seconds))}"
             f"{_num_td(p.per_node_efficiency_percent, _pct(p.per_node_efficiency_percent))}"
             f"{_num_td(vps, ('–' if vps is None else f'{vps:+.1f} %'))}"
@@ -287,7 +320,8 @@ def _scaling_tds(p: PhaseView) -> str:
 def _saved(vb: dict[str, Any]) -> str:
     if vb.get("time_saved_seconds") is None:
         return "–"
-    return f"{fmt_seconds(vb['time_saved_seconds'])} ({vb.get('efficiency_gain_percent', 0):.1f} %)"
+    gain = vb.get("efficiency_gain_percent")
+    return fmt_seconds(vb["time_saved_seconds"]) + ("" if gain is None else f" ({gain:.1f} %)")
 
 
 def _pct(v: float | None) -> str:
