@@ -26,14 +26,15 @@ log = logging.getLogger("jes_runner.cli.commands.run")
 def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(settings_from_args(args).log_format)
     settings, plan = settings_and_plan(args)
-    log_job_config(settings, plan, args)
     if args.limit_jobs == 0:
+        log_job_config(settings, plan, args)
         print_effective_config(settings, plan, sys.stdout)
         return 0
     if not args.emulator:
-        require_viya_url(settings)
+        require_viya_url(settings)  # before anything else is said: a missing URL is the one line
     elif settings.viya_url:
         log.warning("--emulator: measuring the embedded emulator, not %s", settings.viya_url)
+    log_job_config(settings, plan, args)
     with viya_target(settings, emulator=args.emulator, reason="--emulator") as target:
         return managed_run(target, plan).exit_code
 
