@@ -43,6 +43,7 @@ TARGETS = {"error_s": 0.05, "requests_per_job": {54: 3.0, 1000: 2.0}, "rss_mb_10
 
 # -- the emulator, in its own process ---------------------------------------------------------
 
+
 def bench_jobs(n: int, seed: int = 42) -> dict[str, float]:
     rng = random.Random(seed)
     return {f"bench_{i:05d}": round(rng.uniform(20, 150), 1) for i in range(1, n + 1)}
@@ -55,10 +56,19 @@ def bench_scenario(n: int) -> dict[str, Any]:
     sc["name"] = f"bench-{n}"
     sc["profile"] = None
     sc["jobs"] = {name: {"elapsed_s": s} for name, s in bench_jobs(n).items()}
-    sc["pools"]["bench"] = {"vmss_id": "55500000", "min_nodes": 100, "max_nodes": 100, "slots_per_node": 100,
-                            "cpu_capacity": 100.0, "scale_up_delay": 60, "scale_down_idle": 6000}
+    sc["pools"]["bench"] = {
+        "vmss_id": "55500000",
+        "min_nodes": 100,
+        "max_nodes": 100,
+        "slots_per_node": 100,
+        "cpu_capacity": 100.0,
+        "scale_up_delay": 60,
+        "scale_down_idle": 6000,
+    }
     sc["queues"]["bench"] = {"pools": ["bench"]}
-    sc["contexts"].append({"name": BENCH_CONTEXT, "queue": "bench", "description": "benchmark pool"})
+    sc["contexts"].append(
+        {"name": BENCH_CONTEXT, "queue": "bench", "description": "benchmark pool"}
+    )
     return sc
 
 
@@ -79,6 +89,7 @@ def ground_truth(url: str) -> dict[str, Any]:
 
 # -- the runner, in its own process -----------------------------------------------------------
 
+
 def worker(args: argparse.Namespace) -> None:
     """Run the runner in this (fresh) process and print one JSON line of figures."""
     import logging
@@ -94,36 +105,63 @@ def worker(args: argparse.Namespace) -> None:
         phases = None
     else:
         rng = random.Random(7)
-        jobs = [{"definition_id": None, "name": name, "arguments": {}, "enabled": True,
-                 "expected_runtime_s": round(s * rng.uniform(0.85, 1.15), 1)}
-                for name, s in bench_jobs(args.size).items()]
+        jobs = [
+            {
+                "definition_id": None,
+                "name": name,
+                "arguments": {},
+                "enabled": True,
+                "expected_runtime_s": round(s * rng.uniform(0.85, 1.15), 1),
+            }
+            for name, s in bench_jobs(args.size).items()
+        ]
         cfg = out / "jobs.json"
         cfg.write_text(json.dumps({"jobs": jobs}))
         phases = [{"name": "all", "context": BENCH_CONTEXT, "mode": "all"}]
-    kw: dict[str, Any] = {"viya_url": args.url, "username": args.user, "password": args.password,
-                          "output_dir": out, "secrets_dir": out / "no-secrets", "persist_tokens": "off",
-                          # no cluster access here: the node timeline falls back to the orchestrator's hosts
-                          "node_timeline": "orchestrator",
-                          "report": False}  # the HTML report is a separate sink, measured on its own
+    kw: dict[str, Any] = {
+        "viya_url": args.url,
+        "username": args.user,
+        "password": args.password,
+        "output_dir": out,
+        "secrets_dir": out / "no-secrets",
+        "persist_tokens": "off",
+        # no cluster access here: the node timeline falls back to the orchestrator's hosts
+        "node_timeline": "orchestrator",
+        "report": False,
+    }  # the HTML report is a separate sink, measured on its own
     if cfg:
         kw["job_config"] = cfg
     if phases:
         kw["phases"] = phases
     settings = load_settings(**kw)
     configure_logging("text", level=logging.WARNING)
-    plan = build_plan(select_phases(settings), load_jobs(settings)[1], settings.resolved_job_config())
+    plan = build_plan(
+        select_phases(settings), load_jobs(settings)[1], settings.resolved_job_config()
+    )
     t0 = time.monotonic()
-    ctx = managed_run(Target(settings, emulated=False), plan, sinks=[])  # no summary table, no report
+    ctx = managed_run(
+        Target(settings, emulated=False), plan, sinks=[]
+    )  # no summary table, no report
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({
-        "results": str(ctx.results_path), "exit_code": ctx.exit_code, "wall_s": round(wall, 2),
-        "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_rss_mb": round(ru.ru_maxrss / 1024, 1),
-        "client_requests": ctx.results["metadata"]["viya_requests"] if ctx.results else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "results": str(ctx.results_path),
+                "exit_code": ctx.exit_code,
+                "wall_s": round(wall, 2),
+                "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+                "peak_rss_mb": round(ru.ru_maxrss / 1024, 1),
+                "client_requests": ctx.results["metadata"]["viya_requests"]
+                if ctx.results
+                else None,
+            }
+        )
+    )
 
 
 # -- one size -----------------------------------------------------------------------------
+
 
 def percentile(xs: list[float], p: float) -> float:
     xs = sorted(xs)
@@ -141,8 +179,21 @@ def bench(n: int) -> dict[str, Any]:
     try:
         url, user, password = parent.recv()
         with tempfile.TemporaryDirectory(prefix=f"bench{n}-") as tmp:
-            cmd = [sys.executable, str(HERE), "--worker", "--size", str(n), "--url", url, "--user", user,
-                   "--password", password, "--out", tmp]
+            cmd = [
+                sys.executable,
+                str(HERE),
+                "--worker",
+                "--size",
+                str(n),
+                "--url",
+                url,
+                "--user",
+                user,
+                "--password",
+                password,
+                "--out",
+                tmp,
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
             if done.returncode != 0:
                 raise SystemExit(f"runner worker failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -163,8 +214,12 @@ def bench(n: int) -> dict[str, Any]:
                 errors.append(abs(j["duration"] - (t["jes_end_epoch"] - t["submit_epoch"])))
     executions = sum(len(p["jobs"]) for p in results["phases"])
     viya_requests = sum(v for k, v in truth["requests"].items() if "/emulator/" not in k)
-    client_err = [abs(j["client_duration"] - j["duration"]) for p in results["phases"] for j in p["jobs"]
-                  if j["client_duration"] is not None and j["duration"] is not None]
+    client_err = [
+        abs(j["client_duration"] - j["duration"])
+        for p in results["phases"]
+        for j in p["jobs"]
+        if j["client_duration"] is not None and j["duration"] is not None
+    ]
     return {
         "jobs": n,
         "executions": executions,
@@ -186,12 +241,16 @@ def bench(n: int) -> dict[str, Any]:
 def check(r: dict[str, Any]) -> list[str]:
     misses = []
     if r["timing_error_max_s"] is None or r["timing_error_max_s"] > TARGETS["error_s"]:
-        misses.append(f"{r['jobs']} jobs: timing error {r['timing_error_max_s']} s > {TARGETS['error_s']} s")
+        misses.append(
+            f"{r['jobs']} jobs: timing error {r['timing_error_max_s']} s > {TARGETS['error_s']} s"
+        )
     limit = TARGETS["requests_per_job"].get(r["jobs"])
     if limit is not None and r["requests_per_job"] > limit:
         misses.append(f"{r['jobs']} jobs: {r['requests_per_job']} requests/job > {limit}")
     if r["jobs"] == 10000 and r["runner_peak_rss_mb"] >= TARGETS["rss_mb_10000"]:
-        misses.append(f"10000 jobs: peak RSS {r['runner_peak_rss_mb']} MB >= {TARGETS['rss_mb_10000']} MB")
+        misses.append(
+            f"10000 jobs: peak RSS {r['runner_peak_rss_mb']} MB >= {TARGETS['rss_mb_10000']} MB"
+        )
     return misses
 
 
@@ -217,11 +276,13 @@ def main() -> int:
         rows.append(r)
         misses += check(r)
         if not args.json:
-            print(f"{n:>6} jobs ({r['executions']} runs): timing error max {r['timing_error_max_s']} s, "
-                  f"p95 {r['timing_error_p95_s']} s (client clock p95 {r['client_clock_error_p95_s']} s) | "
-                  f"{r['requests_per_job']} Viya requests/job ({r['viya_requests']}) | runner CPU {r['runner_cpu_s']} s, "
-                  f"peak RSS {r['runner_peak_rss_mb']} MB, wall {r['runner_wall_s']} s | {r['statuses']}",
-                  flush=True)
+            print(
+                f"{n:>6} jobs ({r['executions']} runs): timing error max {r['timing_error_max_s']} s, "
+                f"p95 {r['timing_error_p95_s']} s (client clock p95 {r['client_clock_error_p95_s']} s) | "
+                f"{r['requests_per_job']} Viya requests/job ({r['viya_requests']}) | runner CPU {r['runner_cpu_s']} s, "
+                f"peak RSS {r['runner_peak_rss_mb']} MB, wall {r['runner_wall_s']} s | {r['statuses']}",
+                flush=True,
+            )
     if args.json:
         print(json.dumps(rows, indent=2))
     for m in misses:

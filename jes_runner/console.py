@@ -29,7 +29,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -42,12 +44,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure_logging(fmt: str = "text", stream: IO[str] | None = None, level: int = logging.INFO) -> None:
+def configure_logging(
+    fmt: str = "text", stream: IO[str] | None = None, level: int = logging.INFO
+) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+        )
     for name in ("jes_runner", "py.warnings"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
@@ -88,7 +94,9 @@ class Progress:
 
     TICK_S = 1.0
 
-    def __init__(self, stream: IO[str] | None = None, *, live: bool | None = None, log_format: str = "text") -> None:
+    def __init__(
+        self, stream: IO[str] | None = None, *, live: bool | None = None, log_format: str = "text"
+    ) -> None:
         self.stream = stream or sys.stderr
         self.live = (self.stream.isatty() and log_format == "text") if live is None else live
         self.log = logging.getLogger("jes_runner.progress")
@@ -107,9 +115,15 @@ class Progress:
             self._done = self._failed = self._submitted = 0
             self._started = time.monotonic()
             self._finished_runtime = 0.0
-        self.log.info("phase %s: %d jobs, mode %s%s, context '%s'", phase.name, len(phase.jobs), phase.mode,
-                      "" if phase.mode in ("sequential", "all") else f" {phase.concurrency}", phase.context,
-                      extra={"event": "phase_started", "phase": phase.name, "jobs": len(phase.jobs)})
+        self.log.info(
+            "phase %s: %d jobs, mode %s%s, context '%s'",
+            phase.name,
+            len(phase.jobs),
+            phase.mode,
+            "" if phase.mode in ("sequential", "all") else f" {phase.concurrency}",
+            phase.context,
+            extra={"event": "phase_started", "phase": phase.name, "jobs": len(phase.jobs)},
+        )
         if self.live:
             self._stop_tick.clear()
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
@@ -141,11 +155,23 @@ class Progress:
         dur = record.duration
         level = logging.INFO if record.status == "completed" else logging.WARNING
         self.log.log(
-            level, "phase %s: %s %s%s [%d/%d]", phase.name, record.unique_job_name, record.status,
-            f" in {dur:.3f} s ({record.timing_source})" if dur is not None else "", self._done, len(phase.jobs),
-            extra={"event": "job_finished", "phase": phase.name, "job": record.name,
-                   "unique_job_name": record.unique_job_name, "status": record.status, "duration": dur,
-                   "timing_source": record.timing_source},
+            level,
+            "phase %s: %s %s%s [%d/%d]",
+            phase.name,
+            record.unique_job_name,
+            record.status,
+            f" in {dur:.3f} s ({record.timing_source})" if dur is not None else "",
+            self._done,
+            len(phase.jobs),
+            extra={
+                "event": "job_finished",
+                "phase": phase.name,
+                "job": record.name,
+                "unique_job_name": record.unique_job_name,
+                "status": record.status,
+                "duration": dur,
+                "timing_source": record.timing_source,
+            },
         )
 
     def _tick(self) -> None:
@@ -177,10 +203,12 @@ class Progress:
             in_flight = max(0, self._submitted - self._done)
             queued = max(0, total - self._submitted)
             elapsed = time.monotonic() - self._started
-            return (f"{phase.name if phase else '-'}: {fmt_duration(elapsed)} elapsed, {self._done}/{total} done, "
-                    f"{in_flight} in flight, {queued} queued"
-                    + (f", {self._failed} not completed" if self._failed else "")
-                    + (f", ETA {fmt_duration(eta)}" if eta is not None else ""))
+            return (
+                f"{phase.name if phase else '-'}: {fmt_duration(elapsed)} elapsed, {self._done}/{total} done, "
+                f"{in_flight} in flight, {queued} queued"
+                + (f", {self._failed} not completed" if self._failed else "")
+                + (f", ETA {fmt_duration(eta)}" if eta is not None else "")
+            )
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -225,13 +253,20 @@ def fmt_seconds(s: float | None) -> str:
     return f"{s / 3600:.2f} h"
 
 
-def render_table(head: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
+def render_table(
+    head: list[str], rows: list[list[str]], right: set[int] | None = None
+) -> list[str]:
     """The one table renderer: columns padded to their widest cell, two spaces apart,
     ``right`` (column indexes) right-aligned for numbers, a rule under the header."""
     right = right or set()
-    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head))]
+    widths = [
+        max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i])
+        for i in range(len(head))
+    ]
 
     def line(r: list[str]) -> str:
-        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
+        return "  ".join(
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)
+        ).rstrip()
 
     return [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]

@@ -59,5 +59,7 @@ def missing_extra(e: ImportError) -> JesError | None:
     root = (e.name or "").split(".")[0]
     if root not in REPORT_EXTRA_MODULES:
         return None
-    return JesError(f"this needs {root}, which is not installed: pip install 'jes-runner[report]' "
-                    "(the container image leaves it out: write reports from the results files elsewhere)")
+    return JesError(
+        f"this needs {root}, which is not installed: pip install 'jes-runner[report]' "
+        "(the container image leaves it out: write reports from the results files elsewhere)"
+    )

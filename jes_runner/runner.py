@@ -55,10 +55,6 @@ class RunContext:
 Sink = Callable[[RunContext], None]
 
 
-
-
-
-
 class _Tee:
     """Phase listener that feeds both the progress display and the checkpoint."""
 
@@ -113,7 +109,11 @@ class Runner:
         self.on_pending = on_pending  # a job was seen queued
         # run after the results file is written, in order; each gets the RunContext
         self.sinks: list[Sink] = (
-            [self._print_summary, *([self._write_report] if settings.report else []), self._push_metrics]
+            [
+                self._print_summary,
+                *([self._write_report] if settings.report else []),
+                self._push_metrics,
+            ]
             if sinks is None
             else sinks
         )
@@ -122,8 +122,12 @@ class Runner:
         # called with each phase's outcome and its results dict before it is stored (e.g. a node timeline)
         self.phase_enrichers = list(phase_enrichers or [])
         self.abort_exit_code: int = int(ExitCode.SIGINT)
-        self.abort_correlation_s: float = 5.0  # correlation budget once stopping (within the SIGTERM grace)
-        self.stop_deadline: float | None = None  # time.monotonic() by which a stopping run must be done
+        self.abort_correlation_s: float = (
+            5.0  # correlation budget once stopping (within the SIGTERM grace)
+        )
+        self.stop_deadline: float | None = (
+            None  # time.monotonic() by which a stopping run must be done
+        )
 
     # -- the run ---------------------------------------------------------------
 
@@ -134,11 +138,20 @@ class Runner:
     def _run(self) -> RunContext:
         s, plan = self.settings, self.plan
         ctx = RunContext(settings=s, plan=plan)
-        log.info("run %s: %d phase(s), %d job(s) each, Viya at %s", plan.run_id, len(plan.phases),
-                 len(plan.jobs), redact_url(s.viya_url or ""), extra={"event": "run_started", "run_id": plan.run_id})
+        log.info(
+            "run %s: %d phase(s), %d job(s) each, Viya at %s",
+            plan.run_id,
+            len(plan.phases),
+            len(plan.jobs),
+            redact_url(s.viya_url or ""),
+            extra={"event": "run_started", "run_id": plan.run_id},
+        )
         preflight(self.client, plan)
-        log.info("preflight passed: token, %d context(s), %d definition(s) resolved",
-                 len({p.context for p in plan.phases}), len(plan.definition_ids))
+        log.info(
+            "preflight passed: token, %d context(s), %d definition(s) resolved",
+            len({p.context for p in plan.phases}),
+            len(plan.definition_ids),
+        )
         handle_orphans(self.client, plan.run_id, cancel=s.cancel_orphans)
 
         checkpoint = Checkpoint(s.output_dir, plan.run_id)
@@ -147,14 +160,27 @@ class Runner:
             log.warning("%s; the run goes on, figures will be on stdout", checkpoint.error)
         started_at = utcnow()
         t0 = time.monotonic()
-        checkpoint.append(run_line(plan, started=started_at, viya_url=redact_url(s.viya_url or ""),
-                                   labels={"cluster": s.cluster, "environment": s.environment},
-                                   settings=s.masked(), emulated=self.emulated))  # what `recover` needs
-        correlator = Correlator(self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit)
+        checkpoint.append(
+            run_line(
+                plan,
+                started=started_at,
+                viya_url=redact_url(s.viya_url or ""),
+                labels={"cluster": s.cluster, "environment": s.environment},
+                settings=s.masked(),
+                emulated=self.emulated,
+            )
+        )  # what `recover` needs
+        correlator = Correlator(
+            self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit
+        )
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
         # expected runtimes measured on this target (history): the factor starts at 1, not unknown
-        prior: float | None = 1.0 if self.runtime_history and self.runtime_history.get("jobs_with_history") else None
-        measured: dict[str, float] = {}  # job name -> server duration in an earlier phase of this run
+        prior: float | None = (
+            1.0 if self.runtime_history and self.runtime_history.get("jobs_with_history") else None
+        )
+        measured: dict[
+            str, float
+        ] = {}  # job name -> server duration in an earlier phase of this run
         phase_dicts: list[dict[str, Any]] = []
         aborted = False
         try:
@@ -168,13 +194,25 @@ class Runner:
                 phase_prior = prior
                 if measured and any(j.expected_runtime_s is None for j in phase.jobs):
                     # jobs without an estimate: what they took in the earlier phase, learned from there on
-                    phase.jobs = [j if j.expected_runtime_s is not None or j.name not in measured
-                                  else replace(j, expected_runtime_s=measured[j.name]) for j in phase.jobs]
+                    phase.jobs = [
+                        j
+                        if j.expected_runtime_s is not None or j.name not in measured
+                        else replace(j, expected_runtime_s=measured[j.name])
+                        for j in phase.jobs
+                    ]
                     phase_prior = prior or 1.0
                 executor = PhaseExecutor(
-                    self.client, phase, run_id=plan.run_id, epoch=plan.epoch, definition_ids=plan.definition_ids,
-                    policy=policy, model=RuntimeModel(phase_prior), listener=_Tee(self.progress, checkpoint, plan.run_id),
-                    stop_event=self.stop_event, submit_workers=s.submit_workers, on_pending=self.on_pending,
+                    self.client,
+                    phase,
+                    run_id=plan.run_id,
+                    epoch=plan.epoch,
+                    definition_ids=plan.definition_ids,
+                    policy=policy,
+                    model=RuntimeModel(phase_prior),
+                    listener=_Tee(self.progress, checkpoint, plan.run_id),
+                    stop_event=self.stop_event,
+                    submit_workers=s.submit_workers,
+                    on_pending=self.on_pending,
                 )
                 outcome = executor.run()
                 self.progress.phase_ended(phase)
@@ -185,7 +223,9 @@ class Runner:
                         if r.status == "completed" and r.timing_source == "server" and r.duration:
                             measured.setdefault(r.name, r.duration)
                 first, _ = phase_window(outcome.records)
-                if self.stop_event.is_set():  # stopping: correlate what is there, within the grace period
+                if (
+                    self.stop_event.is_set()
+                ):  # stopping: correlate what is there, within the grace period
                     correlator.deadline_s = min(correlator.deadline_s, self.abort_correlation_s)
                 unmatched = correlator.correlate(outcome.records, first)
                 pd = phase_document(outcome, unmatched)
@@ -194,13 +234,34 @@ class Runner:
                 phase_dicts.append(pd)
                 for r in outcome.records:
                     if r.orchestrator:
-                        checkpoint.append({"type": "orchestrator", "run_id": plan.run_id, "phase": phase.name,
-                                           "unique_job_name": r.unique_job_name, "orchestrator_data": r.orchestrator})
-                checkpoint.append({"type": "phase", "run_id": plan.run_id, "name": phase.name,
-                                   "status": pd["status"], "stats": pd["stats"], "unmatched_jobs": unmatched})
-                log.info("phase %s: %s, makespan %s s, %d/%d completed", phase.name, pd["status"],
-                         pd["stats"]["makespan_seconds"], pd["stats"]["jobs_completed"], pd["stats"]["jobs_total"],
-                         extra={"event": "phase_ended", "phase": phase.name, "stats": pd["stats"]})
+                        checkpoint.append(
+                            {
+                                "type": "orchestrator",
+                                "run_id": plan.run_id,
+                                "phase": phase.name,
+                                "unique_job_name": r.unique_job_name,
+                                "orchestrator_data": r.orchestrator,
+                            }
+                        )
+                checkpoint.append(
+                    {
+                        "type": "phase",
+                        "run_id": plan.run_id,
+                        "name": phase.name,
+                        "status": pd["status"],
+                        "stats": pd["stats"],
+                        "unmatched_jobs": unmatched,
+                    }
+                )
+                log.info(
+                    "phase %s: %s, makespan %s s, %d/%d completed",
+                    phase.name,
+                    pd["status"],
+                    pd["stats"]["makespan_seconds"],
+                    pd["stats"]["jobs_completed"],
+                    pd["stats"]["jobs_total"],
+                    extra={"event": "phase_ended", "phase": phase.name, "stats": pd["stats"]},
+                )
                 if outcome.aborted:
                     aborted = True
                     break
@@ -229,13 +290,21 @@ class Runner:
             runtime_history=self.runtime_history,
         )
         status = ctx.results["status"]
-        ctx.exit_code = (self.abort_exit_code if status == "aborted"
-                         else int(ExitCode.OK) if status == "completed" else int(ExitCode.JOB_FAILURES))
+        ctx.exit_code = (
+            self.abort_exit_code
+            if status == "aborted"
+            else int(ExitCode.OK)
+            if status == "completed"
+            else int(ExitCode.JOB_FAILURES)
+        )
         self._apply_thresholds(ctx)
         try:
             ctx.results_path = write_results(s.output_dir, ctx.results, ended_at.astimezone())
-            log.info("results written to %s", ctx.results_path, extra={"event": "results_written",
-                                                                         "path": str(ctx.results_path)})
+            log.info(
+                "results written to %s",
+                ctx.results_path,
+                extra={"event": "results_written", "path": str(ctx.results_path)},
+            )
         except ResultsWriteError as e:
             ctx.results_error = str(e)
             ctx.exit_code = int(ExitCode.RESULTS_UNWRITABLE)
@@ -249,20 +318,31 @@ class Runner:
         return ctx
 
     @staticmethod
-    def _compare_with_baseline(phase_dicts: list[dict[str, Any]], outcomes: list[PhaseOutcome]) -> None:
+    def _compare_with_baseline(
+        phase_dicts: list[dict[str, Any]], outcomes: list[PhaseOutcome]
+    ) -> None:
         """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
-        base = next((o for o, pd in zip(outcomes, phase_dicts, strict=False) if pd["baseline"]), None)
+        base = next(
+            (o for o, pd in zip(outcomes, phase_dicts, strict=False) if pd["baseline"]), None
+        )
         if base is None:
             return
         base_jobs = spans(base.records)
-        base_reason = not_comparable_reason(base.phase.name, base_jobs, base.aborted, len(base.phase.jobs))
+        base_reason = not_comparable_reason(
+            base.phase.name, base_jobs, base.aborted, len(base.phase.jobs)
+        )
         for pd, outcome in zip(phase_dicts, outcomes, strict=False):
             if pd["baseline"]:
                 continue
             jobs = spans(outcome.records)
             pd["vs_baseline"] = vs_baseline(
-                base_jobs, jobs, baseline_reason=base_reason,
-                reason=not_comparable_reason(outcome.phase.name, jobs, outcome.aborted, len(outcome.phase.jobs)))
+                base_jobs,
+                jobs,
+                baseline_reason=base_reason,
+                reason=not_comparable_reason(
+                    outcome.phase.name, jobs, outcome.aborted, len(outcome.phase.jobs)
+                ),
+            )
 
     def _push_metrics(self, ctx: RunContext) -> None:
         """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""
@@ -285,14 +365,25 @@ class Runner:
         With ``max_failed_jobs`` set, failures within it no longer make the exit code 3."""
         s = self.settings
         assert ctx.results is not None
-        th = check_thresholds(ctx.results, max_failed_jobs=s.max_failed_jobs, min_speedup=s.min_speedup,
-                              max_queue_wait_p95_seconds=s.max_queue_wait_p95_seconds)
+        th = check_thresholds(
+            ctx.results,
+            max_failed_jobs=s.max_failed_jobs,
+            min_speedup=s.min_speedup,
+            max_queue_wait_p95_seconds=s.max_queue_wait_p95_seconds,
+        )
         if not th["checked"]:
             return
         ctx.results["thresholds"] = th
         for b in th["breaches"]:
-            log.warning("threshold crossed: %s", b["message"],
-                        extra={"event": "threshold_crossed", "threshold": b["threshold"], "limit": b["limit"]})
+            log.warning(
+                "threshold crossed: %s",
+                b["message"],
+                extra={
+                    "event": "threshold_crossed",
+                    "threshold": b["threshold"],
+                    "limit": b["limit"],
+                },
+            )
         if ctx.results["status"] == "aborted":
             return
         if th["breaches"]:
@@ -321,13 +412,31 @@ class Runner:
             return
         if self.settings.log_format == "json":  # pods: keep every stdout line a JSON object
             res = ctx.results
-            log.info("run %s: %s", res["run_id"], res["status"], extra={
-                "event": "run_summary", "run_id": res["run_id"], "status": res["status"],
-                "emulator": res.get("emulator", False),  # emulated figures: never read as a cluster's
-                "results_path": str(ctx.results_path) if ctx.results_path else None,
-                "phases": [{"name": p["name"], "context": p["context"], "mode": p["mode"], "stats": p["stats"],
-                            "vs_baseline": p["vs_baseline"], "unmatched_jobs": len(p["unmatched_jobs"])}
-                           for p in res["phases"]]})
+            log.info(
+                "run %s: %s",
+                res["run_id"],
+                res["status"],
+                extra={
+                    "event": "run_summary",
+                    "run_id": res["run_id"],
+                    "status": res["status"],
+                    "emulator": res.get(
+                        "emulator", False
+                    ),  # emulated figures: never read as a cluster's
+                    "results_path": str(ctx.results_path) if ctx.results_path else None,
+                    "phases": [
+                        {
+                            "name": p["name"],
+                            "context": p["context"],
+                            "mode": p["mode"],
+                            "stats": p["stats"],
+                            "vs_baseline": p["vs_baseline"],
+                            "unmatched_jobs": len(p["unmatched_jobs"]),
+                        }
+                        for p in res["phases"]
+                    ],
+                },
+            )
             return
         self.stdout.write(render_summary(ctx.results) + "\n")
         if ctx.results_path:
@@ -335,5 +444,3 @@ class Runner:
         if ctx.checkpoint and ctx.checkpoint.lines:
             self.stdout.write(f"checkpoint: {ctx.checkpoint.path}\n")
         self.stdout.flush()
-
-

@@ -95,9 +95,13 @@ class GracefulShutdown:
             return
         self.signum = signum
         self.deadline = self.clock() + self.grace_period_s
-        log.warning("%s received: stopping -- no new submissions, canceling jobs in flight, writing results "
-                    "(within %g s; a second signal exits at once)", name, self.grace_period_s,
-                    extra={"event": "signal", "signal": name})
+        log.warning(
+            "%s received: stopping -- no new submissions, canceling jobs in flight, writing results "
+            "(within %g s; a second signal exits at once)",
+            name,
+            self.grace_period_s,
+            extra={"event": "signal", "signal": name},
+        )
         if self.on_signal is not None:
             self.on_signal(signum)
         self.stop_event.set()
@@ -108,8 +112,10 @@ class GracefulShutdown:
         remaining = self.remaining() or 0.0
         if self.done.wait(remaining):
             return
-        _say(f"grace period of {self.grace_period_s:g} s exhausted: exiting now; "
-             "finished jobs are in the checkpoint")
+        _say(
+            f"grace period of {self.grace_period_s:g} s exhausted: exiting now; "
+            "finished jobs are in the checkpoint"
+        )
         self.hard_exit(self.exit_code or int(ExitCode.SIGTERM))
 
 
@@ -128,11 +134,10 @@ def graceful(runner: Any, grace_period_s: float) -> GracefulShutdown:
     def on_signal(signum: int) -> None:
         runner.abort_exit_code = exit_code_for(signum)
         # keep most of the grace for canceling and writing: correlation gets a third, at most 10 s
-        runner.abort_correlation_s = min(getattr(runner, "abort_correlation_s", 10.0), 10.0,
-                                         max(0.5, grace_period_s / 3))
+        runner.abort_correlation_s = min(
+            getattr(runner, "abort_correlation_s", 10.0), 10.0, max(0.5, grace_period_s / 3)
+        )
         # the sinks (the Pushgateway push) get only what is left, less a second to exit cleanly
         runner.stop_deadline = time.monotonic() + max(0.0, grace_period_s - 1.0)
 
     return GracefulShutdown(runner.stop_event, grace_period_s, on_signal=on_signal)
-
-

@@ -9,7 +9,14 @@ import sys
 
 import grimp
 
-HEAVY = ("matplotlib", "kubernetes", "jes_runner.emulator", "openpyxl", "jsonschema", "prometheus_client")
+HEAVY = (
+    "matplotlib",
+    "kubernetes",
+    "jes_runner.emulator",
+    "openpyxl",
+    "jsonschema",
+    "prometheus_client",
+)
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -38,7 +45,9 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue
@@ -107,5 +116,9 @@ def test_help_and_version_import_no_heavy_module() -> None:
 def test_a_command_imports_only_what_it_needs() -> None:
     loaded = _loaded_after(["compare", "--help"])
     assert "jes_runner.cli.commands.compare" in loaded
-    assert not [m for m in loaded if m.startswith("jes_runner.cli.commands.") and not m.endswith("compare")]
-    assert not [m for m in loaded if m.startswith(("matplotlib", "kubernetes", "jes_runner.emulator"))]
+    assert not [
+        m for m in loaded if m.startswith("jes_runner.cli.commands.") and not m.endswith("compare")
+    ]
+    assert not [
+        m for m in loaded if m.startswith(("matplotlib", "kubernetes", "jes_runner.emulator"))
+    ]

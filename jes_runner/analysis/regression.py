@@ -24,8 +24,13 @@ from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, phase_views
 
-PHASE_FIGURES = ("makespan_seconds", "busy_makespan_seconds", "duration_p50_seconds", "duration_p95_seconds",
-                 "queue_wait_p95_seconds")
+PHASE_FIGURES = (
+    "makespan_seconds",
+    "busy_makespan_seconds",
+    "duration_p50_seconds",
+    "duration_p95_seconds",
+    "queue_wait_p95_seconds",
+)
 SPEEDUPS = ("speedup", "busy_speedup")  # ratios vs the baseline: a *drop* is the regression
 
 
@@ -67,9 +72,19 @@ def _int(v: float | None) -> str:
     return "–" if v is None else str(int(v))
 
 
-def _change(phase: str, figure: str, base: float | None, cur: float | None, *, max_pct: float | None,
-            min_delta: float, job: str | None = None) -> Change:
-    c = Change(phase=phase, figure=figure, baseline=base, current=cur, job=job, counted=max_pct is not None)
+def _change(
+    phase: str,
+    figure: str,
+    base: float | None,
+    cur: float | None,
+    *,
+    max_pct: float | None,
+    min_delta: float,
+    job: str | None = None,
+) -> Change:
+    c = Change(
+        phase=phase, figure=figure, baseline=base, current=cur, job=job, counted=max_pct is not None
+    )
     if base is None or cur is None:
         return c
     c.delta = round(cur - base, 3)
@@ -79,28 +94,44 @@ def _change(phase: str, figure: str, base: float | None, cur: float | None, *, m
     return c
 
 
-
-def _speedup_change(phase: str, figure: str, base: float | None, cur: float | None, *, max_pct: float,
-                    comparable: bool) -> Change:
+def _speedup_change(
+    phase: str,
+    figure: str,
+    base: float | None,
+    cur: float | None,
+    *,
+    max_pct: float,
+    comparable: bool,
+) -> Change:
     """A speedup that dropped by more than the tolerance regressed (only between comparable phases)."""
     c = Change(phase=phase, figure=figure, baseline=base, current=cur)
     if base is None or cur is None:
         return c
     c.delta = round(cur - base, 3)
     c.percent = round(c.delta / base * 100, 2) if base else None
-    c.regression = comparable and c.percent is not None and c.percent < -max_pct and abs(c.delta) >= 0.01
+    c.regression = (
+        comparable and c.percent is not None and c.percent < -max_pct and abs(c.delta) >= 0.01
+    )
     return c
 
 
 def configuration(results: dict[str, Any]) -> dict[str, Any]:
     """What a run measured: phases (context, mode, concurrency, cold start), job set, tool, target."""
     phases = [p for p in results.get("phases") or [] if isinstance(p, dict)]
-    jobs = sorted({str(j.get("name")) for p in phases for j in p.get("jobs") or [] if isinstance(j, dict)})
+    jobs = sorted(
+        {str(j.get("name")) for p in phases for j in p.get("jobs") or [] if isinstance(j, dict)}
+    )
     meta = results.get("metadata") or {}
     return {
-        "phases": {str(p.get("name")): {"context": p.get("context"), "mode": p.get("mode"),
-                                        "concurrency": p.get("concurrency"),
-                                        "cold_start": bool(p.get("cold_start"))} for p in phases},
+        "phases": {
+            str(p.get("name")): {
+                "context": p.get("context"),
+                "mode": p.get("mode"),
+                "concurrency": p.get("concurrency"),
+                "cold_start": bool(p.get("cold_start")),
+            }
+            for p in phases
+        },
         "jobs": jobs,
         "tool_version": meta.get("tool_version"),
         "emulator": bool(results.get("emulator", meta.get("emulator"))),
@@ -114,14 +145,20 @@ def configuration_differences(base: dict[str, Any], cur: dict[str, Any]) -> list
     for name in [n for n in a["phases"] if n in b["phases"]]:
         for key in ("context", "mode", "concurrency", "cold_start"):
             if a["phases"][name][key] != b["phases"][name][key]:
-                out.append(f"phase {name}: {key} {a['phases'][name][key]} -> {b['phases'][name][key]}")
+                out.append(
+                    f"phase {name}: {key} {a['phases'][name][key]} -> {b['phases'][name][key]}"
+                )
     if list(a["phases"]) != list(b["phases"]):
-        out.append(f"phases: {', '.join(a['phases']) or 'none'} -> {', '.join(b['phases']) or 'none'}")
+        out.append(
+            f"phases: {', '.join(a['phases']) or 'none'} -> {', '.join(b['phases']) or 'none'}"
+        )
     if a["jobs"] != b["jobs"]:
         gone, new = sorted(set(a["jobs"]) - set(b["jobs"])), sorted(set(b["jobs"]) - set(a["jobs"]))
-        out.append(f"job set: {len(a['jobs'])} -> {len(b['jobs'])} jobs"
-                   + (f", removed {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}" if gone else "")
-                   + (f", added {', '.join(new[:5])}{' ...' if len(new) > 5 else ''}" if new else ""))
+        out.append(
+            f"job set: {len(a['jobs'])} -> {len(b['jobs'])} jobs"
+            + (f", removed {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}" if gone else "")
+            + (f", added {', '.join(new[:5])}{' ...' if len(new) > 5 else ''}" if new else "")
+        )
     if a["tool_version"] != b["tool_version"]:
         out.append(f"tool version: {a['tool_version']} -> {b['tool_version']}")
     if a["emulator"] != b["emulator"]:
@@ -139,42 +176,82 @@ def _keyed_jobs(p: PhaseView) -> dict[tuple[str, int], Any]:
     return out
 
 
-def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression: float = 10.0,
-                    max_job_regression: float | None = None, min_delta: float = 1.0,
-                    allow_config_change: bool = False) -> dict[str, Any]:
+def compare_results(
+    base: dict[str, Any],
+    cur: dict[str, Any],
+    *,
+    max_regression: float = 10.0,
+    max_job_regression: float | None = None,
+    min_delta: float = 1.0,
+    allow_config_change: bool = False,
+) -> dict[str, Any]:
     """Phase and job changes; with different configurations nothing is called a regression unless
     ``allow_config_change`` (a batch-5 run is not a regressed batch-2 run)."""
     bp = {p.name: p for p in phase_views(base)}
     cp = {p.name: p for p in phase_views(cur)}
     common = [n for n in cp if n in bp]
     if not common:
-        raise JesError(f"no phase in common: baseline has {', '.join(bp) or 'none'}, "
-                       f"current has {', '.join(cp) or 'none'} -- compare runs of the same phases")
+        raise JesError(
+            f"no phase in common: baseline has {', '.join(bp) or 'none'}, "
+            f"current has {', '.join(cp) or 'none'} -- compare runs of the same phases"
+        )
     phases, jobs = [], []
     for name in common:
         b, c = bp[name], cp[name]
         for fig in PHASE_FIGURES:
-            phases.append(_change(name, fig, finite(b.stats.get(fig)), finite(c.stats.get(fig)),
-                                  max_pct=max_regression, min_delta=min_delta))
+            phases.append(
+                _change(
+                    name,
+                    fig,
+                    finite(b.stats.get(fig)),
+                    finite(c.stats.get(fig)),
+                    max_pct=max_regression,
+                    min_delta=min_delta,
+                )
+            )
         comparable = all((p.vs_baseline or {}).get("comparable") is not False for p in (b, c))
         for fig in SPEEDUPS:
-            phases.append(_speedup_change(name, fig, finite((b.vs_baseline or {}).get(fig)),
-                                          finite((c.vs_baseline or {}).get(fig)), max_pct=max_regression,
-                                          comparable=comparable))
+            phases.append(
+                _speedup_change(
+                    name,
+                    fig,
+                    finite((b.vs_baseline or {}).get(fig)),
+                    finite((c.vs_baseline or {}).get(fig)),
+                    max_pct=max_regression,
+                    comparable=comparable,
+                )
+            )
         nc_b, nc_c = b.jobs_not_completed, c.jobs_not_completed
-        phases.append(Change(phase=name, figure="jobs_not_completed", baseline=nc_b, current=nc_c,
-                             delta=nc_c - nc_b, regression=nc_c > nc_b))
+        phases.append(
+            Change(
+                phase=name,
+                figure="jobs_not_completed",
+                baseline=nc_b,
+                current=nc_c,
+                delta=nc_c - nc_b,
+                regression=nc_c > nc_b,
+            )
+        )
         bj, cj = _keyed_jobs(b), _keyed_jobs(c)
         for key, j in cj.items():
             old = bj.get(key)
             if old is None:
                 continue
             label = j.name if key[1] == 1 else f"{j.name}#{key[1]}"
-            for fig, before, after in (("duration", old.duration, j.duration),
-                                       ("queue_wait", old.queue_wait, j.queue_wait)):
+            for fig, before, after in (
+                ("duration", old.duration, j.duration),
+                ("queue_wait", old.queue_wait, j.queue_wait),
+            ):
                 # without --max-job-regression jobs are judged by the phase tolerance, but not counted
-                ch = _change(name, fig, before, after, job=label, min_delta=min_delta,
-                             max_pct=max_regression if max_job_regression is None else max_job_regression)
+                ch = _change(
+                    name,
+                    fig,
+                    before,
+                    after,
+                    job=label,
+                    min_delta=min_delta,
+                    max_pct=max_regression if max_job_regression is None else max_job_regression,
+                )
                 ch.counted = max_job_regression is not None
                 jobs.append(ch)
     differences = configuration_differences(base, cur)
@@ -183,12 +260,21 @@ def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression
     return {
         "configuration_changed": differences,
         "judged": judged,
-        "baseline": {"run_id": base.get("run_id"), "schema_version": base.get("schema_version"),
-                     "started_at": (base.get("metadata") or {}).get("started_at")},
-        "current": {"run_id": cur.get("run_id"), "schema_version": cur.get("schema_version"),
-                    "started_at": (cur.get("metadata") or {}).get("started_at")},
-        "tolerance": {"max_regression_percent": max_regression, "max_job_regression_percent": max_job_regression,
-                      "min_delta_seconds": min_delta},
+        "baseline": {
+            "run_id": base.get("run_id"),
+            "schema_version": base.get("schema_version"),
+            "started_at": (base.get("metadata") or {}).get("started_at"),
+        },
+        "current": {
+            "run_id": cur.get("run_id"),
+            "schema_version": cur.get("schema_version"),
+            "started_at": (cur.get("metadata") or {}).get("started_at"),
+        },
+        "tolerance": {
+            "max_regression_percent": max_regression,
+            "max_job_regression_percent": max_job_regression,
+            "min_delta_seconds": min_delta,
+        },
         "phases_compared": common,
         "only_in_baseline": [n for n in bp if n not in cp],
         "only_in_current": [n for n in cp if n not in bp],
@@ -200,41 +286,57 @@ def compare_results(base: dict[str, Any], cur: dict[str, Any], *, max_regression
 
 
 def finite(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-
+    return (
+        float(v)
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        else None
+    )
 
 
 # -- CLI ---------------------------------------------------------------------------------------
 
 
-
-
-
-
 def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) -> str:
     tol = out["tolerance"]
-    lines = [f"compare: {base_name} (run {str(out['baseline']['run_id'])[:8]}) -> "
-             f"{cur_name} (run {str(out['current']['run_id'])[:8]})"]
+    lines = [
+        f"compare: {base_name} (run {str(out['baseline']['run_id'])[:8]}) -> "
+        f"{cur_name} (run {str(out['current']['run_id'])[:8]})"
+    ]
     diffs = out.get("configuration_changed") or []
     if diffs:
         lines.append("configuration differs:")
         lines += [f"  {d}" for d in diffs]
-        lines.append("  changes below are shown; " + ("judged anyway (--allow-config-change)" if out.get("judged")
-                     else "none is called a regression across configurations (--allow-config-change to judge)"))
+        lines.append(
+            "  changes below are shown; "
+            + (
+                "judged anyway (--allow-config-change)"
+                if out.get("judged")
+                else "none is called a regression across configurations (--allow-config-change to judge)"
+            )
+        )
     else:
-        lines.append("configuration: the same (contexts, modes, concurrency, job set, tool version, target)")
+        lines.append(
+            "configuration: the same (contexts, modes, concurrency, job set, tool version, target)"
+        )
     lines += [
-             f"tolerance: phase figures +{tol['max_regression_percent']:g} %"
-             + (f", job figures +{tol['max_job_regression_percent']:g} %" if tol["max_job_regression_percent"] is not None
-                else ", job figures shown only")
-             + f"; changes under {tol['min_delta_seconds']:g} s ignored"]
+        f"tolerance: phase figures +{tol['max_regression_percent']:g} %"
+        + (
+            f", job figures +{tol['max_job_regression_percent']:g} %"
+            if tol["max_job_regression_percent"] is not None
+            else ", job figures shown only"
+        )
+        + f"; changes under {tol['min_delta_seconds']:g} s ignored"
+    ]
     for side in ("baseline", "current"):
         if out[side]["schema_version"] == 0:
-            lines.append(f"note: the {side} is an original-tool file: server timestamps where its jobs have "
-                         "them (job_metrics), else its client clock")
-    for key, label in (("only_in_baseline", "only in the baseline"), ("only_in_current", "only in the current run")):
+            lines.append(
+                f"note: the {side} is an original-tool file: server timestamps where its jobs have "
+                "them (job_metrics), else its client clock"
+            )
+    for key, label in (
+        ("only_in_baseline", "only in the baseline"),
+        ("only_in_current", "only in the current run"),
+    ):
         if out[key]:
             lines.append(f"phases {label} (not compared): {', '.join(out[key])}")
     lines.append("")
@@ -248,9 +350,18 @@ def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) 
             change = "–" if c["percent"] is None else f"{c['percent']:+.1f} %"
         else:
             b, cu = fmt_seconds(c["baseline"]), fmt_seconds(c["current"])
-            change = ("–" if c["delta"] is None else f"{c['percent']:+.1f} %" if c["percent"] is not None
-                      else f"{c['delta']:+.1f} s")
-        flag = ("  REGRESSION" if out.get("judged", True) else "  (changed configuration)") if c["regression"] else ""
+            change = (
+                "–"
+                if c["delta"] is None
+                else f"{c['percent']:+.1f} %"
+                if c["percent"] is not None
+                else f"{c['delta']:+.1f} s"
+            )
+        flag = (
+            ("  REGRESSION" if out.get("judged", True) else "  (changed configuration)")
+            if c["regression"]
+            else ""
+        )
         lines.append(f"{c['phase']:<18} {c['figure']:<22} {b:>11} {cu:>11} {change:>10}{flag}")
     by_phase: dict[str, list[dict[str, Any]]] = {name: [] for name in out["phases_compared"]}
     for c in out["job_changes"]:
@@ -258,19 +369,32 @@ def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) 
             by_phase[c["phase"]].append(c)
     for phase, changes in by_phase.items():
         if not changes:
-            lines.append(f"\n{phase}: no job got slower or waited longer by more than {tol['min_delta_seconds']:g} s")
+            lines.append(
+                f"\n{phase}: no job got slower or waited longer by more than {tol['min_delta_seconds']:g} s"
+            )
             continue
         lines.append(f"\n{phase}: {len(changes)} job figure(s) grew; largest:")
         for c in sorted(changes, key=lambda c: -c["delta"])[:top]:
             pct = f"{c['percent']:+.1f} %" if c["percent"] is not None else f"{c['delta']:+.1f} s"
-            flag = ("  REGRESSION" if c["counted"] else "  over tolerance (not counted)") if c["regression"] else ""
-            lines.append(f"  {c['job']:<24} {c['figure']:<11} {fmt_seconds(c['baseline']):>11} -> "
-                         f"{fmt_seconds(c['current']):>11} ({pct}){flag}")
+            flag = (
+                ("  REGRESSION" if c["counted"] else "  over tolerance (not counted)")
+                if c["regression"]
+                else ""
+            )
+            lines.append(
+                f"  {c['job']:<24} {c['figure']:<11} {fmt_seconds(c['baseline']):>11} -> "
+                f"{fmt_seconds(c['current']):>11} ({pct}){flag}"
+            )
     n = len(out["regressions"])
     lines.append("")
     if not out.get("judged", True):
-        lines.append("result: configuration changed, no regression judged (exit 0; --allow-config-change to judge)")
+        lines.append(
+            "result: configuration changed, no regression judged (exit 0; --allow-config-change to judge)"
+        )
     else:
-        lines.append("result: within tolerance (exit 0)" if out["passed"]
-                     else f"result: {n} regression{'s' if n != 1 else ''} beyond tolerance (exit 6)")
+        lines.append(
+            "result: within tolerance (exit 0)"
+            if out["passed"]
+            else f"result: {n} regression{'s' if n != 1 else ''} beyond tolerance (exit 6)"
+        )
     return "\n".join(lines) + "\n"

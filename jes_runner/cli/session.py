@@ -46,8 +46,10 @@ log = logging.getLogger("jes_runner.cli.session")
 
 # the emulator never stands in for a missing URL: a run that silently measured it would
 # publish emulator figures under the real cluster's labels
-NO_VIYA_URL = ("no Viya URL: pass --viya-url or set JES_VIYA_URL "
-               "(or pass --emulator to measure the embedded emulator)")
+NO_VIYA_URL = (
+    "no Viya URL: pass --viya-url or set JES_VIYA_URL "
+    "(or pass --emulator to measure the embedded emulator)"
+)
 
 
 def require_viya_url(settings: Settings) -> None:
@@ -85,9 +87,25 @@ def make_client(
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings with the command's flags on top (a flag the command does not have is not given)."""
-    keys = ("viya_url", "job_config", "output_dir", "log_format", "job_timeout_s", "correlation_deadline_s",
-            "cluster", "environment", "profile", "ca_bundle", "verify_tls", "report", "max_failed_jobs", "min_speedup",
-            "max_queue_wait_p95_seconds", "pushgateway_url", "cancel_orphans")
+    keys = (
+        "viya_url",
+        "job_config",
+        "output_dir",
+        "log_format",
+        "job_timeout_s",
+        "correlation_deadline_s",
+        "cluster",
+        "environment",
+        "profile",
+        "ca_bundle",
+        "verify_tls",
+        "report",
+        "max_failed_jobs",
+        "min_speedup",
+        "max_queue_wait_p95_seconds",
+        "pushgateway_url",
+        "cancel_orphans",
+    )
     overrides = {k: getattr(args, k, None) for k in keys}
     overrides.update(extra)
     settings = load_settings(**overrides)
@@ -105,41 +123,63 @@ def settings_and_plan(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
     return settings, plan_from_args(settings, args, file_settings=fs)
 
 
-def plan_from_args(settings: Settings, args: argparse.Namespace,
-                   file_settings: FileSettings | None = None) -> RunPlan:
+def plan_from_args(
+    settings: Settings, args: argparse.Namespace, file_settings: FileSettings | None = None
+) -> RunPlan:
     if args.phases_file and (args.mode is not None or args.concurrent is not None):
-        raise ConfigError("--phases sets every phase's mode and concurrency: drop --mode/--concurrent, "
-                          "or drop --phases")
+        raise ConfigError(
+            "--phases sets every phase's mode and concurrency: drop --mode/--concurrent, "
+            "or drop --phases"
+        )
     if args.concurrent is not None and args.concurrent < 1:
         raise JesError("--concurrent must be at least 1")
     if args.limit_jobs is not None and args.limit_jobs < 0:
         raise JesError("--limit-jobs must be 0 or more")
-    specs = select_phases(settings, phases_file=args.phases_file, mode=args.mode, concurrent=args.concurrent,
-                          async_only=args.async_only, sequential_only=args.sequential_only,
-                          file_settings=file_settings)
+    specs = select_phases(
+        settings,
+        phases_file=args.phases_file,
+        mode=args.mode,
+        concurrent=args.concurrent,
+        async_only=args.async_only,
+        sequential_only=args.sequential_only,
+        file_settings=file_settings,
+    )
     path, jobs = load_jobs(settings, args.limit_jobs)
     return build_plan(specs, jobs, path)
 
 
-EXAMPLE_HINT = ("the packaged example (54 pooled SDTM jobs), not yours -- pass your own with --config / "
-                "JES_JOB_CONFIG (Helm: --set-file jobConfig.json=PATH)")
+EXAMPLE_HINT = (
+    "the packaged example (54 pooled SDTM jobs), not yours -- pass your own with --config / "
+    "JES_JOB_CONFIG (Helm: --set-file jobConfig.json=PATH)"
+)
 
 
 def plan_origin(plan: RunPlan, args: argparse.Namespace) -> JobConfigOrigin:
     """Where the plan's job config came from (flag, environment, working directory, package)."""
-    return job_config_origin(plan.job_config_path, flag=bool(getattr(args, "job_config", None)),
-                             env=bool(os.environ.get("JES_JOB_CONFIG")), packaged=packaged_job_config())
+    return job_config_origin(
+        plan.job_config_path,
+        flag=bool(getattr(args, "job_config", None)),
+        env=bool(os.environ.get("JES_JOB_CONFIG")),
+        packaged=packaged_job_config(),
+    )
 
 
 def log_job_config(settings: Settings, plan: RunPlan, args: argparse.Namespace) -> None:
     """Say where the job config came from; warn when a run against a real Viya uses the packaged example."""
     origin = plan_origin(plan, args)
-    extra = {"event": "job_config", "path": str(origin.path), "source": origin.source, "example": origin.example}
+    extra = {
+        "event": "job_config",
+        "path": str(origin.path),
+        "source": origin.source,
+        "example": origin.example,
+    }
     with run_id_in_logs(plan.run_id):  # said before the run starts, but it is this run's
         if origin.example and settings.viya_url:
             log.warning("job config %s: %s", origin.describe(), EXAMPLE_HINT, extra=extra)
         else:
-            log.info("job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra)
+            log.info(
+                "job config %s: %d job(s) enabled", origin.describe(), len(plan.jobs), extra=extra
+            )
 
 
 def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> None:
@@ -148,8 +188,16 @@ def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> N
         "settings": settings.masked(),
         "job_config": str(plan.job_config_path),
         "jobs": len(plan.jobs),
-        "phases": [{"name": p.name, "context": p.context, "mode": p.mode, "concurrency": p.concurrency,
-                    "baseline": p.baseline} for p in plan.phases],
+        "phases": [
+            {
+                "name": p.name,
+                "context": p.context,
+                "mode": p.mode,
+                "concurrency": p.concurrency,
+                "baseline": p.baseline,
+            }
+            for p in plan.phases
+        ],
     }
     out.write(json.dumps(doc, indent=2) + "\n")
 
@@ -165,8 +213,9 @@ class Target:
 
 
 @contextmanager
-def viya_target(settings: Settings, *, emulator: bool, scenario: str | None = None,
-                reason: str = "emulator") -> Iterator[Target]:
+def viya_target(
+    settings: Settings, *, emulator: bool, scenario: str | None = None, reason: str = "emulator"
+) -> Iterator[Target]:
     """The real Viya of ``settings``, or (``emulator``) the embedded emulator started in-process."""
     if not emulator:
         yield Target(settings, emulated=False)
@@ -176,25 +225,41 @@ def viya_target(settings: Settings, *, emulator: bool, scenario: str | None = No
     except ImportError as e:
         raise JesError(f"the embedded emulator is not available ({e})", ExitCode.INTERNAL) from None
     with Emulator(scenario=load_scenario(scenario) if scenario else None, port=0) as emu:
-        log.info("%s: started the embedded Viya emulator in-process at %s", reason, emu.url,
-                 extra={"event": "emulator_started", "url": emu.url})
+        log.info(
+            "%s: started the embedded Viya emulator in-process at %s",
+            reason,
+            emu.url,
+            extra={"event": "emulator_started", "url": emu.url},
+        )
         sc = emu.scenario
-        model = {"scenario": sc.name, "speed_factor": sc.speed_factor,
-                 "model_seconds_per_served_second": round(1 / sc.speed_factor, 6)}
+        model = {
+            "scenario": sc.name,
+            "speed_factor": sc.speed_factor,
+            "model_seconds_per_served_second": round(1 / sc.speed_factor, 6),
+        }
         yield Target(emulator_settings(settings, emu), emulated=True, emulator_model=model)
 
 
 def emulator_settings(settings: Settings, emu: Any) -> Settings:
     """Point the settings at the emulator; credentials from env/secrets would only get in the way."""
-    return settings.model_copy(update={
-        "viya_url": emu.url, "username": emu.username, "password": SecretStr(emu.password),
-        "access_token": None, "refresh_token": None, "client_id": "sas.cli", "client_secret": None,
-        # the emulator's Kubernetes API gives the node timeline; its tokens are never written back
-        "kube_api_url": emu.url, "kube_api_token": None, "persist_tokens": "off",
-        # the cold-start wait in the emulator's time: a real cluster's minutes are its seconds
-        "cold_start_poll_s": max(0.02, settings.cold_start_poll_s * emu.scenario.speed_factor),
-        "cold_start_timeout_s": settings.cold_start_timeout_s * emu.scenario.speed_factor,
-    })
+    return settings.model_copy(
+        update={
+            "viya_url": emu.url,
+            "username": emu.username,
+            "password": SecretStr(emu.password),
+            "access_token": None,
+            "refresh_token": None,
+            "client_id": "sas.cli",
+            "client_secret": None,
+            # the emulator's Kubernetes API gives the node timeline; its tokens are never written back
+            "kube_api_url": emu.url,
+            "kube_api_token": None,
+            "persist_tokens": "off",
+            # the cold-start wait in the emulator's time: a real cluster's minutes are its seconds
+            "cold_start_poll_s": max(0.02, settings.cold_start_poll_s * emu.scenario.speed_factor),
+            "cold_start_timeout_s": settings.cold_start_timeout_s * emu.scenario.speed_factor,
+        }
+    )
 
 
 def apply_runtime_history(target: Target, plan: RunPlan) -> dict[str, Any] | None:
@@ -208,20 +273,33 @@ def apply_runtime_history(target: Target, plan: RunPlan) -> dict[str, Any] | Non
     speed = (target.emulator_model or {}).get("speed_factor")
     hist = newest_history(target.settings.output_dir, emulated=target.emulated, speed_factor=speed)
     if hist is None:
-        log.info("no runtime history in %s: %d job(s) without an expected runtime are polled as they age",
-                 target.settings.output_dir, len(missing))
+        log.info(
+            "no runtime history in %s: %d job(s) without an expected runtime are polled as they age",
+            target.settings.output_dir,
+            len(missing),
+        )
         return {"source": None, "jobs_with_history": 0, "jobs_without": len(missing)}
     filled = {n: hist.runtimes[n] for n in missing if n in hist.runtimes}
 
     def fill(jobs: list[PlannedJob]) -> list[PlannedJob]:
-        return [replace(j, expected_runtime_s=filled[j.name]) if j.name in filled else j for j in jobs]
+        return [
+            replace(j, expected_runtime_s=filled[j.name]) if j.name in filled else j for j in jobs
+        ]
 
     plan.jobs = fill(plan.jobs)
     for phase in plan.phases:
         phase.jobs = fill(phase.jobs)
-    log.info("expected runtimes of %d job(s) from %s", len(filled), hist.source,
-             extra={"event": "runtime_history", "source": hist.source, "jobs": len(filled)})
-    return {"source": hist.source, "jobs_with_history": len(filled), "jobs_without": len(missing) - len(filled)}
+    log.info(
+        "expected runtimes of %d job(s) from %s",
+        len(filled),
+        hist.source,
+        extra={"event": "runtime_history", "source": hist.source, "jobs": len(filled)},
+    )
+    return {
+        "source": hist.source,
+        "jobs_with_history": len(filled),
+        "jobs_without": len(missing) - len(filled),
+    }
 
 
 def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = None) -> RunContext:
@@ -233,10 +311,18 @@ def managed_run(target: Target, plan: RunPlan, *, sinks: list[Sink] | None = Non
     client = make_client(settings, on_refresh_token=lifecycle.new_refresh_token)
     lifecycle.client = client
     history = apply_runtime_history(target, plan)
-    runner = Runner(settings, plan, client=client, emulated=target.emulated, sinks=sinks,
-                    phase_starters=[lifecycle.phase_started], phase_enrichers=[lifecycle.phase_ended],
-                    emulator_model=target.emulator_model, runtime_history=history,
-                    on_pending=lifecycle.job_pending)
+    runner = Runner(
+        settings,
+        plan,
+        client=client,
+        emulated=target.emulated,
+        sinks=sinks,
+        phase_starters=[lifecycle.phase_started],
+        phase_enrichers=[lifecycle.phase_ended],
+        emulator_model=target.emulator_model,
+        runtime_history=history,
+        on_pending=lifecycle.job_pending,
+    )
     shutdown = graceful(runner, settings.grace_period_seconds)
     with shutdown:
         try:

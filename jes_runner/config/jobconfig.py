@@ -49,7 +49,10 @@ class JobConfig(BaseModel):
             bad = [k for k, x in v.items() if isinstance(x, float) and not math.isfinite(x)]
             if bad:  # NaN / Infinity / 1e400: Python's json reads them, no JSON tool writes them
                 raise ValueError(f"argument {bad[0]!r} is not a finite number")
-            return {k: (str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x) for k, x in v.items()}
+            return {
+                k: (str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x)
+                for k, x in v.items()
+            }
         return v
 
 
@@ -78,7 +81,13 @@ class JobConfigFile(BaseModel):
         return json.dumps(self.model_dump(mode="json", exclude_none=False), indent=2) + "\n"
 
 
-ORIGINAL_SETTINGS = ("default_context", "async_context", "concurrent_jobs", "poll_interval", "timeout")
+ORIGINAL_SETTINGS = (
+    "default_context",
+    "async_context",
+    "concurrent_jobs",
+    "poll_interval",
+    "timeout",
+)
 
 
 class FileSettings(BaseModel):
@@ -104,7 +113,9 @@ def file_settings(cfg: JobConfigFile, path: str | Path) -> FileSettings:
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"{path}: settings.{key}: {err['msg']} -- fix it or remove the key") from None
+        raise ConfigError(
+            f"{path}: settings.{key}: {err['msg']} -- fix it or remove the key"
+        ) from None
     fs.unknown = sorted(k for k in raw if k not in ORIGINAL_SETTINGS)
     return fs
 
@@ -133,20 +144,32 @@ def load_job_config(path: str | Path) -> JobConfigFile:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: job config file not found -- pass --config PATH or set JES_JOB_CONFIG") from None
+        raise ConfigError(
+            f"{p}: job config file not found -- pass --config PATH or set JES_JOB_CONFIG"
+        ) from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}) -- save the job config as UTF-8 JSON") from None
+        raise ConfigError(
+            f"{p}: not UTF-8 text (byte {e.start}) -- save the job config as UTF-8 JSON"
+        ) from None
     except OSError as e:
-        raise ConfigError(f"{p}: cannot read job config ({e.__class__.__name__}: {e.strerror or e})"
-                          " -- pass --config PATH to a readable JSON file") from None
+        raise ConfigError(
+            f"{p}: cannot read job config ({e.__class__.__name__}: {e.strerror or e})"
+            " -- pass --config PATH to a readable JSON file"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg} -- fix the syntax") from None
+        raise ConfigError(
+            f"{p}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg} -- fix the syntax"
+        ) from None
     except RecursionError:
-        raise ConfigError(f"{p}: nested too deeply to be a job config -- fix the file (see README 'Job config')") from None
+        raise ConfigError(
+            f"{p}: nested too deeply to be a job config -- fix the file (see README 'Job config')"
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be an object with a 'jobs' list -- fix the file (see README 'Job config')")
+        raise ConfigError(
+            f"{p}: top level must be an object with a 'jobs' list -- fix the file (see README 'Job config')"
+        )
     try:
         cfg = JobConfigFile.model_validate(data)
     except ValidationError as e:
@@ -154,7 +177,9 @@ def load_job_config(path: str | Path) -> JobConfigFile:
     counts = Counter(j.name for j in cfg.jobs)  # not list.count: O(n^2) at 10,000 jobs
     dupes = sorted(n for n, c in counts.items() if c > 1)
     if dupes:
-        raise ConfigError(f"{p}: duplicate job name(s) {', '.join(dupes)} -- each job must appear once")
+        raise ConfigError(
+            f"{p}: duplicate job name(s) {', '.join(dupes)} -- each job must appear once"
+        )
     return cfg
 
 

@@ -42,8 +42,12 @@ class PhaseSpec(BaseModel):
     # start from a cold pool: before the phase, wait (bounded) until its pool is back at its minimum
     # nodes, so a pool scaled up by an earlier phase cannot make this one look faster
     cold_start: bool = False
-    pools: list[str] | None = None  # the context's node pool(s); default: learned (earlier phases, history)
-    min_nodes: int = Field(default=0, ge=0)  # the pools' autoscaler minimum (nodes, all pools together)
+    pools: list[str] | None = (
+        None  # the context's node pool(s); default: learned (earlier phases, history)
+    )
+    min_nodes: int = Field(
+        default=0, ge=0
+    )  # the pools' autoscaler minimum (nodes, all pools together)
 
     @model_validator(mode="after")
     def _concurrency_for_mode(self) -> PhaseSpec:
@@ -58,14 +62,20 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
         try:
             value = yaml.safe_load(value)  # YAML is a superset of JSON
         except yaml.YAMLError as e:
-            raise ConfigError(f"{source}: not valid JSON/YAML ({' '.join(str(e).split())}) -- fix the syntax") from None
+            raise ConfigError(
+                f"{source}: not valid JSON/YAML ({' '.join(str(e).split())}) -- fix the syntax"
+            ) from None
         except RecursionError:
-            raise ConfigError(f"{source}: nested too deeply to be a list of phases -- fix the value") from None
+            raise ConfigError(
+                f"{source}: nested too deeply to be a list of phases -- fix the value"
+            ) from None
     if isinstance(value, dict) and "phases" in value:
         value = value["phases"]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{source}: expected a non-empty list of phases ({{name, context, mode, concurrency}})"
-                          " -- fix the value")
+        raise ConfigError(
+            f"{source}: expected a non-empty list of phases ({{name, context, mode, concurrency}})"
+            " -- fix the value"
+        )
     phases: list[PhaseSpec] = []
     for i, item in enumerate(value):
         if isinstance(item, PhaseSpec):
@@ -77,22 +87,33 @@ def parse_phases(value: Any, source: str = "phases") -> list[PhaseSpec]:
             err = e.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
             msg = err["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{source}: phase {i + 1} field '{loc}': {msg} -- fix that phase"
-                              " ({name, context, mode, concurrency, baseline})") from None
+            raise ConfigError(
+                f"{source}: phase {i + 1} field '{loc}': {msg} -- fix that phase"
+                " ({name, context, mode, concurrency, baseline})"
+            ) from None
     slugs = [slug(p.name) for p in phases]
     dupes = sorted({s for s in slugs if slugs.count(s) > 1})
     if dupes:
-        raise ConfigError(f"{source}: phase names must differ after sanitising to [a-z0-9_]: {', '.join(dupes)}"
-                          " -- rename one of them")
+        raise ConfigError(
+            f"{source}: phase names must differ after sanitising to [a-z0-9_]: {', '.join(dupes)}"
+            " -- rename one of them"
+        )
     if sum(p.baseline for p in phases) > 1:
-        raise ConfigError(f"{source}: at most one phase may set baseline: true -- keep it on one phase")
+        raise ConfigError(
+            f"{source}: at most one phase may set baseline: true -- keep it on one phase"
+        )
     if not any(p.baseline for p in phases):
         phases[0] = phases[0].model_copy(update={"baseline": True})
     return phases
 
 
-def default_phases(mode: Mode = "batch", concurrent: int = 5, *, baseline_context: str = BASELINE_CONTEXT,
-                   async_context: str = ASYNC_CONTEXT) -> list[PhaseSpec]:
+def default_phases(
+    mode: Mode = "batch",
+    concurrent: int = 5,
+    *,
+    baseline_context: str = BASELINE_CONTEXT,
+    async_context: str = ASYNC_CONTEXT,
+) -> list[PhaseSpec]:
     """The seed tool's run: sequential baseline, then the async phase."""
     if concurrent < 1:
         raise ConfigError("--concurrent must be at least 1")

@@ -43,20 +43,25 @@ DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
 # kills the shutdown watchdog), and one line saying so beats an OverflowError mid-run
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
-SECRET_FILES = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password",
-                "pushgateway_password", "pushgateway_token")
-SECRET_FIELDS = ("password", "access_token", "refresh_token", "client_secret", "pushgateway_password",
-                 "pushgateway_token", "kube_api_token")
-
-
-
-
-
-
-
-
-
-
+SECRET_FILES = (
+    "access_token",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "pushgateway_password",
+    "pushgateway_token",
+)
+SECRET_FIELDS = (
+    "password",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "pushgateway_password",
+    "pushgateway_token",
+    "kube_api_token",
+)
 
 
 class _SecretsDirSource(PydanticBaseSettingsSource):
@@ -66,7 +71,9 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self.directory = directory
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+    def get_field_value(
+        self, field: Any, field_name: str
+    ) -> tuple[Any, str, bool]:  # pragma: no cover
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -80,7 +87,9 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
             except FileNotFoundError:
                 continue
             except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(f"secrets directory {self.directory}: cannot read '{key}' ({e.__class__.__name__})") from None
+                raise ConfigError(
+                    f"secrets directory {self.directory}: cannot read '{key}' ({e.__class__.__name__})"
+                ) from None
             if value:
                 out[key] = value
         return out
@@ -135,22 +144,36 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
     # Kubernetes lifecycle (kube/, timeline.py, signals.py)
-    persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"  # where a new refresh token goes
+    persist_tokens: Literal["auto", "secret", "file", "off"] = (
+        "auto"  # where a new refresh token goes
+    )
     token_secret_name: str | None = None  # the Secret holding the tokens (write-back target)
     token_secret_namespace: str | None = None  # default: the pod's namespace
     # file name -> key in the token Secret when its keys are named differently (chart: existingSecretKeys)
     token_secret_keys: dict[str, str] = Field(default_factory=dict)
     # never patch the token Secret (an operator would revert it): rotated tokens go to token_store_secret_name
     token_secret_operator_managed: bool = False
-    token_store_secret_name: str | None = None  # runner-owned Secret for rotated tokens; read back first
-    kube_api_url: str | None = None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
+    token_store_secret_name: str | None = (
+        None  # runner-owned Secret for rotated tokens; read back first
+    )
+    kube_api_url: str | None = (
+        None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
+    )
     kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
-    node_timeline: Literal["auto", "orchestrator", "off"] = "auto"  # auto: Kubernetes, else orchestrator
+    node_timeline: Literal["auto", "orchestrator", "off"] = (
+        "auto"  # auto: Kubernetes, else orchestrator
+    )
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
     node_poll_interval_s: float = Field(default=10.0, gt=0, le=3600)  # orchestrator-hosts fallback
-    cold_start_timeout_s: float = Field(default=1800.0, ge=0, le=DAY_S)  # longest wait for a cold pool (cold_start phases)
-    cold_start_poll_s: float = Field(default=15.0, gt=0, le=3600)  # how often the pool is counted while waiting
-    grace_period_seconds: float = Field(default=25.0, gt=0, le=3600)  # SIGTERM -> exit; < terminationGracePeriodSeconds
+    cold_start_timeout_s: float = Field(
+        default=1800.0, ge=0, le=DAY_S
+    )  # longest wait for a cold pool (cold_start phases)
+    cold_start_poll_s: float = Field(
+        default=15.0, gt=0, le=3600
+    )  # how often the pool is counted while waiting
+    grace_period_seconds: float = Field(
+        default=25.0, gt=0, le=3600
+    )  # SIGTERM -> exit; < terminationGracePeriodSeconds
 
     # presentation
     cluster: str = "default"
@@ -163,9 +186,13 @@ class Settings(BaseSettings):
     cancel_orphans: bool = False
 
     # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
-    max_failed_jobs: int | None = Field(default=None, ge=0, le=10**9)  # failed + canceled + timed out, all phases
+    max_failed_jobs: int | None = Field(
+        default=None, ge=0, le=10**9
+    )  # failed + canceled + timed out, all phases
     min_speedup: float | None = Field(default=None, gt=0, le=10**6)  # every non-baseline phase
-    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0, le=WEEK_S)  # every non-baseline phase
+    max_queue_wait_p95_seconds: float | None = Field(
+        default=None, ge=0, le=WEEK_S
+    )  # every non-baseline phase
 
     @field_validator("viya_url")
     @classmethod
@@ -182,7 +209,9 @@ class Settings(BaseSettings):
     def _token_keys(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(SECRET_FILES))
         if unknown:
-            raise ValueError(f"unknown file name(s) {', '.join(unknown)}; use {', '.join(SECRET_FILES)}")
+            raise ValueError(
+                f"unknown file name(s) {', '.join(unknown)}; use {', '.join(SECRET_FILES)}"
+            )
         return v
 
     @field_validator("phases", mode="before")
@@ -231,7 +260,9 @@ class Settings(BaseSettings):
         if self.poll_interval_min > self.poll_interval_max:
             raise ValueError("JES_POLL_INTERVAL_MIN must not exceed JES_POLL_INTERVAL_MAX")
         if self.pushgateway_token is not None and self.pushgateway_password is not None:
-            raise ValueError("set JES_PUSHGATEWAY_TOKEN or JES_PUSHGATEWAY_USERNAME/PASSWORD, not both")
+            raise ValueError(
+                "set JES_PUSHGATEWAY_TOKEN or JES_PUSHGATEWAY_USERNAME/PASSWORD, not both"
+            )
         return self
 
     @classmethod
@@ -244,8 +275,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         init_kwargs = getattr(init_settings, "init_kwargs", {}) or {}
-        directory = init_kwargs.get("secrets_dir") or os.environ.get("JES_SECRETS_DIR") or DEFAULT_SECRETS_DIR
-        return (init_settings, env_settings, dotenv_settings, _SecretsDirSource(settings_cls, Path(directory)))
+        directory = (
+            init_kwargs.get("secrets_dir")
+            or os.environ.get("JES_SECRETS_DIR")
+            or DEFAULT_SECRETS_DIR
+        )
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _SecretsDirSource(settings_cls, Path(directory)),
+        )
 
     # helpers -------------------------------------------------------------
 
@@ -266,13 +306,18 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
             data[key] = "********" if getattr(self, key) is not None else None
-        for key in ("viya_url", "pushgateway_url"):  # credentials in a URL (user:pass@, ?token=) are secrets too
+        for key in (
+            "viya_url",
+            "pushgateway_url",
+        ):  # credentials in a URL (user:pass@, ?token=) are secrets too
             if data.get(key):
                 data[key] = redact_url(data[key])
         return data
 
 
-def with_file_settings(settings: Settings, poll_interval: float | None, timeout: float | None) -> Settings:
+def with_file_settings(
+    settings: Settings, poll_interval: float | None, timeout: float | None
+) -> Settings:
     """The job config's ``poll_interval`` / ``timeout`` where no flag, JES_* variable or .env set them."""
     update: dict[str, Any] = {}
     if poll_interval is not None and "poll_interval_max" not in settings.model_fields_set:
@@ -287,8 +332,12 @@ def packaged_job_config() -> Path:
     return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))
 
 
-_FLAGS = {"job_config": "--config", "job_timeout_s": "--job-timeout", "correlation_deadline_s": "--correlation-deadline",
-          "verify_tls": "--no-verify-tls"}
+_FLAGS = {
+    "job_config": "--config",
+    "job_timeout_s": "--job-timeout",
+    "correlation_deadline_s": "--correlation-deadline",
+    "verify_tls": "--no-verify-tls",
+}
 
 
 def _url_ok(url: str) -> bool:
@@ -311,13 +360,19 @@ def _check_dotenv(path: Path) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}) -- save .env as UTF-8") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {e.start}) -- save .env as UTF-8"
+        ) from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror or e}) -- fix its permissions or remove it") from None
+        raise ConfigError(
+            f"{path}: cannot read ({e.strerror or e}) -- fix its permissions or remove it"
+        ) from None
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:  # the line's text is not shown: it may hold a secret
-            raise ConfigError(f"{path} line {binding.original.line}: not a KEY=value line (check quotes)"
-                              " -- fix the syntax") from None
+            raise ConfigError(
+                f"{path} line {binding.original.line}: not a KEY=value line (check quotes)"
+                " -- fix the syntax"
+            ) from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -331,12 +386,18 @@ def load_settings(**overrides: Any) -> Settings:
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if not loc:  # a rule across settings: its message names them
-            raise ConfigError(f"settings: {msg} -- fix them in the environment, .env or the secrets directory") from None
+            raise ConfigError(
+                f"settings: {msg} -- fix them in the environment, .env or the secrets directory"
+            ) from None
         name = f"JES_{loc.upper()}"
         if loc in given:
             flag = _FLAGS.get(loc, "--" + loc.replace("_", "-"))
-            raise ConfigError(f"setting {name}: {msg} -- fix the {flag} option (or {name})") from None
-        raise ConfigError(f"setting {name}: {msg} -- fix {name} in the environment, .env or the secrets directory") from None
+            raise ConfigError(
+                f"setting {name}: {msg} -- fix the {flag} option (or {name})"
+            ) from None
+        raise ConfigError(
+            f"setting {name}: {msg} -- fix {name} in the environment, .env or the secrets directory"
+        ) from None
     except SettingsError as e:
         raise ConfigError(f"settings: {' '.join(str(e).split())}") from None
     except json.JSONDecodeError as e:  # pragma: no cover - defensive

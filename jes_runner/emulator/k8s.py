@@ -385,7 +385,11 @@ class KubeApi:
             old = self.secrets.get((namespace, name))
             extra = {"ownerReferences": owner_references} if owner_references else None
             return self._store_secret(
-                namespace, name, _b64_map(string_data), old["metadata"] if old else {}, extra_meta=extra
+                namespace,
+                name,
+                _b64_map(string_data),
+                old["metadata"] if old else {},
+                extra_meta=extra,
             )
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:

@@ -210,8 +210,13 @@ class Handler(BaseHTTPRequestHandler):
             check = app.tokens.check(self.headers.get("Authorization"))
             if not check.ok:
                 return self._send(
-                    sas_error(401, check.description, [f"error: {check.error}"], path,
-                              {"WWW-Authenticate": check.www_authenticate()})
+                    sas_error(
+                        401,
+                        check.description,
+                        [f"error: {check.error}"],
+                        path,
+                        {"WWW-Authenticate": check.www_authenticate()},
+                    )
                 )
             req.user = check.user or check.client_id
         resp = self._answer(route, req)
@@ -226,13 +231,20 @@ class Handler(BaseHTTPRequestHandler):
         raw_length = (self.headers.get("Content-Length") or "0").strip()
         if not raw_length.isdigit():  # "abc", "-5", "1e9": answered, never a traceback
             self.close_connection = True
-            self._send(sas_error(400, "The Content-Length header is not a number of bytes.", path=path))
+            self._send(
+                sas_error(400, "The Content-Length header is not a number of bytes.", path=path)
+            )
             return None
         length = int(raw_length)
         if length > self.server.max_body_bytes:
             self.close_connection = True  # the body is not read: the connection cannot be reused
-            self._send(sas_error(413, f"The request body is larger than {self.server.max_body_bytes} bytes.",
-                                 path=path))
+            self._send(
+                sas_error(
+                    413,
+                    f"The request body is larger than {self.server.max_body_bytes} bytes.",
+                    path=path,
+                )
+            )
             return None
         body = self.rfile.read(length) if length > 0 else b""
         if len(body) < length:  # the client went away (or the request timeout shut it) mid-body
@@ -248,23 +260,40 @@ class Handler(BaseHTTPRequestHandler):
             now = app.sync()
             decision = app.faults.decide(endpoint, method)
             if decision.action and decision.action != "drop":
-                app.faults.record(iso_ms(time.time()), time.time(), endpoint, decision.action,
-                                  decision.status or None)
+                app.faults.record(
+                    iso_ms(time.time()),
+                    time.time(),
+                    endpoint,
+                    decision.action,
+                    decision.status or None,
+                )
             outage = path.startswith("/workloadOrchestrator") and app.faults.outage(now)
             if outage:
                 app.faults.record(iso_ms(time.time()), time.time(), endpoint, "outage", 503)
         if decision.latency_s:
             time.sleep(decision.latency_s)
         if decision.action == "throttle":
-            return decision, sas_error(429, "Too many requests.", ["injected fault: rate limited"], path,
-                                       {"Retry-After": str(decision.retry_after)})
+            return decision, sas_error(
+                429,
+                "Too many requests.",
+                ["injected fault: rate limited"],
+                path,
+                {"Retry-After": str(decision.retry_after)},
+            )
         if decision.action == "error":
-            message = ("The service is unavailable." if decision.status != 500
-                       else "An internal server error occurred.")
+            message = (
+                "The service is unavailable."
+                if decision.status != 500
+                else "An internal server error occurred."
+            )
             return decision, sas_error(decision.status, message, ["injected fault"], path)
         if outage and decision.action != "reset":
-            return decision, sas_error(503, "The workload orchestrator service is unavailable.",
-                                       ["injected fault: orchestrator outage"], path)
+            return decision, sas_error(
+                503,
+                "The workload orchestrator service is unavailable.",
+                ["injected fault: orchestrator outage"],
+                path,
+            )
         return decision, None
 
     def _answer(self, route: Any, req: Request) -> Response:
@@ -280,8 +309,12 @@ class Handler(BaseHTTPRequestHandler):
             return sas_error(e.status, e.message, e.details, req.path, e.headers)
         except Exception:  # a bug: answer like a real service would, keep serving
             log.exception("emulator: %s %s failed", req.method, self.path)
-            return sas_error(500, "An internal server error occurred.",
-                             ["emulator bug; see the emulator log"], req.path)
+            return sas_error(
+                500,
+                "An internal server error occurred.",
+                ["emulator bug; see the emulator log"],
+                req.path,
+            )
 
     # ----- output ---------------------------------------------------------------
 
@@ -351,6 +384,10 @@ class Handler(BaseHTTPRequestHandler):
 def _no_route(method: str, path: str, allowed: list[str]) -> Response:
     """405 with Allow when the path exists for other methods, else 404."""
     if allowed:
-        return sas_error(405, f"The method {method} is not allowed for {path}.", path=path,
-                         headers={"Allow": ", ".join(allowed)})
+        return sas_error(
+            405,
+            f"The method {method} is not allowed for {path}.",
+            path=path,
+            headers={"Allow": ", ".join(allowed)},
+        )
     return sas_error(404, f"The resource {path} was not found.", path=path)

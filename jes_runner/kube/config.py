@@ -96,7 +96,9 @@ def connect(
         if path is not None:
             return KubeAccess(config.new_client_from_config(config_file=str(path)), "kubeconfig")
     except Exception as e:  # noqa: BLE001 - a broken kubeconfig is a fallback, not a failure
-        return KubeAccess(None, "", f"Kubernetes config unusable ({e.__class__.__name__}: {_one_line(e)})")
+        return KubeAccess(
+            None, "", f"Kubernetes config unusable ({e.__class__.__name__}: {_one_line(e)})"
+        )
     return KubeAccess(None, "", "not in a cluster (no service account) and no kubeconfig")
 
 

@@ -50,7 +50,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("jes_runner.kube")
 
 # secrets-dir key -> Credentials field
-CREDENTIAL_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
+CREDENTIAL_KEYS = (
+    "access_token",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+)
 
 
 class KubeLifecycle:
@@ -110,11 +117,19 @@ class KubeLifecycle:
         if mode in ("secret", "auto") and s.token_secret_name:
             access = self.access()
             if access.ok:
-                target = SecretStore(access, self.namespace(), s.token_secret_name, key_map=s.token_secret_keys)
+                target = SecretStore(
+                    access, self.namespace(), s.token_secret_name, key_map=s.token_secret_keys
+                )
                 if s.token_store_secret_name:
-                    self._own_store = SecretStore(access, self.namespace(), s.token_store_secret_name)
-                store = WriteBack(target, self._own_store, operator_managed=s.token_secret_operator_managed,
-                                  replaces=fingerprint(self._refresh) if self._refresh else None)
+                    self._own_store = SecretStore(
+                        access, self.namespace(), s.token_store_secret_name
+                    )
+                store = WriteBack(
+                    target,
+                    self._own_store,
+                    operator_managed=s.token_secret_operator_managed,
+                    replaces=fingerprint(self._refresh) if self._refresh else None,
+                )
             else:
                 why = f"no Kubernetes API for Secret {s.token_secret_name}: {access.reason}"
         elif mode == "secret":
@@ -125,9 +140,15 @@ class KubeLifecycle:
             if mode == "file" or writable:
                 store = FileStore(d)
             elif why is None:
-                why = (f"the secrets directory {d} is not writable; set JES_TOKEN_SECRET_NAME to write "
-                       "it back to its Secret")
-        on_saved = (lambda tok: self.reloader.wrote("refresh_token", tok)) if isinstance(store, FileStore) else None
+                why = (
+                    f"the secrets directory {d} is not writable; set JES_TOKEN_SECRET_NAME to write "
+                    "it back to its Secret"
+                )
+        on_saved = (
+            (lambda tok: self.reloader.wrote("refresh_token", tok))
+            if isinstance(store, FileStore)
+            else None
+        )
         return TokenPersister(store, on_saved=on_saved, unavailable=why)
 
     def _read_back(self) -> None:
@@ -156,8 +177,11 @@ class KubeLifecycle:
         self.client.auth.update_credentials(**changes)
         if "refresh_token" in changes:
             self._refresh = changes["refresh_token"]
-        log.info("secrets directory changed: using the new %s", ", ".join(sorted(changes)),
-                 extra={"event": "credentials_reloaded", "keys": sorted(changes)})
+        log.info(
+            "secrets directory changed: using the new %s",
+            ", ".join(sorted(changes)),
+            extra={"event": "credentials_reloaded", "keys": sorted(changes)},
+        )
         return sorted(changes)
 
     # ----- node timeline -----------------------------------------------------------------
@@ -171,24 +195,32 @@ class KubeLifecycle:
             access = self.access()
             if access.ok:
                 try:
-                    self._watcher = NodeWatcher(access, s.node_selector,
-                                                request_timeout_s=min(15.0, s.request_timeout_s)).start()
+                    self._watcher = NodeWatcher(
+                        access, s.node_selector, request_timeout_s=min(15.0, s.request_timeout_s)
+                    ).start()
                     return
                 except KubeUnavailable as e:
                     self._kube_refused = str(e)
             else:
                 self._kube_refused = access.reason or "unavailable"
-            log.warning("no Kubernetes node data (%s); the node timeline falls back to the Workload "
-                        "Orchestrator's hosts", self._kube_refused)
+            log.warning(
+                "no Kubernetes node data (%s); the node timeline falls back to the Workload "
+                "Orchestrator's hosts",
+                self._kube_refused,
+            )
         if s.node_timeline == "auto":
-            self._fallback_note = f"no Kubernetes node data ({self._kube_refused}); timeline from the " \
-                                  "Workload Orchestrator's hosts"
+            self._fallback_note = (
+                f"no Kubernetes node data ({self._kube_refused}); timeline from the "
+                "Workload Orchestrator's hosts"
+            )
         client = self.client
         if client is None:
             return
 
         def fetch() -> list[dict[str, Any]]:
-            page = client.get_json("/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False)
+            page = client.get_json(
+                "/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False
+            )
             items = page.get("items") if isinstance(page, dict) else None
             return [h for h in items or [] if isinstance(h, dict)]
 
@@ -203,21 +235,32 @@ class KubeLifecycle:
             access = self.access()
             if access.ok:
                 try:
-                    nl = access.core().list_node(label_selector=s.node_selector or None,
-                                                 _request_timeout=min(15.0, s.request_timeout_s))
-                    return "kubernetes", {n.metadata.name: node_state(n).pool for n in nl.items or []}
+                    nl = access.core().list_node(
+                        label_selector=s.node_selector or None,
+                        _request_timeout=min(15.0, s.request_timeout_s),
+                    )
+                    return "kubernetes", {
+                        n.metadata.name: node_state(n).pool for n in nl.items or []
+                    }
                 except Exception as e:  # noqa: BLE001 - fall back to the orchestrator
-                    log.warning("cold start: cannot list nodes (%s); counting orchestrator hosts", e)
+                    log.warning(
+                        "cold start: cannot list nodes (%s); counting orchestrator hosts", e
+                    )
         if self.client is None:
             return None
         try:
-            page = self.client.get_json("/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False)
+            page = self.client.get_json(
+                "/workloadOrchestrator/hosts", {"start": 0, "limit": 1000}, retry=False
+            )
         except Exception as e:  # noqa: BLE001
             log.warning("cold start: orchestrator hosts unavailable (%s)", e)
             return None
         items = page.get("items") if isinstance(page, dict) else None
-        return "orchestrator", {str(h["name"]): (h.get("pool") or pool_from_name(str(h["name"])))
-                                for h in items or [] if isinstance(h, dict) and h.get("name")}
+        return "orchestrator", {
+            str(h["name"]): (h.get("pool") or pool_from_name(str(h["name"])))
+            for h in items or []
+            if isinstance(h, dict) and h.get("name")
+        }
 
     def cold_pools(self, phase: PhasePlan) -> list[str]:
         """The phase's pools: configured, else where its context's jobs ran, else those this run grew."""
@@ -230,8 +273,15 @@ class KubeLifecycle:
         s = self.settings
         pools = self.cold_pools(phase)
         t0 = self._now()
-        out: dict[str, Any] = {"pools": pools, "minimum_nodes": phase.min_nodes, "waited_seconds": 0.0,
-                               "reached_minimum": None, "nodes_at_start": None, "source": None, "note": None}
+        out: dict[str, Any] = {
+            "pools": pools,
+            "minimum_nodes": phase.min_nodes,
+            "waited_seconds": 0.0,
+            "reached_minimum": None,
+            "nodes_at_start": None,
+            "source": None,
+            "note": None,
+        }
         while True:
             seen = self.list_nodes()
             if seen is None:
@@ -239,8 +289,10 @@ class KubeLifecycle:
                 break
             out["source"], nodes = seen
             if not pools:
-                out["note"] = ("the context's pool is not known yet (set pools: on the phase): not waited; "
-                               f"{len(nodes)} node(s) up in all pools")
+                out["note"] = (
+                    "the context's pool is not known yet (set pools: on the phase): not waited; "
+                    f"{len(nodes)} node(s) up in all pools"
+                )
                 break
             n = sum(1 for p in nodes.values() if p in pools)
             out["nodes_at_start"] = n
@@ -248,18 +300,26 @@ class KubeLifecycle:
             out["waited_seconds"] = round(waited, 3)
             if n <= phase.min_nodes:
                 out["reached_minimum"] = True
-                out["note"] = (f"pool {', '.join(pools)} at {n} node(s) (minimum {phase.min_nodes}) "
-                               f"after {waited:.1f} s")
+                out["note"] = (
+                    f"pool {', '.join(pools)} at {n} node(s) (minimum {phase.min_nodes}) "
+                    f"after {waited:.1f} s"
+                )
                 break
             if waited >= s.cold_start_timeout_s:
                 out["reached_minimum"] = False
-                out["note"] = (f"pool {', '.join(pools)} still at {n} node(s) (minimum {phase.min_nodes}) after "
-                               f"{waited:.1f} s (cold_start_timeout_s): the phase started warm")
+                out["note"] = (
+                    f"pool {', '.join(pools)} still at {n} node(s) (minimum {phase.min_nodes}) after "
+                    f"{waited:.1f} s (cold_start_timeout_s): the phase started warm"
+                )
                 log.warning("phase %s: %s", phase.name, out["note"])
                 break
             self._sleep(min(s.cold_start_poll_s, max(0.0, s.cold_start_timeout_s - waited)))
-        log.info("phase %s: cold start: %s", phase.name, out["note"],
-                 extra={"event": "cold_start", "phase": phase.name, **out})
+        log.info(
+            "phase %s: cold start: %s",
+            phase.name,
+            out["note"],
+            extra={"event": "cold_start", "phase": phase.name, **out},
+        )
         return out
 
     def job_pending(self) -> None:
@@ -278,8 +338,12 @@ class KubeLifecycle:
             try:
                 self.cold[phase.name] = self.wait_for_cold_pool(phase)
             except Exception as e:  # noqa: BLE001 - the phase runs warm, said in the results
-                self.cold[phase.name] = {"waited_seconds": 0.0, "reached_minimum": None, "nodes_at_start": None,
-                                         "note": f"cold start failed: {e.__class__.__name__}: {e}"}
+                self.cold[phase.name] = {
+                    "waited_seconds": 0.0,
+                    "reached_minimum": None,
+                    "nodes_at_start": None,
+                    "note": f"cold start failed: {e.__class__.__name__}: {e}",
+                }
         try:
             self._start_watch()
         except Exception as e:  # noqa: BLE001
@@ -301,10 +365,15 @@ class KubeLifecycle:
             apply_to_phase(pd, obs, outcome.records, self._fallback_note)
             sc = pd.get("scaling") or {}
             # nodes of the phase's pools already up when it started: what a warm pool gave it
-            pd["warm_nodes_at_start"] = len(sc.get("nodes_at_start") or []) if obs is not None and obs.available else None
+            pd["warm_nodes_at_start"] = (
+                len(sc.get("nodes_at_start") or []) if obs is not None and obs.available else None
+            )
             self.context_pools.setdefault(pd["context"], set()).update(sc.get("pools") or [])
-            self.grown_pools.update(e["pool"] for e in pd.get("node_timeline") or []
-                                    if e.get("event") == "added" and e.get("pool"))
+            self.grown_pools.update(
+                e["pool"]
+                for e in pd.get("node_timeline") or []
+                if e.get("event") == "added" and e.get("pool")
+            )
         except Exception as e:  # noqa: BLE001 - figures are a bonus: the phase stays as measured
             log.warning("node timeline for phase %s failed: %s", pd.get("name"), e)
 

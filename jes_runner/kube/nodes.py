@@ -28,8 +28,12 @@ from jes_runner.kube.config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")
 
-POOL_LABELS = ("kubernetes.azure.com/agentpool", "agentpool", "eks.amazonaws.com/nodegroup",
-               "cloud.google.com/gke-nodepool")
+POOL_LABELS = (
+    "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "eks.amazonaws.com/nodegroup",
+    "cloud.google.com/gke-nodepool",
+)
 _AKS_NAME = re.compile(r"^aks-([a-z0-9]+)-\d+-vmss[0-9a-z]+$")
 
 
@@ -169,8 +173,11 @@ def node_state(node: Any) -> NodeState:
     md = node.metadata
     labels = md.labels or {}
     pool = next((labels[k] for k in POOL_LABELS if labels.get(k)), None) or pool_from_name(md.name)
-    ready_cond = next((c for c in (node.status.conditions or []) if c.type == "Ready"), None) \
-        if node.status else None
+    ready_cond = (
+        next((c for c in (node.status.conditions or []) if c.type == "Ready"), None)
+        if node.status
+        else None
+    )
     ready = ready_cond is not None and ready_cond.status == "True"
     return NodeState(
         name=md.name,
@@ -216,8 +223,9 @@ class NodeWatcher:
         return self.rec.obs.relists
 
     def _list(self) -> tuple[dict[str, NodeState], str]:
-        nl = self.access.core().list_node(label_selector=self.selector or None,
-                                          _request_timeout=self.request_timeout_s)
+        nl = self.access.core().list_node(
+            label_selector=self.selector or None, _request_timeout=self.request_timeout_s
+        )
         nodes = {n.metadata.name: node_state(n) for n in nl.items or []}
         return nodes, str(nl.metadata.resource_version or "")
 
@@ -228,8 +236,12 @@ class NodeWatcher:
             raise KubeUnavailable(describe_api_error(e)) from None
         self.rec.snapshot(nodes, initial=True)
         if not nodes:
-            self.rec.note(f"no node matched the label selector '{self.selector}' when the phase started")
-        self._thread = threading.Thread(target=self._run, args=(rv,), name="node-watch", daemon=True)
+            self.rec.note(
+                f"no node matched the label selector '{self.selector}' when the phase started"
+            )
+        self._thread = threading.Thread(
+            target=self._run, args=(rv,), name="node-watch", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -243,10 +255,14 @@ class NodeWatcher:
             try:
                 w = watch.Watch()
                 self._watch = w
-                for ev in w.stream(core.list_node, label_selector=self.selector or None,
-                                   resource_version=rv, timeout_seconds=self.watch_timeout_s,
-                                   allow_watch_bookmarks=True,
-                                   _request_timeout=(self.request_timeout_s, self.watch_timeout_s + 30)):
+                for ev in w.stream(
+                    core.list_node,
+                    label_selector=self.selector or None,
+                    resource_version=rv,
+                    timeout_seconds=self.watch_timeout_s,
+                    allow_watch_bookmarks=True,
+                    _request_timeout=(self.request_timeout_s, self.watch_timeout_s + 30),
+                ):
                     if self._stop.is_set():
                         break
                     kind = ev.get("type")
@@ -344,7 +360,9 @@ class HostPoller:
             hosts = self.fetch()
         except Exception as e:  # noqa: BLE001 - the orchestrator may be missing (404/403) or down
             self.failures += 1
-            self.rec.note(f"orchestrator hosts unavailable ({e}); figures from the jobs' execution hosts")
+            self.rec.note(
+                f"orchestrator hosts unavailable ({e}); figures from the jobs' execution hosts"
+            )
             return None
         self.polls += 1
         out: dict[str, NodeState] = {}
@@ -353,7 +371,10 @@ class HostPoller:
             if not name:
                 continue
             state = str(h.get("state") or "").upper()
-            ready = state in ("", "READY", "OK", "OPEN", "ACTIVE") or parse_ts(h.get("readyTime")) is not None
+            ready = (
+                state in ("", "READY", "OK", "OPEN", "ACTIVE")
+                or parse_ts(h.get("readyTime")) is not None
+            )
             out[name] = NodeState(
                 name=name,
                 pool=h.get("pool") or pool_from_name(name),

@@ -36,7 +36,9 @@ from jes_runner.measure.records import JobRecord
 from jes_runner.measure.stats import peak_nodes as busy_peak
 
 
-def _window(pd: dict[str, Any], obs: ObservedNodes | None) -> tuple[datetime | None, datetime | None]:
+def _window(
+    pd: dict[str, Any], obs: ObservedNodes | None
+) -> tuple[datetime | None, datetime | None]:
     start = parse_ts(pd.get("started_at")) or parse_ts(pd.get("client_started_at"))
     end = parse_ts(pd.get("ended_at")) or parse_ts(pd.get("client_ended_at"))
     if start is None and obs is not None:
@@ -61,7 +63,9 @@ def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
     return max(0.0, (hi - lo).total_seconds())
 
 
-def _ready_peak(states: Iterable[NodeState], obs: ObservedNodes, start: datetime, end: datetime) -> int:
+def _ready_peak(
+    states: Iterable[NodeState], obs: ObservedNodes, start: datetime, end: datetime
+) -> int:
     """Most nodes Ready at the same instant within [start, end] (intervals half-open)."""
     marks: list[tuple[datetime, int]] = []
     for st in states:
@@ -79,15 +83,25 @@ def _ready_peak(states: Iterable[NodeState], obs: ObservedNodes, start: datetime
     return peak
 
 
-def scaling_for_phase(pd: dict[str, Any], obs: ObservedNodes | None, records: list[JobRecord] | None = None,
-                      extra_note: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def scaling_for_phase(
+    pd: dict[str, Any],
+    obs: ObservedNodes | None,
+    records: list[JobRecord] | None = None,
+    extra_note: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(node_timeline, scaling) for one phase dict; ``obs`` None means no node data at all."""
     hosts = _job_hosts(pd.get("jobs") or [])
-    busy = busy_peak(records) if records is not None else int((pd.get("stats") or {}).get("peak_nodes") or 0)
+    busy = (
+        busy_peak(records)
+        if records is not None
+        else int((pd.get("stats") or {}).get("peak_nodes") or 0)
+    )
     start, end = _window(pd, obs)
     notes: list[str] = [extra_note] if extra_note else []
     source = obs.source if obs is not None else "orchestrator"
-    timeline = [e.to_dict() for e in sorted(obs.events, key=lambda e: e.time)] if obs is not None else []
+    timeline = (
+        [e.to_dict() for e in sorted(obs.events, key=lambda e: e.time)] if obs is not None else []
+    )
     states = obs.states() if obs is not None and obs.available else {}
     if obs is not None:
         notes += obs.notes
@@ -98,8 +112,10 @@ def scaling_for_phase(pd: dict[str, Any], obs: ObservedNodes | None, records: li
 
     pools = sorted({p for h in hosts if (p := pool_of(h))})
     if hosts and states and not any(h in states for h in hosts):
-        notes.append("none of the phase's execution hosts was among the watched nodes; "
-                      "check the node label selector")
+        notes.append(
+            "none of the phase's execution hosts was among the watched nodes; "
+            "check the node label selector"
+        )
     considered = {n: s for n, s in states.items() if not pools or s.pool in pools or n in hosts}
 
     if start is None or end is None or end < start:
@@ -111,16 +127,24 @@ def scaling_for_phase(pd: dict[str, Any], obs: ObservedNodes | None, records: li
         for st in considered.values():  # present from creation (or before the phase) to removal
             node_seconds += _overlap(st.added_at or start, st.removed_at or end, start, end)
         node_seconds = round(node_seconds, 3)
-        ups = [t for e in timeline if e["event"] == "added" and e["node"] in considered
-               and (t := parse_ts(e["time"])) is not None and t >= start]
+        ups = [
+            t
+            for e in timeline
+            if e["event"] == "added"
+            and e["node"] in considered
+            and (t := parse_ts(e["time"])) is not None
+            and t >= start
+        ]
         first_up = round((min(ups) - start).total_seconds(), 3) if ups else None
     else:  # no host data: the jobs' hosts, busy from their first job start to their last end
         peak, first_up = busy, None
         node_seconds = _busy_node_seconds(pd.get("jobs") or []) if hosts else 0.0
         if source == "orchestrator":
-            notes.append("no node data: peak and node-seconds come from the jobs' execution hosts "
-                         "(node-seconds = first job start to last job end per host, a lower bound); "
-                         "time to first scale-up unknown")
+            notes.append(
+                "no node data: peak and node-seconds come from the jobs' execution hosts "
+                "(node-seconds = first job start to last job end per host, a lower bound); "
+                "time to first scale-up unknown"
+            )
 
     per_node = {n: 0 for n in considered}
     per_node.update(hosts)
@@ -131,9 +155,15 @@ def scaling_for_phase(pd: dict[str, Any], obs: ObservedNodes | None, records: li
         "node_seconds": node_seconds,
         "jobs_per_node": dict(sorted(per_node.items())),
         "pools": pools,
-        "nodes_at_start": sorted(n for n, s in (obs.initial.items() if obs else []) if n in considered),
-        "nodes_added": sum(1 for e in timeline if e["event"] == "added" and e["node"] in considered),
-        "nodes_removed": sum(1 for e in timeline if e["event"] == "removed" and e["node"] in considered),
+        "nodes_at_start": sorted(
+            n for n, s in (obs.initial.items() if obs else []) if n in considered
+        ),
+        "nodes_added": sum(
+            1 for e in timeline if e["event"] == "added" and e["node"] in considered
+        ),
+        "nodes_removed": sum(
+            1 for e in timeline if e["event"] == "removed" and e["node"] in considered
+        ),
         "window": {"start": iso(start), "end": iso(end)},
         "note": "; ".join(dict.fromkeys(notes)) or None,
     }
@@ -154,8 +184,12 @@ def _busy_node_seconds(jobs: list[dict[str, Any]]) -> float:
     return round(sum(max(0.0, (b - a).total_seconds()) for a, b in spans.values()), 3)
 
 
-def apply_to_phase(pd: dict[str, Any], obs: ObservedNodes | None, records: list[JobRecord] | None = None,
-                   extra_note: str | None = None) -> None:
+def apply_to_phase(
+    pd: dict[str, Any],
+    obs: ObservedNodes | None,
+    records: list[JobRecord] | None = None,
+    extra_note: str | None = None,
+) -> None:
     """Write ``node_timeline`` and ``scaling`` into the phase dict; update ``stats.peak_nodes``."""
     timeline, scaling = scaling_for_phase(pd, obs, records, extra_note)
     pd["node_timeline"] = timeline

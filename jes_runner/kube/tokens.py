@@ -69,8 +69,15 @@ def fingerprint(token: str) -> str:
 
 
 class SecretStore:
-    def __init__(self, access: KubeAccess, namespace: str, name: str, *, timeout_s: float = 10.0,
-                 key_map: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        access: KubeAccess,
+        namespace: str,
+        name: str,
+        *,
+        timeout_s: float = 10.0,
+        key_map: Mapping[str, str] | None = None,
+    ) -> None:
         self.access = access
         self.namespace = namespace
         self.name = name
@@ -87,8 +94,9 @@ class SecretStore:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return self.access.core().read_namespaced_secret(self.name, self.namespace,
-                                                             _request_timeout=self.timeout_s)
+            return self.access.core().read_namespaced_secret(
+                self.name, self.namespace, _request_timeout=self.timeout_s
+            )
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -115,7 +123,9 @@ class SecretStore:
     def owner(self) -> str | None:
         """``Kind/name`` of the Secret's first owner (an operator), None when it has none or is absent."""
         secret = self._read()
-        refs = (getattr(secret.metadata, "owner_references", None) or []) if secret is not None else []
+        refs = (
+            (getattr(secret.metadata, "owner_references", None) or []) if secret is not None else []
+        )
         return f"{refs[0].kind}/{refs[0].name}" if refs else None
 
     def save(self, values: dict[str, str], *, create: bool = False) -> list[str]:
@@ -128,14 +138,28 @@ class SecretStore:
             secret = self._read()
             if secret is None:
                 if not create:
-                    raise StoreError(f"{self} does not exist (create it with `jes-runner auth --secret "
-                                     f"{self.name}` or a manifest)")
-                body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                        "metadata": {"name": self.name, "namespace": self.namespace, "labels": SECRET_LABELS},
-                        "data": {k: b64(v) for k, v in values.items()}}
+                    raise StoreError(
+                        f"{self} does not exist (create it with `jes-runner auth --secret "
+                        f"{self.name}` or a manifest)"
+                    )
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "Opaque",
+                    "metadata": {
+                        "name": self.name,
+                        "namespace": self.namespace,
+                        "labels": SECRET_LABELS,
+                    },
+                    "data": {k: b64(v) for k, v in values.items()},
+                }
                 try:
-                    core.create_namespaced_secret(self.namespace, body, field_manager=FIELD_MANAGER,
-                                                  _request_timeout=self.timeout_s)
+                    core.create_namespaced_secret(
+                        self.namespace,
+                        body,
+                        field_manager=FIELD_MANAGER,
+                        _request_timeout=self.timeout_s,
+                    )
                     return sorted(values)
                 except ApiException as e:
                     if e.status == 409 and attempt == 1:
@@ -147,12 +171,19 @@ class SecretStore:
             changed = {k: b64(v) for k, v in values.items() if current.get(k) != b64(v)}
             if not changed:
                 return []
-            patch = {"metadata": {"resourceVersion": secret.metadata.resource_version}, "data": changed}
+            patch = {
+                "metadata": {"resourceVersion": secret.metadata.resource_version},
+                "data": changed,
+            }
             try:
-                updated = core.patch_namespaced_secret(self.name, self.namespace, patch,
-                                                       _content_type="application/merge-patch+json",
-                                                       field_manager=FIELD_MANAGER,
-                                                       _request_timeout=self.timeout_s)
+                updated = core.patch_namespaced_secret(
+                    self.name,
+                    self.namespace,
+                    patch,
+                    _content_type="application/merge-patch+json",
+                    field_manager=FIELD_MANAGER,
+                    _request_timeout=self.timeout_s,
+                )
             except ApiException as e:
                 if e.status == 409 and attempt == 1:
                     continue  # someone else wrote it meanwhile: read again, patch again
@@ -179,26 +210,47 @@ class SecretStore:
             return
         body = [
             # only the object we just wrote: a newer write is someone else's to own
-            {"op": "test", "path": "/metadata/resourceVersion", "value": secret.metadata.resource_version},
-            {"op": "replace", "path": "/metadata/managedFields",
-             "value": self.access.api.sanitize_for_serialization(others)},
+            {
+                "op": "test",
+                "path": "/metadata/resourceVersion",
+                "value": secret.metadata.resource_version,
+            },
+            {
+                "op": "replace",
+                "path": "/metadata/managedFields",
+                "value": self.access.api.sanitize_for_serialization(others),
+            },
         ]
         try:
-            self.access.core().patch_namespaced_secret(self.name, self.namespace, body,
-                                                       _content_type="application/json-patch+json",
-                                                       field_manager=FIELD_MANAGER,
-                                                       _request_timeout=self.timeout_s)
+            self.access.core().patch_namespaced_secret(
+                self.name,
+                self.namespace,
+                body,
+                _content_type="application/json-patch+json",
+                field_manager=FIELD_MANAGER,
+                _request_timeout=self.timeout_s,
+            )
         except Exception as e:  # noqa: BLE001 - the token is saved: this never fails it
-            log.warning("token saved to %s; could not give up field ownership (%s): a server-side "
-                     "`helm upgrade` replacing the token may need --force-conflicts", self, describe_api_error(e))
+            log.warning(
+                "token saved to %s; could not give up field ownership (%s): a server-side "
+                "`helm upgrade` replacing the token may need --force-conflicts",
+                self,
+                describe_api_error(e),
+            )
 
 
 class WriteBack:
     """The rotated token's destination: the credentials Secret, or the runner-owned one when an
     operator owns the former. Decided at the first save (one GET), said once in the log."""
 
-    def __init__(self, target: SecretStore, own: SecretStore | None, *, operator_managed: bool = False,
-                 replaces: str | None = None) -> None:
+    def __init__(
+        self,
+        target: SecretStore,
+        own: SecretStore | None,
+        *,
+        operator_managed: bool = False,
+        replaces: str | None = None,
+    ) -> None:
         self.target = target
         self.own = own
         self.operator_managed = operator_managed
@@ -215,11 +267,17 @@ class WriteBack:
             if not (self.operator_managed or owner):
                 self._chosen = self.target
             else:
-                why = f"owned by {owner}" if owner else "operator-managed (JES_TOKEN_SECRET_OPERATOR_MANAGED)"
+                why = (
+                    f"owned by {owner}"
+                    if owner
+                    else "operator-managed (JES_TOKEN_SECRET_OPERATOR_MANAGED)"
+                )
                 if self.own is None:
                     self._refused = True
-                    raise StoreError(f"{self.target} is {why}: not patched (the operator would revert it); "
-                                     "set JES_TOKEN_STORE_SECRET_NAME to keep rotated tokens in a runner-owned Secret")
+                    raise StoreError(
+                        f"{self.target} is {why}: not patched (the operator would revert it); "
+                        "set JES_TOKEN_STORE_SECRET_NAME to keep rotated tokens in a runner-owned Secret"
+                    )
                 log.info("%s is %s: rotated tokens go to %s", self.target, why, self.own)
                 self._chosen = self.own
         return self._chosen
@@ -248,7 +306,9 @@ def read_back(own: SecretStore, mounted_refresh_token: str | None) -> str | None
     if not token:
         return None
     if mounted_refresh_token and data.get(REPLACES_KEY) != fingerprint(mounted_refresh_token):
-        log.info("the credentials Secret has a new refresh token since %s was written: using it", own)
+        log.info(
+            "the credentials Secret has a new refresh token since %s was written: using it", own
+        )
         return None
     log.info("using the rotated refresh token kept in %s", own)
     return token
@@ -275,7 +335,9 @@ class FileStore:
             for key, value in changed.items():
                 write_atomic(self.directory / key, value + "\n", mode=0o600)
         except OSError as e:
-            raise StoreError(f"cannot write {self} ({e.strerror or e.__class__.__name__})") from None
+            raise StoreError(
+                f"cannot write {self} ({e.strerror or e.__class__.__name__})"
+            ) from None
         return sorted(changed)
 
 
@@ -298,8 +360,13 @@ def read_secrets_dir(directory: Path) -> dict[str, str]:
 class TokenPersister:
     """Called with each new refresh token; saves it in the background, warns once per failure."""
 
-    def __init__(self, store: SecretStore | FileStore | WriteBack | None, *, on_saved: Callable[[str], None] | None = None,
-                 unavailable: str | None = None) -> None:
+    def __init__(
+        self,
+        store: SecretStore | FileStore | WriteBack | None,
+        *,
+        on_saved: Callable[[str], None] | None = None,
+        unavailable: str | None = None,
+    ) -> None:
         self.store = store
         self.unavailable = unavailable  # why there is no store (said once, when a token arrives)
         self.on_saved = on_saved
@@ -315,12 +382,16 @@ class TokenPersister:
         if self.store is None:
             if not self._told and self.unavailable:
                 self._told = True
-                log.info("SASLogon issued a new refresh token; not persisted (%s)", self.unavailable)
+                log.info(
+                    "SASLogon issued a new refresh token; not persisted (%s)", self.unavailable
+                )
             return
         with self._cond:
             self._pending = refresh_token
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="token-persist", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._work, name="token-persist", daemon=True
+                )
                 self._thread.start()
             self._cond.notify_all()
 
@@ -343,8 +414,11 @@ class TokenPersister:
                 log.warning("could not persist the new refresh token: %s; the run goes on", e)
             except Exception as e:  # noqa: BLE001 - persisting must never fail a run
                 self.failures += 1
-                log.warning("could not persist the new refresh token to %s (%s); the run goes on",
-                            self.store, e.__class__.__name__)
+                log.warning(
+                    "could not persist the new refresh token to %s (%s); the run goes on",
+                    self.store,
+                    e.__class__.__name__,
+                )
             finally:
                 with self._cond:
                     self._busy = False
@@ -383,6 +457,8 @@ class SecretsDirReloader:
     def changes(self) -> dict[str, str]:
         now = read_secrets_dir(self.directory)
         with self._lock:
-            out = {k: v for k, v in now.items() if self.seen.get(k) != v and v not in self.superseded}
+            out = {
+                k: v for k, v in now.items() if self.seen.get(k) != v and v not in self.superseded
+            }
             self.seen = now
         return out

@@ -103,8 +103,11 @@ class Correlator:
             if r.job_instance_id:
                 key = orchestrator_key(r.unique_job_name)
                 if key in want:
-                    log.warning("orchestrator name rule maps %s and %s to the same name; cannot tell them apart",
-                                want[key].unique_job_name, r.unique_job_name)
+                    log.warning(
+                        "orchestrator name rule maps %s and %s to the same name; cannot tell them apart",
+                        want[key].unique_job_name,
+                        r.unique_job_name,
+                    )
                 want[key] = r
         unmatched_names = [r.unique_job_name for r in records if not r.job_instance_id]
         if not want:
@@ -114,23 +117,36 @@ class Correlator:
 
         floor = (phase_start - SUBMIT_SLACK) if phase_start else None
         found: dict[str, dict[str, Any]] = {}
-        ambiguous: dict[str, set[str]] = {}  # key -> orchestrator job ids seen for it (more than one)
+        ambiguous: dict[
+            str, set[str]
+        ] = {}  # key -> orchestrator job ids seen for it (more than one)
         deadline = self.clock() + self.deadline_s
         delay = 0.2
         while True:
             try:
                 # the listing's own retries stop at the deadline too (monotonic, whatever self.clock is)
-                self._scan(want, found, floor, time.monotonic() + max(0.0, deadline - self.clock()), ambiguous)
+                self._scan(
+                    want,
+                    found,
+                    floor,
+                    time.monotonic() + max(0.0, deadline - self.clock()),
+                    ambiguous,
+                )
             except ViyaHTTPError as e:
                 if e.status in (403, 404):
-                    log.warning("Workload Orchestrator not available (HTTP %d); %d jobs left uncorrelated",
-                                e.status, len(want))
+                    log.warning(
+                        "Workload Orchestrator not available (HTTP %d); %d jobs left uncorrelated",
+                        e.status,
+                        len(want),
+                    )
                     self.available = False
                     break
                 log.warning("orchestrator listing failed: %s", e)
             except ViyaError as e:
                 log.warning("orchestrator listing failed: %s", e)
-            pending = [k for k in want if k not in ambiguous and (k not in found or not _ended(found[k]))]
+            pending = [
+                k for k in want if k not in ambiguous and (k not in found or not _ended(found[k]))
+            ]
             remaining = deadline - self.clock()
             if not pending or remaining <= 0:
                 break
@@ -139,20 +155,33 @@ class Correlator:
 
         for key, ids in ambiguous.items():
             found.pop(key, None)
-            log.warning("%s matches %d Workload Orchestrator jobs (%s); left unmatched rather than guessed",
-                        want[key].unique_job_name, len(ids), ", ".join(sorted(ids)[:3]))
+            log.warning(
+                "%s matches %d Workload Orchestrator jobs (%s); left unmatched rather than guessed",
+                want[key].unique_job_name,
+                len(ids),
+                ", ".join(sorted(ids)[:3]),
+            )
         for key, item in found.items():
             rec = want[key]
             rec.orchestrator = orchestrator_data(item)
             rec.started_at = parse_ts(rec.orchestrator["start_time"]) or rec.started_at
         missing = [want[k].unique_job_name for k in want if k not in found]
         if len(missing) > len(ambiguous):
-            log.warning("%d job(s) not found in the Workload Orchestrator before the %.0f s deadline",
-                        len(missing), self.deadline_s)
+            log.warning(
+                "%d job(s) not found in the Workload Orchestrator before the %.0f s deadline",
+                len(missing),
+                self.deadline_s,
+            )
         return unmatched_names + missing
 
-    def _scan(self, want: dict[str, JobRecord], found: dict[str, dict[str, Any]], floor: datetime | None,
-              deadline: float | None = None, ambiguous: dict[str, set[str]] | None = None) -> None:
+    def _scan(
+        self,
+        want: dict[str, JobRecord],
+        found: dict[str, dict[str, Any]],
+        floor: datetime | None,
+        deadline: float | None = None,
+        ambiguous: dict[str, set[str]] | None = None,
+    ) -> None:
         ambiguous = {} if ambiguous is None else ambiguous
         for page in self.client.orchestrator_pages(self.page_limit, deadline=deadline):
             older = False

@@ -34,8 +34,12 @@ def discover(client: ViyaClient, pattern: str) -> list[dict[str, Any]]:
     return [d for d in defs if fnmatch.fnmatchcase(str(d.get("name", "")), pattern)]
 
 
-def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path: Path | None,
-                 runtimes: dict[str, float] | None = None) -> dict[str, Any]:
+def build_config(
+    definitions: list[dict[str, Any]],
+    pattern: str,
+    existing_path: Path | None,
+    runtimes: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The config for the matching definitions; ``runtimes`` (job name -> measured seconds, from
     ``discover --with-runtimes``) replace the expected runtimes of the jobs they name."""
     old_jobs: dict[str, dict[str, Any]] = {}
@@ -52,16 +56,20 @@ def build_config(definitions: list[dict[str, Any]], pattern: str, existing_path:
     jobs = []
     for name in names:
         d, prev = found[name], old_jobs.get(name, {})
-        context = prev.get("context_name") or file_settings.get("default_context") or BASELINE_CONTEXT
-        jobs.append({
-            "definition_id": d.get("id"),
-            "name": name,
-            "description": d.get("description") or prev.get("description") or "",
-            "arguments": prev.get("arguments") or {"_contextName": context},
-            "context_name": context,
-            "enabled": prev.get("enabled", True),
-            "expected_runtime_s": (runtimes or {}).get(name, prev.get("expected_runtime_s")),
-        })
+        context = (
+            prev.get("context_name") or file_settings.get("default_context") or BASELINE_CONTEXT
+        )
+        jobs.append(
+            {
+                "definition_id": d.get("id"),
+                "name": name,
+                "description": d.get("description") or prev.get("description") or "",
+                "arguments": prev.get("arguments") or {"_contextName": context},
+                "context_name": context,
+                "enabled": prev.get("enabled", True),
+                "expected_runtime_s": (runtimes or {}).get(name, prev.get("expected_runtime_s")),
+            }
+        )
     enabled = sum(1 for j in jobs if j["enabled"])
     return {
         "jobs": jobs,

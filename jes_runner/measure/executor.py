@@ -36,22 +36,32 @@ from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, TIMEOUT_PROPERTY, Viya
 
 log = logging.getLogger("jes_runner.measure.executor")
 
-MAX_POLL_FAILURES = 8  # consecutive failed ticks (each already retried) before giving up on Viya ...
+MAX_POLL_FAILURES = (
+    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
+)
 LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not
 DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
 # a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
 BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
-UNKNOWN_GROWTH = 0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
-SPREAD_LIMIT = 1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
+UNKNOWN_GROWTH = (
+    0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
+)
+SPREAD_LIMIT = (
+    1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
+)
 PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
-SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
+SHORTEST_MARGIN = (
+    0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
+)
 OVERDUE_GROWTH = 1.6
 OVERDUE_AGE_FRACTION = 0.2
 # A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
 # is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
 CRITICAL_AGE_FRACTION = 0.04
-RELAXED_GROWTH = 0.5  # not critical (others of its wave still run): each list request covers it anyway
+RELAXED_GROWTH = (
+    0.5  # not critical (others of its wave still run): each list request covers it anyway
+)
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
@@ -75,7 +85,9 @@ class PollPolicy:
     interval_max: float = 30.0
     job_timeout_s: float = 3600.0
     ids_per_request: int = 100
-    lost_contact_s: float = LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times): give up
+    lost_contact_s: float = (
+        LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times): give up
+    )
 
 
 class RuntimeModel:
@@ -124,7 +136,11 @@ class RuntimeModel:
     @property
     def spread(self) -> float:
         """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
-        return self._ratios[-1] / self._ratios[0] if len(self._ratios) >= 2 and self._ratios[0] > 0 else 1.0
+        return (
+            self._ratios[-1] / self._ratios[0]
+            if len(self._ratios) >= 2 and self._ratios[0] > 0
+            else 1.0
+        )
 
     def earliest(self, expected: float | None) -> float | None:
         """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
@@ -152,7 +168,9 @@ class _Flight:
     last_pending_at: float | None = None  # when a poll last saw it queued (cleared once running)
     queued_s: float = 0.0  # lower bound of its queue wait: last "pending" answer - submission
     exact: bool = False  # estimate is this job's own (bracket its end), not the phase's typical job
-    t_base: float = 0.0  # when its expected runtime started counting (submission, or start after a queue)
+    t_base: float = (
+        0.0  # when its expected runtime started counting (submission, or start after a queue)
+    )
     bracket: int = 0  # next BRACKET point to poll at
 
 
@@ -185,7 +203,9 @@ class PhaseExecutor:
         on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
-        self.on_pending = on_pending  # a job was seen queued (the pool may scale): e.g. look at the hosts
+        self.on_pending = (
+            on_pending  # a job was seen queued (the pool may scale): e.g. look at the hosts
+        )
         self.phase = phase
         self.run_id = run_id
         self.token = run_token(run_id)
@@ -208,7 +228,9 @@ class PhaseExecutor:
         self._records: list[JobRecord] = []
         self._last_poll = float("-inf")
         self._poll_failures = 0
-        self._failing_since: float | None = None  # clock() of the first failed poll in the current run of failures
+        self._failing_since: float | None = (
+            None  # clock() of the first failed poll in the current run of failures
+        )
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
 
     # -- public ------------------------------------------------------------------
@@ -216,7 +238,9 @@ class PhaseExecutor:
     def run(self) -> PhaseOutcome:
         outcome = PhaseOutcome(self.phase, self._records, client_started_at=utcnow())
         start_requests = self.client.request_count
-        with ThreadPoolExecutor(max_workers=self.submit_workers, thread_name_prefix="submit") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.submit_workers, thread_name_prefix="submit"
+        ) as pool:
             self._pool = pool
             try:
                 outcome.aborted = self._loop()
@@ -249,7 +273,9 @@ class PhaseExecutor:
             wake = min(self._next_poll_time(now), self._next_deadline())
             timeout = max(0.0, wake - now)
             if self._submitting:
-                done, _ = wait(list(self._submitting), timeout=min(timeout, 1.0), return_when=FIRST_COMPLETED)
+                done, _ = wait(
+                    list(self._submitting), timeout=min(timeout, 1.0), return_when=FIRST_COMPLETED
+                )
                 for fut in done:
                     self._harvest(fut, self._submitting.pop(fut))
             elif timeout > 0:
@@ -277,8 +303,14 @@ class PhaseExecutor:
     def _submit(self, sequence: int, job: PlannedJob) -> None:
         unique = self.phase.unique_job_name(job, sequence, self.epoch, self.token)
         definition_id = self.definition_ids.get(job.name, job.definition_id)
-        record = JobRecord(name=job.name, unique_job_name=unique, phase=self.phase.name,
-                           context=self.phase.context, sequence=sequence, definition_id=definition_id)
+        record = JobRecord(
+            name=job.name,
+            unique_job_name=unique,
+            phase=self.phase.name,
+            context=self.phase.context,
+            sequence=sequence,
+            definition_id=definition_id,
+        )
         body = {
             "jobDefinitionUri": f"/jobDefinitions/definitions/{definition_id}",
             "name": unique,
@@ -312,7 +344,12 @@ class PhaseExecutor:
             record.error = str(e)
             record.client_submitted_at = utcnow()
             self._finish(record)
-            log.warning("phase %s: %s could not be submitted: %s", self.phase.name, record.unique_job_name, e)
+            log.warning(
+                "phase %s: %s could not be submitted: %s",
+                self.phase.name,
+                record.unique_job_name,
+                e,
+            )
             return
         record.client_submitted_at = sent_at
         record.job_instance_id = job.get("id")
@@ -333,17 +370,25 @@ class PhaseExecutor:
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
             due, step = t_answer + exact * BRACKET[0], max(lo, exact * 0.03)
-        elif earliest is not None:  # uneven phase: not before its estimate at the best ratio; then as it ages
+        elif (
+            earliest is not None
+        ):  # uneven phase: not before its estimate at the best ratio; then as it ages
             due, step = t_answer + max(lo, earliest * SHORTEST_MARGIN), lo
-        elif shortest is not None:  # few end before the shortest job so far did; then poll as it ages
+        elif (
+            shortest is not None
+        ):  # few end before the shortest job so far did; then poll as it ages
             n = self.model.observed
             due, step = t_answer + max(lo, shortest * min(SHORTEST_MARGIN, n / (n + 1))), lo
         else:  # nothing learned yet: probe as it ages
             due, step = t_answer + lo, lo
-        flight = _Flight(record, job_cfg, t_answer, due, step, est, exact=exact is not None, t_base=t_answer)
+        flight = _Flight(
+            record, job_cfg, t_answer, due, step, est, exact=exact is not None, t_base=t_answer
+        )
         self._flights[record.job_instance_id] = flight
         self._schedule(flight, due)
-        heapq.heappush(self._deadlines, (t_answer + self.policy.job_timeout_s, record.job_instance_id))
+        heapq.heappush(
+            self._deadlines, (t_answer + self.policy.job_timeout_s, record.job_instance_id)
+        )
 
     # -- scheduling ------------------------------------------------------------------
 
@@ -366,7 +411,11 @@ class PhaseExecutor:
             return now + self.policy.interval_max
         due = self._peek_due()
         earliest = self._last_poll + self.policy.interval_min
-        latest = self._last_poll + self.policy.interval_max if self._last_poll > float("-inf") else now + self.policy.interval_max
+        latest = (
+            self._last_poll + self.policy.interval_max
+            if self._last_poll > float("-inf")
+            else now + self.policy.interval_max
+        )
         if due is None:
             return max(earliest, min(latest, now))
         return max(earliest, min(due, latest))
@@ -409,10 +458,17 @@ class PhaseExecutor:
             if self._failing_since is None:
                 self._failing_since = now
             down_for = now - self._failing_since
-            log.warning("phase %s: polling failed (%d in a row, for %.1f s): %s", self.phase.name,
-                        self._poll_failures, down_for, e)
+            log.warning(
+                "phase %s: polling failed (%d in a row, for %.1f s): %s",
+                self.phase.name,
+                self._poll_failures,
+                down_for,
+                e,
+            )
             # while Viya is down, back off (doubling, within the poll interval bounds) instead of hammering it
-            backoff = min(self.policy.interval_max, self.policy.interval_min * 2 ** self._poll_failures)
+            backoff = min(
+                self.policy.interval_max, self.policy.interval_min * 2**self._poll_failures
+            )
             for f in flights:
                 self._schedule(f, now + max(backoff, min(self.policy.interval_max, f.step)))
             if self._poll_failures >= MAX_POLL_FAILURES and down_for >= self.policy.lost_contact_s:
@@ -450,8 +506,12 @@ class PhaseExecutor:
         try:
             return self.client.get_log_tail(job)
         except ViyaError as e:
-            log.warning("phase %s: %s failed and its log could not be read: %s", self.phase.name,
-                        record.unique_job_name, e)
+            log.warning(
+                "phase %s: %s failed and its log could not be read: %s",
+                self.phase.name,
+                record.unique_job_name,
+                e,
+            )
             return None
 
     def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
@@ -484,8 +544,13 @@ class PhaseExecutor:
         if not f.exact and state != "pending":
             # no runtime of its own: poll each time its age grew by a fixed share, so the gap after
             # its end stays that share of its runtime whatever the runtime is
-            growth = (PROBE_GROWTH if self.model.shortest is None
-                      else UNKNOWN_GROWTH if critical else RELAXED_GROWTH)
+            growth = (
+                PROBE_GROWTH
+                if self.model.shortest is None
+                else UNKNOWN_GROWTH
+                if critical
+                else RELAXED_GROWTH
+            )
             delay = (now - f.t_submit) * growth
             hint = f.job.expected_runtime_s
             if hint and self.model.factor is None:
@@ -528,7 +593,12 @@ class PhaseExecutor:
         try:
             job = self.client.get_job(f.record.job_instance_id or "")
         except ViyaError as e:
-            log.warning("phase %s: %s missing from list answers and lookup failed: %s", self.phase.name, f.record.unique_job_name, e)
+            log.warning(
+                "phase %s: %s missing from list answers and lookup failed: %s",
+                self.phase.name,
+                f.record.unique_job_name,
+                e,
+            )
             self._reschedule(f, self.clock(), None)
             return None
         if job is None:
@@ -542,8 +612,14 @@ class PhaseExecutor:
 
     # -- endings ---------------------------------------------------------------------
 
-    def _finish(self, record: JobRecord, expected: float | None = None, queued_s: float = 0.0) -> None:
-        if record.status == "completed" and record.timing_source == "server" and record.duration is not None:
+    def _finish(
+        self, record: JobRecord, expected: float | None = None, queued_s: float = 0.0
+    ) -> None:
+        if (
+            record.status == "completed"
+            and record.timing_source == "server"
+            and record.duration is not None
+        ):
             # learn the run time, not the queue: a wave stuck behind a scale-up says nothing about the next
             self.model.observe(expected, record.duration - queued_s)
         self._records.append(record)
@@ -558,7 +634,9 @@ class PhaseExecutor:
         limit = self.policy.job_timeout_s
         while self._next_deadline() <= now:
             _, job_id = heapq.heappop(self._deadlines)
-            self._cancel(self._flights[job_id], "timed_out", f"no terminal state after {limit:g} s: canceled")
+            self._cancel(
+                self._flights[job_id], "timed_out", f"no terminal state after {limit:g} s: canceled"
+            )
 
     def _cancel(self, f: _Flight, status: str, reason: str) -> None:
         job_id = f.record.job_instance_id or ""
@@ -571,8 +649,11 @@ class PhaseExecutor:
             reason += f" (cancel request failed: {e})"
         if final:
             f.record.apply_server_job(final[0])
-        finished = (f.record.server_state == "completed" if status == "timed_out"
-                    else f.record.server_state in ("completed", "failed"))
+        finished = (
+            f.record.server_state == "completed"
+            if status == "timed_out"
+            else f.record.server_state in ("completed", "failed")
+        )
         if finished:
             # it finished between our last poll and the cancel: a normal ending
             f.record.client_ended_at = utcnow()
@@ -605,11 +686,16 @@ class PhaseExecutor:
             if job is not None:
                 f.record.apply_server_job(job)
             f.record.client_ended_at = utcnow()
-            if f.record.server_state in ("completed", "failed"):  # it finished before the cancel landed
+            if f.record.server_state in (
+                "completed",
+                "failed",
+            ):  # it finished before the cancel landed
                 self._finish(f.record, expected=f.job.expected_runtime_s)
                 continue
             f.record.status = "canceled"
-            f.record.error = reason + (f" (cancel request failed: {failures[job_id]})" if failures[job_id] else "")
+            f.record.error = reason + (
+                f" (cancel request failed: {failures[job_id]})" if failures[job_id] else ""
+            )
             self._finish(f.record)
 
     def _try_cancel(self, job_id: str) -> str | None:
@@ -627,8 +713,14 @@ class PhaseExecutor:
             self._finish(f.record)
         while self._queue:
             seq, job = self._queue.pop()
-            rec = JobRecord(name=job.name, unique_job_name=self.phase.unique_job_name(job, seq, self.epoch, self.token),
-                            phase=self.phase.name, context=self.phase.context, sequence=seq,
-                            definition_id=self.definition_ids.get(job.name, job.definition_id),
-                            status="submit_failed", error=f"not submitted: {reason}")
+            rec = JobRecord(
+                name=job.name,
+                unique_job_name=self.phase.unique_job_name(job, seq, self.epoch, self.token),
+                phase=self.phase.name,
+                context=self.phase.context,
+                sequence=seq,
+                definition_id=self.definition_ids.get(job.name, job.definition_id),
+                status="submit_failed",
+                error=f"not submitted: {reason}",
+            )
             self._finish(rec)

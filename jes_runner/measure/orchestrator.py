@@ -9,7 +9,9 @@ from jes_runner.measure.correlation import orchestrator_data, orchestrator_key
 from jes_runner.viya import ViyaClient
 
 
-def recent_jobs(client: ViyaClient, last: int, prefix: str | None = None, scan: int = 5000) -> list[dict[str, Any]]:
+def recent_jobs(
+    client: ViyaClient, last: int, prefix: str | None = None, scan: int = 5000
+) -> list[dict[str, Any]]:
     """Up to ``last`` orchestrator jobs (flattened like a JobRecord's orchestrator_data), newest first."""
     wanted = [p for p in {prefix.lower(), orchestrator_key(prefix)} if p] if prefix else []
     page_limit = min(500, max(last, 50)) if not wanted else 500

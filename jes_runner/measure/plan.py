@@ -98,19 +98,27 @@ def select_phases(
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read phases file ({e.__class__.__name__})"
-                              " -- pass --phases a readable UTF-8 JSON/YAML file") from None
+            raise ConfigError(
+                f"{path}: cannot read phases file ({e.__class__.__name__})"
+                " -- pass --phases a readable UTF-8 JSON/YAML file"
+            ) from None
         specs = parse_phases(text, str(path))
     elif settings.phases:
         specs = list(settings.phases)
     else:
         fs = file_settings or FileSettings()
         n = concurrent if concurrent is not None else (fs.concurrent_jobs or 5)
-        specs = default_phases(mode or "batch", n, baseline_context=fs.default_context or BASELINE_CONTEXT,
-                               async_context=fs.async_context or ASYNC_CONTEXT)
+        specs = default_phases(
+            mode or "batch",
+            n,
+            baseline_context=fs.default_context or BASELINE_CONTEXT,
+            async_context=fs.async_context or ASYNC_CONTEXT,
+        )
         mode = concurrent = None
     if mode is not None or concurrent is not None:
-        log.warning("--mode/--concurrent shape the default two-phase run; ignored because phases are configured")
+        log.warning(
+            "--mode/--concurrent shape the default two-phase run; ignored because phases are configured"
+        )
     if sequential_only:
         specs = [p for p in specs if p.baseline]
     elif async_only:
@@ -125,8 +133,12 @@ def load_file_settings(settings: Settings) -> FileSettings:
     path = settings.resolved_job_config()
     fs = file_settings(load_job_config(path), path)
     if fs.unknown:
-        log.warning("%s: settings key(s) %s not used by jes-runner (it honours %s)", path, ", ".join(fs.unknown),
-                    "default_context, async_context, concurrent_jobs, poll_interval, timeout")
+        log.warning(
+            "%s: settings key(s) %s not used by jes-runner (it honours %s)",
+            path,
+            ", ".join(fs.unknown),
+            "default_context, async_context, concurrent_jobs, poll_interval, timeout",
+        )
     return fs
 
 
@@ -135,7 +147,7 @@ def load_jobs(settings: Settings, limit: int | None = None) -> tuple[Path, list[
     cfg = load_job_config(path)
     enabled: list[JobConfig] = cfg.enabled_jobs
     if not enabled:
-        raise ConfigError(f"{path}: no enabled jobs -- set \"enabled\": true on at least one")
+        raise ConfigError(f'{path}: no enabled jobs -- set "enabled": true on at least one')
     if limit is not None and limit > 0:
         enabled = enabled[:limit]
     jobs = [
@@ -158,7 +170,9 @@ def build_plan(specs: list[PhaseSpec], jobs: list[PlannedJob], job_config_path: 
             slug=slug(s.name),
             context=s.context,
             mode=s.mode,
-            concurrency=len(jobs) if s.mode == "all" else (1 if s.mode == "sequential" else s.concurrency),
+            concurrency=len(jobs)
+            if s.mode == "all"
+            else (1 if s.mode == "sequential" else s.concurrency),
             baseline=s.baseline,
             jobs=list(jobs),
             cold_start=s.cold_start,
@@ -167,5 +181,10 @@ def build_plan(specs: list[PhaseSpec], jobs: list[PlannedJob], job_config_path: 
         )
         for s in specs
     ]
-    return RunPlan(run_id=str(uuid.uuid4()), epoch=int(time.time()), phases=phases,
-                   job_config_path=job_config_path, jobs=list(jobs))
+    return RunPlan(
+        run_id=str(uuid.uuid4()),
+        epoch=int(time.time()),
+        phases=phases,
+        job_config_path=job_config_path,
+        jobs=list(jobs),
+    )

@@ -26,7 +26,6 @@ from jes_runner.viya import (
 log = logging.getLogger("jes_runner.preflight")
 
 
-
 def preflight(client: ViyaClient, plan: RunPlan) -> None:
     """Token, contexts, definitions: checked before any job is submitted; one line per failure."""
     with user_errors("preflight"):
@@ -60,12 +59,19 @@ def preflight(client: ViyaClient, plan: RunPlan) -> None:
             missing.append(job.name)
             continue
         if len(candidates) > 1:
-            log.warning("%d job definitions are named %s; using the most recently modified (set definition_id to choose)",
-                        len(candidates), job.name)
-            candidates = sorted(candidates, key=lambda d: str(d.get("modifiedTimeStamp") or ""), reverse=True)
+            log.warning(
+                "%d job definitions are named %s; using the most recently modified (set definition_id to choose)",
+                len(candidates),
+                job.name,
+            )
+            candidates = sorted(
+                candidates, key=lambda d: str(d.get("modifiedTimeStamp") or ""), reverse=True
+            )
         resolved[job.name] = str(candidates[0]["id"])
     if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
         raise PreflightError(
             f"{len(missing)} job definition(s) not found on Viya: {shown} -- fix {plan.job_config_path} "
             "or regenerate it with `jes-runner discover`"
@@ -76,7 +82,9 @@ def preflight(client: ViyaClient, plan: RunPlan) -> None:
 # -- orphans: jobs a dead run left behind -------------------------------------------------------
 
 ORPHAN_SLACK_S = 5.0  # a live run cancels a job at its timeout; give the cancel this long to land
-UNKNOWN_TIMEOUT_S = 7 * 86400.0  # a job without the timeout mark: the longest JES_JOB_TIMEOUT_S allowed
+UNKNOWN_TIMEOUT_S = (
+    7 * 86400.0
+)  # a job without the timeout mark: the longest JES_JOB_TIMEOUT_S allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +119,11 @@ def find_orphans(client: ViyaClient, run_id: str) -> list[OrphanRun]:
 
         def past_timeout(job: dict[str, Any], at: datetime | None) -> bool:
             limit = finite(job_property(job, TIMEOUT_PROPERTY)) or UNKNOWN_TIMEOUT_S
-            return now is not None and at is not None and (now - at).total_seconds() > limit + ORPHAN_SLACK_S
+            return (
+                now is not None
+                and at is not None
+                and (now - at).total_seconds() > limit + ORPHAN_SLACK_S
+            )
 
         gone = all(past_timeout(j, c) for j, c in zip(run_jobs, created, strict=True))
         out.append(OrphanRun(other, run_jobs, min(known) if known else None, gone))
@@ -127,17 +139,25 @@ def handle_orphans(client: ViyaClient, run_id: str, *, cancel: bool) -> list[Orp
         log.warning("could not look for jobs left by other runs: %s", e)
         return []
     for o in orphans:
-        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(str(j.get("state")) for j in o.jobs).items()))
+        states = ", ".join(
+            f"{n} {s}" for s, n in sorted(Counter(str(j.get("state")) for j in o.jobs).items())
+        )
         since = f"oldest submitted {iso(o.oldest)}" if o.oldest else "submission time unknown"
         head = f"run {o.run_id} left {len(o.jobs)} job(s) in Viya ({states}; {since})"
         if not o.gone:
-            log.warning("%s: within that run's job timeout, it may still be running -- left alone", head,
-                        extra={"event": "orphans", "run_id": o.run_id, "jobs": len(o.jobs), "gone": False})
+            log.warning(
+                "%s: within that run's job timeout, it may still be running -- left alone",
+                head,
+                extra={"event": "orphans", "run_id": o.run_id, "jobs": len(o.jobs), "gone": False},
+            )
             continue
         if not cancel:
-            log.warning("%s: past that run's job timeout, the run is gone -- pass --cancel-orphans "
-                        "(JES_CANCEL_ORPHANS=true) to cancel them", head,
-                        extra={"event": "orphans", "run_id": o.run_id, "jobs": len(o.jobs), "gone": True})
+            log.warning(
+                "%s: past that run's job timeout, the run is gone -- pass --cancel-orphans "
+                "(JES_CANCEL_ORPHANS=true) to cancel them",
+                head,
+                extra={"event": "orphans", "run_id": o.run_id, "jobs": len(o.jobs), "gone": True},
+            )
             continue
         failed = 0
         for job in o.jobs:
@@ -145,7 +165,15 @@ def handle_orphans(client: ViyaClient, run_id: str, *, cancel: bool) -> list[Orp
                 client.cancel_job(str(job.get("id")))
             except ViyaError:
                 failed += 1
-        log.warning("%s: past that run's job timeout, the run is gone -- canceled %d%s", head,
-                    len(o.jobs) - failed, f" ({failed} cancel request(s) failed)" if failed else "",
-                    extra={"event": "orphans_canceled", "run_id": o.run_id, "canceled": len(o.jobs) - failed})
+        log.warning(
+            "%s: past that run's job timeout, the run is gone -- canceled %d%s",
+            head,
+            len(o.jobs) - failed,
+            f" ({failed} cancel request(s) failed)" if failed else "",
+            extra={
+                "event": "orphans_canceled",
+                "run_id": o.run_id,
+                "canceled": len(o.jobs) - failed,
+            },
+        )
     return orphans

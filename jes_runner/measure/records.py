@@ -15,12 +15,6 @@ from jes_runner._util import iso, parse_ts
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
 
-
-
-
-
-
-
 @dataclass(slots=True)
 class JobRecord:
     name: str
@@ -76,13 +70,22 @@ class JobRecord:
     def from_dict(cls, d: dict[str, Any]) -> JobRecord:
         """A record back from :meth:`to_dict` (a checkpoint line); derived fields are recomputed."""
         return cls(
-            name=str(d["name"]), unique_job_name=str(d["unique_job_name"]), phase=str(d["phase"]),
-            context=str(d["context"]), sequence=int(d["sequence"]), definition_id=d.get("definition_id"),
-            job_instance_id=d.get("job_instance_id"), status=str(d.get("status") or "submit_failed"),
-            server_state=d.get("server_state"), submitted_at=parse_ts(d.get("submitted_at")),
-            started_at=parse_ts(d.get("started_at")), ended_at=parse_ts(d.get("ended_at")),
-            elapsed_time_ms=d.get("elapsed_time_ms"), client_submitted_at=parse_ts(d.get("client_submitted_at")),
-            client_ended_at=parse_ts(d.get("client_ended_at")), error=d.get("error"),
+            name=str(d["name"]),
+            unique_job_name=str(d["unique_job_name"]),
+            phase=str(d["phase"]),
+            context=str(d["context"]),
+            sequence=int(d["sequence"]),
+            definition_id=d.get("definition_id"),
+            job_instance_id=d.get("job_instance_id"),
+            status=str(d.get("status") or "submit_failed"),
+            server_state=d.get("server_state"),
+            submitted_at=parse_ts(d.get("submitted_at")),
+            started_at=parse_ts(d.get("started_at")),
+            ended_at=parse_ts(d.get("ended_at")),
+            elapsed_time_ms=d.get("elapsed_time_ms"),
+            client_submitted_at=parse_ts(d.get("client_submitted_at")),
+            client_ended_at=parse_ts(d.get("client_ended_at")),
+            error=d.get("error"),
             orchestrator=(d.get("metrics") or {}).get("orchestrator_data"),
         )
 
@@ -128,5 +131,3 @@ def _job_error(job: dict[str, Any]) -> str | None:
     elif isinstance(details, str) and details:
         return " ".join(details.split())[:500]
     return None
-
-

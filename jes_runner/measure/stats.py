@@ -125,10 +125,19 @@ def phase_stats(records: list[JobRecord], planned: int | None = None) -> dict[st
     idle = round(makespan - busy, 3) if makespan is not None and busy is not None else None
     counts = Counter(r.status for r in records)
     durations = [r.duration for r in records if r.status == "completed" and r.duration is not None]
-    waits = [float(w) for r in records
-             if r.orchestrator and isinstance((w := r.orchestrator.get("queue_wait_seconds")), int | float)]
-    hosts = Counter(h for r in records if r.orchestrator and (h := r.orchestrator.get("execution_host")))
-    sum_run = round(sum(r.duration for r in records if r.duration is not None and r.timing_source == "server"), 3)
+    waits = [
+        float(w)
+        for r in records
+        if r.orchestrator
+        and isinstance((w := r.orchestrator.get("queue_wait_seconds")), int | float)
+    ]
+    hosts = Counter(
+        h for r in records if r.orchestrator and (h := r.orchestrator.get("execution_host"))
+    )
+    sum_run = round(
+        sum(r.duration for r in records if r.duration is not None and r.timing_source == "server"),
+        3,
+    )
     with_orchestrator = any(r.orchestrator for r in records)
     peak = peak_nodes(records) if with_orchestrator else None
     return {
@@ -162,12 +171,16 @@ def _ratio_figures(base: float | None, cur: float | None, prefix: str = "") -> d
     saved = round(base - cur, 3) if known and base is not None and cur is not None else None
     return {
         f"{prefix}time_saved_seconds": saved,
-        f"{prefix}efficiency_gain_percent": round(saved / base * 100, 2) if saved is not None and base else None,
+        f"{prefix}efficiency_gain_percent": round(saved / base * 100, 2)
+        if saved is not None and base
+        else None,
         f"{prefix}speedup": round(base / cur, 3) if known and base and cur else None,
     }
 
 
-def not_comparable_reason(name: str, jobs: list[JobSpan], aborted: bool, planned: int | None = None) -> str | None:
+def not_comparable_reason(
+    name: str, jobs: list[JobSpan], aborted: bool, planned: int | None = None
+) -> str | None:
     """Why a phase's figures cannot stand for "the same work, faster" (None: they can)."""
     if aborted:
         return f"phase {name} was aborted"
@@ -181,7 +194,10 @@ def not_comparable_reason(name: str, jobs: list[JobSpan], aborted: bool, planned
 
 
 def vs_baseline(
-    baseline: list[JobSpan], jobs: list[JobSpan], *, baseline_reason: str | None = None,
+    baseline: list[JobSpan],
+    jobs: list[JobSpan],
+    *,
+    baseline_reason: str | None = None,
     reason: str | None = None,
 ) -> dict[str, Any] | None:
     """The phase against the baseline over the jobs completed in both (matched by name and occurrence).
@@ -227,5 +243,6 @@ def _completed_by_key(jobs: list[JobSpan]) -> dict[tuple[str, int], JobSpan]:
 def phase_status(records: list[JobRecord], aborted: bool) -> str:
     if aborted:
         return "aborted"
-    return "completed" if all(r.status == "completed" for r in records) else "completed_with_failures"
-
+    return (
+        "completed" if all(r.status == "completed" for r in records) else "completed_with_failures"
+    )

@@ -16,8 +16,15 @@ SCHEMA_VERSION = 1
 def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str, Any]:
     """`sequential_execution` / `async_execution` as the seed wrote them."""
     if phase is None:
-        return {"context_name": None, "mode": mode_label, "jobs": [], "total_duration": 0,
-                "successful_jobs": 0, "failed_jobs": 0, "summary": {}}
+        return {
+            "context_name": None,
+            "mode": mode_label,
+            "jobs": [],
+            "total_duration": 0,
+            "successful_jobs": 0,
+            "failed_jobs": 0,
+            "summary": {},
+        }
     stats = phase["stats"]
     jobs = []
     for j in phase["jobs"]:
@@ -38,12 +45,17 @@ def seed_execution(phase: dict[str, Any] | None, *, mode_label: str) -> dict[str
         "total_duration": stats["makespan_seconds"],
         "successful_jobs": stats["jobs_completed"],
         "failed_jobs": stats["jobs_total"] - stats["jobs_completed"],
-        "summary": {k: stats[k] for k in ("duration_p50_seconds", "duration_p95_seconds", "hosts_used", "peak_nodes")},
+        "summary": {
+            k: stats[k]
+            for k in ("duration_p50_seconds", "duration_p95_seconds", "hosts_used", "peak_nodes")
+        },
     }
     return out
 
 
-def seed_comparison(seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any] | None = None) -> dict[str, Any]:
+def seed_comparison(
+    seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The seed's `comparison` block; unknown figures are null (never 0), and the time saved is the
     phase's `vs_baseline` one (jobs completed in both phases) with its comparability."""
     seq_n, asy_n = len(seq["jobs"]), len(asy["jobs"])
@@ -54,7 +66,17 @@ def seed_comparison(seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any]
         return round(sum(ds) / len(ds), 3) if ds else None
 
     def nodes(jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        hosts = sorted({h for j in jobs if (h := ((j.get("metrics") or {}).get("orchestrator_data") or {}).get("execution_host"))})
+        hosts = sorted(
+            {
+                h
+                for j in jobs
+                if (
+                    h := ((j.get("metrics") or {}).get("orchestrator_data") or {}).get(
+                        "execution_host"
+                    )
+                )
+            }
+        )
         return {"total_unique_nodes": len(hosts), "all_nodes": hosts}
 
     return {
@@ -67,7 +89,9 @@ def seed_comparison(seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any]
             "basis": vs.get("basis"),
         },
         "job_performance": {
-            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2) if seq_n else None,
+            "sequential_success_rate": round(seq["successful_jobs"] / seq_n * 100, 2)
+            if seq_n
+            else None,
             "async_success_rate": round(asy["successful_jobs"] / asy_n * 100, 2) if asy_n else None,
             "sequential_avg_job_time": avg(seq["jobs"]),
             "async_avg_job_time": avg(asy["jobs"]),
@@ -77,7 +101,10 @@ def seed_comparison(seq: dict[str, Any], asy: dict[str, Any], vs: dict[str, Any]
             "async_context": asy["context_name"],
             "concurrent_execution": True,
         },
-        "node_analysis": {"sequential_nodes": nodes(seq["jobs"]), "async_nodes": nodes(asy["jobs"])},
+        "node_analysis": {
+            "sequential_nodes": nodes(seq["jobs"]),
+            "async_nodes": nodes(asy["jobs"]),
+        },
     }
 
 
@@ -103,6 +130,7 @@ def phase_document(outcome: PhaseOutcome, unmatched: list[str]) -> dict[str, Any
         "viya_requests": outcome.requests,
         "learned_runtime_factor": outcome.learned_factor,
     }
+
 
 def run_document(
     phases: list[dict[str, Any]],
@@ -162,4 +190,3 @@ def run_document(
     if runtime_history is not None:
         doc["metadata"]["runtime_history"] = runtime_history
     return doc
-

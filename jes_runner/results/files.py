@@ -82,22 +82,26 @@ class Checkpoint:
         self._fh = None
 
 
-
-
 def results_candidates(output_dir: Path, when: datetime, run_id: str) -> list[Path]:
     """The seed's name first; then the run id's first 8 characters, then a counter (the same run
     written twice, e.g. by ``recover``): two runs ending in the same second both keep their file."""
     path = Path(output_dir) / results_filename(when)
     tagged = path.with_name(f"{path.stem}_{run_id[:8]}")
-    return [path, tagged.with_suffix(".json"), *(tagged.with_name(f"{tagged.name}_{i}.json") for i in range(2, 100))]
+    return [
+        path,
+        tagged.with_suffix(".json"),
+        *(tagged.with_name(f"{tagged.name}_{i}.json") for i in range(2, 100)),
+    ]
 
 
 def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> Path:
     """Create the results file exclusively (never replaces one; see ``create_exclusive``)."""
     path = Path(output_dir) / results_filename(when)
     try:
-        path = create_exclusive(results_candidates(output_dir, when, str(results["run_id"])),
-                                lambda fh: _dump(results, fh))
+        path = create_exclusive(
+            results_candidates(output_dir, when, str(results["run_id"])),
+            lambda fh: _dump(results, fh),
+        )
     except OSError as e:
         raise ResultsWriteError(
             f"cannot write results file {path}: {e.strerror or e} -- the figures are on stdout"
@@ -109,7 +113,3 @@ def write_results(output_dir: Path, results: dict[str, Any], when: datetime) -> 
 def _dump(doc: dict[str, Any], fh: IO[str]) -> None:
     json.dump(doc, fh, indent=2)
     fh.write("\n")
-
-
-
-

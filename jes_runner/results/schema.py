@@ -10,7 +10,9 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    text = (resources.files("jes_runner.results") / "schemas" / "results.schema.json").read_text(encoding="utf-8")
+    text = (resources.files("jes_runner.results") / "schemas" / "results.schema.json").read_text(
+        encoding="utf-8"
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

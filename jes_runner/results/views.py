@@ -36,7 +36,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
     """Read and normalise a results file; one-line JesError (exit 2) when it is not one."""
     p = Path(path)
     if p.name.endswith(".checkpoint.jsonl"):
-        raise JesError(f"{p}: a run's checkpoint, not a results file -- `jes-runner recover {p}` turns it into one")
+        raise JesError(
+            f"{p}: a run's checkpoint, not a results file -- `jes-runner recover {p}` turns it into one"
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -81,14 +83,25 @@ SEED_PHASES = (
     ("async_autoscaling_execution", "async_autoscaling", False),
     ("async_execution", "async", False),
 )
-_SEED_STATUS = {"completed": "completed", "failed": "failed", "error": "failed", "canceled": "canceled",
-                "cancelled": "canceled", "timeout": "timed_out", "timed_out": "timed_out"}
+_SEED_STATUS = {
+    "completed": "completed",
+    "failed": "failed",
+    "error": "failed",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+    "timeout": "timed_out",
+    "timed_out": "timed_out",
+}
 
 
 def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict[str, Any]:
     """One job of the original tool's file; its `job_metrics` server timestamps win over its client clock."""
     jm = j.get("job_metrics") if isinstance(j.get("job_metrics"), dict) else {}
-    od = (j.get("metrics") or {}).get("orchestrator_data") if isinstance(j.get("metrics"), dict) else None
+    od = (
+        (j.get("metrics") or {}).get("orchestrator_data")
+        if isinstance(j.get("metrics"), dict)
+        else None
+    )
     if not isinstance(od, dict):
         od = jm.get("orchestrator_data") if isinstance(jm.get("orchestrator_data"), dict) else None
     created = parse_ts(jm.get("submission_time") or jm.get("creationTimeStamp"))
@@ -107,7 +120,9 @@ def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict
         "submitted_at": (created.isoformat() if server and created else j.get("start_time")),
         "started_at": od.get("start_time") if od else None,
         "ended_at": (ended.isoformat() if server and ended else j.get("end_time")),
-        "duration": round((ended - created).total_seconds(), 3) if server and created and ended else _num(j.get("duration")),
+        "duration": round((ended - created).total_seconds(), 3)
+        if server and created and ended
+        else _num(j.get("duration")),
         "elapsed_time_ms": jm.get("elapsed_time_ms"),
         "timing_source": "server" if server else "client",
         "client_submitted_at": j.get("start_time"),
@@ -125,10 +140,16 @@ def _seed_stats(jobs: list[dict[str, Any]], total_duration: Any) -> dict[str, An
 
     records = []
     for j in jobs:
-        r = JobRecord(name=str(j["name"]), unique_job_name=str(j.get("unique_job_name") or j["name"]),
-                      phase=str(j["phase"]), context=str(j.get("context") or ""), sequence=int(j["sequence"] or 0),
-                      job_instance_id=j.get("job_instance_id"), status=j["status"],
-                      orchestrator=(j.get("metrics") or {}).get("orchestrator_data"))
+        r = JobRecord(
+            name=str(j["name"]),
+            unique_job_name=str(j.get("unique_job_name") or j["name"]),
+            phase=str(j["phase"]),
+            context=str(j.get("context") or ""),
+            sequence=int(j["sequence"] or 0),
+            job_instance_id=j.get("job_instance_id"),
+            status=j["status"],
+            orchestrator=(j.get("metrics") or {}).get("orchestrator_data"),
+        )
         if j["timing_source"] == "server":
             r.submitted_at, r.ended_at = parse_ts(j["submitted_at"]), parse_ts(j["ended_at"])
         records.append(r)
@@ -150,31 +171,53 @@ def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(src, dict) or not (src.get("jobs") or src.get("total_duration")):
             continue
         context = src.get("context_name")
-        jobs = [_seed_job(j, i, name, context) for i, j in enumerate(src.get("jobs") or [], 1) if isinstance(j, dict)]
+        jobs = [
+            _seed_job(j, i, name, context)
+            for i, j in enumerate(src.get("jobs") or [], 1)
+            if isinstance(j, dict)
+        ]
         mode = "sequential" if baseline else (src.get("execution_mode") or "batch")
-        phases.append({
-            "name": name,
-            "context": context,
-            "mode": mode,
-            "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs) or 1),
-            "baseline": baseline,
-            "status": "completed" if jobs and all(j["status"] == "completed" for j in jobs) else "completed_with_failures",
-            "started_at": src.get("start_time"),
-            "ended_at": src.get("end_time"),
-            "jobs": jobs,
-            "unmatched_jobs": [j["unique_job_name"] or j["name"] for j in jobs if not j["metrics"]["orchestrator_data"]],
-            "stats": _seed_stats(jobs, src.get("total_duration")),
-            "vs_baseline": None,
-            "source_key": key,
-        })
+        phases.append(
+            {
+                "name": name,
+                "context": context,
+                "mode": mode,
+                "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs) or 1),
+                "baseline": baseline,
+                "status": "completed"
+                if jobs and all(j["status"] == "completed" for j in jobs)
+                else "completed_with_failures",
+                "started_at": src.get("start_time"),
+                "ended_at": src.get("end_time"),
+                "jobs": jobs,
+                "unmatched_jobs": [
+                    j["unique_job_name"] or j["name"]
+                    for j in jobs
+                    if not j["metrics"]["orchestrator_data"]
+                ],
+                "stats": _seed_stats(jobs, src.get("total_duration")),
+                "vs_baseline": None,
+                "source_key": key,
+            }
+        )
     if not phases:
-        raise JesError("original-tool results file has no phase with jobs (sequential_execution, "
-                       "async_regular_execution, async_autoscaling_execution, async_execution)")
+        raise JesError(
+            "original-tool results file has no phase with jobs (sequential_execution, "
+            "async_regular_execution, async_autoscaling_execution, async_execution)"
+        )
     base = next((p for p in phases if p["baseline"]), None)
 
     def spans_of(p: dict[str, Any]) -> list[JobSpan]:
-        return [JobSpan(j["name"], int(j["sequence"] or 0), j["status"], parse_ts(j["submitted_at"]),
-                        parse_ts(j["ended_at"])) for j in p["jobs"]]
+        return [
+            JobSpan(
+                j["name"],
+                int(j["sequence"] or 0),
+                j["status"],
+                parse_ts(j["submitted_at"]),
+                parse_ts(j["ended_at"]),
+            )
+            for j in p["jobs"]
+        ]
 
     def server_timed(p: dict[str, Any]) -> bool:
         return bool(p["jobs"]) and all(j["timing_source"] == "server" for j in p["jobs"])
@@ -185,24 +228,34 @@ def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
             if p is base or not server_timed(p):
                 continue  # client-clock jobs: phase_views compares the phases' own totals
             cur = spans_of(p)
-            p["vs_baseline"] = vs_baseline(b, cur, baseline_reason=not_comparable_reason(base["name"], b, False),
-                                           reason=not_comparable_reason(p["name"], cur, False))
+            p["vs_baseline"] = vs_baseline(
+                b,
+                cur,
+                baseline_reason=not_comparable_reason(base["name"], b, False),
+                reason=not_comparable_reason(p["name"], cur, False),
+            )
     meta = data.get("metadata") or {}
     return {
         "schema_version": 0,
         "run_id": meta.get("execution_timestamp") or "seed",
-        "status": "completed" if all(p["status"] == "completed" for p in phases) else "completed_with_failures",
+        "status": "completed"
+        if all(p["status"] == "completed" for p in phases)
+        else "completed_with_failures",
         "emulator": False,
-        "metadata": {"started_at": meta.get("execution_timestamp"), "viya_url": meta.get("base_url"),
-                     "labels": {}, "settings": {}, "tool_version": "original", "source_format": "original tool",
-                     "original_comparison": data.get("comparison")},
+        "metadata": {
+            "started_at": meta.get("execution_timestamp"),
+            "viya_url": meta.get("base_url"),
+            "labels": {},
+            "settings": {},
+            "tool_version": "original",
+            "source_format": "original tool",
+            "original_comparison": data.get("comparison"),
+        },
         "phases": phases,
     }
 
 
 # -- views -------------------------------------------------------------------------------
-
-
 
 
 @dataclass(slots=True)
@@ -336,11 +389,20 @@ def _phase(p: dict[str, Any]) -> PhaseView:
     stats.setdefault("hosts_used", len({j.host for j in jobs if j.host}))
     timeline = [e for e in p.get("node_timeline") or [] if isinstance(e, dict)]
     return PhaseView(
-        raw=p, name=name, context=str(p.get("context") or ""), mode=str(p.get("mode") or ""),
-        concurrency=int(p.get("concurrency") or 1), baseline=bool(p.get("baseline")),
-        status=str(p.get("status") or ""), started=started, ended=ended, jobs=jobs, stats=stats,
+        raw=p,
+        name=name,
+        context=str(p.get("context") or ""),
+        mode=str(p.get("mode") or ""),
+        concurrency=int(p.get("concurrency") or 1),
+        baseline=bool(p.get("baseline")),
+        status=str(p.get("status") or ""),
+        started=started,
+        ended=ended,
+        jobs=jobs,
+        stats=stats,
         vs_baseline=p.get("vs_baseline") if isinstance(p.get("vs_baseline"), dict) else None,
-        unmatched=[str(u) for u in p.get("unmatched_jobs") or []], node_timeline=timeline,
+        unmatched=[str(u) for u in p.get("unmatched_jobs") or []],
+        node_timeline=timeline,
     )
 
 
@@ -353,12 +415,16 @@ def phase_views(results: dict[str, Any]) -> list[PhaseView]:
             saved = base_makespan - p.makespan
             # no per-job server times to match jobs on: whole-phase makespans; comparable only if all completed
             failed = p.jobs_not_completed or (base.jobs_not_completed if base else 0)
-            p.vs_baseline = {"basis": "phase makespans (no per-job server times)",
-                             "comparable": None if not p.jobs else not failed,
-                             "reason": ("jobs not completed" if failed else None) if p.jobs else "no per-job results",
-                             "time_saved_seconds": round(saved, 3),
-                             "efficiency_gain_percent": round(saved / base_makespan * 100, 2),
-                             "speedup": round(base_makespan / p.makespan, 3)}
+            p.vs_baseline = {
+                "basis": "phase makespans (no per-job server times)",
+                "comparable": None if not p.jobs else not failed,
+                "reason": ("jobs not completed" if failed else None)
+                if p.jobs
+                else "no per-job results",
+                "time_saved_seconds": round(saved, 3),
+                "efficiency_gain_percent": round(saved / base_makespan * 100, 2),
+                "speedup": round(base_makespan / p.makespan, 3),
+            }
         nodes = p.nodes_used
         if base_makespan and nodes:
             # the study's figures: baseline / nodes, and baseline / (phase x nodes)
@@ -366,7 +432,6 @@ def phase_views(results: dict[str, Any]) -> list[PhaseView]:
             if p.makespan:
                 p.per_node_efficiency_percent = round(base_makespan / (p.makespan * nodes) * 100, 1)
                 p.vs_perfect_split_percent = round(
-                    (p.perfect_split_seconds - p.makespan) / p.perfect_split_seconds * 100, 1)
+                    (p.perfect_split_seconds - p.makespan) / p.perfect_split_seconds * 100, 1
+                )
     return phases
-
-

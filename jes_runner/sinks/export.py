@@ -18,37 +18,93 @@ from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, phase_views
 
 JOB_FIELDS = [
-    "name", "unique_job_name", "job_instance_id", "definition_id", "sequence", "status", "server_state",
-    "submitted_at", "started_at", "ended_at", "duration", "elapsed_time_ms", "timing_source",
-    "client_submitted_at", "client_ended_at", "client_duration", "error",
+    "name",
+    "unique_job_name",
+    "job_instance_id",
+    "definition_id",
+    "sequence",
+    "status",
+    "server_state",
+    "submitted_at",
+    "started_at",
+    "ended_at",
+    "duration",
+    "elapsed_time_ms",
+    "timing_source",
+    "client_submitted_at",
+    "client_ended_at",
+    "client_duration",
+    "error",
 ]
 ORCH_FIELDS = [
-    "orchestrator_job_id", "orchestrator_name", "queue", "state", "exit_code", "execution_host",
-    "execution_ip", "submit_time", "start_time", "end_time", "queue_wait_seconds", "starting_seconds",
-    "execution_seconds", "cpu_cores", "memory_mb",
+    "orchestrator_job_id",
+    "orchestrator_name",
+    "queue",
+    "state",
+    "exit_code",
+    "execution_host",
+    "execution_ip",
+    "submit_time",
+    "start_time",
+    "end_time",
+    "queue_wait_seconds",
+    "starting_seconds",
+    "execution_seconds",
+    "cpu_cores",
+    "memory_mb",
 ]
 STAT_FIELDS = [
-    "makespan_seconds", "jobs_total", "jobs_completed", "jobs_failed", "jobs_canceled", "jobs_timed_out",
-    "duration_p50_seconds", "duration_p95_seconds", "duration_max_seconds", "queue_wait_p50_seconds",
-    "queue_wait_p95_seconds", "queue_wait_max_seconds", "hosts_used", "sum_run_seconds",
-    "concurrency_achieved", "peak_nodes", "jobs_planned", "jobs_submitted", "busy_makespan_seconds",
+    "makespan_seconds",
+    "jobs_total",
+    "jobs_completed",
+    "jobs_failed",
+    "jobs_canceled",
+    "jobs_timed_out",
+    "duration_p50_seconds",
+    "duration_p95_seconds",
+    "duration_max_seconds",
+    "queue_wait_p50_seconds",
+    "queue_wait_p95_seconds",
+    "queue_wait_max_seconds",
+    "hosts_used",
+    "sum_run_seconds",
+    "concurrency_achieved",
+    "peak_nodes",
+    "jobs_planned",
+    "jobs_submitted",
+    "busy_makespan_seconds",
     "idle_seconds",
 ]
 VS_FIELDS = ["comparable", "reason", "jobs_compared", "busy_time_saved_seconds", "busy_speedup"]
 
 
-def job_rows(results: dict[str, Any], phases: list[PhaseView] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+def job_rows(
+    results: dict[str, Any], phases: list[PhaseView] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Header and rows: phase columns, the JobRecord, the orchestrator figures, one column per limit."""
     phases = phases if phases is not None else phase_views(results)
-    limit_keys = sorted({k for p in phases for j in p.jobs for k in ((j.orchestrator or {}).get("limits") or {})})
-    header = (["run_id", "phase", "context", "mode", "concurrency", "baseline"] + JOB_FIELDS
-              + ["orchestrator_matched"] + ORCH_FIELDS + [f"limit_{k}" for k in limit_keys])
+    limit_keys = sorted(
+        {k for p in phases for j in p.jobs for k in ((j.orchestrator or {}).get("limits") or {})}
+    )
+    header = (
+        ["run_id", "phase", "context", "mode", "concurrency", "baseline"]
+        + JOB_FIELDS
+        + ["orchestrator_matched"]
+        + ORCH_FIELDS
+        + [f"limit_{k}" for k in limit_keys]
+    )
     rows = []
     for p in phases:
         for j in p.jobs:
             o = j.orchestrator or {}
-            row: dict[str, Any] = {"run_id": results.get("run_id"), "phase": p.name, "context": j.raw.get("context") or p.context,
-                                   "mode": p.mode, "concurrency": p.concurrency, "baseline": p.baseline}
+            row: dict[str, Any] = {
+                "run_id": results.get("run_id"),
+                "phase": p.name,
+                "context": j.raw.get("context") or p.context,
+                "mode": p.mode,
+                "concurrency": p.concurrency,
+                "baseline": p.baseline,
+            }
             row.update({k: j.raw.get(k) for k in JOB_FIELDS})
             row["orchestrator_matched"] = bool(j.orchestrator)
             row.update({k: o.get(k) for k in ORCH_FIELDS})
@@ -59,27 +115,47 @@ def job_rows(results: dict[str, Any], phases: list[PhaseView] | None = None) -> 
 
 
 def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]]:
-    header = (["phase", "context", "mode", "concurrency", "baseline", "status", "started_at", "ended_at"]
-              + STAT_FIELDS + ["jobs_per_host", "unmatched_jobs", "time_saved_seconds", "efficiency_gain_percent",
-                               "speedup", *VS_FIELDS, "perfect_split_seconds", "per_node_efficiency_percent",
-                               "vs_perfect_split_percent"])
+    header = (
+        ["phase", "context", "mode", "concurrency", "baseline", "status", "started_at", "ended_at"]
+        + STAT_FIELDS
+        + [
+            "jobs_per_host",
+            "unmatched_jobs",
+            "time_saved_seconds",
+            "efficiency_gain_percent",
+            "speedup",
+            *VS_FIELDS,
+            "perfect_split_seconds",
+            "per_node_efficiency_percent",
+            "vs_perfect_split_percent",
+        ]
+    )
     rows = []
     for p in phases:
         vb = p.vs_baseline or {}
         per_host = p.stats.get("jobs_per_host") or {}
-        rows.append({
-            "phase": p.name, "context": p.context, "mode": p.mode, "concurrency": p.concurrency,
-            "baseline": p.baseline, "status": p.status, "started_at": p.raw.get("started_at"),
-            "ended_at": p.raw.get("ended_at"), **{k: p.stats.get(k) for k in STAT_FIELDS},
-            "jobs_per_host": "; ".join(f"{h}={n}" for h, n in sorted(per_host.items())),
-            "unmatched_jobs": len(p.unmatched),
-            "time_saved_seconds": vb.get("time_saved_seconds"),
-            "efficiency_gain_percent": vb.get("efficiency_gain_percent"), "speedup": vb.get("speedup"),
-            **{k: vb.get(k) for k in VS_FIELDS},
-            "perfect_split_seconds": p.perfect_split_seconds,
-            "per_node_efficiency_percent": p.per_node_efficiency_percent,
-            "vs_perfect_split_percent": p.vs_perfect_split_percent,
-        })
+        rows.append(
+            {
+                "phase": p.name,
+                "context": p.context,
+                "mode": p.mode,
+                "concurrency": p.concurrency,
+                "baseline": p.baseline,
+                "status": p.status,
+                "started_at": p.raw.get("started_at"),
+                "ended_at": p.raw.get("ended_at"),
+                **{k: p.stats.get(k) for k in STAT_FIELDS},
+                "jobs_per_host": "; ".join(f"{h}={n}" for h, n in sorted(per_host.items())),
+                "unmatched_jobs": len(p.unmatched),
+                "time_saved_seconds": vb.get("time_saved_seconds"),
+                "efficiency_gain_percent": vb.get("efficiency_gain_percent"),
+                "speedup": vb.get("speedup"),
+                **{k: vb.get(k) for k in VS_FIELDS},
+                "perfect_split_seconds": p.perfect_split_seconds,
+                "per_node_efficiency_percent": p.per_node_efficiency_percent,
+                "vs_perfect_split_percent": p.vs_perfect_split_percent,
+            }
+        )
     return header, rows
 
 
@@ -107,7 +183,10 @@ def _csv_cell(v: Any) -> Any:
 def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
     phases = phase_views(results)
     phases_path = path.with_name(f"{path.stem}_phases.csv")
-    for target, (header, rows) in ((path, job_rows(results, phases)), (phases_path, phase_rows(phases))):
+    for target, (header, rows) in (
+        (path, job_rows(results, phases)),
+        (phases_path, phase_rows(phases)),
+    ):
         with open(target, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=header)
             w.writeheader()
@@ -156,9 +235,21 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
     run = wb.create_sheet("Run")
     meta = results.get("metadata") or {}
     run.append(["field", "value"])
-    for k, v in [("run_id", results.get("run_id")), ("status", results.get("status")),
-                 ("schema_version", results.get("schema_version"))] + [(k, meta.get(k)) for k in (
-                     "started_at", "ended_at", "duration_seconds", "tool_version", "viya_url", "job_config")]:
+    for k, v in [
+        ("run_id", results.get("run_id")),
+        ("status", results.get("status")),
+        ("schema_version", results.get("schema_version")),
+    ] + [
+        (k, meta.get(k))
+        for k in (
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "tool_version",
+            "viya_url",
+            "job_config",
+        )
+    ]:
         if k == "viya_url" and v:  # a file from an older version may hold user:pass@ in it
             v = redact_url(str(v))
         run.append([k, _cell(v)])
@@ -191,7 +282,3 @@ def export(results: dict[str, Any], fmt: str, out: Path) -> list[Path]:
         return write_csv(results, out) if fmt == "csv" else write_xlsx(results, out)
     except OSError as e:
         raise JesError(f"cannot write {out}: {e.strerror or e}") from None
-
-
-
-

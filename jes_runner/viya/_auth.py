@@ -119,7 +119,9 @@ class BearerAuth:
 
     # -- the flow --------------------------------------------------------------
 
-    def flow(self, request: requests.PreparedRequest) -> Generator[requests.PreparedRequest, requests.Response, None]:
+    def flow(
+        self, request: requests.PreparedRequest
+    ) -> Generator[requests.PreparedRequest, requests.Response, None]:
         generation = self._ensure_token()
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
@@ -137,7 +139,11 @@ class BearerAuth:
         self._lifetime = token_lifetime(token)
         exp = jwt_expiry(token) if token else None
         now = self.clock()
-        bounds = [b for b in (exp, None if self._lifetime is None else now + self._lifetime) if b is not None]
+        bounds = [
+            b
+            for b in (exp, None if self._lifetime is None else now + self._lifetime)
+            if b is not None
+        ]
         self._expires_at = min(bounds) if bounds else None
 
     def _needs_refresh(self) -> bool:
@@ -187,17 +193,28 @@ class BearerAuth:
         c = self.creds
         attempts: list[tuple[str, dict[str, str]]] = []
         if c.refresh_token:
-            attempts.append(("refresh_token", {"grant_type": "refresh_token", "refresh_token": c.refresh_token}))
+            attempts.append(
+                ("refresh_token", {"grant_type": "refresh_token", "refresh_token": c.refresh_token})
+            )
         if c.client_secret:
             attempts.append(("client_credentials", {"grant_type": "client_credentials"}))
         if c.username and c.password:
-            attempts.append(("password", {"grant_type": "password", "username": c.username, "password": c.password}))
+            attempts.append(
+                (
+                    "password",
+                    {"grant_type": "password", "username": c.username, "password": c.password},
+                )
+            )
         if not attempts:
             if after_401 or self._token:
-                raise AuthError("the access token was refused or has expired and there is no refresh token, "
-                                "client secret or username/password to get a new one")
-            raise AuthError("no credentials: set JES_ACCESS_TOKEN, JES_REFRESH_TOKEN, JES_CLIENT_SECRET or "
-                            "JES_USERNAME/JES_PASSWORD (or files in the secrets directory)")
+                raise AuthError(
+                    "the access token was refused or has expired and there is no refresh token, "
+                    "client secret or username/password to get a new one"
+                )
+            raise AuthError(
+                "no credentials: set JES_ACCESS_TOKEN, JES_REFRESH_TOKEN, JES_CLIENT_SECRET or "
+                "JES_USERNAME/JES_PASSWORD (or files in the secrets directory)"
+            )
         last = ""
         for grant, form in attempts:
             ok, last = self._token_request(grant, form)
@@ -209,8 +226,14 @@ class BearerAuth:
         self.token_requests += 1
         sent = self.clock()  # the token is at least this fresh: its lifetime counts from here
         grant_result = request_token(
-            self.handler, self.base_url, form, self.creds.client_id, self.creds.client_secret or "",
-            retry=self.retry, sleep=self.sleep, username=self.creds.username,
+            self.handler,
+            self.base_url,
+            form,
+            self.creds.client_id,
+            self.creds.client_secret or "",
+            retry=self.retry,
+            sleep=self.sleep,
+            username=self.creds.username,
         )
         if grant_result.error:
             return False, grant_result.error
@@ -270,7 +293,9 @@ def request_token(
             if attempt < attempts and not isinstance(e, requests.exceptions.SSLError):
                 sleep(retry.delay(attempt))
                 continue
-            raise ViyaUnreachable(f"cannot reach Viya at {base_url} ({describe_transport_error(e)})") from None
+            raise ViyaUnreachable(
+                f"cannot reach Viya at {base_url} ({describe_transport_error(e)})"
+            ) from None
         if resp.status_code in RETRY_STATUSES and attempt < attempts:
             sleep(retry.delay(attempt, resp.headers.get("Retry-After")))
             continue
@@ -279,15 +304,20 @@ def request_token(
         detail = ""
         try:
             body = resp.json()
-            detail = str(body.get("error_description") or body.get("error") or body.get("message") or "")
+            detail = str(
+                body.get("error_description") or body.get("error") or body.get("message") or ""
+            )
         except (ValueError, AttributeError):
             pass
         # never echo the form: it holds the password / refresh token
-        return TokenGrant(error=(
-            f"SASLogon refused the {grant} grant for client '{client_id}'"
-            + (f" (user '{username}')" if grant == "password" and username else "")
-            + f": HTTP {resp.status_code}" + (f" {detail}" if detail else "")
-        ))
+        return TokenGrant(
+            error=(
+                f"SASLogon refused the {grant} grant for client '{client_id}'"
+                + (f" (user '{username}')" if grant == "password" and username else "")
+                + f": HTTP {resp.status_code}"
+                + (f" {detail}" if detail else "")
+            )
+        )
     try:
         body = resp.json()
     except ValueError:

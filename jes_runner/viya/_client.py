@@ -32,7 +32,9 @@ JOB = "application/vnd.sas.job.execution.job+json"
 IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
 SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fate
 LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes the ERROR lines
-SETTLE_FAILURES = 12  # failed lookups (each already retried) before the job is given up as unconfirmed
+SETTLE_FAILURES = (
+    12  # failed lookups (each already retried) before the job is given up as unconfirmed
+)
 
 log = logging.getLogger("jes_runner.viya")
 
@@ -50,7 +52,9 @@ def job_property(job: dict[str, Any], name: str) -> str | None:
     if isinstance(props, dict):
         value = props.get(name)
     elif isinstance(props, list):
-        value = next((p.get("value") for p in props if isinstance(p, dict) and p.get("name") == name), None)
+        value = next(
+            (p.get("value") for p in props if isinstance(p, dict) and p.get("name") == name), None
+        )
     else:
         value = None
     return str(value) if value not in (None, "") else None
@@ -72,9 +76,15 @@ def _error_message(resp: requests.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
-        return (resp.text or resp.reason or "").strip().splitlines()[0][:200] if (resp.text or resp.reason) else ""
+        return (
+            (resp.text or resp.reason or "").strip().splitlines()[0][:200]
+            if (resp.text or resp.reason)
+            else ""
+        )
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error_description") or body.get("error") or "")[:300]
+        return str(body.get("message") or body.get("error_description") or body.get("error") or "")[
+            :300
+        ]
     return ""
 
 
@@ -95,14 +105,24 @@ class ViyaClient:
     ) -> None:
         # credentials never travel in (or get shown with) the URL: the auth flow sends a bearer token
         self.base_url = strip_userinfo(base_url.rstrip("/"))
-        self._transport = handler if handler is not None else RequestsTransport(timeout=timeout, verify=verify)
+        self._transport = (
+            handler if handler is not None else RequestsTransport(timeout=timeout, verify=verify)
+        )
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests_by_kind: Counter[str] = Counter()
-        self.server_date: str | None = None  # the Date header of the latest answer: the server's clock
-        self.auth = BearerAuth(self.base_url, self._counted, credentials, on_refresh_token=on_refresh_token,
-                               retry=self.retry, sleep=sleep)
+        self.server_date: str | None = (
+            None  # the Date header of the latest answer: the server's clock
+        )
+        self.auth = BearerAuth(
+            self.base_url,
+            self._counted,
+            credentials,
+            on_refresh_token=on_refresh_token,
+            retry=self.retry,
+            sleep=sleep,
+        )
 
     # -- plumbing --------------------------------------------------------------
 
@@ -155,40 +175,63 @@ class ViyaClient:
         if deadline is None:
             deadline = time.monotonic() + self.retry.deadline_s
         for attempt in range(1, attempts + 1):
-            prep = requests.Request(method, url, params=params, data=data, headers=headers).prepare()
+            prep = requests.Request(
+                method, url, params=params, data=data, headers=headers
+            ).prepare()
             try:
                 resp = self._send_once(prep)
             except requests.RequestException as e:
                 wait = self.retry.delay(attempt)
                 # a certificate problem does not heal by waiting: fail at once
-                if (attempt < attempts and not isinstance(e, requests.exceptions.SSLError)
-                        and time.monotonic() + wait <= deadline):
+                if (
+                    attempt < attempts
+                    and not isinstance(e, requests.exceptions.SSLError)
+                    and time.monotonic() + wait <= deadline
+                ):
                     self._sleep(wait)
                     continue
-                raise ViyaUnreachable(f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})") from None
+                raise ViyaUnreachable(
+                    f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})"
+                ) from None
             if resp.status_code in RETRY_STATUSES and attempt < attempts:
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if time.monotonic() + wait <= deadline:
                     self._sleep(wait)
                     continue
             if resp.status_code == 401:
-                raise AuthError(f"Viya refused the access token on {method} {path.split('?')[0]} "
-                                f"even after a refresh ({_error_message(resp) or 'HTTP 401'})")
+                raise AuthError(
+                    f"Viya refused the access token on {method} {path.split('?')[0]} "
+                    f"even after a refresh ({_error_message(resp) or 'HTTP 401'})"
+                )
             if raise_for_status and resp.status_code >= 400:
-                raise ViyaHTTPError(resp.status_code, method, path.split("?")[0], _error_message(resp))
+                raise ViyaHTTPError(
+                    resp.status_code, method, path.split("?")[0], _error_message(resp)
+                )
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, *, retry: bool = True,
-                 deadline: float | None = None) -> Any:
+    def get_json(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        retry: bool = True,
+        deadline: float | None = None,
+    ) -> Any:
         resp = self.request("GET", path, params=params, retry=retry, deadline=deadline)
         try:
             return resp.json()
         except ValueError:
             raise ViyaError(f"GET {path}: answer is not JSON") from None
 
-    def iter_collection(self, path: str, params: dict[str, Any] | None = None, *, limit: int = 1000,
-                        deadline: float | None = None) -> Iterator[list[dict[str, Any]]]:
+    def iter_collection(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        limit: int = 1000,
+        deadline: float | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """Pages of a `application/vnd.sas.collection` (follows `next`, or start/count)."""
         query = dict(params or {})
         query["limit"] = limit
@@ -201,7 +244,11 @@ class ViyaClient:
             yield items
             start += len(items)
             links = page.get("links")
-            if isinstance(links, list) and links and not any(isinstance(ln, dict) and ln.get("rel") == "next" for ln in links):
+            if (
+                isinstance(links, list)
+                and links
+                and not any(isinstance(ln, dict) and ln.get("rel") == "next" for ln in links)
+            ):
                 return
             count = page.get("count")
             if isinstance(count, int) and count >= 0 and start >= count:
@@ -227,16 +274,25 @@ class ViyaClient:
         self.auth.authenticate()
 
     def list_contexts(self) -> list[dict[str, Any]]:
-        return [item for page in self.iter_collection("/compute/contexts", limit=1000) for item in page]
+        return [
+            item for page in self.iter_collection("/compute/contexts", limit=1000) for item in page
+        ]
 
     def list_job_definitions(self, filter_expr: str | None = None) -> list[dict[str, Any]]:
         params = {"filter": filter_expr} if filter_expr else {}
-        return [item for page in self.iter_collection("/jobDefinitions/definitions", params, limit=1000) for item in page]
+        return [
+            item
+            for page in self.iter_collection("/jobDefinitions/definitions", params, limit=1000)
+            for item in page
+        ]
 
     # -- jobs ------------------------------------------------------------------
 
     def find_jobs_by_name(self, name: str) -> list[dict[str, Any]]:
-        page = self.get_json("/jobExecution/jobs", {"filter": "eq(name," + quote(name, "'") + ")", "limit": 10, "start": 0})
+        page = self.get_json(
+            "/jobExecution/jobs",
+            {"filter": "eq(name," + quote(name, "'") + ")", "limit": 10, "start": 0},
+        )
         items = page.get("items") or []
         # the filter should be exact already; checking again costs nothing
         return [j for j in items if (j.get("jobRequest") or {}).get("name") == name]
@@ -259,8 +315,16 @@ class ViyaClient:
         for attempt in range(1, attempts + 1):
             sent = time.monotonic()
             try:
-                resp = self.request("POST", "/jobExecution/jobs", body=body, content_type=JOB_REQUEST,
-                                    accept=JOB, retry=False, raise_for_status=False, deadline=deadline)
+                resp = self.request(
+                    "POST",
+                    "/jobExecution/jobs",
+                    body=body,
+                    content_type=JOB_REQUEST,
+                    accept=JOB,
+                    retry=False,
+                    raise_for_status=False,
+                    deadline=deadline,
+                )
             except ViyaUnreachable as e:
                 last = str(e)
             else:
@@ -282,10 +346,18 @@ class ViyaClient:
                 elif resp.status_code in RETRY_STATUSES:
                     last = f"HTTP {resp.status_code} {_error_message(resp)}".strip()
                 else:
-                    raise ViyaHTTPError(resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp))
+                    raise ViyaHTTPError(
+                        resp.status_code, "POST", "/jobExecution/jobs", _error_message(resp)
+                    )
             unsure = True
-            found = self._settle(name, attempt, max(time.monotonic() - sent, self.retry.backoff_s), deadline, last,
-                                 run_id)
+            found = self._settle(
+                name,
+                attempt,
+                max(time.monotonic() - sent, self.retry.backoff_s),
+                deadline,
+                last,
+                run_id,
+            )
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
@@ -296,8 +368,15 @@ class ViyaClient:
                 return found
         raise SubmissionLost(f"could not submit {name} after {attempt} attempt(s) ({last})")
 
-    def _settle(self, name: str, attempt: int, window: float, deadline: float, last: str,
-                run_id: str | None = None) -> dict[str, Any] | None:
+    def _settle(
+        self,
+        name: str,
+        attempt: int,
+        window: float,
+        deadline: float,
+        last: str,
+        run_id: str | None = None,
+    ) -> dict[str, Any] | None:
         """Look up a job of unknown fate by name, at backoff intervals, until ``window`` s have passed
         (at least once). None: it does not exist; SubmissionLost: the lookups themselves failed.
         With ``run_id``, a job carrying another run's id never counts: another run's job is never adopted."""
@@ -313,14 +392,20 @@ class ViyaClient:
                 # unknown still: keep asking (Viya may be restarting); resubmitting blind could run it twice
                 failures += 1
                 if failures >= SETTLE_FAILURES or time.monotonic() >= deadline:
-                    raise SubmissionLost(f"submission of {name} unconfirmed ({last}) and lookup failed ({e})") from None
+                    raise SubmissionLost(
+                        f"submission of {name} unconfirmed ({last}) and lookup failed ({e})"
+                    ) from None
                 continue
             if run_id is not None:
                 # another run's job (its mark says so) is never adopted nor canceled; a job without the
                 # mark (a Viya that does not echo properties) is ours by name: the name holds the run token
                 foreign = [j for j in found if job_run_id(j) not in (None, run_id)]
                 if foreign:
-                    log.warning("job name %s is also used by %d job(s) of another run; left alone", name, len(foreign))
+                    log.warning(
+                        "job name %s is also used by %d job(s) of another run; left alone",
+                        name,
+                        len(foreign),
+                    )
                 found = [j for j in found if j not in foreign]
             if found:
                 return self._keep_one(name, found)
@@ -339,18 +424,36 @@ class ViyaClient:
             try:
                 self.cancel_job(str(extra.get("id")))
             except ViyaError as e:
-                log.warning("job %s exists %d times; canceling duplicate %s failed: %s", name, len(found),
-                            extra.get("id"), e)
+                log.warning(
+                    "job %s exists %d times; canceling duplicate %s failed: %s",
+                    name,
+                    len(found),
+                    extra.get("id"),
+                    e,
+                )
             else:
-                log.warning("job %s exists %d times (a slow creation raced a retry); canceled duplicate %s",
-                            name, len(found), extra.get("id"))
+                log.warning(
+                    "job %s exists %d times (a slow creation raced a retry); canceled duplicate %s",
+                    name,
+                    len(found),
+                    extra.get("id"),
+                )
         return ordered[0]
 
     def list_marked_jobs(self, states: Sequence[str] = ACTIVE_STATES) -> list[dict[str, Any]]:
         """Jobs in ``states`` that carry jes-runner's marks (the application and a run id), any run."""
-        flt = ("and(eq(submittedByApplication," + quote(APPLICATION, "'") + "),in(state,"
-               + ",".join(quote(s, "'") for s in states) + "))")
-        jobs = [j for page in self.iter_collection("/jobExecution/jobs", {"filter": flt}, limit=1000) for j in page]
+        flt = (
+            "and(eq(submittedByApplication,"
+            + quote(APPLICATION, "'")
+            + "),in(state,"
+            + ",".join(quote(s, "'") for s in states)
+            + "))"
+        )
+        jobs = [
+            j
+            for page in self.iter_collection("/jobExecution/jobs", {"filter": flt}, limit=1000)
+            for j in page
+        ]
         # the filter narrows; the marks decide (a server that ignores part of a filter must not widen this)
         return [j for j in jobs if job_run_id(j) and j.get("state") in states]
 
@@ -358,18 +461,24 @@ class ViyaClient:
         """Full job objects for many ids, ≤100 ids per list request."""
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), IDS_PER_LIST):
-            chunk = ids[i:i + IDS_PER_LIST]
+            chunk = ids[i : i + IDS_PER_LIST]
             flt = "in(id," + ",".join(quote(x) for x in chunk) + ")"
-            page = self.get_json("/jobExecution/jobs", {"filter": flt, "start": 0, "limit": len(chunk)})
+            page = self.get_json(
+                "/jobExecution/jobs", {"filter": flt, "start": 0, "limit": len(chunk)}
+            )
             out.extend(page.get("items") or [])
         return out
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        resp = self.request("GET", f"/jobExecution/jobs/{job_id}", accept=JOB, raise_for_status=False)
+        resp = self.request(
+            "GET", f"/jobExecution/jobs/{job_id}", accept=JOB, raise_for_status=False
+        )
         if resp.status_code == 404:
             return None
         if resp.status_code >= 400:
-            raise ViyaHTTPError(resp.status_code, "GET", "/jobExecution/jobs/{id}", _error_message(resp))
+            raise ViyaHTTPError(
+                resp.status_code, "GET", "/jobExecution/jobs/{id}", _error_message(resp)
+            )
         job: dict[str, Any] = resp.json()
         return job
 
@@ -378,35 +487,57 @@ class ViyaClient:
 
         The log is the file its ``log`` link or ``logLocation`` names
         (``/files/files/{id}``); its text is at ``.../content``."""
-        href = next((ln.get("href") for ln in job.get("links") or []
-                     if isinstance(ln, dict) and ln.get("rel") == "log"), None) or job.get("logLocation")
+        href = next(
+            (
+                ln.get("href")
+                for ln in job.get("links") or []
+                if isinstance(ln, dict) and ln.get("rel") == "log"
+            ),
+            None,
+        ) or job.get("logLocation")
         if not isinstance(href, str) or not href.startswith("/files/files/"):
             return None
         path = href if href.endswith("/content") else href.rstrip("/") + "/content"
-        resp = self.request("GET", path, accept="text/plain", raise_for_status=False,
-                            deadline=time.monotonic() + 15)
+        resp = self.request(
+            "GET", path, accept="text/plain", raise_for_status=False, deadline=time.monotonic() + 15
+        )
         if resp.status_code == 404:
             return None
         if resp.status_code >= 400:
-            raise ViyaHTTPError(resp.status_code, "GET", "/files/files/{id}/content", _error_message(resp))
+            raise ViyaHTTPError(
+                resp.status_code, "GET", "/files/files/{id}/content", _error_message(resp)
+            )
         data = resp.content[-max_bytes:]
         if len(resp.content) > max_bytes and b"\n" in data:
-            data = data[data.index(b"\n") + 1:]  # start at a whole line
+            data = data[data.index(b"\n") + 1 :]  # start at a whole line
         return data.decode("utf-8", "replace")
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask Viya to cancel; False when the job had already finished (405/409)."""
-        resp = self.request("PUT", f"/jobExecution/jobs/{job_id}/state", params={"value": "canceled"},
-                            accept="text/plain", raise_for_status=False)
+        resp = self.request(
+            "PUT",
+            f"/jobExecution/jobs/{job_id}/state",
+            params={"value": "canceled"},
+            accept="text/plain",
+            raise_for_status=False,
+        )
         if resp.status_code in (200, 202, 204):
             return True
         if resp.status_code in (404, 405, 409):
             return False
-        raise ViyaHTTPError(resp.status_code, "PUT", "/jobExecution/jobs/{id}/state", _error_message(resp))
+        raise ViyaHTTPError(
+            resp.status_code, "PUT", "/jobExecution/jobs/{id}/state", _error_message(resp)
+        )
 
     # -- workload orchestrator ---------------------------------------------------
 
-    def orchestrator_pages(self, limit: int = 500, *, deadline: float | None = None) -> Iterator[list[dict[str, Any]]]:
+    def orchestrator_pages(
+        self, limit: int = 500, *, deadline: float | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Newest first; the caller stops when items get older than it cares about."""
-        return self.iter_collection("/workloadOrchestrator/jobs", {"sortBy": "submitTime:descending"}, limit=limit,
-                                    deadline=deadline)
+        return self.iter_collection(
+            "/workloadOrchestrator/jobs",
+            {"sortBy": "submitTime:descending"},
+            limit=limit,
+            deadline=deadline,
+        )

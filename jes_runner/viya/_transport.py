@@ -65,7 +65,9 @@ class RequestsTransport:
     With ``verify=False`` one warning is logged per client, not one per request.
     """
 
-    def __init__(self, *, timeout: float = 30.0, verify: bool | str = True, pool_size: int = 16) -> None:
+    def __init__(
+        self, *, timeout: float = 30.0, verify: bool | str = True, pool_size: int = 16
+    ) -> None:
         self.timeout = timeout
         self.verify = verify
         self.session = requests.Session()
@@ -75,12 +77,16 @@ class RequestsTransport:
         if verify is False:
             # urllib3 would warn on every request; said once here instead (process-wide: a CLI run is one client)
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-            log.warning("TLS certificate verification is off (--no-verify-tls / JES_VERIFY_TLS=false): "
-                        "anyone on the path can read the credentials; use JES_CA_BUNDLE instead")
+            log.warning(
+                "TLS certificate verification is off (--no-verify-tls / JES_VERIFY_TLS=false): "
+                "anyone on the path can read the credentials; use JES_CA_BUNDLE instead"
+            )
 
     def __call__(self, request: requests.PreparedRequest) -> requests.Response:
         # merge_environment_settings honours HTTPS_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE like requests.get would
-        env: Mapping[str, Any] = self.session.merge_environment_settings(request.url, {}, None, self.verify, None)
+        env: Mapping[str, Any] = self.session.merge_environment_settings(
+            request.url, {}, None, self.verify, None
+        )
         with SocketDeadline(self.timeout) as deadline:
             try:
                 return self.session.send(
@@ -92,7 +98,9 @@ class RequestsTransport:
                 )
             except requests.RequestException as e:
                 if deadline.expired:
-                    raise requests.exceptions.Timeout(f"no complete answer within {self.timeout:g} s") from e
+                    raise requests.exceptions.Timeout(
+                        f"no complete answer within {self.timeout:g} s"
+                    ) from e
                 raise
 
     def close(self) -> None:

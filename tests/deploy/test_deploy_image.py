@@ -208,7 +208,11 @@ def test_container_runs_against_the_emulator(jes_image, podman_socket, pushgatew
     assert len(files) == 1, f"results dir: {sorted(p.name for p in results.iterdir())}"
     doc = json.loads(files[0].read_text())
     assert doc["status"] == "completed"
-    assert doc["metadata"]["labels"] == {"cluster": "container-test", "environment": "ci", "profile": "adhoc"}
+    assert doc["metadata"]["labels"] == {
+        "cluster": "container-test",
+        "environment": "ci",
+        "profile": "adhoc",
+    }
     assert [len(p["jobs"]) for p in doc["phases"]] == [6, 6]
     assert files[0].stat().st_uid == UID
     # the metrics arrived at the real Pushgateway on the host

@@ -38,8 +38,14 @@ def run_inprocess(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[
 
 
 def run_subprocess(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "jes_runner", *argv], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jes_runner", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 

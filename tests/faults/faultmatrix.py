@@ -73,13 +73,20 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}
 BASELINE_CONTEXT = "SAS Job Execution compute context"
 ASYNC_CONTEXT = "Autoscaling POC Context"
 PHASES = [
-    {"name": "window", "context": BASELINE_CONTEXT, "mode": "window", "concurrency": 8, "baseline": True},
+    {
+        "name": "window",
+        "context": BASELINE_CONTEXT,
+        "mode": "window",
+        "concurrency": 8,
+        "baseline": True,
+    },
     {"name": "all", "context": ASYNC_CONTEXT, "mode": "all"},
 ]
 STUCK_JOB = "cm_pooled"  # the first job of the shipped config
 
 
 # -- cases ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Ctx:
@@ -108,13 +115,19 @@ class Case:
     status: str | None = None  # expected results status
     trickle_push: bool = False  # JES_PUSHGATEWAY_URL is a server trickling one byte every 3 s
     url_credentials: bool = False  # planted user:password@ in the Viya and Pushgateway URLs
-    special: Callable[[Case, Path, str | None], Row] | None = None  # a case with its own shape (issue 11)
+    special: Callable[[Case, Path, str | None], Row] | None = (
+        None  # a case with its own shape (issue 11)
+    )
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = (
+            deep_merge(out[k], v)
+            if isinstance(v, dict) and isinstance(out.get(k), dict)
+            else copy.deepcopy(v)
+        )
     return out
 
 
@@ -130,6 +143,7 @@ def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 # drivers ---------------------------------------------------------------------------------------
+
 
 def _checkpoint_lines(out_dir: Path) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
@@ -185,7 +199,11 @@ def end_outage_after_first_phase(ctx: Ctx) -> None:
 def sigterm_mid_phase(ctx: Ctx) -> None:
     """SIGTERM once 10 jobs of the second (all-at-once) phase have finished: ~44 still in flight."""
     while not ctx.stop.wait(0.02):
-        done = [ln for ln in _checkpoint_lines(ctx.out_dir) if ln.get("type") == "job" and ln.get("phase") == "all"]
+        done = [
+            ln
+            for ln in _checkpoint_lines(ctx.out_dir)
+            if ln.get("type") == "job" and ln.get("phase") == "all"
+        ]
         if len(done) >= 10:
             ctx.proc.send_signal(signal.SIGTERM)
             ctx.log.append(f"SIGTERM after {len(done)} jobs of phase 'all'")
@@ -194,12 +212,17 @@ def sigterm_mid_phase(ctx: Ctx) -> None:
 
 # per-case checks (problems as strings) --------------------------------------------------------
 
+
 def _logs_have(o: Outcome, needle: str) -> list[str]:
     return [] if needle in o.stderr else [f"the log (stderr) lacks {needle!r}"]
 
 
 def check_no_lost_poll(o: Outcome) -> list[str]:
-    problems = [f"log: {ln}" for ln in o.stderr.splitlines() if "polling failed" in ln or "refused the access" in ln]
+    problems = [
+        f"log: {ln}"
+        for ln in o.stderr.splitlines()
+        if "polling failed" in ln or "refused the access" in ln
+    ]
     by_kind = ((o.results or {}).get("metadata") or {}).get("viya_requests", {}).get("by_kind", {})
     tokens = by_kind.get("POST /SASLogon/oauth", 0)
     if tokens < 3:
@@ -214,15 +237,20 @@ def check_outage_phase(o: Outcome) -> list[str]:
     first, second = phases
     problems = []
     if sorted(first["unmatched_jobs"]) != sorted(j["unique_job_name"] for j in first["jobs"]):
-        problems.append(f"phase 1: {len(first['unmatched_jobs'])} unmatched, expected all {len(first['jobs'])}")
+        problems.append(
+            f"phase 1: {len(first['unmatched_jobs'])} unmatched, expected all {len(first['jobs'])}"
+        )
     if second["unmatched_jobs"]:
         problems.append(f"phase 2 (after the outage): {len(second['unmatched_jobs'])} unmatched")
     return problems + _logs_have(o, "not found in the Workload Orchestrator")
 
 
 def check_all_matched(o: Outcome) -> list[str]:
-    return [f"phase {p['name']}: {len(p['unmatched_jobs'])} unmatched" for p in (o.results or {}).get("phases", [])
-            if p["unmatched_jobs"]]
+    return [
+        f"phase {p['name']}: {len(p['unmatched_jobs'])} unmatched"
+        for p in (o.results or {}).get("phases", [])
+        if p["unmatched_jobs"]
+    ]
 
 
 def check_throttled(o: Outcome) -> list[str]:
@@ -245,7 +273,9 @@ def check_rode_out(o: Outcome) -> list[str]:
 def check_lag_waited_for(o: Outcome) -> list[str]:
     """Nothing is visible when a phase ends (3 s lag, ~2.5 s phases): correlation must retry, then match all."""
     scans = o.truth["requests"].get("GET /workloadOrchestrator/jobs", 0)
-    return check_all_matched(o) + ([] if scans >= 2 * len(PHASES) else [f"only {scans} orchestrator listings"])
+    return check_all_matched(o) + (
+        [] if scans >= 2 * len(PHASES) else [f"only {scans} orchestrator listings"]
+    )
 
 
 def check_stuck(o: Outcome) -> list[str]:
@@ -287,7 +317,11 @@ def check_results_volume(o: Outcome) -> list[str]:
 
 
 def check_push_failed(o: Outcome) -> list[str]:
-    lines = [ln for ln in (o.stdout + o.stderr).splitlines() if "ushgateway" in ln and ("fail" in ln or "error" in ln)]
+    lines = [
+        ln
+        for ln in (o.stdout + o.stderr).splitlines()
+        if "ushgateway" in ln and ("fail" in ln or "error" in ln)
+    ]
     return [] if lines else ["no line says the Pushgateway push failed"]
 
 
@@ -295,7 +329,11 @@ def check_duplicate_guard(o: Outcome) -> list[str]:
     # every POST timed out: each job needed a lookup, and none was posted twice
     posts = o.truth["requests"].get("POST /jobExecution/jobs", 0)
     lookups = o.truth["requests"].get("GET /jobExecution/jobs", 0)
-    return [] if posts == 2 * JOBS and lookups >= 2 * JOBS else [f"{posts} POSTs / {lookups} GETs for {2 * JOBS} jobs"]
+    return (
+        []
+        if posts == 2 * JOBS and lookups >= 2 * JOBS
+        else [f"{posts} POSTs / {lookups} GETs for {2 * JOBS} jobs"]
+    )
 
 
 FIVE_XX = {"endpoint": "*", "error_rate": 0.05, "error_statuses": [500, 503]}
@@ -306,48 +344,129 @@ SHORT_TOKEN = {"auth": {"access_token_lifetime_s": 0.8}}
 CASES: list[Case] = [
     Case("none", "no fault (reference)", 0, check=check_all_matched),
     Case("5xx", "5 % HTTP 500/503", 0, _rules(FIVE_XX), injected=("error",)),
-    Case("429", "429 bursts + Retry-After: 1", 0, driver=burst_429, injected=("throttle",), check=check_throttled,
-         # 2 retries 10 ms apart fit inside a 1.5 s burst: only honouring Retry-After gets through
-         env={"JES_MAX_RETRIES": "2", "JES_RETRY_BACKOFF_S": "0.01"}),
+    Case(
+        "429",
+        "429 bursts + Retry-After: 1",
+        0,
+        driver=burst_429,
+        injected=("throttle",),
+        check=check_throttled,
+        # 2 retries 10 ms apart fit inside a 1.5 s burst: only honouring Retry-After gets through
+        env={"JES_MAX_RETRIES": "2", "JES_RETRY_BACKOFF_S": "0.01"},
+    ),
     Case("resets", "3 % connection resets", 0, _rules(RESETS), injected=("reset",)),
     Case("lost-replies", "15 % lost POST replies", 0, _rules(LOST_REPLIES), injected=("drop",)),
-    Case("post-timeout", "every POST reply late (timeout)", 0,
-         # the client gives up after 0.2 s; the server creates the job 50 ms later
-         _rules({"endpoint": "POST /jobExecution/jobs", "latency_ms": 250}),
-         env={"JES_REQUEST_TIMEOUT_S": "0.2"}, check=check_duplicate_guard),
-    Case("viya-down", "Viya API 503 for 3 s, twice", 0, driver=viya_down, injected=("error",),
-         check=check_rode_out),
-    Case("latency", "2 s latency (x1/40: 50 ms)", 0, _rules({"endpoint": "*", "latency_ms": LATENCY_MS})),
+    Case(
+        "post-timeout",
+        "every POST reply late (timeout)",
+        0,
+        # the client gives up after 0.2 s; the server creates the job 50 ms later
+        _rules({"endpoint": "POST /jobExecution/jobs", "latency_ms": 250}),
+        env={"JES_REQUEST_TIMEOUT_S": "0.2"},
+        check=check_duplicate_guard,
+    ),
+    Case(
+        "viya-down",
+        "Viya API 503 for 3 s, twice",
+        0,
+        driver=viya_down,
+        injected=("error",),
+        check=check_rode_out,
+    ),
+    Case(
+        "latency",
+        "2 s latency (x1/40: 50 ms)",
+        0,
+        _rules({"endpoint": "*", "latency_ms": LATENCY_MS}),
+    ),
     Case("short-token", "token lifetime 0.8 s < phase", 0, SHORT_TOKEN, check=check_no_lost_poll),
-    Case("lag", "orchestrator registration lag 30 s", 0, {"registration_lag_s": 30}, check=check_all_matched),
-    Case("lag-long", "orchestrator registration lag 1500 s (> a phase)", 0, {"registration_lag_s": 1500},
-         check=check_lag_waited_for),
-    Case("outage", "orchestrator 503 for a whole phase", 0,
-         {"faults": {"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}}},
-         env={"JES_CORRELATION_DEADLINE_S": "1"}, driver=end_outage_after_first_phase,
-         injected=("outage",), check=check_outage_phase),
-    Case("stuck", "job stuck past its timeout", 3, {"jobs": {STUCK_JOB: {"elapsed_s": 1e6}}},
-         args=["--job-timeout", "4"], check=check_stuck, status="completed_with_failures"),
-    Case("pushgateway-down", "Pushgateway down (closed port)", 4, pushgateway=False, check=check_push_failed),
-    Case("sigterm", "SIGTERM mid-phase", 143, driver=sigterm_mid_phase, check=check_aborted, status="aborted"),
-    Case("disk-full", "results volume full (64 KiB tmpfs)", 5, volume="full", check=check_results_volume),
+    Case(
+        "lag",
+        "orchestrator registration lag 30 s",
+        0,
+        {"registration_lag_s": 30},
+        check=check_all_matched,
+    ),
+    Case(
+        "lag-long",
+        "orchestrator registration lag 1500 s (> a phase)",
+        0,
+        {"registration_lag_s": 1500},
+        check=check_lag_waited_for,
+    ),
+    Case(
+        "outage",
+        "orchestrator 503 for a whole phase",
+        0,
+        {"faults": {"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}}},
+        env={"JES_CORRELATION_DEADLINE_S": "1"},
+        driver=end_outage_after_first_phase,
+        injected=("outage",),
+        check=check_outage_phase,
+    ),
+    Case(
+        "stuck",
+        "job stuck past its timeout",
+        3,
+        {"jobs": {STUCK_JOB: {"elapsed_s": 1e6}}},
+        args=["--job-timeout", "4"],
+        check=check_stuck,
+        status="completed_with_failures",
+    ),
+    Case(
+        "pushgateway-down",
+        "Pushgateway down (closed port)",
+        4,
+        pushgateway=False,
+        check=check_push_failed,
+    ),
+    Case(
+        "sigterm",
+        "SIGTERM mid-phase",
+        143,
+        driver=sigterm_mid_phase,
+        check=check_aborted,
+        status="aborted",
+    ),
+    Case(
+        "disk-full",
+        "results volume full (64 KiB tmpfs)",
+        5,
+        volume="full",
+        check=check_results_volume,
+    ),
     Case("read-only", "results volume read-only", 5, volume="readonly", check=check_results_volume),
-    Case("5xx+lost", "5 % 5xx + 15 % lost POST replies", 0, _rules(FIVE_XX, LOST_REPLIES),
-         injected=("error", "drop")),
-    Case("resets+token", "3 % resets + 0.8 s token", 0, _merge(_rules(RESETS), SHORT_TOKEN),
-         injected=("reset",), check=check_no_lost_poll),
+    Case(
+        "5xx+lost",
+        "5 % 5xx + 15 % lost POST replies",
+        0,
+        _rules(FIVE_XX, LOST_REPLIES),
+        injected=("error", "drop"),
+    ),
+    Case(
+        "resets+token",
+        "3 % resets + 0.8 s token",
+        0,
+        _merge(_rules(RESETS), SHORT_TOKEN),
+        injected=("reset",),
+        check=check_no_lost_poll,
+    ),
 ]
 CASE_IDS = [c.id for c in CASES]
 
 
 # -- running one case ------------------------------------------------------------------------------
 
+
 def make_scenario(overrides: dict[str, Any]) -> Any:
     from jes_runner.emulator import default_scenario
     from jes_runner.emulator.scenario import parse_scenario
 
     base = default_scenario().model_dump(mode="json")
-    secret_client = {"auth": {"clients": {CLIENT_ID: {"secret": CLIENT_SECRET}}}, "speed_factor": SPEED}
+    secret_client = {
+        "auth": {"clients": {CLIENT_ID: {"secret": CLIENT_SECRET}}},
+        "speed_factor": SPEED,
+    }
     return parse_scenario(deep_merge(deep_merge(base, secret_client), overrides), "<fault-matrix>")
 
 
@@ -357,10 +476,14 @@ def obtain_tokens(url: str) -> tuple[str, str]:
     from urllib.parse import urlencode
 
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    req = urllib.request.Request(url + "/SASLogon/oauth/token", method="POST",
-                                 data=urlencode({"grant_type": "password", "username": USERNAME,
-                                                 "password": PASSWORD}).encode(),
-                                 headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+    req = urllib.request.Request(
+        url + "/SASLogon/oauth/token",
+        method="POST",
+        data=urlencode(
+            {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+        ).encode(),
+        headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         body = json.loads(resp.read())
     return body["access_token"], body["refresh_token"]
@@ -396,8 +519,13 @@ def results_volume(path: Path, kind: str | None) -> Iterator[Callable[[], None] 
         yield None
         return
     opts = "size=64k" + (",ro" if kind == "readonly" else "")
-    mounted = shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True).returncode == 0
+    mounted = (
+        shutil.which("mount") is not None
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         if mounted:
             yield None
@@ -405,9 +533,11 @@ def results_volume(path: Path, kind: str | None) -> Iterator[Callable[[], None] 
             path.chmod(0o555)
             yield None
         else:
+
             def limit() -> None:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
             yield limit
     finally:
         if mounted:
@@ -439,22 +569,32 @@ def closed_port() -> int:
 PG_URL_SECRET = "pgu-Qd4Lm9-matrix-only-77c2"  # planted as the password in the Pushgateway URL
 
 
-def runner_env(case: Case, workdir: Path, out_dir: Path, pg: str | None, access: str, refresh: str) -> dict[str, str]:
+def runner_env(
+    case: Case, workdir: Path, out_dir: Path, pg: str | None, access: str, refresh: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
-    env.update({
-        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        "JES_USERNAME": USERNAME, "JES_PASSWORD": PASSWORD,
-        "JES_CLIENT_ID": CLIENT_ID, "JES_CLIENT_SECRET": CLIENT_SECRET,
-        "JES_ACCESS_TOKEN": access, "JES_REFRESH_TOKEN": refresh,
-        "JES_SECRETS_DIR": str(workdir / "no-secrets-dir"),
-        "JES_OUTPUT_DIR": str(out_dir),
-        "JES_PHASES": json.dumps(PHASES),
-        "JES_RETRY_BACKOFF_S": "0.02",
-        "JES_CORRELATION_DEADLINE_S": "15",
-        "JES_CLUSTER": "fault-matrix", "JES_ENVIRONMENT": case.id,
-        "JES_PUSHGATEWAY_TOKEN": PUSHGATEWAY_TOKEN,
-        "JES_PUSHGATEWAY_RETRIES": "1", "JES_PUSHGATEWAY_BACKOFF_S": "0.05", "JES_PUSHGATEWAY_TIMEOUT_S": "3",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            "JES_USERNAME": USERNAME,
+            "JES_PASSWORD": PASSWORD,
+            "JES_CLIENT_ID": CLIENT_ID,
+            "JES_CLIENT_SECRET": CLIENT_SECRET,
+            "JES_ACCESS_TOKEN": access,
+            "JES_REFRESH_TOKEN": refresh,
+            "JES_SECRETS_DIR": str(workdir / "no-secrets-dir"),
+            "JES_OUTPUT_DIR": str(out_dir),
+            "JES_PHASES": json.dumps(PHASES),
+            "JES_RETRY_BACKOFF_S": "0.02",
+            "JES_CORRELATION_DEADLINE_S": "15",
+            "JES_CLUSTER": "fault-matrix",
+            "JES_ENVIRONMENT": case.id,
+            "JES_PUSHGATEWAY_TOKEN": PUSHGATEWAY_TOKEN,
+            "JES_PUSHGATEWAY_RETRIES": "1",
+            "JES_PUSHGATEWAY_BACKOFF_S": "0.05",
+            "JES_PUSHGATEWAY_TIMEOUT_S": "3",
+        }
+    )
     if pg:
         env["JES_PUSHGATEWAY_URL"] = pg
     env.update(case.env)
@@ -466,26 +606,37 @@ def with_credentials(url: str, user: str, password: str) -> str:
     return f"{scheme}://{user}:{password}@{rest}"
 
 
-def collect_artifacts(out_dir: Path, texts: dict[str, str], pushgateway_url: str | None) -> dict[str, str]:
+def collect_artifacts(
+    out_dir: Path, texts: dict[str, str], pushgateway_url: str | None
+) -> dict[str, str]:
     """Every text the run left (output, files, the pushed metrics): scanned for planted secrets."""
     artifacts = dict(texts)
     for f in sorted(out_dir.rglob("*")) if out_dir.exists() else []:
         if f.is_file():
             with contextlib.suppress(OSError):
                 data = f.read_bytes()
-                artifacts[f"file {f.name}"] = data.decode("utf-8", "replace") if b"\0" not in data else ""
+                artifacts[f"file {f.name}"] = (
+                    data.decode("utf-8", "replace") if b"\0" not in data else ""
+                )
     with contextlib.suppress(OSError):
         artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
     return artifacts
 
 
-def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: float = 150.0) -> Outcome:
+def run_case(
+    case: Case, workdir: Path, pushgateway_url: str | None, timeout: float = 150.0
+) -> Outcome:
     from jes_runner.emulator import Emulator
 
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir = workdir / "results"
-    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu, \
-            results_volume(out_dir, case.volume) as preexec, contextlib.ExitStack() as stack:
+    with (
+        Emulator(
+            scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD
+        ) as emu,
+        results_volume(out_dir, case.volume) as preexec,
+        contextlib.ExitStack() as stack,
+    ):
         access, refresh = obtain_tokens(emu.url)
         secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
         pg = pushgateway_url if case.pushgateway else f"http://127.0.0.1:{closed_port()}"
@@ -503,10 +654,19 @@ def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: fl
         env = runner_env(case, workdir, out_dir, pg, access, refresh)
         argv = [sys.executable, "-m", "jes_runner", "run", "--viya-url", viya_url, *case.args]
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=preexec)
+        proc = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=preexec,
+        )
         ctx = Ctx(emu, out_dir, proc, threading.Event())
-        driver = threading.Thread(target=case.driver, args=(ctx,), daemon=True) if case.driver else None
+        driver = (
+            threading.Thread(target=case.driver, args=(ctx,), daemon=True) if case.driver else None
+        )
         if driver:
             driver.start()
         try:
@@ -527,14 +687,32 @@ def run_case(case: Case, workdir: Path, pushgateway_url: str | None, timeout: fl
         results, source, mtime = None, None, None
         files = sorted(out_dir.glob("pooled_jobs_comparison_*.json"))
         if files:
-            results, source, mtime = json.loads(files[-1].read_text()), "file", files[-1].stat().st_mtime
+            results, source, mtime = (
+                json.loads(files[-1].read_text()),
+                "file",
+                files[-1].stat().st_mtime,
+            )
         else:
             for ln in stdout.splitlines():
                 if ln.startswith('{"schema_version"'):
                     results, source = json.loads(ln), "stdout"
         checkpoint = "".join(v for k, v in artifacts.items() if k.endswith(".checkpoint.jsonl"))
-    return Outcome(case, proc.returncode, stdout, stderr, elapsed, results, source, checkpoint, truth,
-                   artifacts, secrets, ctx.log, ended_wall, mtime)
+    return Outcome(
+        case,
+        proc.returncode,
+        stdout,
+        stderr,
+        elapsed,
+        results,
+        source,
+        checkpoint,
+        truth,
+        artifacts,
+        secrets,
+        ctx.log,
+        ended_wall,
+        mtime,
+    )
 
 
 def run_and_judge(case: Case, workdir: Path, pushgateway_url: str | None) -> tuple[Row, str]:
@@ -543,12 +721,15 @@ def run_and_judge(case: Case, workdir: Path, pushgateway_url: str | None) -> tup
         row = case.special(case, workdir, pushgateway_url)
         return row, ""
     outcome = run_case(case, workdir, pushgateway_url)
-    detail = (f"\n--- driver: {outcome.driver_log}\n--- stdout (tail) ---\n{outcome.stdout[-4000:]}"
-              f"\n--- stderr ---\n{outcome.stderr[-2000:]}")
+    detail = (
+        f"\n--- driver: {outcome.driver_log}\n--- stdout (tail) ---\n{outcome.stdout[-4000:]}"
+        f"\n--- stderr ---\n{outcome.stderr[-2000:]}"
+    )
     return judge(outcome), detail
 
 
 # -- judging ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Row:
@@ -574,9 +755,13 @@ def judge(o: Outcome) -> Row:
         problems.append(f"exit code {o.exit_code}, expected {case.exit_code}")
     if "Traceback" in o.stderr or "Traceback" in o.stdout:
         problems.append("a traceback was printed")
-    errors = non_log_lines(o.stderr)  # log lines are on stderr; besides them, at most the one error line
+    errors = non_log_lines(
+        o.stderr
+    )  # log lines are on stderr; besides them, at most the one error line
     if len(errors) > 1:
-        problems.append(f"stderr has {len(errors)} lines besides log lines, expected at most one: {errors[:3]}")
+        problems.append(
+            f"stderr has {len(errors)} lines besides log lines, expected at most one: {errors[:3]}"
+        )
     if errors and o.stderr.strip().splitlines()[-1] != errors[-1]:
         problems.append("the error line is not the last line on stderr")
     recs: list[dict[str, Any]] = []
@@ -604,20 +789,26 @@ def judge(o: Outcome) -> Row:
         if len(res["phases"]) < len(PHASES):
             problems.append(f"{len(res['phases'])} phases in the results")
     ids = {j["job_instance_id"] for j in recs if j.get("job_instance_id")}
-    orphaned = [t for t in truth_jobs if t["id"] not in ids or t["jes_state"] in ("pending", "running")]
+    orphaned = [
+        t for t in truth_jobs if t["id"] not in ids or t["jes_state"] in ("pending", "running")
+    ]
     errors_s: list[float] = []
     for j in recs:
         t = by_id.get(j.get("job_instance_id"))
         if t is None:
             if j["status"] != "submit_failed":
-                problems.append(f"{j['unique_job_name']}: id {j.get('job_instance_id')} unknown to the server")
+                problems.append(
+                    f"{j['unique_job_name']}: id {j.get('job_instance_id')} unknown to the server"
+                )
             continue
         if t["name"] != j["unique_job_name"]:
             problems.append(f"{j['unique_job_name']} points at server job {t['name']}")
         if j["timing_source"] == "server" and t["jes_end_epoch"] is not None:
             errors_s.append(abs(j["duration"] - (t["jes_end_epoch"] - t["submit_epoch"])))
         if j["status"] in ("completed", "failed", "canceled") and t["jes_state"] != j["status"]:
-            problems.append(f"{j['unique_job_name']}: recorded {j['status']}, server says {t['jes_state']}")
+            problems.append(
+                f"{j['unique_job_name']}: recorded {j['status']}, server says {t['jes_state']}"
+            )
     max_err = max(errors_s) if errors_s else None
     if lost_names:
         problems.append(f"lost: {sorted(lost_names)[:5]}")
@@ -642,8 +833,18 @@ def judge(o: Outcome) -> Row:
             problems.append("the run's metrics are not on the Pushgateway")
     if case.check:
         problems += case.check(o)
-    return Row(case.fault, len(recs), len(lost_names), duplicated, len(orphaned), max_err, o.exit_code,
-               case.exit_code, o.elapsed, problems)
+    return Row(
+        case.fault,
+        len(recs),
+        len(lost_names),
+        duplicated,
+        len(orphaned),
+        max_err,
+        o.exit_code,
+        case.exit_code,
+        o.elapsed,
+        problems,
+    )
 
 
 def find_leaks(artifacts: dict[str, str], secrets: list[str]) -> list[str]:
@@ -660,15 +861,26 @@ def find_leaks(artifacts: dict[str, str], secrets: list[str]) -> list[str]:
 
 def table(rows: list[Row]) -> str:
     head = ["fault", "jobs", "lost", "duplicated", "orphaned", "max timing error", "exit code"]
-    body = [[r.fault, str(r.jobs), str(r.lost), str(r.duplicated), str(r.orphaned),
-             "-" if r.max_timing_error is None else f"{r.max_timing_error:.3f} s",
-             (r.exit_label or str(r.exit_code))
-             + ("" if r.exit_code == r.expected_exit else f" (expected {r.expected_exit})")]
-            for r in rows]
+    body = [
+        [
+            r.fault,
+            str(r.jobs),
+            str(r.lost),
+            str(r.duplicated),
+            str(r.orphaned),
+            "-" if r.max_timing_error is None else f"{r.max_timing_error:.3f} s",
+            (r.exit_label or str(r.exit_code))
+            + ("" if r.exit_code == r.expected_exit else f" (expected {r.expected_exit})"),
+        ]
+        for r in rows
+    ]
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
 
@@ -691,10 +903,18 @@ raise SystemExit(main())
 """
 
 
-def _spawn(argv: list[str], workdir: Path, env: dict[str, str], epoch: int | None = None) -> subprocess.Popen[str]:
+def _spawn(
+    argv: list[str], workdir: Path, env: dict[str, str], epoch: int | None = None
+) -> subprocess.Popen[str]:
     head = ["-m", "jes_runner"] if epoch is None else ["-c", PINNED_EPOCH.format(epoch=epoch)]
-    return subprocess.Popen([sys.executable, *head, *argv], cwd=workdir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, *head, *argv],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float = 150.0) -> tuple[str, str]:
@@ -706,12 +926,23 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 150.0) -> tuple[str, s
         return out, err + f"\n[fault matrix: killed after {timeout} s]"
 
 
-def _row(case: Case, rows: list[Row], exit_codes: list[int], seconds: float, problems: list[str]) -> Row:
+def _row(
+    case: Case, rows: list[Row], exit_codes: list[int], seconds: float, problems: list[str]
+) -> Row:
     """One table row from several runs' rows (their sums) plus the case's own problems."""
     errs = [r.max_timing_error for r in rows if r.max_timing_error is not None]
-    row = Row(case.fault, sum(r.jobs for r in rows), sum(r.lost for r in rows), sum(r.duplicated for r in rows),
-              sum(r.orphaned for r in rows), max(errs) if errs else None, max(exit_codes, default=0),
-              case.exit_code, seconds, [p for r in rows for p in r.problems] + problems)
+    row = Row(
+        case.fault,
+        sum(r.jobs for r in rows),
+        sum(r.lost for r in rows),
+        sum(r.duplicated for r in rows),
+        sum(r.orphaned for r in rows),
+        max(errs) if errs else None,
+        max(exit_codes, default=0),
+        case.exit_code,
+        seconds,
+        [p for r in rows for p in r.problems] + problems,
+    )
     row.exit_label = "/".join(str(c) for c in exit_codes)
     return row
 
@@ -729,13 +960,18 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir = workdir / "results"
     problems: list[str] = []
-    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu:
+    with Emulator(
+        scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD
+    ) as emu:
         access, refresh = obtain_tokens(emu.url)
         secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
         env = runner_env(case, workdir, out_dir, pushgateway_url, access, refresh)
         t0 = time.monotonic()
         epoch = int(time.time())
-        procs = [_spawn(["run", "--viya-url", emu.url, *case.args], workdir, env, epoch) for _ in range(2)]
+        procs = [
+            _spawn(["run", "--viya-url", emu.url, *case.args], workdir, env, epoch)
+            for _ in range(2)
+        ]
         outputs = [_finish(p) for p in procs]
         elapsed = time.monotonic() - t0
         truth = emu.ground_truth()
@@ -743,39 +979,81 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     docs = [json.loads(f.read_text()) for f in files]
     if len(docs) != 2 or len({d["run_id"] for d in docs}) != 2:
         problems.append(f"{len(files)} results file(s) for 2 runs: {[f.name for f in files]}")
-    epochs = {m.group(1) for d in docs for p in d["phases"] for j in p["jobs"]
-              if (m := re.search(r"_(\d{9,})(?:_[0-9a-f]+)?$", j["unique_job_name"]))}
+    epochs = {
+        m.group(1)
+        for d in docs
+        for p in d["phases"]
+        for j in p["jobs"]
+        if (m := re.search(r"_(\d{9,})(?:_[0-9a-f]+)?$", j["unique_job_name"]))
+    }
     if len(epochs) != 1:
-        problems.append(f"the runs' names do not share one second (epochs {sorted(epochs)}): the case proves nothing")
+        problems.append(
+            f"the runs' names do not share one second (epochs {sorted(epochs)}): the case proves nothing"
+        )
     rows = []
     for doc in docs:
         token = doc["run_id"].replace("-", "")[:6]
         mine = next((i for i, (out, _) in enumerate(outputs) if doc["run_id"] in out), 0)
-        outcome = Outcome(case, procs[mine].returncode, outputs[mine][0], outputs[mine][1], elapsed, doc, "file",
-                          "", _own_truth(truth, token), {}, secrets, [])
+        outcome = Outcome(
+            case,
+            procs[mine].returncode,
+            outputs[mine][0],
+            outputs[mine][1],
+            elapsed,
+            doc,
+            "file",
+            "",
+            _own_truth(truth, token),
+            {},
+            secrets,
+            [],
+        )
         outcome.artifacts["pushgateway /metrics"] = pushgateway_metrics(pushgateway_url)
         rows.append(judge(outcome))
-    ids = [{j["job_instance_id"] for p in d["phases"] for j in p["jobs"] if j.get("job_instance_id")} for d in docs]
+    ids = [
+        {j["job_instance_id"] for p in d["phases"] for j in p["jobs"] if j.get("job_instance_id")}
+        for d in docs
+    ]
     if len(ids) == 2 and ids[0] & ids[1]:
         problems.append(f"{len(ids[0] & ids[1])} job id(s) in both results files")
     canceled = [t["name"] for t in truth["jobs"] if t["jes_state"] == "canceled"]
-    if canceled:  # no fault here makes a run cancel anything: every cancel hit a job it must not touch
+    if (
+        canceled
+    ):  # no fault here makes a run cancel anything: every cancel hit a job it must not touch
         problems.append(f"{len(canceled)} job(s) canceled: {canceled[:3]}")
     by_id = {t["id"]: t for t in truth["jobs"]}
-    foreign = [j["unique_job_name"] for d in docs for p in d["phases"] for j in p["jobs"]
-               if (o := j["metrics"]["orchestrator_data"]) and o.get("orchestrator_job_id")
-               != by_id.get(j.get("job_instance_id"), {}).get("orchestrator_id")]
+    foreign = [
+        j["unique_job_name"]
+        for d in docs
+        for p in d["phases"]
+        for j in p["jobs"]
+        if (o := j["metrics"]["orchestrator_data"])
+        and o.get("orchestrator_job_id")
+        != by_id.get(j.get("job_instance_id"), {}).get("orchestrator_id")
+    ]
     if foreign:
-        problems.append(f"{len(foreign)} orchestrator record(s) attached to another job: {foreign[:3]}")
+        problems.append(
+            f"{len(foreign)} orchestrator record(s) attached to another job: {foreign[:3]}"
+        )
     drops = Counter(f["kind"] for f in truth["faults_injected"])["drop"]
     if drops < 20:
         problems.append(f"only {drops} POST replies were lost")
-    problems += find_leaks(collect_artifacts(out_dir, {"stdout": "".join(o for o, _ in outputs),
-                                                       "stderr": "".join(e for _, e in outputs)}, None), secrets)
+    problems += find_leaks(
+        collect_artifacts(
+            out_dir,
+            {"stdout": "".join(o for o, _ in outputs), "stderr": "".join(e for _, e in outputs)},
+            None,
+        ),
+        secrets,
+    )
     return _row(case, rows, [p.returncode for p in procs], elapsed, problems)
 
 
-STUCK_AT_KILL = ["ta_pooled", "te_pooled", "ts_pooled"]  # last jobs of the config: in flight when killed
+STUCK_AT_KILL = [
+    "ta_pooled",
+    "te_pooled",
+    "ts_pooled",
+]  # last jobs of the config: in flight when killed
 
 
 def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
@@ -790,15 +1068,25 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
     out_dir = workdir / "results"
     problems: list[str] = []
     dead_timeout = 3.0
-    with Emulator(scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD) as emu:
+    with Emulator(
+        scenario=make_scenario(case.scenario), port=0, username=USERNAME, password=PASSWORD
+    ) as emu:
         access, refresh = obtain_tokens(emu.url)
         secrets = [PASSWORD, CLIENT_SECRET, PUSHGATEWAY_TOKEN, access, refresh]
         env = runner_env(case, workdir, out_dir, pushgateway_url, access, refresh)
         t0 = time.monotonic()
-        dead = _spawn(["run", "--viya-url", emu.url, "--job-timeout", str(dead_timeout)], workdir, env)
-        while dead.poll() is None and time.monotonic() - t0 < 60:  # kill once the long jobs are running
-            running = [t for t in emu.ground_truth()["jobs"] if t["jes_state"] == "running"
-                       and t["name"].split("_")[0] + "_pooled" in STUCK_AT_KILL]
+        dead = _spawn(
+            ["run", "--viya-url", emu.url, "--job-timeout", str(dead_timeout)], workdir, env
+        )
+        while (
+            dead.poll() is None and time.monotonic() - t0 < 60
+        ):  # kill once the long jobs are running
+            running = [
+                t
+                for t in emu.ground_truth()["jobs"]
+                if t["jes_state"] == "running"
+                and t["name"].split("_")[0] + "_pooled" in STUCK_AT_KILL
+            ]
             if len(running) == len(STUCK_AT_KILL):
                 break
             time.sleep(0.05)
@@ -808,7 +1096,15 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         left = [t for t in emu.ground_truth()["jobs"] if t["jes_state"] in ("pending", "running")]
         if len(left) < len(STUCK_AT_KILL):
             problems.append(f"only {len(left)} job(s) left in Viya by the killed run")
-        quick = ["run", "--viya-url", emu.url, "--limit-jobs", "3", "--sequential-only", "--no-report"]
+        quick = [
+            "run",
+            "--viya-url",
+            emu.url,
+            "--limit-jobs",
+            "3",
+            "--sequential-only",
+            "--no-report",
+        ]
         first_out, first_err = _finish(_spawn([*quick, "--cancel-orphans"], workdir, env))
         after_first = {t["id"]: t["jes_state"] for t in emu.ground_truth()["jobs"]}
         if any(after_first[t["id"]] == "canceled" for t in left):
@@ -822,23 +1118,48 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         truth = emu.ground_truth()
         states = {t["id"]: t["jes_state"] for t in truth["jobs"]}
         if "the run is gone -- canceled" not in second_err:
-            problems.append("the restart with --cancel-orphans did not say it canceled the dead run's jobs")
+            problems.append(
+                "the restart with --cancel-orphans did not say it canceled the dead run's jobs"
+            )
         still = [t["name"] for t in left if states[t["id"]] in ("pending", "running")]
         orphaned = len(still)
         if still:
             problems.append(f"{len(still)} orphan(s) still pending/running: {still[:3]}")
-        checkpoints = [c for c in out_dir.glob("*.checkpoint.jsonl") if c.read_text().count('"type":"job"') > 10]
+        checkpoints = [
+            c
+            for c in out_dir.glob("*.checkpoint.jsonl")
+            if c.read_text().count('"type":"job"') > 10
+        ]
         if len(checkpoints) != 1:
             problems.append(f"{len(checkpoints)} checkpoint(s) of the killed run")
-            return _row(case, [], [dead.returncode, second.returncode], time.monotonic() - t0, problems)
-        rec = subprocess.run([sys.executable, "-m", "jes_runner", "recover", str(checkpoints[0]), "--viya-url",
-                              emu.url, "--output-dir", str(workdir / "recovered")], cwd=workdir, env=env,
-                             capture_output=True, text=True, timeout=120)
+            return _row(
+                case, [], [dead.returncode, second.returncode], time.monotonic() - t0, problems
+            )
+        rec = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jes_runner",
+                "recover",
+                str(checkpoints[0]),
+                "--viya-url",
+                emu.url,
+                "--output-dir",
+                str(workdir / "recovered"),
+            ],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     seconds = time.monotonic() - t0
     recovered = sorted((workdir / "recovered").glob("pooled_jobs_comparison_*.json"))
     if rec.returncode != 0 or not recovered:
         problems.append(f"recover exit {rec.returncode}: {rec.stderr.strip()[-300:]}")
-        return _row(case, [], [dead.returncode, second.returncode, rec.returncode], seconds, problems)
+        return _row(
+            case, [], [dead.returncode, second.returncode, rec.returncode], seconds, problems
+        )
     doc = json.loads(recovered[0].read_text())
     errors = validate_results(doc)
     if errors:
@@ -847,41 +1168,88 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         problems.append(f"recovered status {doc['status']}")
     token = doc["run_id"].replace("-", "")[:6]
     recs = [j for p in doc["phases"] for j in p["jobs"]]
-    finished = [t for t in _own_truth(truth, token)["jobs"] if t["jes_end_epoch"] is not None
-                and t["name"].split("_")[0] + "_pooled" not in STUCK_AT_KILL]
+    finished = [
+        t
+        for t in _own_truth(truth, token)["jobs"]
+        if t["jes_end_epoch"] is not None
+        and t["name"].split("_")[0] + "_pooled" not in STUCK_AT_KILL
+    ]
     recorded = {j["job_instance_id"] for j in recs}
     # the dead run's checkpoint has every job that ended before the kill; ones ending after it are not measured
     before_kill = [t for t in finished if t["id"] in recorded]
     by_id = {t["id"]: t for t in truth["jobs"]}
-    errs = [abs(j["duration"] - (by_id[j["job_instance_id"]]["jes_end_epoch"] - by_id[j["job_instance_id"]]["submit_epoch"]))
-            for j in recs if j["timing_source"] == "server" and j["job_instance_id"] in by_id]
-    wrong = [j["unique_job_name"] for j in recs if by_id.get(j["job_instance_id"], {}).get("name") != j["unique_job_name"]]
+    errs = [
+        abs(
+            j["duration"]
+            - (
+                by_id[j["job_instance_id"]]["jes_end_epoch"]
+                - by_id[j["job_instance_id"]]["submit_epoch"]
+            )
+        )
+        for j in recs
+        if j["timing_source"] == "server" and j["job_instance_id"] in by_id
+    ]
+    wrong = [
+        j["unique_job_name"]
+        for j in recs
+        if by_id.get(j["job_instance_id"], {}).get("name") != j["unique_job_name"]
+    ]
     if wrong:
         problems.append(f"recovered records pointing at other jobs: {wrong[:3]}")
     unmatched = sum(len(p["unmatched_jobs"]) for p in doc["phases"])
     if unmatched:
         problems.append(f"{unmatched} recovered job(s) left uncorrelated")
-    readers = [["export", str(recovered[0]), "--format", "csv", "--out", str(workdir / "recovered.csv")],
-               ["report", str(recovered[0]), "--no-png", "--out", str(workdir / "recovered_report")],
-               ["compare", str(recovered[0]), str(recovered[0])]]
+    readers = [
+        ["export", str(recovered[0]), "--format", "csv", "--out", str(workdir / "recovered.csv")],
+        ["report", str(recovered[0]), "--no-png", "--out", str(workdir / "recovered_report")],
+        ["compare", str(recovered[0]), str(recovered[0])],
+    ]
     if pushgateway_url:
         readers.append(["push", str(recovered[0]), "--pushgateway-url", pushgateway_url])
     for argv in readers:
-        done = subprocess.run([sys.executable, "-m", "jes_runner", *argv], cwd=workdir, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "jes_runner", *argv],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode != 0:
-            problems.append(f"{argv[0]} of the recovered file: exit {done.returncode} {done.stderr.strip()[-200:]}")
-    texts = {"stdout": dead_out + first_out + second_out + rec.stdout, "stderr": dead_err + first_err + second_err + rec.stderr}
+            problems.append(
+                f"{argv[0]} of the recovered file: exit {done.returncode} {done.stderr.strip()[-200:]}"
+            )
+    texts = {
+        "stdout": dead_out + first_out + second_out + rec.stdout,
+        "stderr": dead_err + first_err + second_err + rec.stderr,
+    }
     problems += find_leaks(collect_artifacts(workdir, texts, None), secrets)
-    checkpointed = {json.loads(ln)["unique_job_name"] for ln in checkpoints[0].read_text().splitlines()
-                    if '"type":"job"' in ln}
+    checkpointed = {
+        json.loads(ln)["unique_job_name"]
+        for ln in checkpoints[0].read_text().splitlines()
+        if '"type":"job"' in ln
+    }
     lost = checkpointed - {j["unique_job_name"] for j in recs}
     if lost:
-        problems.append(f"{len(lost)} checkpointed job(s) missing from the recovered file: {sorted(lost)[:3]}")
+        problems.append(
+            f"{len(lost)} checkpointed job(s) missing from the recovered file: {sorted(lost)[:3]}"
+        )
     if len(before_kill) != len(recs):
-        problems.append(f"{len(recs)} recovered records, {len(before_kill)} of them finished server jobs")
-    row = Row(case.fault, len(recs), len(lost), 0, orphaned, max(errs) if errs else None, second.returncode,
-              case.exit_code, seconds, problems)
+        problems.append(
+            f"{len(recs)} recovered records, {len(before_kill)} of them finished server jobs"
+        )
+    row = Row(
+        case.fault,
+        len(recs),
+        len(lost),
+        0,
+        orphaned,
+        max(errs) if errs else None,
+        second.returncode,
+        case.exit_code,
+        seconds,
+        problems,
+    )
     row.exit_label = f"-9/{second.returncode}/recover {rec.returncode}"
     return row
 
@@ -900,7 +1268,9 @@ def trickle_viya(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
         seconds = time.monotonic() - t0
     problems = []
     timeout = float(case.env["JES_REQUEST_TIMEOUT_S"])
-    attempts = (1 + int(case.env["JES_MAX_RETRIES"])) * 2  # the token grant, retried; nothing gets further
+    attempts = (
+        1 + int(case.env["JES_MAX_RETRIES"])
+    ) * 2  # the token grant, retried; nothing gets further
     bound = attempts * timeout + 5.0  # + interpreter start and backoff
     if seconds > bound:
         problems.append(f"the run took {seconds:.1f} s, more than {attempts} x {timeout:g} s + 5 s")
@@ -935,29 +1305,79 @@ def check_grants(o: Outcome) -> list[str]:
     # the matrix itself asked for one (obtain_tokens: the tokens handed to the runner)
     grants = o.truth["requests"].get("POST /SASLogon/oauth/token", 0) - 1
     by_kind = ((o.results or {}).get("metadata") or {}).get("viya_requests", {}).get("by_kind", {})
-    problems = [] if grants <= 2 else [f"{grants} token grants (client clock 2 h ahead), expected at most 2"]
+    problems = (
+        []
+        if grants <= 2
+        else [f"{grants} token grants (client clock 2 h ahead), expected at most 2"]
+    )
     if by_kind.get("POST /SASLogon/oauth", 0) != grants:
-        problems.append(f"the runner counted {by_kind.get('POST /SASLogon/oauth')} grants, the server {grants}")
+        problems.append(
+            f"the runner counted {by_kind.get('POST /SASLogon/oauth')} grants, the server {grants}"
+        )
     return problems
 
 
 ISOLATION_CASES: list[Case] = [
-    Case("same-second", "2 runs in one second + 40 % lost POST replies", 0,
-         _rules({"endpoint": "POST /jobExecution/jobs", "drop_reply_rate": 0.4}), special=same_second),
-    Case("kill9", "kill -9 mid-phase, restart, recover", 0,
-         {"jobs": {name: {"elapsed_s": 1e6} for name in STUCK_AT_KILL}}, special=kill9_restart),
-    Case("trickle-push", "Pushgateway trickling 1 byte / 3 s", 4, trickle_push=True, args=["--no-report"],
-         env={"JES_PUSHGATEWAY_TIMEOUT_S": str(TRICKLE_PUSH_TIMEOUT_S), "JES_PUSHGATEWAY_RETRIES": "1"},
-         check=check_push_bounded),
-    Case("sigterm+trickle-push", "SIGTERM + trickling Pushgateway (grace 8 s)", 143, trickle_push=True,
-         driver=sigterm_mid_phase, status="aborted", check=check_grace_kept,
-         env={"JES_GRACE_PERIOD_SECONDS": str(GRACE_S), "JES_PUSHGATEWAY_TIMEOUT_S": "30",
-              "JES_PUSHGATEWAY_RETRIES": "3"}),
-    Case("trickle-viya", "Viya trickling 1 byte / 3 s", 2, special=trickle_viya,
-         env={"JES_REQUEST_TIMEOUT_S": "2", "JES_MAX_RETRIES": "1"}),
-    Case("clock-skew", "client clock 2 h ahead of SASLogon", 0, {"auth": {"clock_offset_s": -7200}},
-         check=check_grants),
-    Case("url-credentials", "credentials planted in the Viya and Pushgateway URLs", 0, url_credentials=True),
+    Case(
+        "same-second",
+        "2 runs in one second + 40 % lost POST replies",
+        0,
+        _rules({"endpoint": "POST /jobExecution/jobs", "drop_reply_rate": 0.4}),
+        special=same_second,
+    ),
+    Case(
+        "kill9",
+        "kill -9 mid-phase, restart, recover",
+        0,
+        {"jobs": {name: {"elapsed_s": 1e6} for name in STUCK_AT_KILL}},
+        special=kill9_restart,
+    ),
+    Case(
+        "trickle-push",
+        "Pushgateway trickling 1 byte / 3 s",
+        4,
+        trickle_push=True,
+        args=["--no-report"],
+        env={
+            "JES_PUSHGATEWAY_TIMEOUT_S": str(TRICKLE_PUSH_TIMEOUT_S),
+            "JES_PUSHGATEWAY_RETRIES": "1",
+        },
+        check=check_push_bounded,
+    ),
+    Case(
+        "sigterm+trickle-push",
+        "SIGTERM + trickling Pushgateway (grace 8 s)",
+        143,
+        trickle_push=True,
+        driver=sigterm_mid_phase,
+        status="aborted",
+        check=check_grace_kept,
+        env={
+            "JES_GRACE_PERIOD_SECONDS": str(GRACE_S),
+            "JES_PUSHGATEWAY_TIMEOUT_S": "30",
+            "JES_PUSHGATEWAY_RETRIES": "3",
+        },
+    ),
+    Case(
+        "trickle-viya",
+        "Viya trickling 1 byte / 3 s",
+        2,
+        special=trickle_viya,
+        env={"JES_REQUEST_TIMEOUT_S": "2", "JES_MAX_RETRIES": "1"},
+    ),
+    Case(
+        "clock-skew",
+        "client clock 2 h ahead of SASLogon",
+        0,
+        {"auth": {"clock_offset_s": -7200}},
+        check=check_grants,
+    ),
+    Case(
+        "url-credentials",
+        "credentials planted in the Viya and Pushgateway URLs",
+        0,
+        url_credentials=True,
+    ),
 ]
 CASES += ISOLATION_CASES
 CASE_IDS = [c.id for c in CASES]
@@ -991,18 +1411,30 @@ def emulator_slow_clients(case: Case, workdir: Path, pushgateway_url: str | None
                 s.sendall(b"GET /jobExecution/jobs HTTP/1.1\r\nHost: x\r\n")
             slow.append(s)
         big = socket.create_connection((host, port), timeout=10)
-        big.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n" + b"x" * 65536)
+        big.sendall(
+            b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
+            + b"x" * 65536
+        )
         bogus = socket.create_connection((host, port), timeout=10)
-        bogus.sendall(b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
+        bogus.sendall(
+            b"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n"
+        )
         time.sleep(0.5)
         threads_peak = me.num_threads()
         rss_peak = me.memory_info().rss
         t_normal = time.monotonic()
         try:
-            tok = requests.post(emu.url + "/SASLogon/oauth/token", auth=("sas.cli", ""), timeout=10,
-                                data={"grant_type": "password", "username": emu.username, "password": emu.password})
-            ctxs = requests.get(emu.url + "/compute/contexts", timeout=10,
-                                headers={"Authorization": f"Bearer {tok.json()['access_token']}"})
+            tok = requests.post(
+                emu.url + "/SASLogon/oauth/token",
+                auth=("sas.cli", ""),
+                timeout=10,
+                data={"grant_type": "password", "username": emu.username, "password": emu.password},
+            )
+            ctxs = requests.get(
+                emu.url + "/compute/contexts",
+                timeout=10,
+                headers={"Authorization": f"Bearer {tok.json()['access_token']}"},
+            )
             served = tok.status_code == 200 and ctxs.status_code == 200 and ctxs.json()["items"]
         except (requests.RequestException, ValueError, KeyError) as e:
             served, ctxs = False, None
@@ -1042,18 +1474,29 @@ def emulator_slow_clients(case: Case, workdir: Path, pushgateway_url: str | None
         big.close()
         bogus.close()
         if closed < SLOW_CLIENTS:
-            problems.append(f"only {closed} of {SLOW_CLIENTS} slow connections were closed by the emulator")
+            problems.append(
+                f"only {closed} of {SLOW_CLIENTS} slow connections were closed by the emulator"
+            )
     grown_mb = (rss_peak - rss0) / 2**20
     if grown_mb > 256:
         problems.append(f"memory grew {grown_mb:.0f} MB under {SLOW_CLIENTS} slow connections")
     seconds = time.monotonic() - t0
-    print(f"[emulator-slow-clients] threads at peak {threads_peak}, RSS +{grown_mb:.0f} MB, normal client "
-          f"{normal_s * 1000:.0f} ms, all slow connections cut within {cut_s:.1f} s", file=sys.stderr)
+    print(
+        f"[emulator-slow-clients] threads at peak {threads_peak}, RSS +{grown_mb:.0f} MB, normal client "
+        f"{normal_s * 1000:.0f} ms, all slow connections cut within {cut_s:.1f} s",
+        file=sys.stderr,
+    )
     row = Row(case.fault, 0, 0, 0, 0, None, 0 if served else 1, case.exit_code, seconds, problems)
     row.exit_label = "served" if served else "not served"
     return row
 
 
-CASES.append(Case("emulator-slow", f"emulator: {SLOW_CLIENTS} slow connections + 1 GB Content-Length", 0,
-                  special=emulator_slow_clients))
+CASES.append(
+    Case(
+        "emulator-slow",
+        f"emulator: {SLOW_CLIENTS} slow connections + 1 GB Content-Length",
+        0,
+        special=emulator_slow_clients,
+    )
+)
 CASE_IDS = [c.id for c in CASES]

@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 from jes_runner.emulator import app as emulator_app
 from jes_runner.emulator.scenario import _data_text
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 _n = itertools.count()
 
 
@@ -53,11 +55,17 @@ NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
 # invalid values by constraint
 BAD = {
     "gt0": st.one_of(st.floats(max_value=0.0, allow_nan=False), NON_FINITE, WORDS, st.just([1])),
-    "ge0": st.one_of(st.floats(max_value=-1e-6, allow_nan=False), NON_FINITE, WORDS, st.just({"a": 1})),
+    "ge0": st.one_of(
+        st.floats(max_value=-1e-6, allow_nan=False), NON_FINITE, WORDS, st.just({"a": 1})
+    ),
     "ge1int": st.one_of(st.integers(max_value=0), st.sampled_from([1.5, 2.25, math.inf]), WORDS),
     "ge0int": st.one_of(st.integers(max_value=-1), st.sampled_from([0.5, math.nan]), WORDS),
-    "rate": st.one_of(st.floats(min_value=1.001, allow_infinity=False), st.floats(max_value=-1e-6, allow_nan=False),
-                      NON_FINITE, WORDS),
+    "rate": st.one_of(
+        st.floats(min_value=1.001, allow_infinity=False),
+        st.floats(max_value=-1e-6, allow_nan=False),
+        NON_FINITE,
+        WORDS,
+    ),
     "int": st.one_of(st.sampled_from([1.5, [], {}]), WORDS),
     "str": st.sampled_from([5, 1.5, [], {"a": 1}]),
     "nonempty": st.just(""),
@@ -103,8 +111,23 @@ def broken_field(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
 @st.composite
 def broken_structure(draw: st.DrawFn) -> tuple[Any, str]:
     sc = default()
-    kind = draw(st.sampled_from(["unknown_top", "unknown_pool_key", "context_queue", "queue_pool", "min_max",
-                                 "error_status", "grant", "missing", "rule_field", "outage", "top_type"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "unknown_top",
+                "unknown_pool_key",
+                "context_queue",
+                "queue_pool",
+                "min_max",
+                "error_status",
+                "grant",
+                "missing",
+                "rule_field",
+                "outage",
+                "top_type",
+            ]
+        )
+    )
     word = draw(st.from_regex(r"[a-z][a-z_]{2,10}", fullmatch=True))
     if kind == "unknown_top":
         word = "x_" + word
@@ -124,8 +147,13 @@ def broken_structure(draw: st.DrawFn) -> tuple[Any, str]:
         sc["pools"]["computetmp"]["min_nodes"] = draw(st.integers(3, 50))
         return sc, "pools.computetmp"
     if kind == "error_status":
-        sc["faults"]["rules"] = [{"endpoint": "*", "error_rate": 0.1,
-                                  "error_statuses": [draw(st.sampled_from([200, 404, 418, 501, 599]))]}]
+        sc["faults"]["rules"] = [
+            {
+                "endpoint": "*",
+                "error_rate": 0.1,
+                "error_statuses": [draw(st.sampled_from([200, 404, 418, 501, 599]))],
+            }
+        ]
         return sc, "faults.rules.0.error_statuses"
     if kind == "grant":
         sc["auth"]["clients"] = {"c": {"grants": ["implicit-" + word]}}
@@ -135,7 +163,9 @@ def broken_structure(draw: st.DrawFn) -> tuple[Any, str]:
         del sc[key]
         return sc, key
     if kind == "rule_field":
-        field = draw(st.sampled_from(["error_rate", "throttle_rate", "reset_rate", "drop_reply_rate"]))
+        field = draw(
+            st.sampled_from(["error_rate", "throttle_rate", "reset_rate", "drop_reply_rate"])
+        )
         sc["faults"]["rules"] = [{"endpoint": "GET *", field: draw(BAD["rate"])}]
         return sc, f"faults.rules.0.{field}"
     if kind == "outage":
@@ -150,13 +180,22 @@ def broken_text(draw: st.DrawFn) -> tuple[bytes, str, str]:
     kind = draw(st.sampled_from(["yaml", "json", "not_utf8", "deep"]))
     if kind == "yaml":
         text = yaml.safe_dump(default())
-        return (text + draw(st.sampled_from(["\n  bad: [1, 2\n", "\n\tx: 1\n", "\n: :\n- a\n"]))).encode(), \
-            ".yaml", "YAML"
+        return (
+            (
+                text + draw(st.sampled_from(["\n  bad: [1, 2\n", "\n\tx: 1\n", "\n: :\n- a\n"]))
+            ).encode(),
+            ".yaml",
+            "YAML",
+        )
     if kind == "json":
         text = json.dumps(default())
         return text[: draw(st.integers(0, len(text) - 1))].encode(), ".json", "JSON"
     if kind == "not_utf8":
-        return yaml.safe_dump(default()).encode() + draw(st.sampled_from([b"\xff", b"\xc3\x28"])), ".yaml", "UTF-8"
+        return (
+            yaml.safe_dump(default()).encode() + draw(st.sampled_from([b"\xff", b"\xc3\x28"])),
+            ".yaml",
+            "UTF-8",
+        )
     depth = draw(st.integers(2_000, 50_000))
     return ("[" * depth).encode(), draw(st.sampled_from([".yaml", ".json"])), "nested"
 
@@ -187,31 +226,49 @@ def _check(path: Path, field: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 @SETTINGS
 @given(broken=broken_field(), suffix=st.sampled_from([".yaml", ".json"]))
-def test_a_broken_field(broken: tuple[dict[str, Any], str], suffix: str, no_serving: None, tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_field(
+    broken: tuple[dict[str, Any], str],
+    suffix: str,
+    no_serving: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     sc, field = broken
     _check(_write(tmp_path, sc, suffix), field, capsys)
 
 
 @SETTINGS
 @given(broken=broken_structure(), suffix=st.sampled_from([".yaml", ".json"]))
-def test_a_broken_structure(broken: tuple[Any, str], suffix: str, no_serving: None, tmp_path: Path,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_structure(
+    broken: tuple[Any, str],
+    suffix: str,
+    no_serving: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     sc, field = broken
     if field == "top level":
         field = "top level"  # "expected a mapping at the top level"
     _check(_write(tmp_path, sc, suffix), field, capsys)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(broken=broken_text())
-def test_broken_syntax_or_encoding(broken: tuple[bytes, str, str], no_serving: None, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_syntax_or_encoding(
+    broken: tuple[bytes, str, str],
+    no_serving: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     data, suffix, what = broken
     _check(_write(tmp_path, data, suffix), what, capsys)
 
 
-def test_missing_file_and_bad_profile(no_serving: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file_and_bad_profile(
+    no_serving: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _check(tmp_path / "nope.yaml", "cannot read", capsys)
     sc = default()
     sc["profile"] = str(tmp_path / "profile.json")
@@ -219,16 +276,25 @@ def test_missing_file_and_bad_profile(no_serving: None, tmp_path: Path, capsys: 
     _check(_write(tmp_path, sc, ".yaml"), "jobs.a", capsys)
 
 
-@pytest.mark.parametrize("content", [
-    b"speed_factor: .inf\n",
-    b"\xff\xfe\x00",
-    b"[" * 100_000,
-], ids=["inf", "not-utf8", "deep"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"speed_factor: .inf\n",
+        b"\xff\xfe\x00",
+        b"[" * 100_000,
+    ],
+    ids=["inf", "not-utf8", "deep"],
+)
 def test_subprocess_fails_fast(content: bytes, tmp_path: Path) -> None:
     """The real command: exit 2 with one line well within a second or two, never a server left running."""
-    sc = yaml.safe_dump(default()).encode() + b"\n" + content if content.startswith(b"speed") else content
+    sc = (
+        yaml.safe_dump(default()).encode() + b"\n" + content
+        if content.startswith(b"speed")
+        else content
+    )
     path = tmp_path / "scenario.yaml"
     path.write_bytes(sc)
-    code, out, err = run_subprocess(["emulator", "--port", "0", "--scenario", str(path)], tmp_path,
-                                    clean_env(tmp_path))
+    code, out, err = run_subprocess(
+        ["emulator", "--port", "0", "--scenario", str(path)], tmp_path, clean_env(tmp_path)
+    )
     one_line_error(out, err, code, mentions=[str(path)])

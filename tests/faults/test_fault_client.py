@@ -34,10 +34,6 @@ BASE = "http://viya.test"
 NAME = "cm_pooled_async_1_1700000000"
 
 
-
-
-
-
 class FakeViya:
     """Jobs by name; ``post`` decides what each POST does (its argument: the attempt number)."""
 
@@ -50,8 +46,12 @@ class FakeViya:
 
     def create(self, name: str) -> dict[str, Any]:
         with self.lock:
-            job = {"id": f"id{len(self.jobs)}", "state": "running", "jobRequest": {"name": name},
-                   "creationTimeStamp": f"2026-01-01T00:00:{len(self.jobs):02d}.000Z"}
+            job = {
+                "id": f"id{len(self.jobs)}",
+                "state": "running",
+                "jobRequest": {"name": name},
+                "creationTimeStamp": f"2026-01-01T00:00:{len(self.jobs):02d}.000Z",
+            }
             self.jobs.append(job)
             return job
 
@@ -75,7 +75,9 @@ class FakeViya:
         flt = urllib.parse.parse_qs(u.query)["filter"][0]
         name = flt.split(",", 1)[1].rstrip(")").strip("'\"")
         with self.lock:
-            return respond(req, 200, {"items": [j for j in self.jobs if j["jobRequest"]["name"] == name]})
+            return respond(
+                req, 200, {"items": [j for j in self.jobs if j["jobRequest"]["name"] == name]}
+            )
 
     def count(self, call: str) -> int:
         return self.calls.count(call)
@@ -167,7 +169,9 @@ def test_a_throttled_post_is_retried_without_a_lookup() -> None:
     def post(attempt: int, body: dict[str, Any]) -> requests.Response | None:
         status = next(answers, None)
         if status:
-            return respond(requests.Request("POST", BASE).prepare(), status, {}, {"Retry-After": "0"})
+            return respond(
+                requests.Request("POST", BASE).prepare(), status, {}, {"Retry-After": "0"}
+            )
         return real(attempt, body)
 
     fake.post = post
@@ -185,8 +189,12 @@ def test_tls_failures_are_not_retried() -> None:
             return respond(req, 200, {"access_token": jwt()})
         raise requests.exceptions.SSLError("certificate verify failed")
 
-    c = ViyaClient(BASE, Credentials(username="u", password="p"), handler=handler,
-                   retry=RetryPolicy(max_retries=4, backoff_s=0.01))
+    c = ViyaClient(
+        BASE,
+        Credentials(username="u", password="p"),
+        handler=handler,
+        retry=RetryPolicy(max_retries=4, backoff_s=0.01),
+    )
     with pytest.raises(ViyaUnreachable, match="TLS"):
         c.list_contexts()
     assert len(calls) == 2  # the token, then one GET
@@ -194,10 +202,18 @@ def test_tls_failures_are_not_retried() -> None:
 
 def test_retry_after_is_honoured_until_the_overall_deadline(make_emulator: Any) -> None:
     """Over real HTTP: every GET answered 429 + Retry-After: 1; waits of 1 s, none past the 2.5 s deadline."""
-    emu = make_emulator(faults={"rules": [{"endpoint": "GET /compute/contexts", "throttle_rate": 1.0,
-                                           "retry_after_s": 1}]})
-    c = ViyaClient(emu.url, Credentials(username=emu.username, password=emu.password),
-                   retry=RetryPolicy(max_retries=10, backoff_s=0.01, deadline_s=2.5))
+    emu = make_emulator(
+        faults={
+            "rules": [
+                {"endpoint": "GET /compute/contexts", "throttle_rate": 1.0, "retry_after_s": 1}
+            ]
+        }
+    )
+    c = ViyaClient(
+        emu.url,
+        Credentials(username=emu.username, password=emu.password),
+        retry=RetryPolicy(max_retries=10, backoff_s=0.01, deadline_s=2.5),
+    )
     t0 = time.monotonic()
     with pytest.raises(ViyaHTTPError) as err:
         c.list_contexts()
@@ -210,11 +226,23 @@ def test_retry_after_is_honoured_until_the_overall_deadline(make_emulator: Any) 
 def test_correlation_stops_at_its_deadline_during_an_outage(make_emulator: Any) -> None:
     """Orchestrator 503s: the listing's own retries (0.5 s backoff, 4 retries: ~4-7 s) stop at the 1 s deadline."""
     emu = make_emulator(faults={"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}})
-    c = ViyaClient(emu.url, Credentials(username=emu.username, password=emu.password),
-                   retry=RetryPolicy(max_retries=4, backoff_s=0.5))
+    c = ViyaClient(
+        emu.url,
+        Credentials(username=emu.username, password=emu.password),
+        retry=RetryPolicy(max_retries=4, backoff_s=0.5),
+    )
     c.authenticate()
-    records = [JobRecord(name="a", unique_job_name=f"a_p_{i}_1", phase="p", context="c", sequence=i,
-                         job_instance_id=f"id{i}") for i in range(3)]
+    records = [
+        JobRecord(
+            name="a",
+            unique_job_name=f"a_p_{i}_1",
+            phase="p",
+            context="c",
+            sequence=i,
+            job_instance_id=f"id{i}",
+        )
+        for i in range(3)
+    ]
     t0 = time.monotonic()
     unmatched = Correlator(c, deadline_s=1.0).correlate(records, datetime.now(UTC))
     assert time.monotonic() - t0 < 1.8

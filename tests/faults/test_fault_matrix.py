@@ -19,7 +19,9 @@ from faultmatrix import CASE_IDS, CASES, PASSWORD, Case, find_leaks, run_and_jud
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_fault_matrix(case: Case, pushgateway_url: str, tmp_path: Path, matrix_rows: list[Any]) -> None:
+def test_fault_matrix(
+    case: Case, pushgateway_url: str, tmp_path: Path, matrix_rows: list[Any]
+) -> None:
     row, detail = run_and_judge(case, tmp_path, pushgateway_url)
     matrix_rows.append(row)
     assert not row.problems, f"{case.fault}: " + "; ".join(row.problems) + detail

@@ -36,14 +36,20 @@ def test_node_list_selectors_and_node_json(make_emulator: Callable[..., Any]) ->
     assert labels["node.kubernetes.io/instance-type"] == "Standard_D4s_v5"
     ready = next(c for c in node.status.conditions if c.type == "Ready")
     assert ready.status == "True" and ready.reason == "KubeletReady"
-    assert node.spec.provider_id.endswith("/virtualMachineScaleSets/aks-compute-36279683-vmss/virtualMachines/1")
+    assert node.spec.provider_id.endswith(
+        "/virtualMachineScaleSets/aks-compute-36279683-vmss/virtualMachines/1"
+    )
     assert node.status.node_info.kubelet_version.startswith("v1.")
 
     raw = requests.get(f"{emu.url}/api/v1/nodes", timeout=5).json()
     assert raw["kind"] == "NodeList" and raw["apiVersion"] == "v1"
     for selector, expect in [
-        ("agentpool in (compute, computetmp)", 1), ("agentpool notin (compute)", 0), ("agentpool!=compute", 0),
-        ("workload.sas.com/class", 1), ("!workload.sas.com/class", 0), ("agentpool==compute,kubernetes.io/os=linux", 1),
+        ("agentpool in (compute, computetmp)", 1),
+        ("agentpool notin (compute)", 0),
+        ("agentpool!=compute", 0),
+        ("workload.sas.com/class", 1),
+        ("!workload.sas.com/class", 0),
+        ("agentpool==compute,kubernetes.io/os=linux", 1),
     ]:
         assert len(api.list_node(label_selector=selector).items) == expect, selector
     assert len(api.list_node(field_selector="metadata.name=nope").items) == 0
@@ -53,13 +59,23 @@ def test_node_list_selectors_and_node_json(make_emulator: Callable[..., Any]) ->
     with pytest.raises(ApiException) as missing:
         api.read_node("nope")
     st = _status(missing.value)
-    assert (st["kind"], st["apiVersion"], st["status"], st["reason"], st["code"]) == \
-        ("Status", "v1", "Failure", "NotFound", 404)
+    assert (st["kind"], st["apiVersion"], st["status"], st["reason"], st["code"]) == (
+        "Status",
+        "v1",
+        "Failure",
+        "NotFound",
+        404,
+    )
 
 
-def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(make_emulator: Callable[..., Any]) -> None:
-    emu = make_emulator(speed_factor=FAST, pools={"computetmp": {"scale_down_idle": 100}},
-                        kubernetes={"bookmark_interval_s": 0.3})
+def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(
+    make_emulator: Callable[..., Any],
+) -> None:
+    emu = make_emulator(
+        speed_factor=FAST,
+        pools={"computetmp": {"scale_down_idle": 100}},
+        kubernetes={"bookmark_interval_s": 0.3},
+    )
     api = kube_api(emu.url)
     rv = api.list_node(label_selector="agentpool=computetmp").metadata.resource_version
     events: list[tuple[str, str, str]] = []
@@ -67,10 +83,17 @@ def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(make_emulato
 
     def consume() -> None:
         w = watch.Watch()
-        for ev in w.stream(api.list_node, label_selector="agentpool=computetmp", resource_version=rv,
-                           timeout_seconds=3, allow_watch_bookmarks=True):
+        for ev in w.stream(
+            api.list_node,
+            label_selector="agentpool=computetmp",
+            resource_version=rv,
+            timeout_seconds=3,
+            allow_watch_bookmarks=True,
+        ):
             obj = ev["raw_object"]
-            events.append((ev["type"], obj["metadata"].get("name", ""), obj["metadata"]["resourceVersion"]))
+            events.append(
+                (ev["type"], obj["metadata"].get("name", ""), obj["metadata"]["resourceVersion"])
+            )
 
     th = threading.Thread(target=consume)
     th.start()
@@ -88,17 +111,28 @@ def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(make_emulato
     rvs = [int(r) for k, _, r in events if k != "BOOKMARK"]
     assert rvs == sorted(rvs) and len(set(rvs)) == len(rvs)
     # the same story in the model's ground truth
-    truth = [(e["event"], e["node"][-2:]) for e in emu.ground_truth()["node_events"] if e["node"].startswith(TMP)]
+    truth = [
+        (e["event"], e["node"][-2:])
+        for e in emu.ground_truth()["node_events"]
+        if e["node"].startswith(TMP)
+    ]
     kinds = {"add": "ADDED", "ready": "MODIFIED", "remove": "DELETED"}
     assert [(kinds[k], n) for k, n in truth] == changes
 
     # a watch from a resourceVersion older than the kept window answers ERROR 410 (the client raises)
-    raw = requests.get(f"{emu.url}/api/v1/nodes", params={"watch": "true", "resourceVersion": "1",
-                                                           "timeoutSeconds": "1"}, stream=True, timeout=5)
+    raw = requests.get(
+        f"{emu.url}/api/v1/nodes",
+        params={"watch": "true", "resourceVersion": "1", "timeoutSeconds": "1"},
+        stream=True,
+        timeout=5,
+    )
     assert raw.headers["Transfer-Encoding"] == "chunked"
     first = json.loads(next(raw.iter_lines()))
     raw.close()
-    assert (first["type"], first["object"]["metadata"]["resourceVersion"]) == ("MODIFIED", "2")  # still kept
+    assert (first["type"], first["object"]["metadata"]["resourceVersion"]) == (
+        "MODIFIED",
+        "2",
+    )  # still kept
     emu.k8s.expire_watches()
     with pytest.raises(ApiException) as gone:
         for _ in watch.Watch().stream(api.list_node, resource_version="1", timeout_seconds=1):
@@ -107,8 +141,17 @@ def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(make_emulato
 
 
 def test_secret_get_patch_create_conflict(make_emulator: Callable[..., Any]) -> None:
-    emu = make_emulator(kubernetes={"secrets": [{"namespace": "jes", "name": "tokens",
-                                                 "string_data": {"refresh_token": "r1", "username": "jes"}}]})
+    emu = make_emulator(
+        kubernetes={
+            "secrets": [
+                {
+                    "namespace": "jes",
+                    "name": "tokens",
+                    "string_data": {"refresh_token": "r1", "username": "jes"},
+                }
+            ]
+        }
+    )
     api = kube_api(emu.url)
     s = api.read_namespaced_secret("tokens", "jes")
     assert s.kind == "Secret" and s.type == "Opaque"
@@ -116,29 +159,51 @@ def test_secret_get_patch_create_conflict(make_emulator: Callable[..., Any]) -> 
     rv1 = int(s.metadata.resource_version)
 
     b64 = lambda v: base64.b64encode(v.encode()).decode()  # noqa: E731
-    s2 = api.patch_namespaced_secret("tokens", "jes", {"data": {"refresh_token": b64("r2")}})  # strategic merge
+    s2 = api.patch_namespaced_secret(
+        "tokens", "jes", {"data": {"refresh_token": b64("r2")}}
+    )  # strategic merge
     assert int(s2.metadata.resource_version) > rv1
-    s3 = api.patch_namespaced_secret("tokens", "jes", {"data": {"access_token": b64("a1")}},
-                                     _content_type="application/merge-patch+json")
-    s4 = api.patch_namespaced_secret("tokens", "jes", [{"op": "replace", "path": "/data/access_token",
-                                                       "value": b64("a2")}])  # JSON patch
+    s3 = api.patch_namespaced_secret(
+        "tokens",
+        "jes",
+        {"data": {"access_token": b64("a1")}},
+        _content_type="application/merge-patch+json",
+    )
+    s4 = api.patch_namespaced_secret(
+        "tokens", "jes", [{"op": "replace", "path": "/data/access_token", "value": b64("a2")}]
+    )  # JSON patch
     assert int(s4.metadata.resource_version) > int(s3.metadata.resource_version)
-    assert emu.k8s.secret_data("jes", "tokens") == {"refresh_token": "r2", "username": "jes", "access_token": "a2"}
+    assert emu.k8s.secret_data("jes", "tokens") == {
+        "refresh_token": "r2",
+        "username": "jes",
+        "access_token": "a2",
+    }
 
-    with pytest.raises(ApiException) as conflict:  # optimistic concurrency on a stale resourceVersion
-        api.patch_namespaced_secret("tokens", "jes", {"metadata": {"resourceVersion": str(rv1)},
-                                                      "data": {"refresh_token": b64("r3")}})
+    with pytest.raises(
+        ApiException
+    ) as conflict:  # optimistic concurrency on a stale resourceVersion
+        api.patch_namespaced_secret(
+            "tokens",
+            "jes",
+            {"metadata": {"resourceVersion": str(rv1)}, "data": {"refresh_token": b64("r3")}},
+        )
     assert conflict.value.status == 409 and _status(conflict.value)["reason"] == "Conflict"
     with pytest.raises(ApiException) as missing:
         api.read_namespaced_secret("other", "jes")
     assert missing.value.status == 404
-    created = api.create_namespaced_secret("jes", {"metadata": {"name": "other"}, "stringData": {"k": "v"}})
+    created = api.create_namespaced_secret(
+        "jes", {"metadata": {"name": "other"}, "stringData": {"k": "v"}}
+    )
     assert created.metadata.name == "other" and base64.b64decode(created.data["k"]) == b"v"
     with pytest.raises(ApiException) as exists:
         api.create_namespaced_secret("jes", {"metadata": {"name": "other"}, "data": {}})
     assert _status(exists.value)["reason"] == "AlreadyExists"
-    bad = requests.patch(f"{emu.url}/api/v1/namespaces/jes/secrets/tokens", data="{}",
-                         headers={"Content-Type": "text/plain"}, timeout=5)
+    bad = requests.patch(
+        f"{emu.url}/api/v1/namespaces/jes/secrets/tokens",
+        data="{}",
+        headers={"Content-Type": "text/plain"},
+        timeout=5,
+    )
     assert bad.status_code == 415 and bad.json()["kind"] == "Status"
 
 
@@ -153,7 +218,11 @@ def test_bearer_token_and_forbidden_switch(make_emulator: Callable[..., Any]) ->
     with pytest.raises(ApiException) as denied:
         api.list_node()
     st = _status(denied.value)
-    assert denied.value.status == 403 and st["reason"] == "Forbidden" and "cannot list resource" in st["message"]
+    assert (
+        denied.value.status == 403
+        and st["reason"] == "Forbidden"
+        and "cannot list resource" in st["message"]
+    )
     with pytest.raises(ApiException):
         api.read_namespaced_secret("x", "jes")
     assert emu.k8s.state()["forbidden"] is True
@@ -167,7 +236,9 @@ def test_refresh_token_rotation_flag(make_emulator: Callable[..., Any]) -> None:
 
     emu = make_emulator(auth={"rotate_refresh_tokens": True})
     rt1 = password_login(emu)["refresh_token"]
-    rt2 = token_grant(emu.url, {"grant_type": "refresh_token", "refresh_token": rt1}).json()["refresh_token"]
+    rt2 = token_grant(emu.url, {"grant_type": "refresh_token", "refresh_token": rt1}).json()[
+        "refresh_token"
+    ]
     assert rt2 != rt1
     assert not refresh_ok(emu.url, rt1)  # the old one is revoked
     assert refresh_ok(emu.url, rt2)

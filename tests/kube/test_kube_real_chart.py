@@ -115,10 +115,19 @@ def test_chart_installs_into_a_restricted_namespace(
     kinds = sorted(d["kind"] for d in docs)
     # rbac.nodeReader is off by default (it needs cluster-admin to install): no ClusterRole. The one
     # Secret is the credentials Secret, or with an existing one the runner-owned tokens Secret
-    expected = ["CronJob", "PersistentVolumeClaim", "Role", "RoleBinding", "Secret", "ServiceAccount"]
+    expected = [
+        "CronJob",
+        "PersistentVolumeClaim",
+        "Role",
+        "RoleBinding",
+        "Secret",
+        "ServiceAccount",
+    ]
     assert kinds == sorted(expected)
     (secret,) = [d for d in docs if d["kind"] == "Secret"]
-    assert secret["metadata"]["name"] == (FULLNAME if scenario == "default" else f"{FULLNAME}-tokens")
+    assert secret["metadata"]["name"] == (
+        FULLNAME if scenario == "default" else f"{FULLNAME}-tokens"
+    )
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     got = cp.run("kubectl", "get", "-n", ns, "-f", str(path), "-o", "name").stdout.split()

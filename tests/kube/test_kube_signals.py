@@ -29,27 +29,66 @@ def _scenario() -> dict[str, Any]:
 
 
 def _start_run(url: str, out: Path, tmp: Path, **env: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "jes_runner", "run", "--viya-url", url, "--limit-jobs", "6", "--mode", "all",
-           "--no-report", "--output-dir", str(out)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
-                            env=subprocess_env(JES_USERNAME="jes", JES_PASSWORD="jes-demo-password",
-                                               JES_SECRETS_DIR=str(tmp / "none"), HOME=str(tmp),
-                                               JES_KUBE_API_URL=url, **env))
+    cmd = [
+        sys.executable,
+        "-m",
+        "jes_runner",
+        "run",
+        "--viya-url",
+        url,
+        "--limit-jobs",
+        "6",
+        "--mode",
+        "all",
+        "--no-report",
+        "--output-dir",
+        str(out),
+    ]
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp,
+        env=subprocess_env(
+            JES_USERNAME="jes",
+            JES_PASSWORD="jes-demo-password",
+            JES_SECRETS_DIR=str(tmp / "none"),
+            HOME=str(tmp),
+            JES_KUBE_API_URL=url,
+            **env,
+        ),
+    )
 
 
 def _async_jobs(url: str) -> list[dict[str, Any]]:
     return [j for j in ground_truth(url)["jobs"] if "_async_" in j["name"]]
 
 
-def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_results(tmp_path: Path) -> None:
+def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_results(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "results"
-    with emulator_process(tmp_path, _scenario(), SPEED) as (url, _emu), pushgateway(tmp_path / "pg") as pg:
-        run = _start_run(url, out, tmp_path, JES_PUSHGATEWAY_URL=pg.url, JES_GRACE_PERIOD_SECONDS="15")
+    with (
+        emulator_process(tmp_path, _scenario(), SPEED) as (url, _emu),
+        pushgateway(tmp_path / "pg") as pg,
+    ):
+        run = _start_run(
+            url, out, tmp_path, JES_PUSHGATEWAY_URL=pg.url, JES_GRACE_PERIOD_SECONDS="15"
+        )
         try:
             # the concurrent phase is on: some of its jobs finished, others are still queued or running
-            wait_for(lambda: (lambda js: any(j["jes_state"] == "completed" for j in js)
-                              and any(j["jes_state"] in IN_FLIGHT for j in js))(_async_jobs(url)),
-                     timeout=40, step=0.05, what="a concurrent phase half done")
+            wait_for(
+                lambda: (
+                    lambda js: (
+                        any(j["jes_state"] == "completed" for j in js)
+                        and any(j["jes_state"] in IN_FLIGHT for j in js)
+                    )
+                )(_async_jobs(url)),
+                timeout=40,
+                step=0.05,
+                what="a concurrent phase half done",
+            )
             t0 = time.monotonic()
             run.send_signal(signal.SIGTERM)
             stdout, stderr = run.communicate(timeout=30)
@@ -62,7 +101,9 @@ def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_r
         assert "SIGTERM received: stopping" in stderr  # a log line
 
         truth = ground_truth(url)["jobs"]
-        assert truth and not [j for j in truth if j["jes_state"] in IN_FLIGHT or j["state"] in IN_FLIGHT]
+        assert truth and not [
+            j for j in truth if j["jes_state"] in IN_FLIGHT or j["state"] in IN_FLIGHT
+        ]
         (path,) = out.glob("pooled_jobs_comparison_*.json")
         res = json.loads(path.read_text())
         assert validate_results(res) == []
@@ -72,11 +113,18 @@ def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_r
         recorded = {j["job_instance_id"]: j for p in res["phases"] for j in p["jobs"]}
         assert set(recorded) == {j["id"] for j in truth}  # every submitted job is in the results
         for t in truth:
-            assert recorded[t["id"]]["status"] == t["jes_state"], t["name"]  # completed stays completed
-        assert {t["jes_state"] for t in truth if "_async_" in t["name"]} == {"completed", "canceled"}
+            assert recorded[t["id"]]["status"] == t["jes_state"], t[
+                "name"
+            ]  # completed stays completed
+        assert {t["jes_state"] for t in truth if "_async_" in t["name"]} == {
+            "completed",
+            "canceled",
+        }
         assert asy["stats"]["jobs_canceled"] >= 1 and asy["stats"]["jobs_completed"] >= 1
         assert asy["scaling"]["source"] == "kubernetes"
-        checkpoint = [json.loads(x) for x in next(out.glob("*.checkpoint.jsonl")).read_text().splitlines()]
+        checkpoint = [
+            json.loads(x) for x in next(out.glob("*.checkpoint.jsonl")).read_text().splitlines()
+        ]
         assert {c["job_instance_id"] for c in checkpoint if c["type"] == "job"} == set(recorded)
 
         # the Pushgateway got the aborted outcome
@@ -91,14 +139,26 @@ def test_second_signal_exits_at_once_and_the_checkpoint_holds_finished_jobs(tmp_
     with emulator_process(tmp_path, _scenario(), SPEED) as (url, _emu):
         run = _start_run(url, out, tmp_path, JES_GRACE_PERIOD_SECONDS="20")
         try:
-            wait_for(lambda: any(j["jes_state"] in IN_FLIGHT for j in _async_jobs(url)), timeout=40, step=0.05,
-                     what="the concurrent phase")
+            wait_for(
+                lambda: any(j["jes_state"] in IN_FLIGHT for j in _async_jobs(url)),
+                timeout=40,
+                step=0.05,
+                what="the concurrent phase",
+            )
             # every cancel now takes 5 s: a graceful stop would be slow
-            requests.post(f"{url}/emulator/faults", json={"rules": [
-                {"endpoint": "PUT /jobExecution/jobs/{id}/state", "latency_ms": 5000}]}, timeout=5).raise_for_status()
+            requests.post(
+                f"{url}/emulator/faults",
+                json={
+                    "rules": [{"endpoint": "PUT /jobExecution/jobs/{id}/state", "latency_ms": 5000}]
+                },
+                timeout=5,
+            ).raise_for_status()
             run.send_signal(signal.SIGTERM)
-            wait_for(lambda: ground_truth(url)["requests"].get("PUT /jobExecution/jobs/{id}/state"), timeout=10,
-                     what="the first cancel request")
+            wait_for(
+                lambda: ground_truth(url)["requests"].get("PUT /jobExecution/jobs/{id}/state"),
+                timeout=10,
+                what="the first cancel request",
+            )
             t0 = time.monotonic()
             run.send_signal(signal.SIGTERM)
             stdout, stderr = run.communicate(timeout=10)
@@ -111,7 +171,9 @@ def test_second_signal_exits_at_once_and_the_checkpoint_holds_finished_jobs(tmp_
         assert "SIGTERM again: exiting now" in stderr
         assert not list(out.glob("pooled_jobs_comparison_*.json"))  # no time was left to write it
         truth = {j["id"]: j for j in ground_truth(url)["jobs"]}
-        lines = [json.loads(x) for x in next(out.glob("*.checkpoint.jsonl")).read_text().splitlines()]
+        lines = [
+            json.loads(x) for x in next(out.glob("*.checkpoint.jsonl")).read_text().splitlines()
+        ]
         jobs = [c for c in lines if c["type"] == "job"]
         seq = [t for t in truth.values() if "_sequential_" in t["name"]]
         assert len(seq) == 6 and {t["id"] for t in seq} <= {c["job_instance_id"] for c in jobs}

@@ -26,18 +26,28 @@ def _epoch(iso: str) -> float:
     return ts.timestamp()
 
 
-def test_watcher_sees_nodes_added_and_removed_and_relists_after_410(make_emulator: Callable[..., Any]) -> None:
+def test_watcher_sees_nodes_added_and_removed_and_relists_after_410(
+    make_emulator: Callable[..., Any],
+) -> None:
     emu = make_emulator(speed_factor=0.002, pools={"computetmp": {"scale_down_idle": 100}})
     access = connect(emu.url)
     watcher = NodeWatcher(access, "workload.sas.com/class=compute", watch_timeout_s=1).start()
     viya = Viya(emu)
     for i in range(6):
         viya.submit("cm_pooled", f"t_{i}")
-    wait_for(lambda: any(e["event"] == "ready" and e["node"].endswith("2q")
-                         for e in emu.ground_truth()["node_events"]), what="first node ready")
+    wait_for(
+        lambda: any(
+            e["event"] == "ready" and e["node"].endswith("2q")
+            for e in emu.ground_truth()["node_events"]
+        ),
+        what="first node ready",
+    )
     emu.k8s.expire_watches()  # etcd compaction: the open watch gets ERROR 410 and must re-list
-    wait_for(lambda: sum(e["event"] == "remove" for e in emu.ground_truth()["node_events"]) == 2,
-             timeout=30, what="scale-down of both nodes")
+    wait_for(
+        lambda: sum(e["event"] == "remove" for e in emu.ground_truth()["node_events"]) == 2,
+        timeout=30,
+        what="scale-down of both nodes",
+    )
     time.sleep(0.2)
     obs = watcher.stop()
     access.close()
@@ -46,8 +56,9 @@ def test_watcher_sees_nodes_added_and_removed_and_relists_after_410(make_emulato
     assert obs.relists >= 1
     truth = [e for e in emu.ground_truth()["node_events"] if e["node"].startswith(TMP)]
     kinds = {"add": "added", "ready": "ready", "remove": "removed"}
-    assert sorted((kinds[e["event"]], e["node"]) for e in truth) == \
-        sorted((e.event, e.node) for e in obs.events)
+    assert sorted((kinds[e["event"]], e["node"]) for e in truth) == sorted(
+        (e.event, e.node) for e in obs.events
+    )
     for ev in obs.events:
         t = next(e for e in truth if e["node"] == ev.node and kinds[e["event"]] == ev.event)
         # added/ready: the server's timestamps (ms); removed: when the watch saw it
@@ -56,29 +67,57 @@ def test_watcher_sees_nodes_added_and_removed_and_relists_after_410(make_emulato
         assert ev.pool == "computetmp"
 
 
-def test_run_records_timeline_with_a_node_removed_mid_phase(make_emulator: Callable[..., Any], kube_env: Path,
-                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_run_records_timeline_with_a_node_removed_mid_phase(
+    make_emulator: Callable[..., Any],
+    kube_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     jobs = {"long_job": {"elapsed_s": 400}, **{n: {"elapsed_s": 30} for n in SHORT}}
-    emu = make_emulator(speed_factor=0.004, jobs=jobs, pools={"computetmp": {"scale_down_idle": 10}})
+    emu = make_emulator(
+        speed_factor=0.004, jobs=jobs, pools={"computetmp": {"scale_down_idle": 10}}
+    )
     monkeypatch.setenv("JES_USERNAME", emu.username)
     monkeypatch.setenv("JES_PASSWORD", emu.password)
     monkeypatch.setenv("JES_KUBE_API_URL", emu.url)
     cfg = write_job_config(tmp_path / "jobs.json", ["long_job", *SHORT])
-    assert run_cli(["run", "--viya-url", emu.url, "--config", str(cfg), "--async-only", "--mode", "all",
-                    "--no-report"]) == 0
+    assert (
+        run_cli(
+            [
+                "run",
+                "--viya-url",
+                emu.url,
+                "--config",
+                str(cfg),
+                "--async-only",
+                "--mode",
+                "all",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     (phase,) = latest_results(kube_env)["phases"]
     sc, tl = phase["scaling"], phase["node_timeline"]
     assert sc["source"] == "kubernetes" and sc["note"] is None and sc["pools"] == ["computetmp"]
     got = [(e["event"], e["node"][-2:]) for e in tl]
     # 8 jobs on 4-slot nodes: both nodes requested in one step (as AKS does), Ready in that order
-    assert got[:5] == [("added", "2q"), ("added", "2r"), ("ready", "2q"), ("ready", "2r"), ("removed", "2r")]
+    assert got[:5] == [
+        ("added", "2q"),
+        ("added", "2r"),
+        ("ready", "2q"),
+        ("ready", "2r"),
+        ("removed", "2r"),
+    ]
     assert got[5:] in ([], [("removed", "2q")])  # 2q may go before the watch stops
 
     truth = {(e["event"], e["node"][-2:]): e["epoch"] for e in emu.ground_truth()["node_events"]}
     start, end = _epoch(phase["started_at"]), _epoch(phase["ended_at"])
     assert truth[("remove", "2r")] < end  # removed while the phase still ran
     assert sc["peak_nodes"] == phase["stats"]["peak_nodes"] == 2
-    assert sc["time_to_first_scale_up_seconds"] == pytest.approx(truth[("add", "2q")] - start, abs=0.01)
+    assert sc["time_to_first_scale_up_seconds"] == pytest.approx(
+        truth[("add", "2q")] - start, abs=0.01
+    )
     removed_seen = _epoch(next(e["time"] for e in tl if e["event"] == "removed"))
     expect = (end - truth[("add", "2q")]) + (removed_seen - truth[("add", "2r")])
     assert sc["node_seconds"] == pytest.approx(expect, abs=0.01)
@@ -93,15 +132,19 @@ def test_run_records_timeline_with_a_node_removed_mid_phase(make_emulator: Calla
 
 
 @pytest.mark.parametrize("case", ["forbidden", "no-cluster"])
-def test_no_permission_falls_back_to_orchestrator_hosts(case: str, make_emulator: Callable[..., Any], kube_env: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_permission_falls_back_to_orchestrator_hosts(
+    case: str, make_emulator: Callable[..., Any], kube_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu = make_emulator(speed_factor=0.002, kubernetes={"forbidden": case == "forbidden"})
     monkeypatch.setenv("JES_USERNAME", emu.username)
     monkeypatch.setenv("JES_PASSWORD", emu.password)
     monkeypatch.setenv("JES_NODE_POLL_INTERVAL_S", "0.05")
     if case == "forbidden":
         monkeypatch.setenv("JES_KUBE_API_URL", emu.url)
-    assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "6", "--mode", "all", "--no-report"]) == 0
+    assert (
+        run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "6", "--mode", "all", "--no-report"])
+        == 0
+    )
     res = latest_results(kube_env)
     why = "HTTP 403" if case == "forbidden" else "not in a cluster"
     for phase in res["phases"]:
@@ -146,20 +189,45 @@ def _t(s: float) -> datetime:
 
 def _job(host: str, start: float, end: float) -> dict[str, Any]:
     iso = lambda s: _t(s).isoformat().replace("+00:00", "Z")  # noqa: E731
-    return {"submitted_at": iso(start), "ended_at": iso(end), "status": "completed",
-            "metrics": {"orchestrator_data": {"execution_host": host, "start_time": iso(start),
-                                              "end_time": iso(end)}}}
+    return {
+        "submitted_at": iso(start),
+        "ended_at": iso(end),
+        "status": "completed",
+        "metrics": {
+            "orchestrator_data": {
+                "execution_host": host,
+                "start_time": iso(start),
+                "end_time": iso(end),
+            }
+        },
+    }
 
 
 def test_scaling_figures_from_synthetic_events() -> None:
-    fixed, a, b = "aks-compute-1-vmss000001", "aks-computetmp-2-vmss00002q", "aks-computetmp-2-vmss00002r"
-    obs = ObservedNodes("kubernetes", _t(-5), _t(200),
-                        initial={fixed: NodeState(fixed, "compute", _t(-1000), True, _t(-999))},
-                        events=[NodeEvent(_t(10), "added", a, "computetmp"), NodeEvent(_t(100), "ready", a, "computetmp"),
-                                NodeEvent(_t(20), "added", b, "computetmp"), NodeEvent(_t(110), "ready", b, "computetmp"),
-                                NodeEvent(_t(150), "removed", b, "computetmp")])
-    pd = {"started_at": _t(0).isoformat(), "ended_at": _t(180).isoformat(), "stats": {"peak_nodes": 1},
-          "jobs": [_job(a, 100, 180), _job(a, 100, 120), _job(b, 110, 140)]}
+    fixed, a, b = (
+        "aks-compute-1-vmss000001",
+        "aks-computetmp-2-vmss00002q",
+        "aks-computetmp-2-vmss00002r",
+    )
+    obs = ObservedNodes(
+        "kubernetes",
+        _t(-5),
+        _t(200),
+        initial={fixed: NodeState(fixed, "compute", _t(-1000), True, _t(-999))},
+        events=[
+            NodeEvent(_t(10), "added", a, "computetmp"),
+            NodeEvent(_t(100), "ready", a, "computetmp"),
+            NodeEvent(_t(20), "added", b, "computetmp"),
+            NodeEvent(_t(110), "ready", b, "computetmp"),
+            NodeEvent(_t(150), "removed", b, "computetmp"),
+        ],
+    )
+    pd = {
+        "started_at": _t(0).isoformat(),
+        "ended_at": _t(180).isoformat(),
+        "stats": {"peak_nodes": 1},
+        "jobs": [_job(a, 100, 180), _job(a, 100, 120), _job(b, 110, 140)],
+    }
     timeline, sc = scaling_for_phase(pd, obs)
     assert [e["event"] for e in timeline] == ["added", "added", "ready", "ready", "removed"]
     assert sc["pools"] == ["computetmp"] and sc["source"] == "kubernetes"

@@ -73,15 +73,22 @@ class FakeViya:
             self._count("submit")
             job_id = f"job-{len(self.jobs) + 1}"
             base = body["name"].split("_")[0]
-            self.jobs[job_id] = {"id": job_id, "name": body["name"], "created": self.clock.t,
-                                 "runtime": self.runtimes[base], "canceled_at": None}
+            self.jobs[job_id] = {
+                "id": job_id,
+                "name": body["name"],
+                "created": self.clock.t,
+                "runtime": self.runtimes[base],
+                "canceled_at": None,
+            }
             return self._view(job_id)
 
     def _timeline(self) -> dict[str, tuple[float, float]]:
         """(start, end) of every job: FIFO over the slots."""
         slot_free = [0.0] * self.slots
         out = {}
-        for job_id, j in sorted(self.jobs.items(), key=lambda kv: (kv[1]["created"], int(kv[0][4:]))):
+        for job_id, j in sorted(
+            self.jobs.items(), key=lambda kv: (kv[1]["created"], int(kv[0][4:]))
+        ):
             k = min(range(self.slots), key=lambda i: slot_free[i])
             start = max(j["created"], slot_free[k])
             end = start + j["runtime"]
@@ -95,9 +102,17 @@ class FakeViya:
         j = self.jobs[job_id]
         start, end = self._timeline()[job_id]
         now = self.clock.t
-        view: dict[str, Any] = {"id": job_id, "name": j["name"], "creationTimeStamp": self._ts(j["created"])}
+        view: dict[str, Any] = {
+            "id": job_id,
+            "name": j["name"],
+            "creationTimeStamp": self._ts(j["created"]),
+        }
         if now >= end:
-            view["state"] = "canceled" if j["canceled_at"] is not None and j["canceled_at"] <= end else "completed"
+            view["state"] = (
+                "canceled"
+                if j["canceled_at"] is not None and j["canceled_at"] <= end
+                else "completed"
+            )
             view["endTimeStamp"] = self._ts(end)
         else:
             view["state"] = "running" if now >= start else "pending"
@@ -138,42 +153,73 @@ RUNTIMES = {"a": 30.0, "b": 50.0, "c": 20.0, "d": 40.0, "e": 60.0, "f": 25.0}
 
 
 def _phase(mode: str, concurrency: int, expected: bool = True) -> PhasePlan:
-    jobs = [PlannedJob(name, f"def-{name}", {}, rt if expected else None) for name, rt in RUNTIMES.items()]
-    return PhasePlan(name=mode, slug=mode, context="ctx", mode=mode,  # type: ignore[arg-type]
-                     concurrency=concurrency if mode != "sequential" else 1, baseline=mode == "sequential",
-                     jobs=jobs)
+    jobs = [
+        PlannedJob(name, f"def-{name}", {}, rt if expected else None)
+        for name, rt in RUNTIMES.items()
+    ]
+    return PhasePlan(
+        name=mode,
+        slug=mode,
+        context="ctx",
+        mode=mode,  # type: ignore[arg-type]
+        concurrency=concurrency if mode != "sequential" else 1,
+        baseline=mode == "sequential",
+        jobs=jobs,
+    )
 
 
-def _run(mode: str, concurrency: int = 1, *, expected: bool = True, slots: int = 1000,
-         timeout_s: float = 3600.0, stop_at: float | None = None) -> tuple[Any, FakeViya]:
+def _run(
+    mode: str,
+    concurrency: int = 1,
+    *,
+    expected: bool = True,
+    slots: int = 1000,
+    timeout_s: float = 3600.0,
+    stop_at: float | None = None,
+) -> tuple[Any, FakeViya]:
     clock = FakeClock()
     viya = FakeViya(clock, RUNTIMES, slots=slots)
-    ex = PhaseExecutor(viya, _phase(mode, concurrency, expected), run_id="r1", epoch=1,  # type: ignore[arg-type]
-                       definition_ids={n: f"def-{n}" for n in RUNTIMES},
-                       policy=PollPolicy(interval_min=0.5, interval_max=30.0, job_timeout_s=timeout_s),
-                       model=RuntimeModel(), stop_event=FakeStop(clock, stop_at),  # type: ignore[arg-type]
-                       submit_workers=1, clock=clock)
+    ex = PhaseExecutor(
+        viya,
+        _phase(mode, concurrency, expected),
+        run_id="r1",
+        epoch=1,  # type: ignore[arg-type]
+        definition_ids={n: f"def-{n}" for n in RUNTIMES},
+        policy=PollPolicy(interval_min=0.5, interval_max=30.0, job_timeout_s=timeout_s),
+        model=RuntimeModel(),
+        stop_event=FakeStop(clock, stop_at),  # type: ignore[arg-type]
+        submit_workers=1,
+        clock=clock,
+    )
     return ex.run(), viya
 
 
 def _idle_gaps(viya: FakeViya) -> list[float]:
-    spans = sorted((j["created"], end) for j, (_, end) in
-                   ((viya.jobs[i], se) for i, se in viya._timeline().items()))
+    spans = sorted(
+        (j["created"], end)
+        for j, (_, end) in ((viya.jobs[i], se) for i, se in viya._timeline().items())
+    )
     return [b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False)]
 
 
 def test_sequential_one_at_a_time_with_server_durations_and_small_gaps() -> None:
     outcome, viya = _run("sequential")
     assert [r.status for r in outcome.records] == ["completed"] * len(RUNTIMES)
-    assert [r.duration for r in outcome.records] == list(RUNTIMES.values())  # server timestamps, exact
+    assert [r.duration for r in outcome.records] == list(
+        RUNTIMES.values()
+    )  # server timestamps, exact
     assert all(r.timing_source == "server" for r in outcome.records)
     assert viya.max_in_flight() == 1
     gaps = _idle_gaps(viya)
     # the config's runtime was a candidate among the probes; then the factor is learned: polls bracket
     # each expected end within 1 % of the runtime plus poll_interval_min (0.5 s here: looks are that far apart)
-    assert all(0 <= g <= 0.01 * rt + 0.5 for g, rt in zip(gaps, RUNTIMES.values(), strict=False)), gaps
+    assert all(0 <= g <= 0.01 * rt + 0.5 for g, rt in zip(gaps, RUNTIMES.values(), strict=False)), (
+        gaps
+    )
     polls = viya.requests_by_kind["list"]
-    assert polls <= 4 * len(RUNTIMES), viya.requests_by_kind  # the bracket and the poll_interval_max ticks
+    assert polls <= 4 * len(RUNTIMES), (
+        viya.requests_by_kind
+    )  # the bracket and the poll_interval_max ticks
 
 
 def test_sequential_without_expected_runtimes_probes_and_learns() -> None:
@@ -181,9 +227,13 @@ def test_sequential_without_expected_runtimes_probes_and_learns() -> None:
     assert [r.duration for r in outcome.records] == list(RUNTIMES.values())
     gaps = _idle_gaps(viya)
     runtimes = list(RUNTIMES.values())
-    assert gaps[0] <= runtimes[0], gaps  # the first job: doubling probes overshoot, but by less than its runtime
+    assert gaps[0] <= runtimes[0], (
+        gaps
+    )  # the first job: doubling probes overshoot, but by less than its runtime
     # then: polled each time a job's age grew by UNKNOWN_GROWTH, so a gap is at most that share of its runtime
-    assert all(g <= UNKNOWN_GROWTH * rt + 0.5 for g, rt in zip(gaps[1:], runtimes[1:], strict=False)), gaps
+    assert all(
+        g <= UNKNOWN_GROWTH * rt + 0.5 for g, rt in zip(gaps[1:], runtimes[1:], strict=False)
+    ), gaps
     # the price of not knowing the runtimes (history removes it): ~log(max/min)/log(1.07) polls per job
     assert viya.requests_by_kind["list"] <= 12 * len(RUNTIMES), viya.requests_by_kind
 
@@ -192,12 +242,19 @@ def test_sequential_with_exact_runtimes_polls_about_twice_per_job() -> None:
     """History gives each job's runtime and the factor starts at 1: polls bracket each end closely."""
     clock = FakeClock()
     viya = FakeViya(clock, RUNTIMES)
-    ex = PhaseExecutor(viya, _phase("sequential", 1), run_id="r1", epoch=1,  # type: ignore[arg-type]
-                       definition_ids={n: f"def-{n}" for n in RUNTIMES},
-                       # interval_max above every runtime: only the bracket polls (it adds D/interval_max)
-                       policy=PollPolicy(interval_min=0.05, interval_max=120.0),
-                       model=RuntimeModel(1.0), stop_event=FakeStop(clock),  # type: ignore[arg-type]
-                       submit_workers=1, clock=clock)
+    ex = PhaseExecutor(
+        viya,
+        _phase("sequential", 1),
+        run_id="r1",
+        epoch=1,  # type: ignore[arg-type]
+        definition_ids={n: f"def-{n}" for n in RUNTIMES},
+        # interval_max above every runtime: only the bracket polls (it adds D/interval_max)
+        policy=PollPolicy(interval_min=0.05, interval_max=120.0),
+        model=RuntimeModel(1.0),
+        stop_event=FakeStop(clock),  # type: ignore[arg-type]
+        submit_workers=1,
+        clock=clock,
+    )
     ex.run()
     gaps = _idle_gaps(viya)
     assert all(0 <= g <= 0.01 * rt for g, rt in zip(gaps, RUNTIMES.values(), strict=False)), gaps
@@ -209,7 +266,9 @@ def test_batch_releases_the_next_wave_only_when_the_last_ended() -> None:
     assert all(r.status == "completed" for r in outcome.records)
     created = sorted(j["created"] for j in viya.jobs.values())
     ends = {i: end for i, (_, end) in viya._timeline().items()}
-    waves = [sorted(viya.jobs, key=lambda i: int(i[4:]))[k:k + 2] for k in range(0, len(RUNTIMES), 2)]
+    waves = [
+        sorted(viya.jobs, key=lambda i: int(i[4:]))[k : k + 2] for k in range(0, len(RUNTIMES), 2)
+    ]
     for prev, nxt in zip(waves, waves[1:], strict=False):
         assert min(viya.jobs[i]["created"] for i in nxt) >= max(ends[i] for i in prev)
     assert viya.max_in_flight() == 2 and len(created) == len(RUNTIMES)
@@ -233,7 +292,10 @@ def test_all_at_once_queues_on_the_server_and_durations_include_the_queue() -> N
 def test_a_job_past_its_timeout_is_canceled_and_recorded_timed_out() -> None:
     outcome, viya = _run("all", len(RUNTIMES), timeout_s=45.0)
     by_name = {r.name: r for r in outcome.records}
-    assert {n for n, r in by_name.items() if r.status == "timed_out"} == {"b", "e"}  # 50 s and 60 s jobs
+    assert {n for n, r in by_name.items() if r.status == "timed_out"} == {
+        "b",
+        "e",
+    }  # 50 s and 60 s jobs
     assert len(viya.canceled) == 2
     assert all(by_name[n].status == "completed" for n in ("a", "c", "d", "f"))
 

@@ -27,23 +27,58 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _job(name: str, phase: str, context: str, seq: int, start: datetime, duration: float,
-         status: str = "completed", queue_wait: float | None = 1.5, host: str = "node-a") -> dict[str, Any]:
+def _job(
+    name: str,
+    phase: str,
+    context: str,
+    seq: int,
+    start: datetime,
+    duration: float,
+    status: str = "completed",
+    queue_wait: float | None = 1.5,
+    host: str = "node-a",
+) -> dict[str, Any]:
     end = start + timedelta(seconds=duration)
-    od = None if queue_wait is None else {
-        "orchestrator_job_id": seq, "orchestrator_name": f"{name}_{phase}_1_{seq}", "queue": "default",
-        "state": "DONE", "exit_code": 0, "execution_host": host, "execution_ip": "10.0.0.1",
-        "submit_time": _iso(start), "start_time": _iso(start + timedelta(seconds=queue_wait)),
-        "end_time": _iso(end), "queue_wait_seconds": queue_wait, "starting_seconds": 0.5,
-        "execution_seconds": duration - queue_wait, "cpu_cores": 2, "memory_mb": 4096, "limits": {},
-    }
+    od = (
+        None
+        if queue_wait is None
+        else {
+            "orchestrator_job_id": seq,
+            "orchestrator_name": f"{name}_{phase}_1_{seq}",
+            "queue": "default",
+            "state": "DONE",
+            "exit_code": 0,
+            "execution_host": host,
+            "execution_ip": "10.0.0.1",
+            "submit_time": _iso(start),
+            "start_time": _iso(start + timedelta(seconds=queue_wait)),
+            "end_time": _iso(end),
+            "queue_wait_seconds": queue_wait,
+            "starting_seconds": 0.5,
+            "execution_seconds": duration - queue_wait,
+            "cpu_cores": 2,
+            "memory_mb": 4096,
+            "limits": {},
+        }
+    )
     return {
-        "name": name, "unique_job_name": f"{name}_{phase}_1_{seq}", "job_instance_id": str(uuid.uuid4()),
-        "phase": phase, "context": context, "sequence": seq, "status": status,
-        "submitted_at": _iso(start), "started_at": _iso(start), "ended_at": _iso(end),
-        "duration": None if status == "submit_failed" else duration, "elapsed_time_ms": int(duration * 1000),
-        "timing_source": "server", "client_submitted_at": _iso(start), "client_ended_at": _iso(end),
-        "client_duration": duration, "error": None if status == "completed" else status,
+        "name": name,
+        "unique_job_name": f"{name}_{phase}_1_{seq}",
+        "job_instance_id": str(uuid.uuid4()),
+        "phase": phase,
+        "context": context,
+        "sequence": seq,
+        "status": status,
+        "submitted_at": _iso(start),
+        "started_at": _iso(start),
+        "ended_at": _iso(end),
+        "duration": None if status == "submit_failed" else duration,
+        "elapsed_time_ms": int(duration * 1000),
+        "timing_source": "server",
+        "client_submitted_at": _iso(start),
+        "client_ended_at": _iso(end),
+        "client_duration": duration,
+        "error": None if status == "completed" else status,
         "metrics": {"orchestrator_data": od},
     }
 
@@ -53,12 +88,23 @@ def _stats(jobs: list[dict[str, Any]], makespan: float | None, peak: int) -> dic
         return sum(1 for j in jobs if j["status"] == s)
 
     return {
-        "makespan_seconds": makespan, "jobs_total": len(jobs), "jobs_completed": count("completed"),
-        "jobs_failed": count("failed"), "jobs_canceled": count("canceled"), "jobs_timed_out": count("timed_out"),
-        "duration_p50_seconds": 10.0, "duration_p95_seconds": 19.0, "duration_max_seconds": 20.0,
-        "queue_wait_p50_seconds": 1.5, "queue_wait_p95_seconds": 2.5, "queue_wait_max_seconds": 3.0,
-        "hosts_used": 2, "jobs_per_host": {"node-a": 2, "node-b": 1}, "sum_run_seconds": 45.0,
-        "concurrency_achieved": 2.5, "peak_nodes": peak,
+        "makespan_seconds": makespan,
+        "jobs_total": len(jobs),
+        "jobs_completed": count("completed"),
+        "jobs_failed": count("failed"),
+        "jobs_canceled": count("canceled"),
+        "jobs_timed_out": count("timed_out"),
+        "duration_p50_seconds": 10.0,
+        "duration_p95_seconds": 19.0,
+        "duration_max_seconds": 20.0,
+        "queue_wait_p50_seconds": 1.5,
+        "queue_wait_p95_seconds": 2.5,
+        "queue_wait_max_seconds": 3.0,
+        "hosts_used": 2,
+        "jobs_per_host": {"node-a": 2, "node-b": 1},
+        "sum_run_seconds": 45.0,
+        "concurrency_achieved": 2.5,
+        "peak_nodes": peak,
     }
 
 
@@ -74,45 +120,105 @@ def make_results(
 ) -> dict[str, Any]:
     """Two phases (sequential baseline, batch of 5) over the given job names."""
     ctx_seq, ctx_async = "SAS Job Execution compute context", "Autoscaling POC Context"
-    seq_jobs = [_job(n, "sequential", ctx_seq, i + 1, started + timedelta(seconds=20 * i), 10.0 + i)
-                for i, n in enumerate(job_names)]
+    seq_jobs = [
+        _job(n, "sequential", ctx_seq, i + 1, started + timedelta(seconds=20 * i), 10.0 + i)
+        for i, n in enumerate(job_names)
+    ]
     t = started + timedelta(seconds=100)
-    async_jobs = [_job(n, "async", ctx_async, i + 1, t, 12.0 + i, "failed" if n in failed else "completed",
-                       queue_wait=2.0 + i, host="node-b") for i, n in enumerate(job_names)]
+    async_jobs = [
+        _job(
+            n,
+            "async",
+            ctx_async,
+            i + 1,
+            t,
+            12.0 + i,
+            "failed" if n in failed else "completed",
+            queue_wait=2.0 + i,
+            host="node-b",
+        )
+        for i, n in enumerate(job_names)
+    ]
     ended = t + timedelta(seconds=40)
     base_makespan = 60.0
     makespan = base_makespan / speedup if speedup else None
     phases = [
-        {"name": "sequential", "context": ctx_seq, "mode": "sequential", "concurrency": 1, "baseline": True,
-         "status": "completed", "started_at": _iso(started), "ended_at": _iso(started + timedelta(seconds=60)),
-         "jobs": seq_jobs, "unmatched_jobs": [], "stats": _stats(seq_jobs, base_makespan, 1), "vs_baseline": None},
-        {"name": "async", "context": ctx_async, "mode": "batch", "concurrency": 5, "baseline": False,
-         "status": "completed_with_failures" if failed else "completed", "started_at": _iso(t),
-         "ended_at": _iso(ended), "jobs": async_jobs, "unmatched_jobs": [async_jobs[-1]["unique_job_name"]],
-         "stats": _stats(async_jobs, makespan, 3),
-         "vs_baseline": None if makespan is None else {
-             "time_saved_seconds": base_makespan - makespan,
-             "efficiency_gain_percent": (base_makespan - makespan) / base_makespan * 100.0, "speedup": speedup}},
+        {
+            "name": "sequential",
+            "context": ctx_seq,
+            "mode": "sequential",
+            "concurrency": 1,
+            "baseline": True,
+            "status": "completed",
+            "started_at": _iso(started),
+            "ended_at": _iso(started + timedelta(seconds=60)),
+            "jobs": seq_jobs,
+            "unmatched_jobs": [],
+            "stats": _stats(seq_jobs, base_makespan, 1),
+            "vs_baseline": None,
+        },
+        {
+            "name": "async",
+            "context": ctx_async,
+            "mode": "batch",
+            "concurrency": 5,
+            "baseline": False,
+            "status": "completed_with_failures" if failed else "completed",
+            "started_at": _iso(t),
+            "ended_at": _iso(ended),
+            "jobs": async_jobs,
+            "unmatched_jobs": [async_jobs[-1]["unique_job_name"]],
+            "stats": _stats(async_jobs, makespan, 3),
+            "vs_baseline": None
+            if makespan is None
+            else {
+                "time_saved_seconds": base_makespan - makespan,
+                "efficiency_gain_percent": (base_makespan - makespan) / base_makespan * 100.0,
+                "speedup": speedup,
+            },
+        },
     ]
 
     def seed(p: dict[str, Any]) -> dict[str, Any]:
-        return {"context_name": p["context"], "mode": p["mode"],
-                "jobs": [{"name": j["name"], "status": j["status"], "duration": j["duration"]} for j in p["jobs"]],
-                "total_duration": p["stats"]["makespan_seconds"] or 0.0,
-                "successful_jobs": p["stats"]["jobs_completed"], "failed_jobs": p["stats"]["jobs_failed"]}
+        return {
+            "context_name": p["context"],
+            "mode": p["mode"],
+            "jobs": [
+                {"name": j["name"], "status": j["status"], "duration": j["duration"]}
+                for j in p["jobs"]
+            ],
+            "total_duration": p["stats"]["makespan_seconds"] or 0.0,
+            "successful_jobs": p["stats"]["jobs_completed"],
+            "failed_jobs": p["stats"]["jobs_failed"],
+        }
 
     return {
-        "schema_version": 1, "run_id": str(uuid.uuid4()), "status": status,
-        "metadata": {"started_at": _iso(started), "ended_at": _iso(ended),
-                     "duration_seconds": (ended - started).total_seconds(), "tool_version": "0.1.0",
-                     "viya_url": "http://127.0.0.1:1", "labels": {"cluster": cluster, "environment": environment, "profile": profile},
-                     "job_config": "config/job_configs.json", "settings": {"password": "********"}},
+        "schema_version": 1,
+        "run_id": str(uuid.uuid4()),
+        "status": status,
+        "metadata": {
+            "started_at": _iso(started),
+            "ended_at": _iso(ended),
+            "duration_seconds": (ended - started).total_seconds(),
+            "tool_version": "0.1.0",
+            "viya_url": "http://127.0.0.1:1",
+            "labels": {"cluster": cluster, "environment": environment, "profile": profile},
+            "job_config": "config/job_configs.json",
+            "settings": {"password": "********"},
+        },
         "phases": phases,
-        "sequential_execution": seed(phases[0]), "async_execution": seed(phases[1]),
-        "comparison": {"execution_time": {"sequential_total": base_makespan, "async_total": makespan or 0.0,
-                                          "time_saved": base_makespan - (makespan or base_makespan),
-                                          "efficiency_gain": 0.0},
-                       "job_performance": {}, "resource_utilization": {}},
+        "sequential_execution": seed(phases[0]),
+        "async_execution": seed(phases[1]),
+        "comparison": {
+            "execution_time": {
+                "sequential_total": base_makespan,
+                "async_total": makespan or 0.0,
+                "time_saved": base_makespan - (makespan or base_makespan),
+                "efficiency_gain": 0.0,
+            },
+            "job_performance": {},
+            "resource_utilization": {},
+        },
     }
 
 
@@ -124,12 +230,22 @@ RULES_TEST = Path(__file__).with_name("rules_test.yaml")
 DASHBOARD = ROOT / "helm" / "jes-runner" / "files" / "grafana-dashboard.json"
 
 # the documented substitution (helm/jes-runner/files/README.md): token -> occurrences
-RULE_TOKENS = {"2 * 86400": 2, "[172800s]": 1, "0.8 * quantile_over_time": 1, 'profile="jes-runner"': 1}
+RULE_TOKENS = {
+    "2 * 86400": 2,
+    "[172800s]": 1,
+    "0.8 * quantile_over_time": 1,
+    'profile="jes-runner"': 1,
+}
 RUNBOOK_BASE = "https://github.com/jes-runner/jes-runner/blob/main/docs/RUNBOOK.md"
 
 
-def render_rules(schedule_seconds: int = 86400, multiple: float = 2, speedup_fraction: float = 0.8,
-                 profile: str = "jes-runner", no_for: bool = False) -> str:
+def render_rules(
+    schedule_seconds: int = 86400,
+    multiple: float = 2,
+    speedup_fraction: float = 0.8,
+    profile: str = "jes-runner",
+    no_for: bool = False,
+) -> str:
     """The rules file with the parameters substituted exactly as the chart does; ``no_for``:
     every `for:` set to 0s, as the chart's per-rule `for` override would (tests cannot wait 15 min)."""
     text = RULES.read_text()
@@ -197,6 +313,7 @@ def dashboard_panels(dash: dict[str, Any] | None = None) -> list[dict[str, Any]]
 
 def substitute(expr: str, values: dict[str, str]) -> str:
     """Grafana variables ($x, ${x}, ${x:regex}) replaced by regex values (Prometheus formats multi values as (a|b))."""
+
     def rep(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         if name not in values:
@@ -241,6 +358,9 @@ def start_stack(stack: ExitStack, base: Path, **rule_params: Any) -> Stack:
     rules.write_text(render_rules(**rule_params))
     pg = stack.enter_context(pushgateway(base / "pushgateway"))
     prom = stack.enter_context(prometheus(base / "prometheus", [pg.address], rule_files=[rules]))
-    exported = stack.enter_context(prometheus(base / "prometheus-exported", [pg.address], rule_files=[rules],
-                                              honor_labels=False))
+    exported = stack.enter_context(
+        prometheus(
+            base / "prometheus-exported", [pg.address], rule_files=[rules], honor_labels=False
+        )
+    )
     return Stack(pg, prom, exported, rules)

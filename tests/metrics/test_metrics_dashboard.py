@@ -31,7 +31,10 @@ def test_identity_and_variables() -> None:
     assert d["uid"] == "jes-runner" and d["title"]
     variables = {v["name"]: v for v in d["templating"]["list"]}
     assert list(variables) == ["datasource", "cluster", "environment", "profile", "phase"]
-    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert (
+        variables["datasource"]["type"] == "datasource"
+        and variables["datasource"]["query"] == "prometheus"
+    )
     for name in ("cluster", "environment", "profile", "phase"):
         v = variables[name]
         assert v["type"] == "query" and v["datasource"] == DS
@@ -54,25 +57,48 @@ def test_every_panel_uses_the_datasource_variable_and_known_metrics() -> None:
         assert len(refs) == len(set(refs)), p["title"]
         for t in p["targets"]:
             assert t["datasource"] == DS, p["title"]
-            expr = substitute(t["expr"], {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"})
+            expr = substitute(
+                t["expr"], {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"}
+            )
             used = set(re.findall(r"\b((?:jes|push)_[a-z_]+)\b", expr))
             assert used and used <= known, (p["title"], used - known)
 
 
 def test_required_views_are_there() -> None:
     titles = {p["title"] for p in dashboard_panels()}
-    for needed in ("Latest speedup", "Time saved (latest)", "Makespan per phase", "Queue wait (p50 / p95 / max)",
-                   "Jobs not completed", "Per-job duration and queue wait (latest run)",
-                   "Per-job duration over runs (heatmap)", "Last run status", "Last run age",
-                   "Time to first scale-up", "Nodes added / removed", "Node-seconds (cost)", "Unmatched jobs"):
+    for needed in (
+        "Latest speedup",
+        "Time saved (latest)",
+        "Makespan per phase",
+        "Queue wait (p50 / p95 / max)",
+        "Jobs not completed",
+        "Per-job duration and queue wait (latest run)",
+        "Per-job duration over runs (heatmap)",
+        "Last run status",
+        "Last run age",
+        "Time to first scale-up",
+        "Nodes added / removed",
+        "Node-seconds (cost)",
+        "Unmatched jobs",
+    ):
         assert needed in titles
 
 
 def every_query(dash: dict) -> list[tuple[str, str]]:
     """(where, expr) of every panel target, variable and annotation query."""
-    out = [(f"panel {p['title']} [{t['refId']}]", t["expr"]) for p in dashboard_panels(dash) for t in p["targets"]]
-    out += [(f"variable {v['name']}", v["definition"]) for v in dash["templating"]["list"] if v["type"] == "query"]
-    out += [(f"annotation {a['name']}", a["expr"]) for a in dash["annotations"]["list"] if "expr" in a]
+    out = [
+        (f"panel {p['title']} [{t['refId']}]", t["expr"])
+        for p in dashboard_panels(dash)
+        for t in p["targets"]
+    ]
+    out += [
+        (f"variable {v['name']}", v["definition"])
+        for v in dash["templating"]["list"]
+        if v["type"] == "query"
+    ]
+    out += [
+        (f"annotation {a['name']}", a["expr"]) for a in dash["annotations"]["list"] if "expr" in a
+    ]
     return out
 
 
@@ -88,7 +114,9 @@ def test_every_data_query_filters_by_profile_and_legends_name_the_cluster() -> N
         for t in p["targets"]:
             assert 'profile=~"$profile"' in t["expr"], (p["title"], t["expr"])
             legend = t.get("legendFormat", "__auto")
-            assert legend == "__auto" or legend.startswith("{{cluster}}/{{environment}} {{profile}}"), (p["title"], legend)
+            assert legend == "__auto" or legend.startswith(
+                "{{cluster}}/{{environment}} {{profile}}"
+            ), (p["title"], legend)
 
 
 def test_run_annotations() -> None:

@@ -56,20 +56,42 @@ LIMIT_JOBS = 3
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def demo_run(out_dir: Path, pushgateway_url: str, **env_extra: str) -> tuple[dict[str, Any], int, tuple[float, float], str]:
+def demo_run(
+    out_dir: Path, pushgateway_url: str, **env_extra: str
+) -> tuple[dict[str, Any], int, tuple[float, float], str]:
     """`jes-runner demo --limit-jobs 3` as a subprocess (clean JES_* env) pushing to ``pushgateway_url``.
 
     Returns (results, exit code, (time before, time after), stdout + stderr).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
-    env.update({"JES_PUSHGATEWAY_URL": pushgateway_url, "JES_CLUSTER": CLUSTER, "JES_ENVIRONMENT": ENVIRONMENT,
-                "JES_PROFILE": PROFILE,
-                "JES_SECRETS_DIR": str(out_dir / "no-secrets"), **env_extra})
+    env.update(
+        {
+            "JES_PUSHGATEWAY_URL": pushgateway_url,
+            "JES_CLUSTER": CLUSTER,
+            "JES_ENVIRONMENT": ENVIRONMENT,
+            "JES_PROFILE": PROFILE,
+            "JES_SECRETS_DIR": str(out_dir / "no-secrets"),
+            **env_extra,
+        }
+    )
     out_dir.mkdir(parents=True)
     t0 = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "jes_runner", "demo", "--limit-jobs", str(LIMIT_JOBS), "--output-dir", str(out_dir)],
-        cwd=out_dir, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "jes_runner",
+            "demo",
+            "--limit-jobs",
+            str(LIMIT_JOBS),
+            "--output-dir",
+            str(out_dir),
+        ],
+        cwd=out_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = proc.stdout + proc.stderr
     files = sorted(out_dir.glob("pooled_jobs_comparison_*.json"))
@@ -101,7 +123,12 @@ def gateway_group(pg_url: str) -> Series:
     _, body = http(pg_url + "/metrics")
     out: Series = {}
     for name, labels, value in parse_metrics_text(body.decode()):
-        key = (labels.get("job"), labels.get("cluster"), labels.get("environment"), labels.get("profile"))
+        key = (
+            labels.get("job"),
+            labels.get("cluster"),
+            labels.get("environment"),
+            labels.get("profile"),
+        )
         if key == ("jes-runner", CLUSTER, ENVIRONMENT, PROFILE):
             out[(name, frozenset((k, v) for k, v in labels.items() if v))] = value
     return out
@@ -110,7 +137,10 @@ def gateway_group(pg_url: str) -> Series:
 def expected_series(results: dict[str, Any]) -> Series:
     labels = {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE}
     text = generate_latest(build_registry(results, labels)).decode()
-    return {(n, frozenset({**lbl, "job": "jes-runner"}.items())): v for n, lbl, v in parse_metrics_text(text)}
+    return {
+        (n, frozenset({**lbl, "job": "jes-runner"}.items())): v
+        for n, lbl, v in parse_metrics_text(text)
+    }
 
 
 def ts(iso: str) -> float:
@@ -118,8 +148,11 @@ def ts(iso: str) -> float:
 
 
 def wait_scraped(prom_url: str, run_id: str) -> None:
-    wait_for(lambda: query(prom_url, f'jes_run_info{{run_id="{run_id}"}}'), timeout=40,
-             what=f"Prometheus to scrape run {run_id}")
+    wait_for(
+        lambda: query(prom_url, f'jes_run_info{{run_id="{run_id}"}}'),
+        timeout=40,
+        what=f"Prometheus to scrape run {run_id}",
+    )
 
 
 # -- the Pushgateway ------------------------------------------------------------------
@@ -133,42 +166,76 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
     assert pushed == expected_series(r2)
 
     def one(name: str, **labels: str) -> float:
-        want = {"job": "jes-runner", "cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, **labels}
+        want = {
+            "job": "jes-runner",
+            "cluster": CLUSTER,
+            "environment": ENVIRONMENT,
+            "profile": PROFILE,
+            **labels,
+        }
         hits = [v for (n, lbl), v in got.items() if n == name and dict(lbl) == want]
         assert len(hits) == 1, (name, labels)
         return hits[0]
 
     # spot checks straight from the results file (independent of build_registry)
-    assert one("jes_run_info", run_id=r2["run_id"], version=r2["metadata"]["tool_version"], status="completed",
-               emulated="true") == 1  # the demo measures the emulator, and says so
+    assert (
+        one(
+            "jes_run_info",
+            run_id=r2["run_id"],
+            version=r2["metadata"]["tool_version"],
+            status="completed",
+            emulated="true",
+        )
+        == 1
+    )  # the demo measures the emulator, and says so
     assert not [k for k in got if k[0] == "jes_run_info" and ("run_id", r1["run_id"]) in k[1]]
     assert one("jes_run_success") == 1
     assert one("jes_run_timestamp_seconds") == pytest.approx(ts(r2["metadata"]["ended_at"]))
-    assert one("jes_last_success_timestamp_seconds") == pytest.approx(ts(r2["metadata"]["ended_at"]))
+    assert one("jes_last_success_timestamp_seconds") == pytest.approx(
+        ts(r2["metadata"]["ended_at"])
+    )
     assert one("jes_run_duration_seconds") == pytest.approx(r2["metadata"]["duration_seconds"])
     for p in r2["phases"]:
         pl = {"phase": p["name"], "context": p["context"], "mode": p["mode"]}
         st = p["stats"]
         assert one("jes_phase_makespan_seconds", **pl) == pytest.approx(st["makespan_seconds"])
-        assert one("jes_phase_jobs", **pl, outcome="completed") == st["jobs_completed"] == LIMIT_JOBS
+        assert (
+            one("jes_phase_jobs", **pl, outcome="completed") == st["jobs_completed"] == LIMIT_JOBS
+        )
         assert one("jes_phase_jobs", **pl, outcome="failed") == 0
-        assert one("jes_phase_job_duration_seconds", **pl, stat="p95") == pytest.approx(st["duration_p95_seconds"])
-        assert one("jes_phase_queue_wait_seconds", **pl, stat="max") == pytest.approx(st["queue_wait_max_seconds"])
+        assert one("jes_phase_job_duration_seconds", **pl, stat="p95") == pytest.approx(
+            st["duration_p95_seconds"]
+        )
+        assert one("jes_phase_queue_wait_seconds", **pl, stat="max") == pytest.approx(
+            st["queue_wait_max_seconds"]
+        )
         assert one("jes_phase_hosts_used", **pl) == st["hosts_used"]
         assert one("jes_phase_peak_nodes", **pl) == st["peak_nodes"]
         assert one("jes_phase_summed_run_seconds", **pl) == pytest.approx(st["sum_run_seconds"])
         if p["baseline"]:
-            assert not [k for k in got if k[0] == "jes_phase_speedup_ratio" and ("phase", p["name"]) in k[1]]
+            assert not [
+                k for k in got if k[0] == "jes_phase_speedup_ratio" and ("phase", p["name"]) in k[1]
+            ]
         else:
             vs = p["vs_baseline"]
             assert one("jes_phase_speedup_ratio", **pl) == pytest.approx(vs["speedup"])
-            assert one("jes_phase_time_saved_seconds", **pl) == pytest.approx(vs["time_saved_seconds"])
-            assert one("jes_phase_efficiency_gain_ratio", **pl) == pytest.approx(vs["efficiency_gain_percent"] / 100)
+            assert one("jes_phase_time_saved_seconds", **pl) == pytest.approx(
+                vs["time_saved_seconds"]
+            )
+            assert one("jes_phase_efficiency_gain_ratio", **pl) == pytest.approx(
+                vs["efficiency_gain_percent"] / 100
+            )
         for job in p["jobs"]:
-            assert one("jes_job_duration_seconds", **pl, sas_job_name=job["name"]) == pytest.approx(job["duration"])
+            assert one("jes_job_duration_seconds", **pl, sas_job_name=job["name"]) == pytest.approx(
+                job["duration"]
+            )
             qw = job["metrics"]["orchestrator_data"]["queue_wait_seconds"]
-            assert one("jes_job_queue_wait_seconds", **pl, sas_job_name=job["name"]) == pytest.approx(qw)
-    assert len([k for k in got if k[0] == "jes_job_duration_seconds"]) == LIMIT_JOBS * len(r2["phases"])
+            assert one(
+                "jes_job_queue_wait_seconds", **pl, sas_job_name=job["name"]
+            ) == pytest.approx(qw)
+    assert len([k for k in got if k[0] == "jes_job_duration_seconds"]) == LIMIT_JOBS * len(
+        r2["phases"]
+    )
     push_time = one("push_time_seconds")
     assert e2e.windows[1][0] <= push_time <= e2e.windows[1][1] + 1
 
@@ -176,8 +243,9 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
 def test_gateway_down_results_written_exit_4(tmp_path: Path) -> None:
     password = "pw-in-the-url-Secret"
     url = f"http://jes:{password}@127.0.0.1:{free_port()}"  # nothing listens there
-    results, rc, _, output = demo_run(tmp_path / "run", url, JES_PUSHGATEWAY_RETRIES="1",
-                                      JES_PUSHGATEWAY_BACKOFF_S="0.1")
+    results, rc, _, output = demo_run(
+        tmp_path / "run", url, JES_PUSHGATEWAY_RETRIES="1", JES_PUSHGATEWAY_BACKOFF_S="0.1"
+    )
     assert rc == 4, output[-3000:]
     assert results["status"] == "completed"  # measured fine and written
     failures = [line for line in output.splitlines() if "Pushgateway push" in line]
@@ -193,15 +261,28 @@ def test_gateway_down_results_written_exit_4(tmp_path: Path) -> None:
 
 
 VARIANTS = {
-    "selected": {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, "phase": "(sequential|async)"},
+    "selected": {
+        "cluster": CLUSTER,
+        "environment": ENVIRONMENT,
+        "profile": PROFILE,
+        "phase": "(sequential|async)",
+    },
     "all": {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"},
 }
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
     """(where, PromQL) of every panel target and annotation of the dashboard."""
-    out = [(f"{p['title']} [{t['refId']}]", t["expr"]) for p in dashboard_panels() for t in p["targets"]]
-    out += [(f"annotation {a['name']}", a["expr"]) for a in dashboard()["annotations"]["list"] if "expr" in a]
+    out = [
+        (f"{p['title']} [{t['refId']}]", t["expr"])
+        for p in dashboard_panels()
+        for t in p["targets"]
+    ]
+    out += [
+        (f"annotation {a['name']}", a["expr"])
+        for a in dashboard()["annotations"]["list"]
+        if "expr" in a
+    ]
     return out
 
 
@@ -229,7 +310,10 @@ def test_the_two_scrape_styles_differ_as_in_the_wild(e2e: E2E) -> None:
     assert query(honor, 'jes_run_info{job="jes-runner"}')
     assert not query(exported, 'jes_run_info{job="jes-runner"}')
     (info,) = query(exported, f'jes_run_info{{profile="{PROFILE}"}}')
-    assert info["metric"]["exported_job"] == "jes-runner" and info["metric"]["job"] == "prometheus-pushgateway"
+    assert (
+        info["metric"]["exported_job"] == "jes-runner"
+        and info["metric"]["job"] == "prometheus-pushgateway"
+    )
 
 
 @pytest.mark.parametrize("scrape", SCRAPES)
@@ -280,7 +364,14 @@ def test_alert_expressions_on_healthy_runs(e2e: E2E, scrape: str) -> None:
     # Prometheus' own evaluation of the loaded rules: healthy, nothing deterministic firing
     def evaluated() -> list[dict[str, Any]]:
         rules = [r for g in api(prom, "rules")["groups"] for r in g["rules"]]
-        return rules if all(r.get("lastEvaluation", "").startswith("20") and r["health"] != "unknown" for r in rules) else []
+        return (
+            rules
+            if all(
+                r.get("lastEvaluation", "").startswith("20") and r["health"] != "unknown"
+                for r in rules
+            )
+            else []
+        )
 
     rules = wait_for(evaluated, timeout=20, what="rule evaluation")
     assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
@@ -305,12 +396,21 @@ def fast_stack(tmp_path: Path) -> Iterator[Stack]:
     with ExitStack() as es:
         # the chart's substitution with a 2 s "schedule": stale after 2 x 2 s; `for: 0s` as the
         # chart's per-rule override would set it (JesMetricsGroupMissing waits 15 min by default)
-        yield start_stack(es, tmp_path / "fast", schedule_seconds=2, multiple=2, speedup_fraction=0.8,
-                          profile=PROFILE, no_for=True)
+        yield start_stack(
+            es,
+            tmp_path / "fast",
+            schedule_seconds=2,
+            multiple=2,
+            speedup_fraction=0.8,
+            profile=PROFILE,
+            no_for=True,
+        )
 
 
 def firing(prom: str) -> set[str]:
-    return {a["labels"]["alertname"] for a in api(prom, "alerts")["alerts"] if a["state"] == "firing"}
+    return {
+        a["labels"]["alertname"] for a in api(prom, "alerts")["alerts"] if a["state"] == "firing"
+    }
 
 
 def wait_firing(proms: list[str], alert: str) -> None:
@@ -328,8 +428,15 @@ def test_every_alert_fires_on_real_prometheus(e2e: E2E, fast_stack: Stack) -> No
     sel = f'{{cluster="{CLUSTER}", profile="{PROFILE}"}}'
     # a few scrapes of the good speedup build up its median
     for prom in proms:
-        wait_for(lambda p=prom: [v for v in query(p, f"count_over_time(jes_phase_speedup_ratio{sel}[1m])")
-                                 if float(v["value"][1]) >= 5], timeout=40, what="5 scrapes of the good run")
+        wait_for(
+            lambda p=prom: [
+                v
+                for v in query(p, f"count_over_time(jes_phase_speedup_ratio{sel}[1m])")
+                if float(v["value"][1]) >= 5
+            ],
+            timeout=40,
+            what="5 scrapes of the good run",
+        )
         assert not firing(prom) & {"JesRunFailedJobs", "JesMetricsGroupMissing", "JesMetricsAbsent"}
 
     # a run with a failed job (POST): JesRunFailedJobs; the last success stays
@@ -362,14 +469,24 @@ def test_every_alert_fires_on_real_prometheus(e2e: E2E, fast_stack: Stack) -> No
     status, _ = http(pg + group, method="DELETE")
     assert status == 202
     for prom in proms:
-        wait_for(lambda p=prom: not query(p, f"jes_run_info{sel}"), timeout=30, what="the group to go stale")
+        wait_for(
+            lambda p=prom: not query(p, f"jes_run_info{sel}"),
+            timeout=30,
+            what="the group to go stale",
+        )
     wait_firing(proms, "JesMetricsGroupMissing")
     wait_firing(proms, "JesMetricsAbsent")
     for prom in proms:
         rules = [r for g in api(prom, "rules")["groups"] for r in g["rules"]]
         assert all(r["health"] == "ok" for r in rules), rules
-        missing = [a for a in api(prom, "alerts")["alerts"] if a["labels"]["alertname"] == "JesMetricsGroupMissing"]
-        assert [(a["labels"]["cluster"], a["labels"]["profile"]) for a in missing] == [(CLUSTER, PROFILE)]
+        missing = [
+            a
+            for a in api(prom, "alerts")["alerts"]
+            if a["labels"]["alertname"] == "JesMetricsGroupMissing"
+        ]
+        assert [(a["labels"]["cluster"], a["labels"]["profile"]) for a in missing] == [
+            (CLUSTER, PROFILE)
+        ]
 
 
 def test_default_thresholds_fire_later_in_time(e2e: E2E) -> None:
@@ -383,5 +500,6 @@ def test_default_thresholds_fire_later_in_time(e2e: E2E) -> None:
             # shift the clock instead of waiting 2 days: time() + 2d1h in place of time()
             expr = rule["expr"].replace("time()", f"({now + 2 * 86400 + 3600:.0f})")
             assert query(prom, expr), rule["alert"]
-            assert not query(prom, rule["expr"].replace("time()", f"({now + 3600:.0f})")), rule["alert"]
-
+            assert not query(prom, rule["expr"].replace("time()", f"({now + 3600:.0f})")), rule[
+                "alert"
+            ]

@@ -34,10 +34,20 @@ class Scripted:
         class H(BaseHTTPRequestHandler):
             def _any(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.requests.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers), "body": body.decode()})
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body.decode(),
+                    }
+                )
                 status = outer.statuses.pop(0) if outer.statuses else 200
-                msg = b"pushed metrics are invalid or inconsistent with existing metrics" if status == 400 else b""
+                msg = (
+                    b"pushed metrics are invalid or inconsistent with existing metrics"
+                    if status == 400
+                    else b""
+                )
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(msg)))
                 self.end_headers()
@@ -50,7 +60,9 @@ class Scripted:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -108,7 +120,9 @@ def test_success_is_put_to_the_constant_group(scripted: Any) -> None:
     (req,) = srv.requests
     assert req["method"] == "PUT"
     # grouping key: job + the file's labels, no run id / timestamp
-    assert req["path"] == "/metrics/job/jes-runner/cluster/test-cluster/environment/ci/profile/nightly"
+    assert (
+        req["path"] == "/metrics/job/jes-runner/cluster/test-cluster/environment/ci/profile/nightly"
+    )
     assert r["run_id"] not in req["path"]
     assert "jes_last_success_timestamp_seconds" in req["body"]
     assert "Authorization" not in req["headers"]
@@ -126,7 +140,9 @@ def test_failed_run_is_posted_without_last_success(scripted: Any) -> None:
 def test_bearer_token_and_basic_auth_headers(scripted: Any) -> None:
     srv = scripted()
     push_results(make_results(), settings(srv.url, pushgateway_token=TOKEN))
-    push_results(make_results(), settings(srv.url, pushgateway_username="jes", pushgateway_password=PASSWORD))
+    push_results(
+        make_results(), settings(srv.url, pushgateway_username="jes", pushgateway_password=PASSWORD)
+    )
     # credentials in the URL move to the header; the request URL carries none
     host = srv.url.removeprefix("http://")
     push_results(make_results(), settings(f"http://jes:{PASSWORD}@{host}"))
@@ -157,7 +173,10 @@ def test_rejected_push_is_not_retried_and_says_why(scripted: Any, logs: Records)
 def test_auth_refused_names_status_not_secrets(scripted: Any, logs: Records) -> None:
     srv = scripted(401)
     with pytest.raises(JesError) as e:
-        push_results(make_results(), settings(srv.url, pushgateway_username="jes", pushgateway_password=PASSWORD))
+        push_results(
+            make_results(),
+            settings(srv.url, pushgateway_username="jes", pushgateway_password=PASSWORD),
+        )
     assert "HTTP 401" in str(e.value)
     for text in (str(e.value), logs.text):
         assert PASSWORD not in text and "amVzOnB3" not in text
@@ -168,7 +187,11 @@ def test_unreachable_gateway_retries_then_one_line_and_exit_4(logs: Records) -> 
     delays: list[float] = []
     url = f"http://jes:{PASSWORD}@127.0.0.1:{port}/?token={TOKEN}"
     with pytest.raises(JesError) as e:
-        push_results(make_results(), settings(url, pushgateway_token=TOKEN, pushgateway_retries=2), sleep=delays.append)
+        push_results(
+            make_results(),
+            settings(url, pushgateway_token=TOKEN, pushgateway_retries=2),
+            sleep=delays.append,
+        )
     assert e.value.exit_code == ExitCode.PUSH_FAILED
     assert delays == [0.5, 1.0]  # 3 attempts, exponential backoff
     msg = str(e.value)
@@ -188,19 +211,25 @@ def test_missing_url_is_bad_input() -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("https://u:p@gw.example:9443/prefix?token=x") == "https://gw.example:9443/prefix"
+    assert (
+        redact_url("https://u:p@gw.example:9443/prefix?token=x") == "https://gw.example:9443/prefix"
+    )
     assert redact_url("gw:9091") == "http://gw:9091"
 
 
 def test_unreadable_ca_bundle_fails_without_a_request(scripted: Any, tmp_path: Any) -> None:
     srv = scripted()
     with pytest.raises(JesError) as e:
-        push_results(make_results(), settings(srv.url, pushgateway_ca_bundle=tmp_path / "missing.pem"))
+        push_results(
+            make_results(), settings(srv.url, pushgateway_ca_bundle=tmp_path / "missing.pem")
+        )
     assert e.value.exit_code == ExitCode.PUSH_FAILED and "CA bundle" in str(e.value)
     assert srv.requests == []
 
 
-def test_settings_pushgateway_fields(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, scripted: Any) -> None:
+def test_settings_pushgateway_fields(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, scripted: Any
+) -> None:
     for k in list(os.environ):
         if k.startswith("JES_"):
             monkeypatch.delenv(k)

@@ -26,8 +26,13 @@ PUSH_PASSWORD_BCRYPT = "$2b$04$X4fm63gnflgYOs2JmYdcguduSX3A02b7W/tn7K3Y50bAnc08y
 KEY = ("job", "cluster", "environment", "profile")
 
 
-def group(pg: Server, cluster: str = "test-cluster", environment: str = "ci", profile: str = "nightly",
-          **kw: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def group(
+    pg: Server,
+    cluster: str = "test-cluster",
+    environment: str = "ci",
+    profile: str = "nightly",
+    **kw: Any,
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """The series of the deployment's group on the gateway's /metrics (empty labels dropped)."""
     status, body = http(pg.url + "/metrics", **kw)
     assert status == 200
@@ -38,7 +43,9 @@ def group(pg: Server, cluster: str = "test-cluster", environment: str = "ci", pr
     return out
 
 
-def series(g: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str) -> dict[frozenset[tuple[str, str]], float]:
+def series(
+    g: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str
+) -> dict[frozenset[tuple[str, str]], float]:
     return {labels: v for (n, labels), v in g.items() if n == name}
 
 
@@ -50,7 +57,9 @@ def settings(url: str, **kw: Any) -> SimpleNamespace:
     return SimpleNamespace(pushgateway_url=url, pushgateway_retries=0, **kw)
 
 
-def test_failed_run_keeps_last_success_and_replaces_everything_else(pushgateway_server: Server) -> None:
+def test_failed_run_keeps_last_success_and_replaces_everything_else(
+    pushgateway_server: Server,
+) -> None:
     pg = pushgateway_server
     ok = make_results(job_names=("DM", "AE", "LB", "VS"))
     push_results(ok, settings(pg.url))
@@ -60,18 +69,34 @@ def test_failed_run_keeps_last_success_and_replaces_everything_else(pushgateway_
     assert job_names(g1) == {"DM", "AE", "LB", "VS"}
 
     # a failed run over fewer jobs, without a speedup: POST
-    failed = make_results(job_names=("DM", "AE"), status="completed_with_failures", failed=("AE",), speedup=None)
+    failed = make_results(
+        job_names=("DM", "AE"), status="completed_with_failures", failed=("AE",), speedup=None
+    )
     push_results(failed, settings(pg.url))
     g2 = group(pg)
     assert series(g2, "jes_last_success_timestamp_seconds") == last_success  # survived
     assert list(series(g2, "jes_run_success").values()) == [0.0]
     (info,) = series(g2, "jes_run_info")
-    assert dict(info)["run_id"] == failed["run_id"] and dict(info)["status"] == "completed_with_failures"
+    assert (
+        dict(info)["run_id"] == failed["run_id"]
+        and dict(info)["status"] == "completed_with_failures"
+    )
     assert job_names(g2) == {"DM", "AE"}  # LB and VS of the earlier run are gone
     speedup = series(g2, "jes_phase_speedup_ratio")
     assert len(speedup) == 1 and math.isnan(next(iter(speedup.values())))  # no stale 2.5
-    assert series(g2, "jes_phase_jobs")[frozenset({"phase": "async", "context": "Autoscaling POC Context",
-                                                   "mode": "batch", "outcome": "failed"}.items())] == 1.0
+    assert (
+        series(g2, "jes_phase_jobs")[
+            frozenset(
+                {
+                    "phase": "async",
+                    "context": "Autoscaling POC Context",
+                    "mode": "batch",
+                    "outcome": "failed",
+                }.items()
+            )
+        ]
+        == 1.0
+    )
     assert series(g2, "push_time_seconds")
 
     # the next success: PUT, the group is exactly that run again (placeholders gone)
@@ -87,7 +112,9 @@ def test_coexists_with_other_pushers_on_a_shared_gateway(pushgateway_server: Ser
     pg = pushgateway_server
     # the Workload Orchestrator pushes sas_job_info into the same gateway
     body = b'# TYPE sas_job_info gauge\nsas_job_info{queue="default",job_name="x"} 1\n'
-    assert http(pg.url + "/metrics/job/sas-workload-orchestrator", method="PUT", data=body)[0] == 200
+    assert (
+        http(pg.url + "/metrics/job/sas-workload-orchestrator", method="PUT", data=body)[0] == 200
+    )
     push_results(make_results(), settings(pg.url))
     _, text = http(pg.url + "/metrics")
     assert b"sas_job_info{" in text and b"jes_run_info{" in text
@@ -99,7 +126,9 @@ def test_two_deployments_are_two_groups(pushgateway_server: Server) -> None:
     push_results(make_results(cluster="a", environment="prod"), settings(pg.url))
     push_results(make_results(cluster="b", environment="prod"), settings(pg.url))
     push_results(make_results(cluster="a", environment="prod"), settings(pg.url))
-    assert series(group(pg, "a", "prod"), "jes_run_info") and series(group(pg, "b", "prod"), "jes_run_info")
+    assert series(group(pg, "a", "prod"), "jes_run_info") and series(
+        group(pg, "b", "prod"), "jes_run_info"
+    )
     _, text = http(pg.url + "/metrics")
     assert text.decode().count("push_time_seconds{") == 2  # one group per deployment, no pile-up
 
@@ -108,19 +137,36 @@ def test_two_profiles_on_one_gateway_keep_both_groups(pushgateway_server: Server
     """A smoke test from a laptop with the production labels (profile adhoc) next to the nightly run:
     neither replaces the other, not even the last success."""
     pg = pushgateway_server
-    nightly = make_results(job_names=("DM", "AE", "LB"), cluster="aks-prod", environment="prod", profile="nightly")
+    nightly = make_results(
+        job_names=("DM", "AE", "LB"), cluster="aks-prod", environment="prod", profile="nightly"
+    )
     push_results(nightly, settings(pg.url))
-    smoke = make_results(job_names=("DM",), cluster="aks-prod", environment="prod", profile="adhoc",
-                         status="completed_with_failures", failed=("DM",), speedup=None)
+    smoke = make_results(
+        job_names=("DM",),
+        cluster="aks-prod",
+        environment="prod",
+        profile="adhoc",
+        status="completed_with_failures",
+        failed=("DM",),
+        speedup=None,
+    )
     push_results(smoke, settings(pg.url))
-    push_results(make_results(job_names=("DM",), cluster="aks-prod", environment="prod", profile="adhoc",
-                              speedup=1.1), settings(pg.url))
+    push_results(
+        make_results(
+            job_names=("DM",), cluster="aks-prod", environment="prod", profile="adhoc", speedup=1.1
+        ),
+        settings(pg.url),
+    )
     n = group(pg, "aks-prod", "prod", "nightly")
     a = group(pg, "aks-prod", "prod", "adhoc")
     (n_info,) = series(n, "jes_run_info")
     assert dict(n_info)["run_id"] == nightly["run_id"]
-    assert job_names(n) == {"DM", "AE", "LB"} and list(series(n, "jes_phase_speedup_ratio").values()) == [2.5]
-    assert list(series(n, "jes_last_success_timestamp_seconds").values()) == [pytest.approx(1767578540.0)]
+    assert job_names(n) == {"DM", "AE", "LB"} and list(
+        series(n, "jes_phase_speedup_ratio").values()
+    ) == [2.5]
+    assert list(series(n, "jes_last_success_timestamp_seconds").values()) == [
+        pytest.approx(1767578540.0)
+    ]
     assert job_names(a) == {"DM"} and list(series(a, "jes_phase_speedup_ratio").values()) == [1.1]
     _, text = http(pg.url + "/metrics")
     assert text.decode().count("push_time_seconds{") == 2
@@ -128,27 +174,41 @@ def test_two_profiles_on_one_gateway_keep_both_groups(pushgateway_server: Server
 
 def test_basic_auth_and_tls_through_the_gateways_web_config(tmp_path: Path) -> None:
     tls = make_tls_files(tmp_path / "tls")
-    web = {"tls_server_config": {"cert_file": str(tls["cert"]), "key_file": str(tls["key"])},
-           "basic_auth_users": {PUSH_USER: PUSH_PASSWORD_BCRYPT}}
+    web = {
+        "tls_server_config": {"cert_file": str(tls["cert"]), "key_file": str(tls["key"])},
+        "basic_auth_users": {PUSH_USER: PUSH_PASSWORD_BCRYPT},
+    }
     auth = (PUSH_USER, PUSH_PASSWORD)
     with pushgateway(tmp_path / "pg", web_config=web, ca_bundle=tls["ca"], basic_auth=auth) as pg:
         assert pg.url.startswith("https://")
-        good = settings(pg.url, pushgateway_username=PUSH_USER, pushgateway_password=PUSH_PASSWORD,
-                        pushgateway_ca_bundle=tls["ca"])
+        good = settings(
+            pg.url,
+            pushgateway_username=PUSH_USER,
+            pushgateway_password=PUSH_PASSWORD,
+            pushgateway_ca_bundle=tls["ca"],
+        )
         push_results(make_results(), good)
         assert series(group(pg, ca_bundle=tls["ca"], basic_auth=auth), "jes_run_success")
 
-        wrong = settings(pg.url, pushgateway_username=PUSH_USER, pushgateway_password="not-the-password",
-                         pushgateway_ca_bundle=tls["ca"])
+        wrong = settings(
+            pg.url,
+            pushgateway_username=PUSH_USER,
+            pushgateway_password="not-the-password",
+            pushgateway_ca_bundle=tls["ca"],
+        )
         with pytest.raises(JesError) as e:
             push_results(make_results(), wrong)
         assert e.value.exit_code == ExitCode.PUSH_FAILED and "HTTP 401" in str(e.value)
         assert "not-the-password" not in str(e.value)
 
-        untrusted = settings(pg.url, pushgateway_username=PUSH_USER, pushgateway_password=PUSH_PASSWORD)
+        untrusted = settings(
+            pg.url, pushgateway_username=PUSH_USER, pushgateway_password=PUSH_PASSWORD
+        )
         with pytest.raises(JesError) as e:
             push_results(make_results(), untrusted)
-        assert e.value.exit_code == ExitCode.PUSH_FAILED and "CERTIFICATE_VERIFY_FAILED" in str(e.value)
+        assert e.value.exit_code == ExitCode.PUSH_FAILED and "CERTIFICATE_VERIFY_FAILED" in str(
+            e.value
+        )
 
 
 def _push_cmd(argv: list[str]) -> int:
@@ -156,7 +216,10 @@ def _push_cmd(argv: list[str]) -> int:
 
 
 def test_push_subcommand(
-    pushgateway_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pushgateway_server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for k in ("JES_PUSHGATEWAY_URL", "JES_CLUSTER", "JES_ENVIRONMENT"):
         monkeypatch.delenv(k, raising=False)
@@ -173,7 +236,10 @@ def test_push_subcommand(
     assert series(group(pushgateway_server, "other", "ci"), "jes_run_info")
 
     monkeypatch.setenv("JES_PUSHGATEWAY_RETRIES", "0")
-    assert _push_cmd([str(path), "--pushgateway-url", f"http://127.0.0.1:{free_port()}"]) == ExitCode.PUSH_FAILED
+    assert (
+        _push_cmd([str(path), "--pushgateway-url", f"http://127.0.0.1:{free_port()}"])
+        == ExitCode.PUSH_FAILED
+    )
 
     assert _push_cmd([str(tmp_path / "missing.json")]) == ExitCode.BAD_INPUT
     (tmp_path / "bad.json").write_text("{not json")

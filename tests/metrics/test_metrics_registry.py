@@ -44,7 +44,12 @@ def names(s: Samples) -> set[str]:
 
 def test_sample_results_follow_the_schema() -> None:
     assert validate_results(make_results()) == []
-    assert validate_results(make_results(status="completed_with_failures", failed=("AE",), speedup=None)) == []
+    assert (
+        validate_results(
+            make_results(status="completed_with_failures", failed=("AE",), speedup=None)
+        )
+        == []
+    )
 
 
 def test_every_metric_of_a_successful_run_with_values_from_the_results_file() -> None:
@@ -52,8 +57,13 @@ def test_every_metric_of_a_successful_run_with_values_from_the_results_file() ->
     s = samples(r)
     end_ts = datetime.fromisoformat(r["metadata"]["ended_at"]).timestamp()
     info = [k for k in s if k[0] == "jes_run_info"]
-    assert len(info) == 1 and dict(info[0][1]) == {**DEPLOY, "run_id": r["run_id"], "version": "0.1.0", "status": "completed",
-                                                   "emulated": "false"}
+    assert len(info) == 1 and dict(info[0][1]) == {
+        **DEPLOY,
+        "run_id": r["run_id"],
+        "version": "0.1.0",
+        "status": "completed",
+        "emulated": "false",
+    }
     assert get(s, "jes_run_timestamp_seconds") == end_ts
     assert get(s, "jes_run_duration_seconds") == r["metadata"]["duration_seconds"]
     assert get(s, "jes_run_success") == 1.0
@@ -67,8 +77,14 @@ def test_every_metric_of_a_successful_run_with_values_from_the_results_file() ->
             assert get(s, "jes_phase_jobs", **labels, outcome=outcome) == st[f"jobs_{outcome}"]
         assert get(s, "jes_phase_jobs", **labels, outcome="other") == 0
         for stat in ("p50", "p95", "max"):
-            assert get(s, "jes_phase_job_duration_seconds", **labels, stat=stat) == st[f"duration_{stat}_seconds"]
-            assert get(s, "jes_phase_queue_wait_seconds", **labels, stat=stat) == st[f"queue_wait_{stat}_seconds"]
+            assert (
+                get(s, "jes_phase_job_duration_seconds", **labels, stat=stat)
+                == st[f"duration_{stat}_seconds"]
+            )
+            assert (
+                get(s, "jes_phase_queue_wait_seconds", **labels, stat=stat)
+                == st[f"queue_wait_{stat}_seconds"]
+            )
         assert get(s, "jes_phase_hosts_used", **labels) == st["hosts_used"]
         assert get(s, "jes_phase_peak_nodes", **labels) == st["peak_nodes"]
         assert get(s, "jes_phase_summed_run_seconds", **labels) == st["sum_run_seconds"]
@@ -76,16 +92,23 @@ def test_every_metric_of_a_successful_run_with_values_from_the_results_file() ->
         assert get(s, "jes_phase_concurrency_achieved", **labels) == st["concurrency_achieved"]
         assert get(s, "jes_phase_unmatched_jobs", **labels) == len(p["unmatched_jobs"])
         for job in p["jobs"]:
-            assert get(s, "jes_job_duration_seconds", **labels, sas_job_name=job["name"]) == job["duration"]
+            assert (
+                get(s, "jes_job_duration_seconds", **labels, sas_job_name=job["name"])
+                == job["duration"]
+            )
             qw = job["metrics"]["orchestrator_data"]["queue_wait_seconds"]
             assert get(s, "jes_job_queue_wait_seconds", **labels, sas_job_name=job["name"]) == qw
 
     vs = r["phases"][1]["vs_baseline"]
     assert get(s, "jes_phase_speedup_ratio", **ASYNC) == vs["speedup"]
     assert get(s, "jes_phase_time_saved_seconds", **ASYNC) == vs["time_saved_seconds"]
-    assert get(s, "jes_phase_efficiency_gain_ratio", **ASYNC) == pytest.approx(vs["efficiency_gain_percent"] / 100)
+    assert get(s, "jes_phase_efficiency_gain_ratio", **ASYNC) == pytest.approx(
+        vs["efficiency_gain_percent"] / 100
+    )
     # the baseline has no vs-baseline figures (null in the file): no series, no placeholder
-    assert not [k for k in s if k[0] == "jes_phase_speedup_ratio" and ("phase", "sequential") in k[1]]
+    assert not [
+        k for k in s if k[0] == "jes_phase_speedup_ratio" and ("phase", "sequential") in k[1]
+    ]
     # bounded per-job series: jobs x phases
     assert len([k for k in s if k[0] == "jes_job_duration_seconds"]) == 6
 
@@ -108,7 +131,11 @@ def test_failed_run_has_no_last_success_and_fills_empty_families_with_nan() -> N
     assert get(s, "jes_phase_jobs", **ASYNC, outcome="failed") == 1.0
     # vs-baseline families would be empty: one NaN series with empty labels makes a POST replace them
     empty = {"phase": "", "context": "", "mode": ""}
-    for name in ("jes_phase_speedup_ratio", "jes_phase_time_saved_seconds", "jes_phase_efficiency_gain_ratio"):
+    for name in (
+        "jes_phase_speedup_ratio",
+        "jes_phase_time_saved_seconds",
+        "jes_phase_efficiency_gain_ratio",
+    ):
         assert math.isnan(get(s, name, **empty))
         assert len([k for k in s if k[0] == name]) == 1
     # families with real samples get no placeholder
@@ -121,7 +148,9 @@ def test_failed_run_without_phases_still_replaces_every_family() -> None:
     s = samples(r)
     assert get(s, "jes_run_success") == 0.0
     assert {"jes_job_duration_seconds", "jes_phase_makespan_seconds", "jes_phase_jobs"} <= names(s)
-    assert math.isnan(get(s, "jes_job_duration_seconds", phase="", context="", mode="", sas_job_name=""))
+    assert math.isnan(
+        get(s, "jes_job_duration_seconds", phase="", context="", mode="", sas_job_name="")
+    )
 
 
 def test_nulls_in_a_successful_run_give_no_series() -> None:
@@ -129,8 +158,14 @@ def test_nulls_in_a_successful_run_give_no_series() -> None:
     r["phases"][0]["stats"]["queue_wait_p95_seconds"] = None
     r["phases"][0]["jobs"][0]["metrics"]["orchestrator_data"] = None
     s = samples(r)
-    assert ("jes_phase_queue_wait_seconds", frozenset({**DEPLOY, **SEQ, "stat": "p95"}.items())) not in s
-    assert ("jes_job_queue_wait_seconds", frozenset({**DEPLOY, **SEQ, "sas_job_name": "DM"}.items())) not in s
+    assert (
+        "jes_phase_queue_wait_seconds",
+        frozenset({**DEPLOY, **SEQ, "stat": "p95"}.items()),
+    ) not in s
+    assert (
+        "jes_job_queue_wait_seconds",
+        frozenset({**DEPLOY, **SEQ, "sas_job_name": "DM"}.items()),
+    ) not in s
     assert not any(math.isnan(v) for v in s.values())
 
 
@@ -150,12 +185,21 @@ def test_labels_default_to_the_files_labels_and_can_be_overridden() -> None:
     r = make_results(cluster="prod-eu", environment="prod")
     assert default_labels(r) == {"cluster": "prod-eu", "environment": "prod", "profile": "nightly"}
     s = samples(r, {"cluster": "x", "environment": "y", "profile": "z"})
-    assert {dict(k[1])["cluster"] for k in s} == {"x"} and {dict(k[1])["profile"] for k in s} == {"z"}
+    assert {dict(k[1])["cluster"] for k in s} == {"x"} and {dict(k[1])["profile"] for k in s} == {
+        "z"
+    }
     settings = type("S", (), {"cluster": "c", "environment": "e", "profile": "p"})()
-    assert default_labels({"metadata": {}}, settings) == {"cluster": "c", "environment": "e", "profile": "p"}
+    assert default_labels({"metadata": {}}, settings) == {
+        "cluster": "c",
+        "environment": "e",
+        "profile": "p",
+    }
     # a file from before profiles, no settings: the ad-hoc group, never a scheduled one
     assert default_labels({"metadata": {"labels": {"cluster": "c", "environment": "e"}}}) == {
-        "cluster": "c", "environment": "e", "profile": "adhoc"}
+        "cluster": "c",
+        "environment": "e",
+        "profile": "adhoc",
+    }
 
 
 def test_pure_same_input_same_output_and_input_untouched() -> None:
@@ -168,9 +212,14 @@ def test_pure_same_input_same_output_and_input_untouched() -> None:
 def test_scaling_figures_of_a_phase_become_metrics() -> None:
     results = make_results()
     results["phases"][1]["scaling"] = {
-        "source": "kubernetes", "peak_nodes": 2, "time_to_first_scale_up_seconds": 4.5,
-        "node_seconds": 321.0, "jobs_per_node": {"node-a": 1, "node-b": 2},
-        "nodes_added": 2, "nodes_removed": 1, "note": None,
+        "source": "kubernetes",
+        "peak_nodes": 2,
+        "time_to_first_scale_up_seconds": 4.5,
+        "node_seconds": 321.0,
+        "jobs_per_node": {"node-a": 1, "node-b": 2},
+        "nodes_added": 2,
+        "nodes_removed": 1,
+        "note": None,
     }
     assert validate_results(results) == []  # the schema accepts the scaling block
     s = samples(results)
@@ -181,4 +230,6 @@ def test_scaling_figures_of_a_phase_become_metrics() -> None:
     assert get(s, "jes_phase_nodes_removed", **ASYNC) == 1.0
     assert get(s, "jes_phase_node_jobs", **ASYNC, node="node-b") == 2.0
     # the baseline phase had no scaling block: no series for it, rather than a made-up zero
-    assert not [k for k in s if k[0] == "jes_phase_node_seconds" and ("phase", "sequential") in k[1]]
+    assert not [
+        k for k in s if k[0] == "jes_phase_node_seconds" and ("phase", "sequential") in k[1]
+    ]

@@ -9,8 +9,14 @@ import yaml
 from metrics_helpers import RULE_TOKENS, RULES, RULES_TEST, RUNBOOK_BASE, alert_rules, render_rules
 from support.servers import promtool
 
-ALERTS = {"JesRunFailedJobs", "JesNoRecentSuccess", "JesSpeedupDropped", "JesPushStale",
-          "JesMetricsGroupMissing", "JesMetricsAbsent"}
+ALERTS = {
+    "JesRunFailedJobs",
+    "JesNoRecentSuccess",
+    "JesSpeedupDropped",
+    "JesPushStale",
+    "JesMetricsGroupMissing",
+    "JesMetricsAbsent",
+}
 
 
 def test_promtool_check_rules() -> None:

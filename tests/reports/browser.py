@@ -22,9 +22,19 @@ import requests
 import websocket
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--remote-debugging-port=0", "--remote-allow-origins=*"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+]
 
 
 class Browser:
@@ -36,9 +46,17 @@ class Browser:
     def __enter__(self) -> Browser:
         self._dir = tempfile.TemporaryDirectory(prefix="jes-chromium-")
         self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self._dir.name}", f"--window-size={self.width},{self.height}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)  # its own process group: helpers (crashpad, zygote) end with it
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={self._dir.name}",
+                f"--window-size={self.width},{self.height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # its own process group: helpers (crashpad, zygote) end with it
         port_file = Path(self._dir.name) / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -52,8 +70,13 @@ class Browser:
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=self.timeout)
         for method in ("Runtime.enable", "Log.enable", "Page.enable"):
             self.call(method)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  width=self.width, height=self.height, deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -84,11 +107,20 @@ class Browser:
         method, params = msg.get("method"), msg.get("params") or {}
         if method == "Runtime.exceptionThrown":
             d = params.get("exceptionDetails") or {}
-            self.errors.append(f"exception: {(d.get('exception') or {}).get('description') or d.get('text')}")
+            self.errors.append(
+                f"exception: {(d.get('exception') or {}).get('description') or d.get('text')}"
+            )
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+            self.errors.append(
+                "console: "
+                + " ".join(
+                    str(a.get("value", a.get("description"))) for a in params.get("args", [])
+                )
+            )
         elif method == "Log.entryAdded" and (params.get("entry") or {}).get("level") == "error":
-            self.errors.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
+            self.errors.append(
+                f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}"
+            )
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         self._id += 1
@@ -116,7 +148,9 @@ class Browser:
         self.wait_event("Page.loadEventFired")
 
     def js(self, expression: str) -> Any:
-        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        r = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in r:
             raise RuntimeError(f"JS failed: {r['exceptionDetails'].get('text')}")
         return r["result"].get("value")

@@ -35,6 +35,7 @@ def scenario(overrides: dict[str, Any] | None = None) -> Any:
         for k, v in over.items():
             out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         return out
+
     return parse_scenario(merge(default_scenario().model_dump(mode="json"), overrides), "<test>")
 
 
@@ -49,6 +50,7 @@ def write_json(tmp_path: Path) -> Callable[..., Path]:
         p = tmp_path / name
         p.write_text(json.dumps(data))
         return p
+
     return _write
 
 
@@ -62,6 +64,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         rc = main([str(a) for a in argv])
         out = capsys.readouterr()
         return rc, out.out, out.err
+
     return _run
 
 

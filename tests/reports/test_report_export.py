@@ -14,8 +14,9 @@ from jes_runner.sinks.export import JOB_FIELDS, ORCH_FIELDS, STAT_FIELDS
 from .conftest import study_results
 
 
-def test_csv_one_row_per_job_and_phase_summary(tmp_path: Path, cli: Callable[..., Any],
-                                                write_json: Callable[..., Path]) -> None:
+def test_csv_one_row_per_job_and_phase_summary(
+    tmp_path: Path, cli: Callable[..., Any], write_json: Callable[..., Path]
+) -> None:
     results = study_results()
     results["phases"][2]["jobs"][0]["metrics"]["orchestrator_data"] = None  # an unmatched job
     src = write_json(results, "run.json")
@@ -33,14 +34,19 @@ def test_csv_one_row_per_job_and_phase_summary(tmp_path: Path, cli: Callable[...
     for row, j in zip(rows, raw_jobs, strict=True):
         assert row["unique_job_name"] == j["unique_job_name"]
         assert float(row["duration"]) == j["duration"]
-        assert row["submitted_at"] == j["submitted_at"] and row["client_duration"] == str(j["client_duration"])
+        assert row["submitted_at"] == j["submitted_at"] and row["client_duration"] == str(
+            j["client_duration"]
+        )
         o = j["metrics"]["orchestrator_data"]
         if o is None:
             assert row["orchestrator_matched"] == "False" and row["execution_host"] == ""
         else:
             assert row["execution_host"] == o["execution_host"]
             assert float(row["queue_wait_seconds"]) == o["queue_wait_seconds"]
-            assert float(row["cpu_cores"]) == o["cpu_cores"] and float(row["memory_mb"]) == o["memory_mb"]
+            assert (
+                float(row["cpu_cores"]) == o["cpu_cores"]
+                and float(row["memory_mb"]) == o["memory_mb"]
+            )
             assert float(row["limit_maxCpuTime"]) == o["limits"]["maxCpuTime"]
     with open(phases_csv, newline="") as fh:
         prow = list(csv.DictReader(fh))
@@ -48,30 +54,46 @@ def test_csv_one_row_per_job_and_phase_summary(tmp_path: Path, cli: Callable[...
     for r, p in zip(prow, results["phases"], strict=True):
         for f in ("makespan_seconds", "queue_wait_p95_seconds", "duration_p50_seconds"):
             assert float(r[f]) == p["stats"][f]
-    assert prow[2]["jobs_per_host"] == "aks-computetmp-28320745-vmss00002q=29; aks-computetmp-28320745-vmss00002r=25"
-    assert float(prow[1]["speedup"]) == 3.123 and float(prow[1]["perfect_split_seconds"]) == 1407.049
+    assert (
+        prow[2]["jobs_per_host"]
+        == "aks-computetmp-28320745-vmss00002q=29; aks-computetmp-28320745-vmss00002r=25"
+    )
+    assert (
+        float(prow[1]["speedup"]) == 3.123 and float(prow[1]["perfect_split_seconds"]) == 1407.049
+    )
 
 
-def test_xlsx_sheets_rows_and_text_safety(tmp_path: Path, cli: Callable[..., Any],
-                                          write_json: Callable[..., Path]) -> None:
+def test_xlsx_sheets_rows_and_text_safety(
+    tmp_path: Path, cli: Callable[..., Any], write_json: Callable[..., Path]
+) -> None:
     results = study_results()
     results["phases"][1]["jobs"][3]["status"] = "failed"
-    results["phases"][1]["jobs"][3]["error"] = "=HYPERLINK(\"http://x\",\"click\")"
+    results["phases"][1]["jobs"][3]["error"] = '=HYPERLINK("http://x","click")'
     src = write_json(results, "run.json")
     out_file = tmp_path / "sub" / "study.xlsx"
     rc, out, err = cli("export", src, "--format", "xlsx", "--out", out_file)
     assert rc == 0, err
     wb = openpyxl.load_workbook(out_file)
-    assert wb.sheetnames == ["Jobs", "Phases", "Run", "Phase sequential", "Phase fixed_pool", "Phase autoscaling"]
+    assert wb.sheetnames == [
+        "Jobs",
+        "Phases",
+        "Run",
+        "Phase sequential",
+        "Phase fixed_pool",
+        "Phase autoscaling",
+    ]
     jobs = list(wb["Jobs"].iter_rows(values_only=True))
     header, body = list(jobs[0]), jobs[1:]
     assert len(body) == 162
     col = {h: i for i, h in enumerate(header)}
     err_row = next(r for r in body if r[col["status"]] == "failed")
-    assert err_row[col["error"]] == "=HYPERLINK(\"http://x\",\"click\")"
+    assert err_row[col["error"]] == '=HYPERLINK("http://x","click")'
     cell = wb["Jobs"].cell(row=body.index(err_row) + 2, column=col["error"] + 1)
     assert cell.data_type == "s"  # text, not a formula
-    assert sum(1 for r in body if r[col["execution_host"]] == "aks-compute-36279683-vmss000001") == 54 + 31
+    assert (
+        sum(1 for r in body if r[col["execution_host"]] == "aks-compute-36279683-vmss000001")
+        == 54 + 31
+    )
     phases = list(wb["Phases"].iter_rows(values_only=True))
     assert len(phases) == 4 and all(f in phases[0] for f in STAT_FIELDS)
     auto = dict(r for r in wb["Phase autoscaling"].iter_rows(values_only=True) if r[0] is not None)
@@ -82,6 +104,10 @@ def test_xlsx_sheets_rows_and_text_safety(tmp_path: Path, cli: Callable[..., Any
     assert run["run_id"] == results["run_id"] and run["label_cluster"] == "aks-study"
 
 
-def test_export_refuses_unknown_input(cli: Callable[..., Any], write_json: Callable[..., Path]) -> None:
-    rc, out, err = cli("export", write_json({"schema_version": 2, "phases": []}), "--format", "xlsx")
+def test_export_refuses_unknown_input(
+    cli: Callable[..., Any], write_json: Callable[..., Path]
+) -> None:
+    rc, out, err = cli(
+        "export", write_json({"schema_version": 2, "phases": []}), "--format", "xlsx"
+    )
     assert rc == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1

@@ -61,8 +61,15 @@ def test_timeline_rows_bars_and_marks_match_results_file() -> None:
         assert d["drawn"]["host_labels"] == hosts
         assert {r["host"]: r["jobs"] for r in d["rows"]} == raw["stats"]["jobs_per_host"]
         # one bar per job, drawn as three stacked segments
-        assert d["drawn"]["run_bars"] == d["drawn"]["wait_bars"] == d["drawn"]["starting_bars"] == len(raw["jobs"])
-        assert sorted(b["unique_job_name"] for b in d["bars"]) == sorted(j["unique_job_name"] for j in raw["jobs"])
+        assert (
+            d["drawn"]["run_bars"]
+            == d["drawn"]["wait_bars"]
+            == d["drawn"]["starting_bars"]
+            == len(raw["jobs"])
+        )
+        assert sorted(b["unique_job_name"] for b in d["bars"]) == sorted(
+            j["unique_job_name"] for j in raw["jobs"]
+        )
         by_name = {j["unique_job_name"]: j for j in raw["jobs"]}
         for b in d["bars"]:
             j = by_name[b["unique_job_name"]]
@@ -77,7 +84,9 @@ def test_timeline_rows_bars_and_marks_match_results_file() -> None:
         # bars sharing a lane never overlap
         lanes: dict[int, list[tuple[float, float]]] = {}
         for b in d["bars"]:
-            lanes.setdefault(b["y"], []).append((b["start"], b["start"] + b["wait"] + b["starting"] + b["run"]))
+            lanes.setdefault(b["y"], []).append(
+                (b["start"], b["start"] + b["wait"] + b["starting"] + b["run"])
+            )
         for spans in lanes.values():
             spans.sort()
             assert all(a[1] <= b[0] + 1e-6 for a, b in zip(spans, spans[1:], strict=False))
@@ -93,8 +102,12 @@ def test_timeline_node_events_and_queue_colour() -> None:
     assert [e["event"] for e in events] == ["ready", "added", "ready", "removed"]
     assert events[0]["time"] < 0 < events[1]["time"]  # before the phase and inside it
     assert fig.data["drawn"]["node_marks"] == 4
-    check_png(fig.png, fig.width_px, fig.height_px,
-              [COLORS["run"], COLORS["wait"], COLORS["added"], COLORS["removed"]])
+    check_png(
+        fig.png,
+        fig.width_px,
+        fig.height_px,
+        [COLORS["run"], COLORS["wait"], COLORS["added"], COLORS["removed"]],
+    )
 
 
 def test_timeline_without_node_timeline_or_orchestrator_data() -> None:
@@ -105,7 +118,9 @@ def test_timeline_without_node_timeline_or_orchestrator_data() -> None:
         j["metrics"]["orchestrator_data"] = None
     phase_raw["jobs"][5]["status"] = "failed"
     never = phase_raw["jobs"][6]  # never created: no server times at all
-    never.update(status="submit_failed", submitted_at=None, ended_at=None, duration=None, error="HTTP 400")
+    never.update(
+        status="submit_failed", submitted_at=None, ended_at=None, duration=None, error="HTTP 400"
+    )
     never["metrics"]["orchestrator_data"] = None
     phase = phase_views(results)[1]
     fig = timeline_figure(phase)
@@ -115,7 +130,9 @@ def test_timeline_without_node_timeline_or_orchestrator_data() -> None:
     assert fig.data["drawn"]["run_bars"] == 54 and fig.data["drawn"]["node_marks"] == 0
     unsplit = [b for b in fig.data["bars"] if b["host"] == UNKNOWN_HOST]
     assert all(not b["split"] and b["wait"] == 0 for b in unsplit)
-    assert sorted(b["run"] > 0 for b in unsplit) == [False] + [True] * 5  # the never-created job has no length
+    assert (
+        sorted(b["run"] > 0 for b in unsplit) == [False] + [True] * 5
+    )  # the never-created job has no length
     check_png(fig.png, fig.width_px, fig.height_px, [COLORS["run"], COLORS["failed"]])
 
 
@@ -124,7 +141,9 @@ def test_makespan_and_queue_wait_figures() -> None:
     phases = phase_views(results)
     fig = makespan_figure(phases)
     assert fig.data["drawn"] == {"makespan_bars": 3, "speedup_bars": 3, "perfect_split_marks": 2}
-    assert fig.data["makespan_seconds"] == [p["stats"]["makespan_seconds"] for p in results["phases"]]
+    assert fig.data["makespan_seconds"] == [
+        p["stats"]["makespan_seconds"] for p in results["phases"]
+    ]
     assert fig.data["speedup"] == [None, 3.123, 4.63]
     check_png(fig.png, fig.width_px, fig.height_px, [COLORS["run"]])
 
@@ -141,7 +160,11 @@ def test_study_figures_as_the_study_reported_them() -> None:
     assert fixed.nodes_used == auto.nodes_used == 2
     assert fixed.perfect_split_seconds == auto.perfect_split_seconds == round(seq.makespan / 2, 3)
     assert fixed.vs_perfect_split_percent == 36.0 and auto.vs_perfect_split_percent == 56.8
-    assert fixed.per_node_efficiency_percent == round(seq.makespan / (fixed.makespan * 2) * 100, 1) == 156.2
+    assert (
+        fixed.per_node_efficiency_percent
+        == round(seq.makespan / (fixed.makespan * 2) * 100, 1)
+        == 156.2
+    )
     assert seq.per_node_efficiency_percent == 100.0
 
 
@@ -151,14 +174,44 @@ def _big_phase(n_jobs: int, hosts: int) -> dict[str, Any]:
     for i in range(n_jobs):
         sub = t0 + timedelta(seconds=i * 0.5)
         wait, start, run = (i % 17) * 3.0, 6.0, 200.0 + i % 11
-        jobs.append({"name": f"job{i}", "unique_job_name": f"job{i}_big_{i}_1", "sequence": i + 1,
-                     "status": "completed", "submitted_at": sub.isoformat(),
-                     "ended_at": (sub + timedelta(seconds=wait + start + run)).isoformat(),
-                     "metrics": {"orchestrator_data": {"execution_host": f"node-{i % hosts}", "queue_wait_seconds": wait,
-                                                       "starting_seconds": start, "execution_seconds": run}}})
-    return {"schema_version": 1, "run_id": "big", "status": "completed", "metadata": {},
-            "phases": [{"name": "big", "context": "c", "mode": "all", "concurrency": n_jobs, "baseline": True,
-                        "status": "completed", "jobs": jobs, "unmatched_jobs": [], "stats": {}, "vs_baseline": None}]}
+        jobs.append(
+            {
+                "name": f"job{i}",
+                "unique_job_name": f"job{i}_big_{i}_1",
+                "sequence": i + 1,
+                "status": "completed",
+                "submitted_at": sub.isoformat(),
+                "ended_at": (sub + timedelta(seconds=wait + start + run)).isoformat(),
+                "metrics": {
+                    "orchestrator_data": {
+                        "execution_host": f"node-{i % hosts}",
+                        "queue_wait_seconds": wait,
+                        "starting_seconds": start,
+                        "execution_seconds": run,
+                    }
+                },
+            }
+        )
+    return {
+        "schema_version": 1,
+        "run_id": "big",
+        "status": "completed",
+        "metadata": {},
+        "phases": [
+            {
+                "name": "big",
+                "context": "c",
+                "mode": "all",
+                "concurrency": n_jobs,
+                "baseline": True,
+                "status": "completed",
+                "jobs": jobs,
+                "unmatched_jobs": [],
+                "stats": {},
+                "vs_baseline": None,
+            }
+        ],
+    }
 
 
 def test_large_run_caps_lanes_and_stays_fast() -> None:

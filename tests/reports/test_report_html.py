@@ -49,7 +49,11 @@ def test_html_is_self_contained_and_matches_results() -> None:
     # one table row per job execution, tagged with its phase
     rows = re.findall(r'<tr data-phase="([^"]+)"', page)
     assert len(rows) == 162
-    assert {p["name"]: rows.count(p["name"]) for p in results["phases"]} == {"sequential": 54, "fixed_pool": 54, "autoscaling": 54}
+    assert {p["name"]: rows.count(p["name"]) for p in results["phases"]} == {
+        "sequential": 54,
+        "fixed_pool": 54,
+        "autoscaling": 54,
+    }
     # the study's figures in the phase table
     assert "3.12×" in page and "4.63×" in page
     assert "156.2 %" in page and "+56.8 %" in page and "23.5 min" in page
@@ -71,11 +75,20 @@ def test_threshold_verdict_in_report() -> None:
 def test_scaling_columns_when_the_node_watch_ran() -> None:
     results = study_results()
     assert "First scale-up" not in build_report(results).html
-    results["phases"][2]["scaling"] = {"source": "kubernetes", "peak_nodes": 2, "time_to_first_scale_up_seconds": 4.0,
-                                       "node_seconds": 1195.6, "jobs_per_node": {}, "nodes_added": 1,
-                                       "nodes_removed": 1, "note": None}
+    results["phases"][2]["scaling"] = {
+        "source": "kubernetes",
+        "peak_nodes": 2,
+        "time_to_first_scale_up_seconds": 4.0,
+        "node_seconds": 1195.6,
+        "jobs_per_node": {},
+        "nodes_added": 1,
+        "nodes_removed": 1,
+        "note": None,
+    }
     page = build_report(results).html
-    row = re.search(r'<tr><td><strong>autoscaling</strong>.*?</tr>', page.split('id="scaling-table"')[1]).group(0)
+    row = re.search(
+        r"<tr><td><strong>autoscaling</strong>.*?</tr>", page.split('id="scaling-table"')[1]
+    ).group(0)
     assert 'data-v="4">4.0 s<' in row and "19.9 min" in row and ">1 / 1<" in row
     assert "First scale-up" in page and "Node time" in page
 
@@ -89,29 +102,40 @@ def test_escaping_of_hostile_names() -> None:
     page = build_report(results).html
     assert '<script>alert("x")</script>' not in page
     assert html.escape('<script>alert("x")</script>') in page
-    assert data_block(page)["table_rows"] == 162  # the data block survived "</script>" in a job name
+    assert (
+        data_block(page)["table_rows"] == 162
+    )  # the data block survived "</script>" in a job name
 
 
-def test_report_command_writes_html_and_pngs(tmp_path: Path, cli: Callable[..., Any],
-                                             write_json: Callable[..., Path]) -> None:
+def test_report_command_writes_html_and_pngs(
+    tmp_path: Path, cli: Callable[..., Any], write_json: Callable[..., Path]
+) -> None:
     src = write_json(study_results(), "pooled_jobs_comparison_20250915_194230.json")
     rc, out, err = cli("report", src)
     assert rc == 0, err
     out_dir = tmp_path / "pooled_jobs_comparison_20250915_194230_report"
     assert out.strip() == f"report: {out_dir / 'report.html'}"
     pngs = sorted(p.name for p in out_dir.glob("*.png"))
-    assert pngs == ["makespan.png", "queue_wait.png", "timeline_autoscaling.png",
-                    "timeline_fixed_pool.png", "timeline_sequential.png"]
+    assert pngs == [
+        "makespan.png",
+        "queue_wait.png",
+        "timeline_autoscaling.png",
+        "timeline_fixed_pool.png",
+        "timeline_sequential.png",
+    ]
     with Image.open(out_dir / "timeline_fixed_pool.png") as img:
         assert img.size[0] == 1400 and img.size[1] > 600
     rc, out, _ = cli("report", src, "--out", tmp_path / "only-html", "--no-png")
     assert rc == 0 and [p.name for p in (tmp_path / "only-html").iterdir()] == ["report.html"]
 
 
-def test_report_command_refuses_non_results(tmp_path: Path, cli: Callable[..., Any],
-                                            write_json: Callable[..., Path]) -> None:
-    for data, needle in (({"hello": 1}, "not a jes-runner results file"),
-                         ({"schema_version": 99, "phases": []}, "unknown results schema_version 99")):
+def test_report_command_refuses_non_results(
+    tmp_path: Path, cli: Callable[..., Any], write_json: Callable[..., Path]
+) -> None:
+    for data, needle in (
+        ({"hello": 1}, "not a jes-runner results file"),
+        ({"schema_version": 99, "phases": []}, "unknown results schema_version 99"),
+    ):
         rc, out, err = cli("report", write_json(data, "x.json"))
         assert rc == 2 and out == ""
         assert err.count("\n") == 1 and needle in err
@@ -124,17 +148,40 @@ def test_report_command_refuses_non_results(tmp_path: Path, cli: Callable[..., A
 
 def test_seed_tool_file_is_reported(tmp_path: Path) -> None:
     """Version 0: the seed tool's files (client-clock times) still give a report."""
-    seed = {"metadata": {"execution_timestamp": "2025-09-15T19:42:30+00:00", "base_url": "https://v"},
-            "sequential_execution": {"context_name": "SAS Job Execution compute context", "total_duration": 100.0,
-                                     "jobs": [{"name": "a", "sequence_number": 1, "status": "completed",
-                                               "start_time": "2025-09-15T19:42:30+00:00",
-                                               "end_time": "2025-09-15T19:43:30+00:00", "duration": 60.0}]},
-            "async_execution": {"context_name": "Autoscaling POC Context", "total_duration": 40.0,
-                                "execution_mode": "all", "max_concurrent": 2,
-                                "jobs": [{"name": "a", "sequence_number": 1, "status": "completed",
-                                          "start_time": "2025-09-15T19:45:00+00:00",
-                                          "end_time": "2025-09-15T19:45:40+00:00", "duration": 40.0,
-                                          "metrics": {"orchestrator_data": {"execution_host": "node-a"}}}]}}
+    seed = {
+        "metadata": {"execution_timestamp": "2025-09-15T19:42:30+00:00", "base_url": "https://v"},
+        "sequential_execution": {
+            "context_name": "SAS Job Execution compute context",
+            "total_duration": 100.0,
+            "jobs": [
+                {
+                    "name": "a",
+                    "sequence_number": 1,
+                    "status": "completed",
+                    "start_time": "2025-09-15T19:42:30+00:00",
+                    "end_time": "2025-09-15T19:43:30+00:00",
+                    "duration": 60.0,
+                }
+            ],
+        },
+        "async_execution": {
+            "context_name": "Autoscaling POC Context",
+            "total_duration": 40.0,
+            "execution_mode": "all",
+            "max_concurrent": 2,
+            "jobs": [
+                {
+                    "name": "a",
+                    "sequence_number": 1,
+                    "status": "completed",
+                    "start_time": "2025-09-15T19:45:00+00:00",
+                    "end_time": "2025-09-15T19:45:40+00:00",
+                    "duration": 40.0,
+                    "metrics": {"orchestrator_data": {"execution_host": "node-a"}},
+                }
+            ],
+        },
+    }
     rep = build_report(seed, source="seed.json")
     d = data_block(rep.html)
     assert d["schema_version"] == 0 and [p["jobs"] for p in d["phases"]] == [1, 1]
@@ -149,32 +196,48 @@ def test_report_in_headless_chromium(tmp_path: Path, artifacts: Path) -> None:
         assert b.js("document.documentElement.getAttribute('data-report-ready')") == "1"
         assert b.js("document.documentElement.getAttribute('data-js-errors')") is None
         assert b.js("document.querySelectorAll('#jobs tbody tr').length") == 162
-        assert b.js("document.getElementById('job-count').textContent") == "162 of 162 job executions"
+        assert (
+            b.js("document.getElementById('job-count').textContent") == "162 of 162 job executions"
+        )
         # every embedded figure decoded and laid out
         sizes = b.js("Array.from(document.images).map(i => [i.naturalWidth, i.complete])")
         assert len(sizes) == 5 and all(w >= 1200 and ok for w, ok in sizes)
         b.screenshot(artifacts / "report-top.png")
 
-        col = b.js("Array.from(document.querySelectorAll('#jobs th')).findIndex(t => t.textContent === 'Queue wait')")
+        col = b.js(
+            "Array.from(document.querySelectorAll('#jobs th')).findIndex(t => t.textContent === 'Queue wait')"
+        )
         b.js(f"document.querySelectorAll('#jobs th')[{col}].click()")
-        waits = b.js(f"Array.from(document.querySelectorAll('#jobs tbody tr')).map(r => Number(r.cells[{col}].dataset.v))")
+        waits = b.js(
+            f"Array.from(document.querySelectorAll('#jobs tbody tr')).map(r => Number(r.cells[{col}].dataset.v))"
+        )
         assert waits == sorted(waits, reverse=True) and waits[0] == 662
         b.js(f"document.querySelectorAll('#jobs th')[{col}].click()")  # second click: ascending
-        waits = b.js(f"Array.from(document.querySelectorAll('#jobs tbody tr')).map(r => Number(r.cells[{col}].dataset.v))")
+        waits = b.js(
+            f"Array.from(document.querySelectorAll('#jobs tbody tr')).map(r => Number(r.cells[{col}].dataset.v))"
+        )
         assert waits == sorted(waits)
-        dur = b.js("Array.from(document.querySelectorAll('#jobs th')).findIndex(t => t.textContent === 'Duration')")
+        dur = b.js(
+            "Array.from(document.querySelectorAll('#jobs th')).findIndex(t => t.textContent === 'Duration')"
+        )
         b.js(f"document.querySelectorAll('#jobs th')[{dur}].click()")
         first = b.js("document.querySelector('#jobs tbody tr').cells[2].textContent")
         assert first == "ae_pooled"  # 14.9 min in the fixed pool: the longest duration of the study
 
-        b.js("var s = document.getElementById('phase-filter'); s.value = 'autoscaling';"
-             "s.dispatchEvent(new Event('change'))")
-        assert b.js("document.getElementById('job-count').textContent") == "54 of 162 job executions"
+        b.js(
+            "var s = document.getElementById('phase-filter'); s.value = 'autoscaling';"
+            "s.dispatchEvent(new Event('change'))"
+        )
+        assert (
+            b.js("document.getElementById('job-count').textContent") == "54 of 162 job executions"
+        )
         b.js("document.getElementById('job-section').scrollIntoView()")
         b.screenshot(artifacts / "report-jobs.png")
         assert b.errors == []
         # the hook itself works: a thrown error lands in the DOM
-        b.js("setTimeout(function () { throw new Error('probe'); }, 0); new Promise(r => setTimeout(r, 50))")
+        b.js(
+            "setTimeout(function () { throw new Error('probe'); }, 0); new Promise(r => setTimeout(r, 50))"
+        )
         assert b.js("document.documentElement.getAttribute('data-js-errors')") == "1"
         assert "probe" in b.js("document.getElementById('js-errors').textContent")
     with Image.open(artifacts / "report-top.png") as img:

@@ -45,12 +45,38 @@ def test_parse_levels() -> None:
 
 def test_sweep_document_from_results() -> None:
     def phase(name: str, makespan: float, baseline: bool = False) -> dict[str, Any]:
-        return {"name": name, "context": "ctx", "mode": "sequential" if baseline else "window", "baseline": baseline,
-                "concurrency": 1, "status": "completed", "jobs": [], "unmatched_jobs": [],
-                "stats": {"makespan_seconds": makespan, "jobs_total": 4, "jobs_completed": 4, "hosts_used": 1,
-                          "peak_nodes": 1, "queue_wait_p95_seconds": 0.0}, "vs_baseline": None}
-    results = {"schema_version": 1, "run_id": "r", "status": "completed", "metadata": {},
-               "phases": [phase("sequential", 12.0, True), phase("c1", 12.0), phase("c2", 6.1), phase("c4", 6.0)]}
+        return {
+            "name": name,
+            "context": "ctx",
+            "mode": "sequential" if baseline else "window",
+            "baseline": baseline,
+            "concurrency": 1,
+            "status": "completed",
+            "jobs": [],
+            "unmatched_jobs": [],
+            "stats": {
+                "makespan_seconds": makespan,
+                "jobs_total": 4,
+                "jobs_completed": 4,
+                "hosts_used": 1,
+                "peak_nodes": 1,
+                "queue_wait_p95_seconds": 0.0,
+            },
+            "vs_baseline": None,
+        }
+
+    results = {
+        "schema_version": 1,
+        "run_id": "r",
+        "status": "completed",
+        "metadata": {},
+        "phases": [
+            phase("sequential", 12.0, True),
+            phase("c1", 12.0),
+            phase("c2", 6.1),
+            phase("c4", 6.0),
+        ],
+    }
     doc = sweep_document(results, [1, 2, 4, 8], results_file="x.json", context="ctx", mode="window")
     sw = doc["sweep"]
     assert doc["kind"] == "concurrency_sweep" and sw["levels"] == [1, 2, 4, 8]
@@ -59,17 +85,34 @@ def test_sweep_document_from_results() -> None:
     assert sw["knee"]["concurrency"] == 2 and sw["baseline"]["makespan_seconds"] == 12.0
     text = render(doc)
     row2 = next(line for line in text.splitlines() if line.split()[:1] == ["2"])
-    assert row2.split()[1:4] == ["6.1", "s", "1.97x"] and row2.endswith("<- knee") and text.count("<- knee") == 1
+    assert (
+        row2.split()[1:4] == ["6.1", "s", "1.97x"]
+        and row2.endswith("<- knee")
+        and text.count("<- knee") == 1
+    )
     assert "knee: concurrency 2" in text
 
 
-def test_sweep_over_emulator_finds_the_slots(tmp_path: Path, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                              cli: Callable[..., Any]) -> None:
+def test_sweep_over_emulator_finds_the_slots(
+    tmp_path: Path, runner_env: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Any]
+) -> None:
     """One node with 2 slots, 4 equal jobs: 1 -> 4 waves, 2 -> 2 waves, 4 -> 2 waves (2 queued)."""
-    slots = yaml.safe_load((DATA / "sweep_slots2.yaml").read_text())["pools"]["fixed"]["slots_per_node"]
-    monkeypatch.setenv("JES_POLL_INTERVAL_MIN", "0.01")  # release the next job promptly in window mode
-    rc, out, err = cli("sweep", "--concurrency", "1,2,4", "--scenario", DATA / "sweep_slots2.yaml",
-                       "--config", DATA / "sweep_jobs4.json", "--no-report")
+    slots = yaml.safe_load((DATA / "sweep_slots2.yaml").read_text())["pools"]["fixed"][
+        "slots_per_node"
+    ]
+    monkeypatch.setenv(
+        "JES_POLL_INTERVAL_MIN", "0.01"
+    )  # release the next job promptly in window mode
+    rc, out, err = cli(
+        "sweep",
+        "--concurrency",
+        "1,2,4",
+        "--scenario",
+        DATA / "sweep_slots2.yaml",
+        "--config",
+        DATA / "sweep_jobs4.json",
+        "--no-report",
+    )
     assert rc == 0, err
     sweeps = list(runner_env.glob("concurrency_sweep_*.json"))
     assert len(sweeps) == 1 and f"sweep results: {sweeps[0]}" in out
@@ -83,7 +126,10 @@ def test_sweep_over_emulator_finds_the_slots(tmp_path: Path, runner_env: Path, m
     assert abs(m2 - m4) / m4 <= 0.05  # the level above the slots only queues
     assert by_level[4]["queue_wait_p95_seconds"] > 0.5 * m4 / 2  # half the jobs waited a wave
     assert by_level[2]["queue_wait_p95_seconds"] < 0.1 * m2
-    assert all(p["peak_nodes"] == 1 and p["hosts_used"] == 1 and p["jobs_completed"] == 4 for p in sw["points"])
+    assert all(
+        p["peak_nodes"] == 1 and p["hosts_used"] == 1 and p["jobs_completed"] == 4
+        for p in sw["points"]
+    )
     # the run behind it is an ordinary results file: baseline + one phase per level
     results = json.loads(Path(sw["results_file"]).read_text())
     assert [p["name"] for p in results["phases"]] == ["sequential", "c1", "c2", "c4"]

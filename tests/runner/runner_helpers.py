@@ -59,8 +59,20 @@ def max_overlap(jobs: list[dict[str, Any]]) -> int:
     return peak
 
 
-def write_job_config(path: Path, names: list[str], runtimes: dict[str, float] | None = None) -> Path:
-    jobs = [{"definition_id": None, "name": n, "description": "", "arguments": {}, "context_name": None,
-             "enabled": True, "expected_runtime_s": (runtimes or {}).get(n)} for n in names]
+def write_job_config(
+    path: Path, names: list[str], runtimes: dict[str, float] | None = None
+) -> Path:
+    jobs = [
+        {
+            "definition_id": None,
+            "name": n,
+            "description": "",
+            "arguments": {},
+            "context_name": None,
+            "enabled": True,
+            "expected_runtime_s": (runtimes or {}).get(n),
+        }
+        for n in names
+    ]
     path.write_text(json.dumps({"jobs": jobs, "settings": {}, "metadata": {}}))
     return path

@@ -24,7 +24,9 @@ def _run(emu: Any, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
     return run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "3", "--sequential-only", *extra])
 
 
-def test_registration_lag_is_waited_for(make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registration_lag_is_waited_for(
+    make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # jobs show up in the orchestrator 1.5 s after submission: longer than the whole phase
     emu = make_emulator(speed_factor=FAST, registration_lag_s=750)
     t0 = time.monotonic()
@@ -44,7 +46,9 @@ def test_registration_lag_is_waited_for(make_emulator: Any, env: Path, monkeypat
     assert res["metadata"]["viya_requests"]["by_kind"]["GET /workloadOrchestrator/jobs"] <= 12
 
 
-def test_deadline_lists_unmatched_jobs(make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deadline_lists_unmatched_jobs(
+    make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu = make_emulator(speed_factor=FAST, registration_lag_s=100000)  # never visible in time
     t0 = time.monotonic()
     assert _run(emu, monkeypatch, "--correlation-deadline", "0.5") == 0
@@ -59,8 +63,12 @@ def test_deadline_lists_unmatched_jobs(make_emulator: Any, env: Path, monkeypatc
     assert phase["status"] == "completed"
 
 
-def test_orchestrator_outage_is_ridden_out(make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    emu = make_emulator(speed_factor=FAST, faults={"orchestrator_outage": {"start_s": 0, "duration_s": 600}})
+def test_orchestrator_outage_is_ridden_out(
+    make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = make_emulator(
+        speed_factor=FAST, faults={"orchestrator_outage": {"start_s": 0, "duration_s": 600}}
+    )
     assert _run(emu, monkeypatch) == 0  # outage ends 1.2 s after start; the deadline is longer
     res = latest_results(env)
     check_results(res, emu)

@@ -20,8 +20,13 @@ def creds(monkeypatch: pytest.MonkeyPatch, emu: Any) -> None:
 
 
 @pytest.mark.parametrize("mode,concurrent", [("batch", 3), ("window", 3), ("all", None)])
-def test_modes(mode: str, concurrent: int | None, make_emulator: Any, runner_env: Path,
-               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_modes(
+    mode: str,
+    concurrent: int | None,
+    make_emulator: Any,
+    runner_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     emu = make_emulator(speed_factor=FAST)
     creds(monkeypatch, emu)
     argv = ["run", "--viya-url", emu.url, "--limit-jobs", "8", "--mode", mode]
@@ -51,15 +56,21 @@ def test_modes(mode: str, concurrent: int | None, make_emulator: Any, runner_env
         assert s["jobs_total"] == s["jobs_completed"] == 8
         assert s["makespan_seconds"] > 0 and s["peak_nodes"] >= 1
     # the seed's keys keep their shape
-    assert res["sequential_execution"]["successful_jobs"] == 8 and len(res["async_execution"]["jobs"]) == 8
-    assert res["comparison"]["execution_time"]["sequential_total"] == seq["stats"]["makespan_seconds"]
+    assert (
+        res["sequential_execution"]["successful_jobs"] == 8
+        and len(res["async_execution"]["jobs"]) == 8
+    )
+    assert (
+        res["comparison"]["execution_time"]["sequential_total"] == seq["stats"]["makespan_seconds"]
+    )
     checkpoint = runner_env / f"{res['run_id']}.checkpoint.jsonl"
     lines = [json.loads(x) for x in checkpoint.read_text().splitlines()]
     assert sum(1 for x in lines if x["type"] == "job") == 16
 
 
-def test_three_phases_from_file(make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                tmp_path: Path) -> None:
+def test_three_phases_from_file(
+    make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     emu = make_emulator(speed_factor=FAST)
     creds(monkeypatch, emu)
     phases = tmp_path / "phases.yaml"
@@ -68,7 +79,9 @@ def test_three_phases_from_file(make_emulator: Any, runner_env: Path, monkeypatc
         "- {name: Fixed pool (all), context: SAS Studio compute context, mode: all}\n"
         "- {name: autoscaling, context: Autoscaling POC Context, mode: all}\n"
     )
-    assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "6", "--phases", str(phases)]) == 0
+    assert (
+        run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "6", "--phases", str(phases)]) == 0
+    )
     res = latest_results(runner_env)
     check_results(res, emu)
     assert [p["name"] for p in res["phases"]] == ["sequential", "Fixed pool (all)", "autoscaling"]
@@ -76,14 +89,17 @@ def test_three_phases_from_file(make_emulator: Any, runner_env: Path, monkeypatc
     base = res["phases"][0]["stats"]["makespan_seconds"]
     for p in res["phases"][1:]:
         vb = p["vs_baseline"]
-        assert vb["time_saved_seconds"] == pytest.approx(base - p["stats"]["makespan_seconds"], abs=1e-3)
+        assert vb["time_saved_seconds"] == pytest.approx(
+            base - p["stats"]["makespan_seconds"], abs=1e-3
+        )
         assert vb["speedup"] == pytest.approx(base / p["stats"]["makespan_seconds"], rel=1e-3)
     # seed keys: baseline and the first concurrent phase
     assert res["async_execution"]["context_name"] == "SAS Studio compute context"
 
 
-def test_limit_jobs_zero_prints_effective_config(runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_limit_jobs_zero_prints_effective_config(
+    runner_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("JES_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("JES_ACCESS_TOKEN", "tok-secret")
     assert run_cli(["run", "--limit-jobs", "0", "--mode", "all"]) == 0
@@ -95,9 +111,12 @@ def test_limit_jobs_zero_prints_effective_config(runner_env: Path, monkeypatch: 
     assert not runner_env.exists()  # nothing ran, nothing written
 
 
-@pytest.mark.parametrize("flag,expect", [("--async-only", ["async"]), ("--sequential-only", ["sequential"])])
-def test_single_phase_flags(flag: str, expect: list[str], emulator: Any, runner_env: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "flag,expect", [("--async-only", ["async"]), ("--sequential-only", ["sequential"])]
+)
+def test_single_phase_flags(
+    flag: str, expect: list[str], emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     creds(monkeypatch, emulator)
     assert run_cli(["run", "--viya-url", emulator.url, "--limit-jobs", "3", flag]) == 0
     res = latest_results(runner_env)
@@ -106,17 +125,35 @@ def test_single_phase_flags(flag: str, expect: list[str], emulator: Any, runner_
     if flag == "--async-only":  # no baseline ran: nothing to compare with
         assert res["phases"][0]["vs_baseline"] is None
         # nothing to compare with: unknown (null), never 0
-        assert res["sequential_execution"]["jobs"] == [] and res["comparison"]["execution_time"]["time_saved"] is None
+        assert (
+            res["sequential_execution"]["jobs"] == []
+            and res["comparison"]["execution_time"]["time_saved"] is None
+        )
 
 
-def test_failing_job_and_timeout(make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failing_job_and_timeout(
+    make_emulator: Any,
+    runner_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     emu = make_emulator(speed_factor=FAST)
     creds(monkeypatch, emu)
     cfg = write_job_config(tmp_path / "jobs.json", ["cm_pooled", "failing_job", "ae_pooled"])
     # ae_pooled runs 149.8 model s = 0.3 s here: a 0.15 s timeout cancels it
-    code = run_cli(["run", "--viya-url", emu.url, "--config", str(cfg), "--sequential-only",
-                    "--job-timeout", "0.15"])
+    code = run_cli(
+        [
+            "run",
+            "--viya-url",
+            emu.url,
+            "--config",
+            str(cfg),
+            "--sequential-only",
+            "--job-timeout",
+            "0.15",
+        ]
+    )
     assert code == 3
     res = latest_results(runner_env)
     check_results(res, emu)
@@ -124,7 +161,9 @@ def test_failing_job_and_timeout(make_emulator: Any, runner_env: Path, monkeypat
     by = {j["name"]: j for j in res["phases"][0]["jobs"]}
     assert by["cm_pooled"]["status"] == "completed"
     assert by["failing_job"]["status"] == "failed" and by["failing_job"]["error"]
-    assert by["ae_pooled"]["status"] == "timed_out" and by["ae_pooled"]["server_state"] == "canceled"
+    assert (
+        by["ae_pooled"]["status"] == "timed_out" and by["ae_pooled"]["server_state"] == "canceled"
+    )
     truth = {j["id"]: j for j in emu.ground_truth()["jobs"]}
     assert truth[by["ae_pooled"]["job_instance_id"]]["state"] == "canceled"
     stats = res["phases"][0]["stats"]
@@ -142,10 +181,17 @@ def test_failing_job_and_timeout(make_emulator: Any, runner_env: Path, monkeypat
     assert 'id="log-tails"' in html and "ERROR: The SAS program aborted" in html
 
 
-def test_token_expiry_mid_run(make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_expiry_mid_run(
+    make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu = make_emulator(speed_factor=FAST, auth={"access_token_lifetime_s": 0.6})
     creds(monkeypatch, emu)
-    assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "10", "--mode", "window", "--no-report"]) == 0
+    assert (
+        run_cli(
+            ["run", "--viya-url", emu.url, "--limit-jobs", "10", "--mode", "window", "--no-report"]
+        )
+        == 0
+    )
     res = latest_results(runner_env)
     check_results(res, emu)
     tokens = res["metadata"]["viya_requests"]["by_kind"]["POST /SASLogon/oauth"]
@@ -158,24 +204,42 @@ def test_token_expiry_mid_run(make_emulator: Any, runner_env: Path, monkeypatch:
     assert served.get("POST /SASLogon/oauth/token", 0) == tokens
 
 
-def test_refused_token_is_refreshed_and_the_call_retried(make_emulator: Any, runner_env: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_token_is_refreshed_and_the_call_retried(
+    make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu = make_emulator(speed_factor=FAST)
     creds(monkeypatch, emu)
-    monkeypatch.setenv("JES_ACCESS_TOKEN", "opaque-revoked-token")  # no exp to read: only a 401 tells
+    monkeypatch.setenv(
+        "JES_ACCESS_TOKEN", "opaque-revoked-token"
+    )  # no exp to read: only a 401 tells
     assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "1", "--sequential-only"]) == 0
     served = emu.ground_truth()["requests"]
     assert served["GET /compute/contexts"] == 2  # 401 invalid_token, then the retry
     assert served["POST /SASLogon/oauth/token"] == 1
 
 
-def test_unwritable_results_dir(emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_results_dir(
+    emulator: Any,
+    runner_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     creds(monkeypatch, emulator)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the results directory should be")
-    code = run_cli(["run", "--viya-url", emulator.url, "--limit-jobs", "2", "--sequential-only",
-                    "--output-dir", str(blocker / "results")])
+    code = run_cli(
+        [
+            "run",
+            "--viya-url",
+            emulator.url,
+            "--limit-jobs",
+            "2",
+            "--sequential-only",
+            "--output-dir",
+            str(blocker / "results"),
+        ]
+    )
     assert code == 5
     cap = capsys.readouterr()
     errors = non_log_lines(cap.err)
@@ -186,11 +250,28 @@ def test_unwritable_results_dir(emulator: Any, runner_env: Path, monkeypatch: py
     assert dumped and json.loads(dumped[0])["status"] == "completed"  # and the whole results
 
 
-def test_json_logs(emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch,
-                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_logs(
+    emulator: Any,
+    runner_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     creds(monkeypatch, emulator)
-    assert run_cli(["run", "--viya-url", emulator.url, "--limit-jobs", "2", "--sequential-only",
-                    "--log-format", "json"]) == 0
+    assert (
+        run_cli(
+            [
+                "run",
+                "--viya-url",
+                emulator.url,
+                "--limit-jobs",
+                "2",
+                "--sequential-only",
+                "--log-format",
+                "json",
+            ]
+        )
+        == 0
+    )
     cap = capsys.readouterr()
     lines = [ln for ln in cap.err.splitlines() if ln.strip()]
     events = [json.loads(ln) for ln in lines]  # every log line (stderr) is one JSON object
@@ -218,11 +299,15 @@ def test_demo_under_a_minute(runner_env: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_run_emulator_only_when_asked(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 2  # no URL: no silent emulator
+    assert (
+        run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 2
+    )  # no URL: no silent emulator
     assert not list(runner_env.glob("pooled_jobs_comparison_*.json"))
     capsys.readouterr()
     assert run_cli(["run", "--emulator", "--limit-jobs", "2", "--sequential-only"]) == 0
     cap = capsys.readouterr()
-    assert "started the embedded Viya emulator in-process at http://127.0.0.1:" in cap.err  # logs: stderr
+    assert (
+        "started the embedded Viya emulator in-process at http://127.0.0.1:" in cap.err
+    )  # logs: stderr
     res = latest_results(runner_env)
     assert res["status"] == "completed" and res["emulator"] is True

@@ -18,16 +18,26 @@ SECRET = "pw-that-must-not-leak"
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
-    base.update({"JES_SECRETS_DIR": str(cwd / "no-secrets"), "JES_OUTPUT_DIR": str(cwd / "results")})
+    base.update(
+        {"JES_SECRETS_DIR": str(cwd / "no-secrets"), "JES_OUTPUT_DIR": str(cwd / "results")}
+    )
     base.update(env)
-    return subprocess.run([sys.executable, "-m", "jes_runner", *args], env=base, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "jes_runner", *args],
+        env=base,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def assert_one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = non_log_lines(proc.stderr)  # log lines go to stderr too; the error is one line, the last
+    lines = non_log_lines(
+        proc.stderr
+    )  # log lines go to stderr too; the error is one line, the last
     assert len(lines) == 1 and proc.stderr.splitlines()[-1] == lines[0], proc.stderr
     assert lines[0].startswith("error: ")
     for n in needles:
@@ -43,14 +53,20 @@ def free_port() -> int:
 
 @pytest.fixture
 def good_env(emulator: Any) -> dict[str, str]:
-    return {"JES_VIYA_URL": emulator.url, "JES_USERNAME": emulator.username, "JES_PASSWORD": emulator.password}
+    return {
+        "JES_VIYA_URL": emulator.url,
+        "JES_USERNAME": emulator.username,
+        "JES_PASSWORD": emulator.password,
+    }
 
 
 def test_unknown_context(good_env: dict[str, str], tmp_path: Path) -> None:
     phases = tmp_path / "phases.json"
     phases.write_text('[{"name": "seq", "context": "No Such Context", "mode": "sequential"}]')
     proc = cli(["run", "--limit-jobs", "2", "--phases", str(phases)], good_env, tmp_path)
-    assert_one_line(proc, "unknown compute context 'No Such Context'", "available:", "Autoscaling POC Context")
+    assert_one_line(
+        proc, "unknown compute context 'No Such Context'", "available:", "Autoscaling POC Context"
+    )
     assert not (tmp_path / "results").exists()  # nothing was submitted or written
 
 
@@ -67,7 +83,11 @@ def test_bad_credentials(good_env: dict[str, str], tmp_path: Path) -> None:
 
 def test_unreachable_url(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    env = {"JES_USERNAME": "u", "JES_PASSWORD": SECRET, "JES_RETRY_BACKOFF_S": "0.05"}  # retried, quickly
+    env = {
+        "JES_USERNAME": "u",
+        "JES_PASSWORD": SECRET,
+        "JES_RETRY_BACKOFF_S": "0.05",
+    }  # retried, quickly
     proc = cli(["run", "--limit-jobs", "1", "--viya-url", url], env, tmp_path)
     assert_one_line(proc, "cannot reach Viya at " + url, "connection refused")
 

@@ -34,20 +34,34 @@ def kube_api(url: str, token: str | None = None) -> Any:
     return client.CoreV1Api(client.ApiClient(cfg))
 
 
-def token_grant(url: str, form: dict[str, str], client_auth: tuple[str, str] = ("sas.cli", "")) -> requests.Response:
-    return requests.post(f"{url}/SASLogon/oauth/token", data=form, auth=client_auth,
-                         headers={"Accept": "application/json"}, timeout=10)
+def token_grant(
+    url: str, form: dict[str, str], client_auth: tuple[str, str] = ("sas.cli", "")
+) -> requests.Response:
+    return requests.post(
+        f"{url}/SASLogon/oauth/token",
+        data=form,
+        auth=client_auth,
+        headers={"Accept": "application/json"},
+        timeout=10,
+    )
 
 
 def password_login(emu: Any) -> dict[str, Any]:
-    r = token_grant(emu.url, {"grant_type": "password", "username": emu.username, "password": emu.password})
+    r = token_grant(
+        emu.url, {"grant_type": "password", "username": emu.username, "password": emu.password}
+    )
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
 
 
 def refresh_ok(url: str, refresh_token: str) -> bool:
-    return token_grant(url, {"grant_type": "refresh_token", "refresh_token": refresh_token}).status_code == 200
+    return (
+        token_grant(
+            url, {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        ).status_code
+        == 200
+    )
 
 
 class Viya:
@@ -60,20 +74,29 @@ class Viya:
         self.http.headers["Accept"] = "application/json"
 
     def definition_id(self, name: str) -> str:
-        r = self.http.get(f"{self.url}/jobDefinitions/definitions", params={"filter": f"eq(name,'{name}')"})
+        r = self.http.get(
+            f"{self.url}/jobDefinitions/definitions", params={"filter": f"eq(name,'{name}')"}
+        )
         (item,) = r.json()["items"]
         return str(item["id"])
 
-    def submit(self, definition: str, name: str, context: str = "Autoscaling POC Context") -> dict[str, Any]:
-        body = {"jobDefinitionUri": f"/jobDefinitions/definitions/{self.definition_id(definition)}",
-                "name": name, "arguments": {"_contextName": context}}
+    def submit(
+        self, definition: str, name: str, context: str = "Autoscaling POC Context"
+    ) -> dict[str, Any]:
+        body = {
+            "jobDefinitionUri": f"/jobDefinitions/definitions/{self.definition_id(definition)}",
+            "name": name,
+            "arguments": {"_contextName": context},
+        }
         r = self.http.post(f"{self.url}/jobExecution/jobs", json=body, timeout=10)
         assert r.status_code == 201, r.text
         out: dict[str, Any] = r.json()
         return out
 
 
-def wait_for(pred: Callable[[], T], timeout: float = 20.0, step: float = 0.02, what: str = "condition") -> T:
+def wait_for(
+    pred: Callable[[], T], timeout: float = 20.0, step: float = 0.02, what: str = "condition"
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
@@ -98,29 +121,59 @@ def latest_results(out_dir: Path) -> dict[str, Any]:
 
 
 def write_job_config(path: Path, names: list[str]) -> Path:
-    jobs: list[dict[str, Any]] = [{"definition_id": None, "name": n, "description": "", "arguments": {}, "context_name": None,
-             "enabled": True, "expected_runtime_s": None} for n in names]
+    jobs: list[dict[str, Any]] = [
+        {
+            "definition_id": None,
+            "name": n,
+            "description": "",
+            "arguments": {},
+            "context_name": None,
+            "enabled": True,
+            "expected_runtime_s": None,
+        }
+        for n in names
+    ]
     path.write_text(json.dumps({"jobs": jobs, "settings": {}, "metadata": {}}))
     return path
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("JES_") and k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("JES_") and k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")
+    }
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
 
 
 @contextmanager
-def emulator_process(tmp: Path, scenario: dict[str, Any], speed_factor: float) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def emulator_process(
+    tmp: Path, scenario: dict[str, Any], speed_factor: float
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`python -m jes_runner emulator` in its own process: its ground truth outlives the runner."""
     path = tmp / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jes_runner", "emulator", "--port", "0", "--scenario", str(path),
-         "--speed-factor", str(speed_factor)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp)
+        [
+            sys.executable,
+            "-m",
+            "jes_runner",
+            "emulator",
+            "--port",
+            "0",
+            "--scenario",
+            str(path),
+            "--speed-factor",
+            str(speed_factor),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -117,7 +117,9 @@ def http(
         return e.code, e.read()
 
 
-def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> T:
+def wait_for(
+    check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "condition"
+) -> T:
     """Poll ``check`` until it returns something truthy; raise TimeoutError with the last error."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -129,7 +131,10 @@ def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.
         except Exception as e:  # kept for the timeout message
             last = e
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last})" if last else ""))
+            raise TimeoutError(
+                f"timed out after {timeout}s waiting for {what}"
+                + (f" (last error: {last})" if last else "")
+            )
         time.sleep(interval)
 
 
@@ -152,13 +157,19 @@ def _start(
         port = free_port()
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                argv_for_port(port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=data_dir
+                argv_for_port(port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=data_dir,
             )
         server = Server(name, f"{scheme}://127.0.0.1:{port}", port, data_dir, log_path, proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                status, _ = http(server.url + ready_path, timeout=2, ca_bundle=ca_bundle, basic_auth=basic_auth)
+                status, _ = http(
+                    server.url + ready_path, timeout=2, ca_bundle=ca_bundle, basic_auth=basic_auth
+                )
                 if status == 200:
                     return server
             except (OSError, urllib.error.URLError):
@@ -291,7 +302,9 @@ def api(prom_url: str, path: str, params: dict[str, Any] | None = None) -> Any:
     except json.JSONDecodeError:
         raise PromQLError(f"/api/v1/{path}: HTTP {status}: {body[:300]!r}") from None
     if status != 200 or doc.get("status") != "success":
-        raise PromQLError(f"/api/v1/{path} {params}: HTTP {status}: {doc.get('errorType')}: {doc.get('error')}")
+        raise PromQLError(
+            f"/api/v1/{path} {params}: HTTP {status}: {doc.get('errorType')}: {doc.get('error')}"
+        )
     return doc["data"]
 
 
@@ -308,7 +321,11 @@ def query(prom_url: str, expr: str, at: float | None = None) -> list[dict[str, A
 
 def promtool(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [require_binary(PROMTOOL), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120
+        [require_binary(PROMTOOL), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -347,13 +364,28 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> dict[str, Path]:
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
-        x509.CertificateBuilder().subject_name(name("jes test CA")).issuer_name(name("jes test CA"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name("jes test CA"))
+        .issuer_name(name("jes test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     try:
@@ -362,16 +394,29 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> dict[str, Path]:
         san = x509.DNSName(host)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(name(host)).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([san]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    paths = {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server-key.pem"}
+    paths = {
+        "ca": directory / "ca.pem",
+        "cert": directory / "server.pem",
+        "key": directory / "server-key.pem",
+    }
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return paths

@@ -22,8 +22,12 @@ def jwt(exp: float | None = None, lifetime: float = 3600) -> str:
     return f"{b64({'alg': 'none'})}.{b64({'exp': int(exp), 'iat': int(exp - lifetime), 'sub': 'u'})}.sig"
 
 
-def respond(req: requests.PreparedRequest, status: int, body: Any = None,
-            headers: dict[str, str] | None = None) -> requests.Response:
+def respond(
+    req: requests.PreparedRequest,
+    status: int,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     r = requests.Response()
     r.status_code = status
     r._content = json.dumps(body).encode() if body is not None else b""

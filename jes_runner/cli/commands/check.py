@@ -71,11 +71,18 @@ def _one_line(e: BaseException) -> str:
 # -- Viya ---------------------------------------------------------------------------
 
 
-def check_viya(settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient | None = None) -> None:
+def check_viya(
+    settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient | None = None
+) -> None:
     """Reachability, token, contexts, definitions -- each its own line."""
     if not settings.viya_url:
-        report.add(FAIL, "viya", "no Viya URL", "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>; "
-                   "check never uses the emulator (`jes-runner run --emulator` or `demo` measure it)")
+        report.add(
+            FAIL,
+            "viya",
+            "no Viya URL",
+            "set JES_VIYA_URL (or --viya-url) to https://<your-viya-host>; "
+            "check never uses the emulator (`jes-runner run --emulator` or `demo` measure it)",
+        )
         for name in ("token", "contexts", "job definitions"):
             report.add(SKIP, name, "not checked: no Viya URL")
         return
@@ -91,7 +98,9 @@ def check_viya(settings: Settings, plan: RunPlan | None, report: Report, client:
         client.close()
 
 
-def _check_viya(settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient, url: str) -> None:
+def _check_viya(
+    settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient, url: str
+) -> None:
     try:
         # the first request (a token request, or the context list with a given token) proves reachability
         stage = "token"
@@ -99,33 +108,53 @@ def _check_viya(settings: Settings, plan: RunPlan | None, report: Report, client
         stage = "contexts"
         contexts = client.list_contexts()
     except ViyaUnreachable as e:
-        report.add(FAIL, "viya", _one_line(e),
-                   "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya")
+        report.add(
+            FAIL,
+            "viya",
+            _one_line(e),
+            "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya",
+        )
         for name in ("token", "contexts", "job definitions"):
             report.add(SKIP, name, "not checked: Viya is unreachable")
         return
     except AuthError as e:
         report.add(OK, "viya", f"reachable at {url}")
-        report.add(FAIL, "token", _one_line(e),
-                   "check username/password, client_id/client_secret or the tokens in the secrets directory "
-                   f"({settings.secrets_dir}) or JES_* credentials")
+        report.add(
+            FAIL,
+            "token",
+            _one_line(e),
+            "check username/password, client_id/client_secret or the tokens in the secrets directory "
+            f"({settings.secrets_dir}) or JES_* credentials",
+        )
         for name in ("contexts", "job definitions"):
             report.add(SKIP, name, "not checked: no valid token")
         return
     except ViyaHTTPError as e:
         report.add(OK, "viya", f"reachable at {url}")
         if stage == "token":
-            report.add(FAIL, "token", f"SASLogon answered with an error: {_one_line(e)}",
-                       "check JES_VIYA_URL points at the Viya ingress and the OAuth client exists")
+            report.add(
+                FAIL,
+                "token",
+                f"SASLogon answered with an error: {_one_line(e)}",
+                "check JES_VIYA_URL points at the Viya ingress and the OAuth client exists",
+            )
         else:
             report.add(OK, "token", _token_detail(settings, client))
-            report.add(FAIL, "contexts", f"cannot list compute contexts: {_one_line(e)}",
-                       "the user needs read access to /compute/contexts")
+            report.add(
+                FAIL,
+                "contexts",
+                f"cannot list compute contexts: {_one_line(e)}",
+                "the user needs read access to /compute/contexts",
+            )
         report.add(SKIP, "job definitions", "not checked")
         return
     except ViyaError as e:
-        report.add(FAIL, "viya", f"unexpected answer from {url}: {_one_line(e)}",
-                   "check JES_VIYA_URL is the Viya base URL")
+        report.add(
+            FAIL,
+            "viya",
+            f"unexpected answer from {url}: {_one_line(e)}",
+            "check JES_VIYA_URL is the Viya base URL",
+        )
         return
 
     report.add(OK, "viya", f"reachable at {url}")
@@ -140,15 +169,22 @@ def _check_viya(settings: Settings, plan: RunPlan | None, report: Report, client
         if phase.context in names:
             report.add(OK, f"context '{phase.context}'", f"exists (phase '{phase.name}')")
         else:
-            report.add(FAIL, f"context '{phase.context}'",
-                       f"not found on Viya (phase '{phase.name}'); available: {', '.join(names) or 'none'}",
-                       "fix the phase's context in JES_PHASES / --phases, or create the context in SAS Environment Manager")
+            report.add(
+                FAIL,
+                f"context '{phase.context}'",
+                f"not found on Viya (phase '{phase.name}'); available: {', '.join(names) or 'none'}",
+                "fix the phase's context in JES_PHASES / --phases, or create the context in SAS Environment Manager",
+            )
 
     try:
         definitions = client.list_job_definitions()
     except ViyaError as e:
-        report.add(FAIL, "job definitions", f"cannot list job definitions: {_one_line(e)}",
-                   "the user needs read access to /jobDefinitions/definitions")
+        report.add(
+            FAIL,
+            "job definitions",
+            f"cannot list job definitions: {_one_line(e)}",
+            "the user needs read access to /jobDefinitions/definitions",
+        )
         return
     ids = {str(d.get("id")) for d in definitions if d.get("id")}
     by_name = {str(d.get("name")) for d in definitions if d.get("name")}
@@ -158,11 +194,21 @@ def _check_viya(settings: Settings, plan: RunPlan | None, report: Report, client
         if (j.definition_id not in ids if j.definition_id else j.name not in by_name)
     ]
     if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        report.add(FAIL, "job definitions", f"{len(missing)} of {len(plan.jobs)} enabled jobs do not resolve: {shown}",
-                   f"fix {plan.job_config_path} (names or definition_id), or regenerate it with `jes-runner discover`")
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        report.add(
+            FAIL,
+            "job definitions",
+            f"{len(missing)} of {len(plan.jobs)} enabled jobs do not resolve: {shown}",
+            f"fix {plan.job_config_path} (names or definition_id), or regenerate it with `jes-runner discover`",
+        )
     else:
-        report.add(OK, "job definitions", f"all {len(plan.jobs)} enabled jobs resolve ({plan.job_config_path})")
+        report.add(
+            OK,
+            "job definitions",
+            f"all {len(plan.jobs)} enabled jobs resolve ({plan.job_config_path})",
+        )
 
 
 def _token_detail(settings: Settings, client: ViyaClient) -> str:
@@ -200,14 +246,21 @@ def check_pushgateway(settings: Settings, report: Report, timeout: float = 10.0)
         # /-/ready answers 200 once the gateway accepts pushes; same auth and TLS as the push
         handler(f"{base}/-/ready", "GET", timeout, [], b"")()
     except PushHTTPError as e:
-        fix = ("check the Pushgateway credentials" if e.status in (401, 403)
-               else "check JES_PUSHGATEWAY_URL is the Pushgateway's base URL")
+        fix = (
+            "check the Pushgateway credentials"
+            if e.status in (401, 403)
+            else "check JES_PUSHGATEWAY_URL is the Pushgateway's base URL"
+        )
         report.add(FAIL, "pushgateway", f"{shown} answered {_one_line(e)}", fix)
         return
     except (OSError, urllib.error.URLError, ValueError) as e:
         reason = e.reason if isinstance(e, urllib.error.URLError) else e
-        report.add(FAIL, "pushgateway", f"cannot reach {shown} ({reason.__class__.__name__}: {_one_line(reason)})",
-                   "check JES_PUSHGATEWAY_URL, the Pushgateway service, and NetworkPolicy egress to it")
+        report.add(
+            FAIL,
+            "pushgateway",
+            f"cannot reach {shown} ({reason.__class__.__name__}: {_one_line(reason)})",
+            "check JES_PUSHGATEWAY_URL, the Pushgateway service, and NetworkPolicy egress to it",
+        )
         return
     report.add(OK, "pushgateway", f"reachable at {shown}")
 
@@ -231,8 +284,12 @@ def check_results_dir(settings: Settings, report: Report) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
-        report.add(FAIL, "results directory", f"{out} is not writable ({e.__class__.__name__}: {e.strerror or e})",
-                   "mount a writable volume there (chart: persistence.*) or set JES_OUTPUT_DIR")
+        report.add(
+            FAIL,
+            "results directory",
+            f"{out} is not writable ({e.__class__.__name__}: {e.strerror or e})",
+            "mount a writable volume there (chart: persistence.*) or set JES_OUTPUT_DIR",
+        )
         return
     report.add(OK, "results directory", f"{out.resolve()} is writable")
 
@@ -257,8 +314,12 @@ def run_checks(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     else:
         origin = plan_origin(plan, args)
         example = f" -- {EXAMPLE_HINT}" if origin.example and settings.viya_url else ""
-        report.add(OK, "settings", f"{len(plan.phases)} phase(s) ({', '.join(p.name for p in plan.phases)}), "
-                                   f"{len(plan.jobs)} enabled job(s) from {origin.describe()}{example}")
+        report.add(
+            OK,
+            "settings",
+            f"{len(plan.phases)} phase(s) ({', '.join(p.name for p in plan.phases)}), "
+            f"{len(plan.jobs)} enabled job(s) from {origin.describe()}{example}",
+        )
 
     check_viya(settings, plan, report)
     check_pushgateway(settings, report)
@@ -281,11 +342,14 @@ def register(subparsers: Any) -> None:
         "check",
         help=SUMMARIES["check"],
         description="Check everything a run needs without submitting any job: one line per check "
-                    "(ok / FAIL with what to fix); exit 2 if any check fails.",
+        "(ok / FAIL with what to fix); exit 2 if any check fails.",
     )
     add_viya(p, url_help="Viya base URL (JES_VIYA_URL); required: check never starts the emulator")
     add_job_config(p)
     add_phase_plan(p)
     add_output_dir(p)
-    p.add_argument("--pushgateway-url", help="Pushgateway URL to check (JES_PUSHGATEWAY_URL); unset: not checked")
+    p.add_argument(
+        "--pushgateway-url",
+        help="Pushgateway URL to check (JES_PUSHGATEWAY_URL); unset: not checked",
+    )
     p.set_defaults(func=cmd_check)

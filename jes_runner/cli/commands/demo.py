@@ -21,14 +21,6 @@ from jes_runner.measure.plan import build_plan, load_jobs, select_phases
 log = logging.getLogger("jes_runner.cli.commands.demo")
 
 
-
-
-
-
-
-
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings(output_dir=args.output_dir, log_format=args.log_format)
     configure_logging(settings.log_format)
@@ -45,9 +37,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("demo", help=SUMMARIES["demo"],
-                              description="Start the Viya emulator in-process and run the default comparison "
-                                          "(sequential, then batches of 5) over all 54 jobs.")
+    p = subparsers.add_parser(
+        "demo",
+        help=SUMMARIES["demo"],
+        description="Start the Viya emulator in-process and run the default comparison "
+        "(sequential, then batches of 5) over all 54 jobs.",
+    )
     add_output_dir(p)
     add_log_format(p)
     p.add_argument("--limit-jobs", type=int, help="first N jobs only")

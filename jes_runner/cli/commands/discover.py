@@ -25,13 +25,6 @@ from jes_runner.measure.discovery import build_config, discover
 log = logging.getLogger("jes_runner.cli.commands.discover")
 
 
-
-
-
-
-
-
-
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from jes_runner.cli.session import make_client
 
@@ -41,8 +34,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         client.close()
     if not defs:  # an empty config would make the next run fail far from the cause
-        raise ConfigError(f"no job definition matches {args.pattern!r} -- check the pattern "
-                          "(a glob on definition names, e.g. '*_pooled'); nothing written")
+        raise ConfigError(
+            f"no job definition matches {args.pattern!r} -- check the pattern "
+            "(a glob on definition names, e.g. '*_pooled'); nothing written"
+        )
     out = Path(args.out) if args.out else None
     runtimes = None
     if args.with_runtimes:
@@ -58,8 +53,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             write_atomic(out, text)
         except OSError as e:
             raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
-        log.info("%d job definition(s) match %r; written to %s (%d enabled)", len(doc["jobs"]), args.pattern, out,
-                 doc["metadata"]["enabled_jobs"])
+        log.info(
+            "%d job definition(s) match %r; written to %s (%d enabled)",
+            len(doc["jobs"]),
+            args.pattern,
+            out,
+            doc["metadata"]["enabled_jobs"],
+        )
     return 0
 
 
@@ -76,14 +76,23 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("discover", help=SUMMARIES["discover"],
-                              description="List Viya job definitions whose names match a glob and write a job "
-                                          "config file in the original format.")
+    p = subparsers.add_parser(
+        "discover",
+        help=SUMMARIES["discover"],
+        description="List Viya job definitions whose names match a glob and write a job "
+        "config file in the original format.",
+    )
     p.add_argument("--pattern", required=True, help="glob on definition names, e.g. '*_pooled'")
-    p.add_argument("--out", help="file to write (its enabled flags and expected runtimes are kept); default stdout")
-    p.add_argument("--with-runtimes", metavar="RESULTS",
-                   help="fill expected_runtime_s from a results file (or the newest in a directory): "
-                        "each job's median server duration in the baseline phase")
+    p.add_argument(
+        "--out",
+        help="file to write (its enabled flags and expected runtimes are kept); default stdout",
+    )
+    p.add_argument(
+        "--with-runtimes",
+        metavar="RESULTS",
+        help="fill expected_runtime_s from a results file (or the newest in a directory): "
+        "each job's median server duration in the baseline phase",
+    )
     add_viya(p, url_help="Viya base URL (JES_VIYA_URL); required unless --emulator")
     add_emulator(p)
     add_log_format(p)

@@ -13,14 +13,31 @@ from jes_runner.sinks.export import export
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help=SUMMARIES["export"],
+        "export",
+        help=SUMMARIES["export"],
         description="One row per job execution with every timing, orchestrator and resource field, "
-                    "plus phase summaries (csv: FILE and FILE_phases.csv; xlsx: Jobs, Phases, Run and "
-                    "one sheet per phase).")
-    p.add_argument("results", metavar="RESULTS.json", type=Path, help="a results file (any version, or the original tool's)")
-    p.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="csv: two files (jobs, phases); xlsx: one workbook (default csv)")
-    p.add_argument("--out", metavar="FILE", type=Path, default=None,
-                   help="output file (default: the results file's name with .csv / .xlsx)")
+        "plus phase summaries (csv: FILE and FILE_phases.csv; xlsx: Jobs, Phases, Run and "
+        "one sheet per phase).",
+    )
+    p.add_argument(
+        "results",
+        metavar="RESULTS.json",
+        type=Path,
+        help="a results file (any version, or the original tool's)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("csv", "xlsx"),
+        default="csv",
+        help="csv: two files (jobs, phases); xlsx: one workbook (default csv)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="output file (default: the results file's name with .csv / .xlsx)",
+    )
     p.set_defaults(func=_cmd)
 
 

@@ -22,16 +22,36 @@ from jes_runner.viya import user_errors
 
 
 def render(jobs: list[dict[str, Any]], out: IO[str]) -> None:
-    cols = ["id", "name", "queue", "state", "host", "submitted (UTC)", "wait", "start-up", "run", "cores", "mem MB"]
+    cols = [
+        "id",
+        "name",
+        "queue",
+        "state",
+        "host",
+        "submitted (UTC)",
+        "wait",
+        "start-up",
+        "run",
+        "cores",
+        "mem MB",
+    ]
     rows = []
     for j in jobs:
-        rows.append([
-            str(j.get("orchestrator_job_id") or ""), _short(str(j.get("orchestrator_name") or ""), 44),
-            str(j.get("queue") or ""), str(j.get("state") or ""), str(j.get("execution_host") or "–"),
-            str(j.get("submit_time") or "").replace("T", " ").rstrip("Z"),
-            _secs(j.get("queue_wait_seconds")), _secs(j.get("starting_seconds")), _secs(j.get("execution_seconds")),
-            _val(j.get("cpu_cores")), _val(j.get("memory_mb")),
-        ])
+        rows.append(
+            [
+                str(j.get("orchestrator_job_id") or ""),
+                _short(str(j.get("orchestrator_name") or ""), 44),
+                str(j.get("queue") or ""),
+                str(j.get("state") or ""),
+                str(j.get("execution_host") or "–"),
+                str(j.get("submit_time") or "").replace("T", " ").rstrip("Z"),
+                _secs(j.get("queue_wait_seconds")),
+                _secs(j.get("starting_seconds")),
+                _secs(j.get("execution_seconds")),
+                _val(j.get("cpu_cores")),
+                _val(j.get("memory_mb")),
+            ]
+        )
     for line in render_table(cols, rows, right={0, 6, 7, 8, 9, 10}):
         out.write(line + "\n")
 
@@ -50,13 +70,20 @@ def _val(v: Any) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "orchestrator", help=SUMMARIES["orchestrator"],
+        "orchestrator",
+        help=SUMMARIES["orchestrator"],
         description="List recent SAS Workload Orchestrator jobs (any job, newest first) with queue wait, "
-                    "start-up and run time, host, cores and memory. Credentials as for `run` (JES_*).")
+        "start-up and run time, host, cores and memory. Credentials as for `run` (JES_*).",
+    )
     p.add_argument("--last", type=int, default=20, metavar="N", help="how many jobs (default 20)")
     p.add_argument("--name", metavar="PREFIX", help="only jobs whose name starts with PREFIX")
-    p.add_argument("--scan", type=int, default=5000, metavar="N",
-                   help="with --name: look at no more than N recent jobs (default 5000)")
+    p.add_argument(
+        "--scan",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="with --name: look at no more than N recent jobs (default 5000)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document instead of the table")
     add_viya(p)
     p.set_defaults(func=_cmd)
@@ -68,7 +95,9 @@ def _cmd(args: argparse.Namespace) -> int:
 
     if args.last < 1 or args.scan < 1:
         raise JesError("--last and --scan must be at least 1")
-    settings = load_settings(viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls)
+    settings = load_settings(
+        viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls
+    )
     require_viya_url(settings)
     client = make_client(settings)
     try:

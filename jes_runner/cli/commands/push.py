@@ -17,7 +17,9 @@ def load_results_file(path: Path) -> dict[str, Any]:
     from jes_runner.results.views import load_results
 
     if path.name.endswith(".checkpoint.jsonl"):
-        raise JesError(f"{path}: a run's checkpoint, not a results file -- `jes-runner recover {path}` turns it into one")
+        raise JesError(
+            f"{path}: a run's checkpoint, not a results file -- `jes-runner recover {path}` turns it into one"
+        )
     return load_results(path)
 
 
@@ -25,7 +27,9 @@ def _cmd_push(args: argparse.Namespace) -> int:
     from jes_runner.config.settings import load_settings
 
     results = load_results_file(Path(args.results))
-    settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile)  # validates --profile
+    settings = load_settings(
+        pushgateway_url=args.pushgateway_url, profile=args.profile
+    )  # validates --profile
     if not settings.pushgateway_url:
         raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
     labels = default_labels(results, settings)
@@ -49,10 +53,17 @@ def register(subparsers: Any) -> None:
         help=SUMMARIES["push"],
         description="Push the metrics of an existing results file (same metrics and semantics as a run's push).",
     )
-    p.add_argument("results", metavar="RESULTS.json", help="a results file written by `jes-runner run`")
+    p.add_argument(
+        "results", metavar="RESULTS.json", help="a results file written by `jes-runner run`"
+    )
     p.add_argument("--pushgateway-url", help="Pushgateway URL (default: JES_PUSHGATEWAY_URL)")
     p.add_argument("--cluster", help="cluster label (default: the file's metadata.labels.cluster)")
-    p.add_argument("--environment", help="environment label (default: the file's metadata.labels.environment)")
-    p.add_argument("--profile", help="profile label (default: the file's metadata.labels.profile, else JES_PROFILE "
-                                     "or adhoc)")
+    p.add_argument(
+        "--environment", help="environment label (default: the file's metadata.labels.environment)"
+    )
+    p.add_argument(
+        "--profile",
+        help="profile label (default: the file's metadata.labels.profile, else JES_PROFILE "
+        "or adhoc)",
+    )
     p.set_defaults(func=_cmd_push)

@@ -13,13 +13,27 @@ from jes_runner.sinks.report.html import default_out_dir, write_report
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "report", help=SUMMARIES["report"],
+        "report",
+        help=SUMMARIES["report"],
         description="Write a self-contained HTML report (timeline per phase, makespan and speedup, "
-                    "queue wait, per-job table) and the figures as PNG files.")
-    p.add_argument("results", metavar="RESULTS.json", type=Path, help="a results file (any version, or the original tool's)")
-    p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="output directory (default: RESULTS_report/ beside the results file)")
-    p.add_argument("--no-png", action="store_true", help="only the HTML file (figures stay embedded in it)")
+        "queue wait, per-job table) and the figures as PNG files.",
+    )
+    p.add_argument(
+        "results",
+        metavar="RESULTS.json",
+        type=Path,
+        help="a results file (any version, or the original tool's)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="output directory (default: RESULTS_report/ beside the results file)",
+    )
+    p.add_argument(
+        "--no-png", action="store_true", help="only the HTML file (figures stay embedded in it)"
+    )
     p.set_defaults(func=_cmd)
 
 

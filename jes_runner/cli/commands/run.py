@@ -40,8 +40,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("run", help=SUMMARIES["run"],
-                              description="Run the job comparison: phases of jobs in compute contexts, measured "
-                                          "from Viya server timestamps.")
+    p = subparsers.add_parser(
+        "run",
+        help=SUMMARIES["run"],
+        description="Run the job comparison: phases of jobs in compute contexts, measured "
+        "from Viya server timestamps.",
+    )
     add_run_arguments(p)
     p.set_defaults(func=cmd_run)

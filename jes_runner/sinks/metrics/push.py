@@ -109,7 +109,9 @@ def pushgateway_handler(
     elif username is not None and password is not None:
         auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-    opener = urllib.request.build_opener(_WatchedHTTPHandler(), _WatchedHTTPSHandler(context=context))
+    opener = urllib.request.build_opener(
+        _WatchedHTTPHandler(), _WatchedHTTPSHandler(context=context)
+    )
 
     def handler(
         url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
@@ -151,7 +153,11 @@ def _retryable(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException, secrets: Iterable[str | None]) -> str:
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
-        text = f"{exc.reason.__class__.__name__}: {exc.reason}" if isinstance(exc.reason, BaseException) else str(exc.reason)
+        text = (
+            f"{exc.reason.__class__.__name__}: {exc.reason}"
+            if isinstance(exc.reason, BaseException)
+            else str(exc.reason)
+        )
     else:
         text = f"{exc}" or exc.__class__.__name__
     for s in secrets:
@@ -201,7 +207,9 @@ def push_results(
 
     grouping = dict(labels) if labels is not None else default_labels(results, settings)
     registry = build_registry(results, grouping)
-    method, push = ("PUT", push_to_gateway) if run_succeeded(results) else ("POST", pushadd_to_gateway)
+    method, push = (
+        ("PUT", push_to_gateway) if run_succeeded(results) else ("POST", pushadd_to_gateway)
+    )
     group = ",".join(f"{k}={v}" for k, v in {"job": JOB, **grouping}.items())
     try:
         handler = pushgateway_handler(username, password, token, ca_bundle)
@@ -216,13 +224,26 @@ def push_results(
         try:
             if budget <= 0:
                 raise TimeoutError("no time left before the deadline (grace period)")
-            push(url, job=JOB, registry=registry, grouping_key=grouping, timeout=budget, handler=handler)
+            push(
+                url,
+                job=JOB,
+                registry=registry,
+                grouping_key=grouping,
+                timeout=budget,
+                handler=handler,
+            )
         except Exception as e:  # anything the transport raises is a push failure
             reason = _reason(e, (password, token))
             delay = backoff * 2 ** (attempt - 1)
             fits = deadline is None or clock() + delay < deadline
             if attempt < attempts and _retryable(e) and fits and budget > 0:
-                log.debug("Pushgateway push attempt %d/%d failed (%s); retrying in %.1fs", attempt, attempts, reason, delay)
+                log.debug(
+                    "Pushgateway push attempt %d/%d failed (%s); retrying in %.1fs",
+                    attempt,
+                    attempts,
+                    reason,
+                    delay,
+                )
                 sleep(delay)
                 continue
             msg = (

@@ -33,7 +33,11 @@ from jes_runner.config.settings import DEFAULT_PROFILE
 log = logging.getLogger(__name__)
 
 JOB = "jes-runner"  # the `job` grouping label: constant, never per run
-LABEL_KEYS = ("cluster", "environment", "profile")  # every series; with job, the push's grouping key
+LABEL_KEYS = (
+    "cluster",
+    "environment",
+    "profile",
+)  # every series; with job, the push's grouping key
 LABEL_FALLBACK = {"cluster": "default", "environment": "default", "profile": DEFAULT_PROFILE}
 PHASE_LABELS = ("phase", "context", "mode")
 JOB_LABELS = (*PHASE_LABELS, "sas_job_name")
@@ -42,10 +46,7 @@ STATS = ("p50", "p95", "max")
 SUCCESS_STATUS = "completed"
 
 
-
 # -- building the registry ----------------------------------------------------------
-
-
 
 
 def _ts(value: Any) -> float | None:
@@ -136,7 +137,11 @@ def build_registry(
 
     # run outcome
     # emulated="true": the figures come from the embedded emulator, whatever the cluster label says
-    f.gauge("jes_run_info", "Identity of the latest run (value 1).", ("run_id", "version", "status", "emulated"))
+    f.gauge(
+        "jes_run_info",
+        "Identity of the latest run (value 1).",
+        ("run_id", "version", "status", "emulated"),
+    )
     f.gauge("jes_run_timestamp_seconds", "When the latest run ended (unix seconds).")
     f.gauge("jes_run_duration_seconds", "Wall-clock duration of the latest run.")
     f.gauge("jes_run_success", "1 if the latest run completed with every job completed, else 0.")
@@ -153,41 +158,92 @@ def build_registry(
     f.set("jes_run_duration_seconds", _num(meta.get("duration_seconds")))
     f.set("jes_run_success", 1.0 if ok else 0.0)
     if ok:  # never present in a failed run's push: the POST then leaves the old value alone
-        f.gauge("jes_last_success_timestamp_seconds", "When the last successful run ended (unix seconds).")
+        f.gauge(
+            "jes_last_success_timestamp_seconds",
+            "When the last successful run ended (unix seconds).",
+        )
         f.set("jes_last_success_timestamp_seconds", ended)
 
     # per phase
     pl = PHASE_LABELS
-    f.gauge("jes_phase_makespan_seconds", "Phase makespan: first job created to last job ended (server time).", pl)
-    f.gauge("jes_phase_jobs", "Jobs of the phase by outcome ('other': e.g. submit failures).", (*pl, "outcome"))
+    f.gauge(
+        "jes_phase_makespan_seconds",
+        "Phase makespan: first job created to last job ended (server time).",
+        pl,
+    )
+    f.gauge(
+        "jes_phase_jobs",
+        "Jobs of the phase by outcome ('other': e.g. submit failures).",
+        (*pl, "outcome"),
+    )
     f.gauge("jes_phase_unmatched_jobs", "Jobs without a Workload Orchestrator match.", pl)
-    f.gauge("jes_phase_job_duration_seconds", "Server job duration across the phase (stat: p50, p95, max).", (*pl, "stat"))
-    f.gauge("jes_phase_queue_wait_seconds", "Orchestrator queue wait across the phase (stat: p50, p95, max).", (*pl, "stat"))
+    f.gauge(
+        "jes_phase_job_duration_seconds",
+        "Server job duration across the phase (stat: p50, p95, max).",
+        (*pl, "stat"),
+    )
+    f.gauge(
+        "jes_phase_queue_wait_seconds",
+        "Orchestrator queue wait across the phase (stat: p50, p95, max).",
+        (*pl, "stat"),
+    )
     f.gauge("jes_phase_hosts_used", "Distinct execution hosts used by the phase.", pl)
     f.gauge("jes_phase_peak_nodes", "Peak number of nodes running the phase's jobs at once.", pl)
     f.gauge("jes_phase_summed_run_seconds", "Sum of the phase's job run times.", pl)
     f.gauge("jes_phase_concurrency", "Configured concurrency of the phase.", pl)
     f.gauge("jes_phase_concurrency_achieved", "Concurrency the phase achieved.", pl)
-    f.gauge("jes_phase_speedup_ratio", "Baseline makespan / phase makespan (absent for the baseline).", pl)
+    f.gauge(
+        "jes_phase_speedup_ratio",
+        "Baseline makespan / phase makespan (absent for the baseline).",
+        pl,
+    )
     f.gauge("jes_phase_time_saved_seconds", "Baseline makespan minus phase makespan.", pl)
-    f.gauge("jes_phase_efficiency_gain_ratio", "Efficiency gain vs the baseline as a ratio (results file: percent).", pl)
-    f.gauge("jes_phase_idle_seconds", "Time in the phase window with none of its jobs on the server.", pl)
+    f.gauge(
+        "jes_phase_efficiency_gain_ratio",
+        "Efficiency gain vs the baseline as a ratio (results file: percent).",
+        pl,
+    )
+    f.gauge(
+        "jes_phase_idle_seconds",
+        "Time in the phase window with none of its jobs on the server.",
+        pl,
+    )
     f.gauge("jes_phase_busy_makespan_seconds", "Phase makespan without its idle gaps.", pl)
-    f.gauge("jes_phase_busy_speedup_ratio", "Baseline busy time / phase busy time (jobs completed in both).", pl)
-    f.gauge("jes_phase_comparable", "1 if the phase is comparable with the baseline (no failure, timeout, abort).", pl)
+    f.gauge(
+        "jes_phase_busy_speedup_ratio",
+        "Baseline busy time / phase busy time (jobs completed in both).",
+        pl,
+    )
+    f.gauge(
+        "jes_phase_comparable",
+        "1 if the phase is comparable with the baseline (no failure, timeout, abort).",
+        pl,
+    )
     # node-pool scaling (phases[].scaling: from Kubernetes, else the orchestrator's hosts)
-    f.gauge("jes_phase_scaling_info", "Where the phase's node figures came from (value 1).", (*pl, "source"))
+    f.gauge(
+        "jes_phase_scaling_info",
+        "Where the phase's node figures came from (value 1).",
+        (*pl, "source"),
+    )
     f.gauge("jes_phase_time_to_first_scale_up_seconds", "Phase start to the first node added.", pl)
-    f.gauge("jes_phase_node_seconds", "Node-seconds the phase's pools were up during the phase.", pl)
+    f.gauge(
+        "jes_phase_node_seconds", "Node-seconds the phase's pools were up during the phase.", pl
+    )
     f.gauge("jes_phase_nodes_added", "Nodes added during the phase.", pl)
     f.gauge("jes_phase_nodes_removed", "Nodes removed during the phase.", pl)
     f.gauge("jes_phase_node_jobs", "Jobs of the phase that ran on each node.", (*pl, "node"))
     # per job (bounded: jobs x phases)
     f.gauge("jes_job_duration_seconds", "Server duration of one job in one phase.", JOB_LABELS)
-    f.gauge("jes_job_queue_wait_seconds", "Orchestrator queue wait of one job in one phase.", JOB_LABELS)
+    f.gauge(
+        "jes_job_queue_wait_seconds", "Orchestrator queue wait of one job in one phase.", JOB_LABELS
+    )
 
     for phase in results.get("phases") or []:
-        pv = (str(phase.get("name") or ""), str(phase.get("context") or ""), str(phase.get("mode") or ""))
+        pv = (
+            str(phase.get("name") or ""),
+            str(phase.get("context") or ""),
+            str(phase.get("mode") or ""),
+        )
         st = phase.get("stats") or {}
         f.set("jes_phase_makespan_seconds", _num(st.get("makespan_seconds")), *pv)
         counted = 0.0
@@ -199,8 +255,18 @@ def build_registry(
         f.set("jes_phase_jobs", max((total or counted) - counted, 0.0), *pv, "other")
         f.set("jes_phase_unmatched_jobs", float(len(phase.get("unmatched_jobs") or [])), *pv)
         for stat in STATS:
-            f.set("jes_phase_job_duration_seconds", _num(st.get(f"duration_{stat}_seconds")), *pv, stat)
-            f.set("jes_phase_queue_wait_seconds", _num(st.get(f"queue_wait_{stat}_seconds")), *pv, stat)
+            f.set(
+                "jes_phase_job_duration_seconds",
+                _num(st.get(f"duration_{stat}_seconds")),
+                *pv,
+                stat,
+            )
+            f.set(
+                "jes_phase_queue_wait_seconds",
+                _num(st.get(f"queue_wait_{stat}_seconds")),
+                *pv,
+                stat,
+            )
         f.set("jes_phase_hosts_used", _num(st.get("hosts_used")), *pv)
         f.set("jes_phase_peak_nodes", _num(st.get("peak_nodes")), *pv)
         f.set("jes_phase_summed_run_seconds", _num(st.get("sum_run_seconds")), *pv)
@@ -219,7 +285,11 @@ def build_registry(
         sc = phase.get("scaling") or {}
         if sc.get("source"):
             f.set("jes_phase_scaling_info", 1.0, *pv, str(sc["source"]))
-        f.set("jes_phase_time_to_first_scale_up_seconds", _num(sc.get("time_to_first_scale_up_seconds")), *pv)
+        f.set(
+            "jes_phase_time_to_first_scale_up_seconds",
+            _num(sc.get("time_to_first_scale_up_seconds")),
+            *pv,
+        )
         f.set("jes_phase_node_seconds", _num(sc.get("node_seconds")), *pv)
         f.set("jes_phase_nodes_added", _num(sc.get("nodes_added")), *pv)
         f.set("jes_phase_nodes_removed", _num(sc.get("nodes_removed")), *pv)
@@ -239,24 +309,4 @@ def build_registry(
 # -- pushing ------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # -- `jes-runner push RESULTS.json` -------------------------------------------------
-
-
-
-
-
-

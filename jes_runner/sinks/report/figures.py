@@ -59,7 +59,9 @@ def _render(fig: MplFigure, name: str, title: str, data: dict[str, Any]) -> Figu
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     w, h = canvas.get_width_height()
-    return Figure(name=name, title=title, png=buf.getvalue(), width_px=int(w), height_px=int(h), data=data)
+    return Figure(
+        name=name, title=title, png=buf.getvalue(), width_px=int(w), height_px=int(h), data=data
+    )
 
 
 def _time_unit(span: float) -> tuple[float, str]:
@@ -102,28 +104,57 @@ def timeline_layout(phase: PhaseView) -> dict[str, Any]:
         n_lanes = max(1, len(lane_end))
         rows.append({"host": host, "y0": y, "lanes": n_lanes, "jobs": len(jobs)})
         for j, lane, start, wait, starting, run, split in placed:
-            bars.append({
-                "job": j.name, "unique_job_name": j.unique_job_name, "sequence": j.sequence,
-                "host": host, "y": y + lane, "status": j.status, "start": round(start, 3),
-                "wait": wait, "starting": starting, "run": run, "split": split,
-            })
+            bars.append(
+                {
+                    "job": j.name,
+                    "unique_job_name": j.unique_job_name,
+                    "sequence": j.sequence,
+                    "host": host,
+                    "y": y + lane,
+                    "status": j.status,
+                    "start": round(start, 3),
+                    "wait": wait,
+                    "starting": starting,
+                    "run": run,
+                    "split": split,
+                }
+            )
         y += n_lanes + 1  # one empty lane between hosts
     events = []
     for e in phase.node_timeline:
         t = phase.offset(parse_ts(e.get("time")))
         if t is not None and e.get("event") in ("added", "ready", "removed"):
-            events.append({"time": round(t, 3), "event": e["event"], "node": str(e.get("node") or "")})
-    return {"phase": phase.name, "rows": rows, "bars": bars, "node_events": events,
-            "makespan": phase.makespan, "total_lanes": max(y - 1, 1)}
+            events.append(
+                {"time": round(t, 3), "event": e["event"], "node": str(e.get("node") or "")}
+            )
+    return {
+        "phase": phase.name,
+        "rows": rows,
+        "bars": bars,
+        "node_events": events,
+        "makespan": phase.makespan,
+        "total_lanes": max(y - 1, 1),
+    }
 
 
-def _bars(ax: Any, ys: list[float], lefts: list[float], widths: list[float], colors: list[str], gid: str,
-          edge: str | None = None, height: float = 0.8) -> PolyCollection:
+def _bars(
+    ax: Any,
+    ys: list[float],
+    lefts: list[float],
+    widths: list[float],
+    colors: list[str],
+    gid: str,
+    edge: str | None = None,
+    height: float = 0.8,
+) -> PolyCollection:
     h = height / 2
-    verts = [[(x, y - h), (x, y + h), (x + w, y + h), (x + w, y - h)]
-             for y, x, w in zip(ys, lefts, widths, strict=True)]
-    coll = PolyCollection(verts, facecolors=colors, edgecolors=edge or "none", linewidths=0.3 if edge else 0,
-                          gid=gid)
+    verts = [
+        [(x, y - h), (x, y + h), (x + w, y + h), (x + w, y - h)]
+        for y, x, w in zip(ys, lefts, widths, strict=True)
+    ]
+    coll = PolyCollection(
+        verts, facecolors=colors, edgecolors=edge or "none", linewidths=0.3 if edge else 0, gid=gid
+    )
     ax.add_collection(coll)
     return coll
 
@@ -136,7 +167,9 @@ def timeline_figure(phase: PhaseView) -> Figure:
     span = max([lay["makespan"] or 0.0, *ends, *(e["time"] for e in events)]) or 1.0
     scale, unit = _time_unit(span)
     height_in = min(28.0, 1.6 + 0.16 * lay["total_lanes"] + 0.3 * len(rows))
-    fig = MplFigure(figsize=(14, max(3.2, height_in + (0.9 if events else 0))), layout="constrained")
+    fig = MplFigure(
+        figsize=(14, max(3.2, height_in + (0.9 if events else 0))), layout="constrained"
+    )
     if events:  # a strip above the bands names each node event
         ev_ax, ax = fig.subplots(2, 1, sharex=True, height_ratios=[0.9, max(height_in, 2.3)])
     else:
@@ -147,15 +180,22 @@ def timeline_figure(phase: PhaseView) -> Figure:
     (ev_ax or ax).set_title(
         f"Phase '{phase.name}' — {phase.context} ({phase.mode}, concurrency {phase.concurrency}): "
         f"{len(bars)} jobs on {len([r for r in rows if r['host'] != UNKNOWN_HOST])} host(s)",
-        fontsize=10, loc="left")
+        fontsize=10,
+        loc="left",
+    )
     if len(bars) <= 150:
         _job_names(ax, bars, ends, span, scale)
     _time_axis(ax, lay["makespan"], events, span, scale, unit)
     _timeline_legend(fig, events)
-    lay["drawn"] = {"wait_bars": len(collections[0].get_paths()), "starting_bars": len(collections[1].get_paths()),
-                    "run_bars": len(collections[2].get_paths()), "host_rows": len(ax.get_yticks()),
-                    "host_labels": [t.get_text().split("\n")[0] for t in ax.get_yticklabels()],
-                    "node_marks": marks, "time_unit": unit}
+    lay["drawn"] = {
+        "wait_bars": len(collections[0].get_paths()),
+        "starting_bars": len(collections[1].get_paths()),
+        "run_bars": len(collections[2].get_paths()),
+        "host_rows": len(ax.get_yticks()),
+        "host_labels": [t.get_text().split("\n")[0] for t in ax.get_yticklabels()],
+        "node_marks": marks,
+        "time_unit": unit,
+    }
     return _render(fig, f"timeline_{slug(phase.name)}", f"Timeline: {phase.name}", lay)
 
 
@@ -166,14 +206,21 @@ def _job_bars(ax: Any, bars: list[dict[str, Any]], scale: float) -> tuple[Any, A
     waits = [b["wait"] / scale for b in bars]
     startings = [b["starting"] / scale for b in bars]
     runs = [b["run"] / scale for b in bars]
-    run_colors = [COLORS["run"] if b["status"] == "completed"
-                  else COLORS["failed"] if b["status"] in ("failed", "submit_failed") else COLORS["other"]
-                  for b in bars]
+    run_colors = [
+        COLORS["run"]
+        if b["status"] == "completed"
+        else COLORS["failed"]
+        if b["status"] in ("failed", "submit_failed")
+        else COLORS["other"]
+        for b in bars
+    ]
     starts_s = [a + b for a, b in zip(lefts, waits, strict=True)]
     starts_r = [a + b for a, b in zip(starts_s, startings, strict=True)]
-    return (_bars(ax, ys, lefts, waits, [COLORS["wait"]], "wait"),
-            _bars(ax, ys, starts_s, startings, [COLORS["starting"]], "starting"),
-            _bars(ax, ys, starts_r, runs, run_colors, "run", edge="white"))
+    return (
+        _bars(ax, ys, lefts, waits, [COLORS["wait"]], "wait"),
+        _bars(ax, ys, starts_s, startings, [COLORS["starting"]], "starting"),
+        _bars(ax, ys, starts_r, runs, run_colors, "run", edge="white"),
+    )
 
 
 def _host_bands(ax: Any, rows: list[dict[str, Any]], total_lanes: int) -> None:
@@ -188,8 +235,9 @@ def _host_bands(ax: Any, rows: list[dict[str, Any]], total_lanes: int) -> None:
     ax.set_ylim(total_lanes + 0.5, -1.5)  # first host at the top
 
 
-def _node_events(ax: Any, ev_ax: Any, events: list[dict[str, Any]], rows: list[dict[str, Any]],
-                 scale: float) -> int:
+def _node_events(
+    ax: Any, ev_ax: Any, events: list[dict[str, Any]], rows: list[dict[str, Any]], scale: float
+) -> int:
     """A node's added / ready / removed: a line in its own band (or across), a named mark in the strip."""
     marks = 0
     band = {r["host"]: r for r in rows}
@@ -206,8 +254,16 @@ def _node_events(ax: Any, ev_ax: Any, events: list[dict[str, Any]], rows: list[d
         if ev_ax is not None:
             level = k % 3
             ev_ax.plot([x], [level], marker=markers[e["event"]], color=color, ms=7)
-            ev_ax.annotate(f"{e['event']} {e['node'].rsplit('-', 1)[-1]}", (x, level), fontsize=7,
-                           color=color, ha="left", va="center", xytext=(5, 0), textcoords="offset points")
+            ev_ax.annotate(
+                f"{e['event']} {e['node'].rsplit('-', 1)[-1]}",
+                (x, level),
+                fontsize=7,
+                color=color,
+                ha="left",
+                va="center",
+                xytext=(5, 0),
+                textcoords="offset points",
+            )
         marks += 1
     if ev_ax is not None:
         ev_ax.set_ylim(2.7, -0.7)
@@ -217,7 +273,9 @@ def _node_events(ax: Any, ev_ax: Any, events: list[dict[str, Any]], rows: list[d
     return marks
 
 
-def _job_names(ax: Any, bars: list[dict[str, Any]], ends: list[float], span: float, scale: float) -> None:
+def _job_names(
+    ax: Any, bars: list[dict[str, Any]], ends: list[float], span: float, scale: float
+) -> None:
     """Name each job after its bar where the lane leaves room for it."""
     starts_by_lane: dict[int, list[float]] = {}
     for b in bars:
@@ -225,16 +283,37 @@ def _job_names(ax: Any, bars: list[dict[str, Any]], ends: list[float], span: flo
     for b, end in zip(bars, ends, strict=True):
         nxt = min((s for s in starts_by_lane[b["y"]] if s > b["start"]), default=float("inf"))
         if nxt - end >= (len(b["job"]) + 1) * 0.0035 * span:
-            ax.annotate(b["job"], (end / scale, b["y"]), fontsize=5.5, color="#333333", ha="left",
-                        va="center", xytext=(2, 0), textcoords="offset points")
+            ax.annotate(
+                b["job"],
+                (end / scale, b["y"]),
+                fontsize=5.5,
+                color="#333333",
+                ha="left",
+                va="center",
+                xytext=(2, 0),
+                textcoords="offset points",
+            )
 
 
-def _time_axis(ax: Any, makespan: float | None, events: list[dict[str, Any]], span: float, scale: float,
-               unit: str) -> None:
+def _time_axis(
+    ax: Any,
+    makespan: float | None,
+    events: list[dict[str, Any]],
+    span: float,
+    scale: float,
+    unit: str,
+) -> None:
     if makespan is not None:
         ax.axvline(makespan / scale, color=COLORS["makespan"], lw=1.2, ls="--")
-        ax.annotate(f"makespan {fmt_seconds(makespan)}", (makespan / scale, -1.0),
-                    fontsize=8, ha="right", va="center", xytext=(-3, 0), textcoords="offset points")
+        ax.annotate(
+            f"makespan {fmt_seconds(makespan)}",
+            (makespan / scale, -1.0),
+            fontsize=8,
+            ha="right",
+            va="center",
+            xytext=(-3, 0),
+            textcoords="offset points",
+        )
     first = min([0.0, *(e["time"] for e in events)])
     ax.set_xlim((first - 0.01 * span) / scale if first < 0 else 0, span / scale * 1.06)
     ax.set_xlabel(f"{unit} since the phase's first job was created (server time)")
@@ -243,14 +322,21 @@ def _time_axis(ax: Any, makespan: float | None, events: list[dict[str, Any]], sp
 
 
 def _timeline_legend(fig: Any, events: list[dict[str, Any]]) -> None:
-    handles = [Patch(color=COLORS["wait"], label="queue wait (incl. submission)"),
-               Patch(color=COLORS["starting"], label="start-up"),
-               Patch(color=COLORS["run"], label="run"),
-               Patch(color=COLORS["failed"], label="failed"),
-               Line2D([], [], color=COLORS["makespan"], ls="--", label="makespan")]
-    handles += [Line2D([], [], color=COLORS[k], lw=2, label=f"node {k}")
-                for k in ("added", "ready", "removed") if any(e["event"] == k for e in events)]
-    fig.legend(handles=handles, loc="outside lower center", fontsize=7, ncols=len(handles), frameon=False)
+    handles = [
+        Patch(color=COLORS["wait"], label="queue wait (incl. submission)"),
+        Patch(color=COLORS["starting"], label="start-up"),
+        Patch(color=COLORS["run"], label="run"),
+        Patch(color=COLORS["failed"], label="failed"),
+        Line2D([], [], color=COLORS["makespan"], ls="--", label="makespan"),
+    ]
+    handles += [
+        Line2D([], [], color=COLORS[k], lw=2, label=f"node {k}")
+        for k in ("added", "ready", "removed")
+        if any(e["event"] == k for e in events)
+    ]
+    fig.legend(
+        handles=handles, loc="outside lower center", fontsize=7, ncols=len(handles), frameon=False
+    )
 
 
 # -- makespan and speedup ------------------------------------------------------------------
@@ -265,14 +351,31 @@ def makespan_figure(phases: list[PhaseView]) -> Figure:
     colors = ["#7f8c8d" if p.baseline else COLORS["run"] for p in phases]
     c1 = ax1.bar(names, [s / scale for s in spans], color=colors, gid="makespan")
     for rect, p in zip(c1.patches, phases, strict=True):
-        ax1.annotate(fmt_seconds(p.makespan), (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-    perfect = [(i, p.perfect_split_seconds / scale) for i, p in enumerate(phases)
-               if p.perfect_split_seconds is not None and not p.baseline]
+        ax1.annotate(
+            fmt_seconds(p.makespan),
+            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    perfect = [
+        (i, p.perfect_split_seconds / scale)
+        for i, p in enumerate(phases)
+        if p.perfect_split_seconds is not None and not p.baseline
+    ]
     if perfect:
-        ax1.hlines([v for _, v in perfect], [i - 0.3 for i, _ in perfect], [i + 0.3 for i, _ in perfect],
-                   colors=COLORS["perfect"], linewidth=3, zorder=3, label="perfect split (baseline ÷ nodes used)",
-                   path_effects=[patheffects.withStroke(linewidth=5.5, foreground="white")])
+        ax1.hlines(
+            [v for _, v in perfect],
+            [i - 0.3 for i, _ in perfect],
+            [i + 0.3 for i, _ in perfect],
+            colors=COLORS["perfect"],
+            linewidth=3,
+            zorder=3,
+            label="perfect split (baseline ÷ nodes used)",
+            path_effects=[patheffects.withStroke(linewidth=5.5, foreground="white")],
+        )
         ax1.legend(fontsize=8, loc="best")
     tops = [s / scale for s in spans] + [v for _, v in perfect]
     ax1.set_ylim(0, max(tops + [1e-9]) * 1.18)  # room for the labels above the bars
@@ -284,8 +387,15 @@ def makespan_figure(phases: list[PhaseView]) -> Figure:
     speed = [p.speedup if p.speedup is not None else (1.0 if p.baseline else 0.0) for p in phases]
     c2 = ax2.bar(names, speed, color=colors, gid="speedup")
     for rect, v in zip(c2.patches, speed, strict=True):
-        ax2.annotate(f"{v:.2f}×", (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax2.annotate(
+            f"{v:.2f}×",
+            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax2.axhline(1.0, color="#555555", lw=1, ls=":")
     ax2.set_ylim(0, max(speed + [1.0]) * 1.15)
     ax2.set_ylabel("speedup vs baseline (×)")
@@ -294,11 +404,17 @@ def makespan_figure(phases: list[PhaseView]) -> Figure:
     ax2.set_axisbelow(True)
     for ax in (ax1, ax2):
         ax.tick_params(axis="x", labelsize=8, rotation=15 if len(phases) > 4 else 0)
-    data = {"phases": names, "makespan_seconds": [p.makespan for p in phases],
-            "speedup": [p.speedup for p in phases],
-            "perfect_split_seconds": [p.perfect_split_seconds for p in phases],
-            "drawn": {"makespan_bars": len(c1.patches), "speedup_bars": len(c2.patches),
-                      "perfect_split_marks": len(perfect)}}
+    data = {
+        "phases": names,
+        "makespan_seconds": [p.makespan for p in phases],
+        "speedup": [p.speedup for p in phases],
+        "perfect_split_seconds": [p.perfect_split_seconds for p in phases],
+        "drawn": {
+            "makespan_bars": len(c1.patches),
+            "speedup_bars": len(c2.patches),
+            "perfect_split_marks": len(perfect),
+        },
+    }
     return _render(fig, "makespan", "Makespan and speedup per phase", data)
 
 
@@ -316,27 +432,50 @@ def queue_wait_figure(phases: list[PhaseView]) -> Figure:
     dots = 0
     if series:
         data = [[w / scale for w in waits] for _, waits in series]
-        ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False,
-                   medianprops={"color": COLORS["makespan"]}, boxprops={"color": "#555555"})
+        ax.boxplot(
+            data,
+            orientation="horizontal",
+            widths=0.5,
+            showfliers=False,
+            medianprops={"color": COLORS["makespan"]},
+            boxprops={"color": "#555555"},
+        )
         for i, vals in enumerate(data, 1):
             # deterministic jitter so identical waits stay visible
             ys = [i + ((k * 37) % 21 - 10) / 50 for k in range(len(vals))]
-            ax.scatter(vals, ys, s=9, alpha=0.6, color=COLORS["wait"], edgecolors="#a07010", linewidths=0.3)
+            ax.scatter(
+                vals, ys, s=9, alpha=0.6, color=COLORS["wait"], edgecolors="#a07010", linewidths=0.3
+            )
             dots += len(vals)
-        ax.set_yticks(range(1, len(series) + 1),
-                      [f"{n}\nn={len(w)}, p50 {fmt_seconds(_median(w))}, max {fmt_seconds(max(w))}"
-                       for n, w in series], fontsize=8)
+        ax.set_yticks(
+            range(1, len(series) + 1),
+            [
+                f"{n}\nn={len(w)}, p50 {fmt_seconds(_median(w))}, max {fmt_seconds(max(w))}"
+                for n, w in series
+            ],
+            fontsize=8,
+        )
         ax.invert_yaxis()
     else:
-        ax.text(0.5, 0.5, "no queue wait recorded (no orchestrator data)", ha="center", va="center",
-                transform=ax.transAxes, fontsize=10, color="#555555")
+        ax.text(
+            0.5,
+            0.5,
+            "no queue wait recorded (no orchestrator data)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=10,
+            color="#555555",
+        )
         ax.set_yticks([])
     ax.set_xlabel(f"queue wait ({unit}, Workload Orchestrator totalTimePending)")
     ax.set_title("Queue wait per phase (one dot per job)", fontsize=10, loc="left")
     ax.grid(axis="x", color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)
-    out = {"series": [{"phase": n, "jobs": len(w), "max": max(w)} for n, w in series],
-           "drawn": {"rows": len(series), "dots": dots}}
+    out = {
+        "series": [{"phase": n, "jobs": len(w), "max": max(w)} for n, w in series],
+        "drawn": {"rows": len(series), "dots": dots},
+    }
     return _render(fig, "queue_wait", "Queue wait per phase", out)
 
 
@@ -363,23 +502,42 @@ def sweep_figure(doc: dict[str, Any]) -> bytes:
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2)
     xs = [p["concurrency"] for p in pts]
-    ax1.plot(xs, [p["makespan_seconds"] for p in pts], marker="o", color="#2f6fd6", label="makespan")
+    ax1.plot(
+        xs, [p["makespan_seconds"] for p in pts], marker="o", color="#2f6fd6", label="makespan"
+    )
     if sw["baseline"]["makespan_seconds"]:
-        ax1.axhline(sw["baseline"]["makespan_seconds"], color="#7f8c8d", ls=":", label="sequential baseline")
+        ax1.axhline(
+            sw["baseline"]["makespan_seconds"], color="#7f8c8d", ls=":", label="sequential baseline"
+        )
     knee = sw["knee"]
     if knee:
-        ax1.plot([knee["concurrency"]], [knee["makespan_seconds"]], marker="*", ms=16, color="#d64545",
-                 ls="none", label=f"knee: {knee['concurrency']}")
+        ax1.plot(
+            [knee["concurrency"]],
+            [knee["makespan_seconds"]],
+            marker="*",
+            ms=16,
+            color="#d64545",
+            ls="none",
+            label=f"knee: {knee['concurrency']}",
+        )
     ax1.set_xlabel("concurrency level")
     ax1.set_ylabel("makespan (s)")
     ax1.set_title("Makespan per concurrency level", fontsize=10, loc="left")
     ax1.legend(fontsize=8)
     ax1.grid(color="#dddddd", lw=0.6)
-    ax2.plot(xs, [p["queue_wait_p95_seconds"] or 0 for p in pts], marker="o", color="#f2b134", label="queue wait p95 (s)")
+    ax2.plot(
+        xs,
+        [p["queue_wait_p95_seconds"] or 0 for p in pts],
+        marker="o",
+        color="#f2b134",
+        label="queue wait p95 (s)",
+    )
     ax2.set_xlabel("concurrency level")
     ax2.set_ylabel("queue wait p95 (s)")
     ax3 = ax2.twinx()
-    ax3.step(xs, [p["peak_nodes"] or 0 for p in pts], where="mid", color="#2e9e55", label="peak nodes")
+    ax3.step(
+        xs, [p["peak_nodes"] or 0 for p in pts], where="mid", color="#2e9e55", label="peak nodes"
+    )
     ax3.set_ylabel("peak nodes")
     ax3.set_ylim(0, max([p["peak_nodes"] or 0 for p in pts] + [1]) + 1)
     ax2.set_title("Queue wait and node usage", fontsize=10, loc="left")
@@ -398,9 +556,13 @@ def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
     path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
     try:
         # exclusive: two sweeps ending in the same second keep both
-        path = create_exclusive([path, *(path.with_name(f"{path.stem}_{i}.json") for i in range(2, 100))],
-                                json.dumps(doc, indent=2) + "\n")
+        path = create_exclusive(
+            [path, *(path.with_name(f"{path.stem}_{i}.json") for i in range(2, 100))],
+            json.dumps(doc, indent=2) + "\n",
+        )
         path.with_suffix(".png").write_bytes(sweep_figure(doc))
     except OSError as e:
-        raise JesError(f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE) from None
+        raise JesError(
+            f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE
+        ) from None
     return path

@@ -56,7 +56,9 @@ def build_report(results: dict[str, Any], *, source: str = "") -> Report:
     return Report(html=_html(results, phases, figures, data, source), figures=figures, data=data)
 
 
-def write_report(results: dict[str, Any], out_dir: Path, *, source: str = "", pngs: bool = True) -> Path:
+def write_report(
+    results: dict[str, Any], out_dir: Path, *, source: str = "", pngs: bool = True
+) -> Path:
     """Write `report.html` (and the figures as PNG files) into ``out_dir``; return the HTML path."""
     rep = build_report(results, source=source)
     try:
@@ -102,14 +104,12 @@ def _new_dir(path: Path) -> Path:
 # -- CLI ---------------------------------------------------------------------------------
 
 
-
-
-
-
 # -- data block ------------------------------------------------------------------------------
 
 
-def _data_block(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure]) -> dict[str, Any]:
+def _data_block(
+    results: dict[str, Any], phases: list[PhaseView], figures: list[Figure]
+) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     for f in figures:
         d = dict(f.data)
@@ -122,14 +122,21 @@ def _data_block(results: dict[str, Any], phases: list[PhaseView], figures: list[
         "run_id": results.get("run_id"),
         "status": results.get("status"),
         "schema_version": results.get("schema_version"),
-        "phases": [{
-            "name": p.name, "jobs": len(p.jobs), "hosts": p.hosts, "makespan_seconds": p.makespan,
-            "speedup": p.speedup, "nodes_used": p.nodes_used,
-            "perfect_split_seconds": p.perfect_split_seconds,
-            "per_node_efficiency_percent": p.per_node_efficiency_percent,
-            "vs_perfect_split_percent": p.vs_perfect_split_percent,
-            "unmatched_jobs": len(p.unmatched),
-        } for p in phases],
+        "phases": [
+            {
+                "name": p.name,
+                "jobs": len(p.jobs),
+                "hosts": p.hosts,
+                "makespan_seconds": p.makespan,
+                "speedup": p.speedup,
+                "nodes_used": p.nodes_used,
+                "perfect_split_seconds": p.perfect_split_seconds,
+                "per_node_efficiency_percent": p.per_node_efficiency_percent,
+                "vs_perfect_split_percent": p.vs_perfect_split_percent,
+                "unmatched_jobs": len(p.unmatched),
+            }
+            for p in phases
+        ],
         "table_rows": sum(len(p.jobs) for p in phases),
         "figures": figs,
     }
@@ -156,8 +163,13 @@ def _badge(status: str | None) -> str:
     return f'<span class="badge {_e(s)}">{_e(s.replace("_", " "))}</span>'
 
 
-def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure],
-          data: dict[str, Any], source: str) -> str:
+def _html(
+    results: dict[str, Any],
+    phases: list[PhaseView],
+    figures: list[Figure],
+    data: dict[str, Any],
+    source: str,
+) -> str:
     meta = results.get("metadata") or {}
     labels = meta.get("labels") or {}
     n_jobs = sum(len(p.jobs) for p in phases)
@@ -170,31 +182,46 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
     cards = [
         ("status", _badge(results.get("status"))),
         ("phases", _e(len(phases))),
-        ("job executions", f"{n_jobs}" + (f' <span class="err">({n_failed} not completed)</span>' if n_failed else "")),
+        (
+            "job executions",
+            f"{n_jobs}"
+            + (f' <span class="err">({n_failed} not completed)</span>' if n_failed else ""),
+        ),
         ("baseline makespan", _e(fmt_seconds(base.makespan) if base else "–")),
         ("best speedup", _e(f"{best.speedup:.2f}× ({best.name})" if best else "–")),
         ("run duration", _e(fmt_seconds(meta.get("duration_seconds")))),
     ]
-    meta_line = " · ".join(_e(x) for x in [
-        f"started {meta.get('started_at')}" if meta.get("started_at") else None,
-        # redacted again: a results file from an older version may hold user:pass@ in the URL
-        f"Viya {redact_url(str(meta.get('viya_url')))}" if meta.get("viya_url") else None,
-        f"cluster {labels.get('cluster')}" if labels.get("cluster") else None,
-        f"environment {labels.get('environment')}" if labels.get("environment") else None,
-        f"schema {results.get('schema_version')}", source or None,
-    ] if x)
+    meta_line = " · ".join(
+        _e(x)
+        for x in [
+            f"started {meta.get('started_at')}" if meta.get("started_at") else None,
+            # redacted again: a results file from an older version may hold user:pass@ in the URL
+            f"Viya {redact_url(str(meta.get('viya_url')))}" if meta.get("viya_url") else None,
+            f"cluster {labels.get('cluster')}" if labels.get("cluster") else None,
+            f"environment {labels.get('environment')}" if labels.get("environment") else None,
+            f"schema {results.get('schema_version')}",
+            source or None,
+        ]
+        if x
+    )
 
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title>", f"<style>{CSS}</style>",
-        f"<script>{ERROR_HOOK_JS}</script>", "</head><body>",
+        f"<title>{_e(title)}</title>",
+        f"<style>{CSS}</style>",
+        f"<script>{ERROR_HOOK_JS}</script>",
+        "</head><body>",
         f'<header><h1>{_e(title)}</h1><div class="meta">{meta_line}</div></header><main>',
         '<div id="js-errors"></div>',
         _emulator_banner(results),
         _comparability_section(phases),
         '<section><div class="cards">'
-        + "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in cards)
+        + "".join(
+            f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>'
+            for k, v in cards
+        )
         + "</div></section>",
         _thresholds_section(results),
         _phase_table(phases, results),
@@ -203,7 +230,8 @@ def _html(results: dict[str, Any], phases: list[PhaseView], figures: list[Figure
         _unmatched_section(phases),
         _log_tails_section(phases),
         '<script type="application/json" id="report-data">'
-        + json.dumps(data, separators=(",", ":")).replace("</", "<\\/") + "</script>",
+        + json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+        + "</script>",
         f"<script>{TABLE_JS}</script>",
         f'<p class="note">Generated by jes-runner {_e(__version__)}. Times are server times '
         "(Job Execution creation → end); queue wait, start-up and run come from the SAS Workload "
@@ -217,16 +245,26 @@ def _emulator_banner(results: dict[str, Any]) -> str:
     from jes_runner.sinks.summary import emulator_banner
 
     line = emulator_banner(results)
-    return (f'<section id="emulated" class="banner err"><strong>{_e(line)}</strong></section>'
-            if line else "")
+    return (
+        f'<section id="emulated" class="banner err"><strong>{_e(line)}</strong></section>'
+        if line
+        else ""
+    )
 
 
 def _comparability_section(phases: list[PhaseView]) -> str:
-    bad = [(p.name, p.vs_baseline or {}) for p in phases if (p.vs_baseline or {}).get("comparable") is False]
+    bad = [
+        (p.name, p.vs_baseline or {})
+        for p in phases
+        if (p.vs_baseline or {}).get("comparable") is False
+    ]
     if not bad:
         return ""
-    items = "".join(f"<li>{_e(n)}: {_e(vb.get('reason'))} -- speedup and time saved over the "
-                    f"{_e(vb.get('jobs_compared'))} job(s) completed in both phases</li>" for n, vb in bad)
+    items = "".join(
+        f"<li>{_e(n)}: {_e(vb.get('reason'))} -- speedup and time saved over the "
+        f"{_e(vb.get('jobs_compared'))} job(s) completed in both phases</li>"
+        for n, vb in bad
+    )
     return f'<section id="not-comparable"><h2 class="err">Not comparable</h2><ul>{items}</ul></section>'
 
 
@@ -235,11 +273,17 @@ def _thresholds_section(results: dict[str, Any]) -> str:
     if not isinstance(th, dict) or not th.get("checked"):
         return ""
     breaches = th.get("breaches") or []
-    rows = "".join(f"<li class=\"err\">{_e(b.get('message') if isinstance(b, dict) else b)}</li>" for b in breaches)
+    rows = "".join(
+        f'<li class="err">{_e(b.get("message") if isinstance(b, dict) else b)}</li>'
+        for b in breaches
+    )
     checked = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in (th.get("checked") or {}).items())
-    verdict = (f'<p class="err"><strong>{len(breaches)} threshold(s) crossed</strong> (exit code 6)</p><ul>{rows}</ul>'
-               if breaches else '<p><span class="badge completed">all thresholds met</span></p>')
-    return f"<section id=\"thresholds\"><h2>Thresholds</h2>{verdict}<p class=\"note\">Checked: {checked}</p></section>"
+    verdict = (
+        f'<p class="err"><strong>{len(breaches)} threshold(s) crossed</strong> (exit code 6)</p><ul>{rows}</ul>'
+        if breaches
+        else '<p><span class="badge completed">all thresholds met</span></p>'
+    )
+    return f'<section id="thresholds"><h2>Thresholds</h2>{verdict}<p class="note">Checked: {checked}</p></section>'
 
 
 def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None) -> str:
@@ -247,15 +291,19 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
 
     res = results or {}
     emulated = model_seconds(res, 1.0) is not None
-    head1 = ("<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency</th><th>Status</th>"
-             "<th class=n>Jobs ok / submitted / planned</th><th class=n>Makespan</th>"
-             + ("<th class=n>Makespan (model s)</th>" if emulated else "")
-             + "<th class=n>Idle</th><th class=n>Busy makespan</th><th class=n>Speedup (makespan)</th>"
-             "<th class=n>Speedup (busy)</th><th class=n>Time saved</th><th class=n>Unmatched</th></tr>")
-    head2 = ("<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split</th>"
-             "<th class=n>Per-node efficiency</th><th class=n>vs perfect split</th>"
-             "<th class=n>Queue wait p50 / p95 / max</th><th class=n>Duration p50 / p95 / max</th>"
-             "<th class=n>Concurrency achieved</th>")
+    head1 = (
+        "<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency</th><th>Status</th>"
+        "<th class=n>Jobs ok / submitted / planned</th><th class=n>Makespan</th>"
+        + ("<th class=n>Makespan (model s)</th>" if emulated else "")
+        + "<th class=n>Idle</th><th class=n>Busy makespan</th><th class=n>Speedup (makespan)</th>"
+        "<th class=n>Speedup (busy)</th><th class=n>Time saved</th><th class=n>Unmatched</th></tr>"
+    )
+    head2 = (
+        "<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split</th>"
+        "<th class=n>Per-node efficiency</th><th class=n>vs perfect split</th>"
+        "<th class=n>Queue wait p50 / p95 / max</th><th class=n>Duration p50 / p95 / max</th>"
+        "<th class=n>Concurrency achieved</th>"
+    )
     # node figures from the node watch (phases[].scaling), when the run had one
     has_scaling = any(isinstance(p.raw.get("scaling"), dict) for p in phases)
     if has_scaling:
@@ -281,7 +329,8 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
             f"{_num_td(p.speedup, (f'{p.speedup:.2f}×' + mark) if p.speedup else '–')}"
             f"{_num_td(busy_sp, (f'{busy_sp:.2f}×' + mark) if busy_sp else '–')}"
             f"{_num_td(vb.get('time_saved_seconds'), _saved(vb))}"
-            f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>")
+            f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>"
+        )
         achieved = s.get("concurrency_achieved")
         rows2.append(
             f"<tr>{name}{_num_td(p.nodes_used, str(p.nodes_used))}"
@@ -291,19 +340,29 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
             f"{_num_td(vps, ('–' if vps is None else f'{vps:+.1f} %'))}"
             f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('queue_wait_p50_seconds', 'queue_wait_p95_seconds', 'queue_wait_max_seconds'))}</td>"
             f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('duration_p50_seconds', 'duration_p95_seconds', 'duration_max_seconds'))}</td>"
-            f"{_num_td(achieved if isinstance(achieved, int | float) else None)}{_scaling_tds(p) if has_scaling else ''}</tr>")
-    note = ("<p class=note><strong>Perfect split</strong> = baseline makespan ÷ nodes used: what the phase "
-            "would take if the nodes only shared the sequential work. <strong>Per-node efficiency</strong> = "
-            "baseline ÷ (phase makespan × nodes used); above 100 % the nodes did more than split the "
-            "sequential work (jobs overlap on each node). <strong>vs perfect split</strong>: how much faster "
-            "(+) or slower (−) than that estimate. <strong>Concurrency achieved</strong> = sum of job "
-            "durations ÷ makespan."
-            + (" <strong>Node time</strong> = seconds each node of the phase's pools existed during the "
-               "phase, summed." if has_scaling else "") + "</p>")
-    return (f'<section id="phases"><h2>Phases</h2><div class="scroll"><table id="phase-table"><thead>{head1}</thead>'
-            f"<tbody>{''.join(rows1)}</tbody></table></div>"
-            f'<h2 style="margin-top:14px">Scaling and waiting</h2><div class="scroll"><table id="scaling-table">'
-            f"<thead>{head2}</thead><tbody>{''.join(rows2)}</tbody></table></div>{note}</section>")
+            f"{_num_td(achieved if isinstance(achieved, int | float) else None)}{_scaling_tds(p) if has_scaling else ''}</tr>"
+        )
+    note = (
+        "<p class=note><strong>Perfect split</strong> = baseline makespan ÷ nodes used: what the phase "
+        "would take if the nodes only shared the sequential work. <strong>Per-node efficiency</strong> = "
+        "baseline ÷ (phase makespan × nodes used); above 100 % the nodes did more than split the "
+        "sequential work (jobs overlap on each node). <strong>vs perfect split</strong>: how much faster "
+        "(+) or slower (−) than that estimate. <strong>Concurrency achieved</strong> = sum of job "
+        "durations ÷ makespan."
+        + (
+            " <strong>Node time</strong> = seconds each node of the phase's pools existed during the "
+            "phase, summed."
+            if has_scaling
+            else ""
+        )
+        + "</p>"
+    )
+    return (
+        f'<section id="phases"><h2>Phases</h2><div class="scroll"><table id="phase-table"><thead>{head1}</thead>'
+        f"<tbody>{''.join(rows1)}</tbody></table></div>"
+        f'<h2 style="margin-top:14px">Scaling and waiting</h2><div class="scroll"><table id="scaling-table">'
+        f"<thead>{head2}</thead><tbody>{''.join(rows2)}</tbody></table></div>{note}</section>"
+    )
 
 
 def _scaling_tds(p: PhaseView) -> str:
@@ -313,8 +372,10 @@ def _scaling_tds(p: PhaseView) -> str:
     node_s = node_s if isinstance(node_s, int | float) else None
     added, removed = sc.get("nodes_added"), sc.get("nodes_removed")
     changes = "–" if added is None and removed is None else f"{added or 0} / {removed or 0}"
-    return (f"{_num_td(first, fmt_seconds(first) if first is not None else ('none' if sc else '–'))}"
-            f"{_num_td(node_s, fmt_seconds(node_s))}<td class=n>{_e(changes)}</td>")
+    return (
+        f"{_num_td(first, fmt_seconds(first) if first is not None else ('none' if sc else '–'))}"
+        f"{_num_td(node_s, fmt_seconds(node_s))}<td class=n>{_e(changes)}</td>"
+    )
 
 
 def _saved(vb: dict[str, Any]) -> str:
@@ -332,22 +393,37 @@ def _figures_section(figures: list[Figure]) -> str:
     out = ['<section id="figures"><h2>Figures</h2>']
     for f in figures:
         b64 = base64.b64encode(f.png).decode("ascii")
-        out.append(f'<figure class="fig" id="fig-{_e(f.name)}"><img alt="{_e(f.title)}" width="{f.width_px}" '
-                   f'height="{f.height_px}" src="data:image/png;base64,{b64}">'
-                   f"<figcaption>{_e(f.title)} ({_e(f.name)}.png)</figcaption></figure>")
+        out.append(
+            f'<figure class="fig" id="fig-{_e(f.name)}"><img alt="{_e(f.title)}" width="{f.width_px}" '
+            f'height="{f.height_px}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{_e(f.title)} ({_e(f.name)}.png)</figcaption></figure>"
+        )
     out.append("</section>")
     return "".join(out)
 
 
 JOB_COLUMNS = [  # (header, numeric)
-    ("Phase", False), ("#", True), ("Job", False), ("Status", False), ("Host", False),
-    ("Created +", True), ("Queue wait", True), ("Start-up", True), ("Run", True), ("Duration", True),
-    ("Client duration", True), ("Cores", True), ("Memory MB", True), ("Error", False),
+    ("Phase", False),
+    ("#", True),
+    ("Job", False),
+    ("Status", False),
+    ("Host", False),
+    ("Created +", True),
+    ("Queue wait", True),
+    ("Start-up", True),
+    ("Run", True),
+    ("Duration", True),
+    ("Client duration", True),
+    ("Cores", True),
+    ("Memory MB", True),
+    ("Error", False),
 ]
 
 
 def _jobs_table(phases: list[PhaseView]) -> str:
-    head = "".join(f'<th class="sortable{" n" if num else ""}">{_e(h)}</th>' for h, num in JOB_COLUMNS)
+    head = "".join(
+        f'<th class="sortable{" n" if num else ""}">{_e(h)}</th>' for h, num in JOB_COLUMNS
+    )
     rows = []
     for p in phases:
         for j in p.jobs:
@@ -363,7 +439,8 @@ def _jobs_table(phases: list[PhaseView]) -> str:
                 f"{_num_td(j.duration, _n(j.duration, 2 if (j.duration or 0) < 10 else 1))}"
                 f"{_num_td(client, _n(client, 2 if (client or 0) < 10 else 1))}"
                 f"{_num_td(j.cores, _n(j.cores, 2))}{_num_td(j.memory_mb, _n(j.memory_mb, 0))}"
-                f"<td class=err>{_e(j.raw.get('error') or '')}</td></tr>")
+                f"<td class=err>{_e(j.raw.get('error') or '')}</td></tr>"
+            )
     options = "".join(f'<option value="{_e(p.name)}">{_e(p.name)}</option>' for p in phases)
     return (
         '<section id="job-section"><h2>Job executions</h2>'
@@ -373,7 +450,8 @@ def _jobs_table(phases: list[PhaseView]) -> str:
         f'<div class="scroll"><table id="jobs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
         '<p class="note">Seconds. Click a column to sort (numbers: largest first). "Created +" is seconds after the '
         "phase's first job was created; duration is server end − creation; client duration is the runner's "
-        "own clock, for comparison only.</p></section>")
+        "own clock, for comparison only.</p></section>"
+    )
 
 
 def _log_tails_section(phases: list[PhaseView]) -> str:
@@ -384,10 +462,13 @@ def _log_tails_section(phases: list[PhaseView]) -> str:
     blocks = "".join(
         f'<details class="log-tail"><summary><strong>{_e(ph)}</strong>: {_e(j.unique_job_name or j.name)}'
         f" ({_e(j.status)})</summary><pre>{_e(j.raw['log_tail'])}</pre></details>"
-        for ph, j in items)
-    return ('<section id="log-tails"><h2>Logs of failed jobs</h2>'
-            "<p class=note>The end of each failed job's SAS log, as the files service served it.</p>"
-            f"{blocks}</section>")
+        for ph, j in items
+    )
+    return (
+        '<section id="log-tails"><h2>Logs of failed jobs</h2>'
+        "<p class=note>The end of each failed job's SAS log, as the files service served it.</p>"
+        f"{blocks}</section>"
+    )
 
 
 def _unmatched_section(phases: list[PhaseView]) -> str:
@@ -395,6 +476,8 @@ def _unmatched_section(phases: list[PhaseView]) -> str:
     if not items:
         return ""
     li = "".join(f"<li><strong>{_e(ph)}</strong>: {_e(u)}</li>" for ph, u in items)
-    return ('<section id="unmatched"><h2>Jobs without an orchestrator match</h2>'
-            f"<p class=note>No Workload Orchestrator job matched these before the deadline: no host, "
-            f"queue wait or resources for them.</p><ul>{li}</ul></section>")
+    return (
+        '<section id="unmatched"><h2>Jobs without an orchestrator match</h2>'
+        f"<p class=note>No Workload Orchestrator job matched these before the deadline: no host, "
+        f"queue wait or resources for them.</p><ul>{li}</ul></section>"
+    )
