@@ -188,16 +188,7 @@ def print_effective_config(settings: Settings, plan: RunPlan, out: IO[str]) -> N
         "settings": settings.masked(),
         "job_config": str(plan.job_config_path),
         "jobs": len(plan.jobs),
-        "phases": [
-            {
-                "name": p.name,
-                "context": p.context,
-                "mode": p.mode,
-                "concurrency": p.concurrency,
-                "baseline": p.baseline,
-            }
-            for p in plan.phases
-        ],
+        "phases": [p.describe() for p in plan.phases],
     }
     out.write(json.dumps(doc, indent=2) + "\n")
 

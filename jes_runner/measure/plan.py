@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jes_runner.config.jobconfig import FileSettings, JobConfig, file_settings, load_job_config
 from jes_runner.config.phases import (
@@ -44,6 +45,16 @@ class PhasePlan:
     cold_start: bool = False
     pools: list[str] | None = None
     min_nodes: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The phase as the effective configuration and the checkpoint's run line show it."""
+        return {
+            "name": self.name,
+            "context": self.context,
+            "mode": self.mode,
+            "concurrency": self.concurrency,
+            "baseline": self.baseline,
+        }
 
     def unique_job_name(self, job: PlannedJob, sequence: int, epoch: int, token: str = "") -> str:
         """`<job>_<phase>_<seq>_<epoch>_<token>`: the original tool's readable shape plus the run token,

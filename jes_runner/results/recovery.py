@@ -61,16 +61,7 @@ def run_line(
         "job_config": str(plan.job_config_path),
         "settings": settings,
         "emulator": emulated,
-        "phases": [
-            {
-                "name": p.name,
-                "context": p.context,
-                "mode": p.mode,
-                "concurrency": p.concurrency,
-                "baseline": p.baseline,
-            }
-            for p in plan.phases
-        ],
+        "phases": [p.describe() for p in plan.phases],
     }
 
 
