@@ -25,6 +25,7 @@ from jes_runner.viya._client import (
     TIMEOUT_PROPERTY,
     ViyaClient,
     job_property,
+    job_request,
     job_run_id,
     quote,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RUN_ID_PROPERTY",
     "TIMEOUT_PROPERTY",
     "job_property",
+    "job_request",
     "job_run_id",
     "AuthError",
     "Credentials",

@@ -41,7 +41,39 @@ log = logging.getLogger("jes_runner.viya")
 # jes-runner's marks on every job it submits: who (createdByApplication) and which run (a property)
 APPLICATION = "jes-runner"
 RUN_ID_PROPERTY = "jes_runner_run_id"
+PHASE_PROPERTY = "jes_runner_phase"
 TIMEOUT_PROPERTY = "jes_runner_job_timeout_s"  # the run cancels the job itself after this long
+DEFINITIONS_PATH = "/jobDefinitions/definitions"
+CONTEXT_ARGUMENT = "_contextName"  # the job request argument naming the compute context
+
+
+def job_request(
+    *,
+    name: str,
+    definition_id: str,
+    context: str,
+    arguments: dict[str, str],
+    run_id: str,
+    phase: str,
+    job_timeout_s: float,
+) -> dict[str, Any]:
+    """The one job-request body jes-runner posts: the definition, the context, and the run's marks
+    -- which run and phase, and when that run gives up on the job (orphan detection); Viya's
+    shape for properties is a list of name/value pairs."""
+    return {
+        "jobDefinitionUri": f"{DEFINITIONS_PATH}/{definition_id}",
+        "name": name,
+        "description": f"jes-runner run {run_id} phase {phase}",
+        "arguments": {**arguments, CONTEXT_ARGUMENT: context},
+        "createdByApplication": APPLICATION,
+        "properties": [
+            {"name": RUN_ID_PROPERTY, "value": run_id},
+            {"name": PHASE_PROPERTY, "value": phase},
+            {"name": TIMEOUT_PROPERTY, "value": f"{job_timeout_s:g}"},
+        ],
+    }
+
+
 ACTIVE_STATES = ("pending", "running")
 
 
@@ -282,9 +314,20 @@ class ViyaClient:
         params = {"filter": filter_expr} if filter_expr else {}
         return [
             item
-            for page in self.iter_collection("/jobDefinitions/definitions", params, limit=1000)
+            for page in self.iter_collection(DEFINITIONS_PATH, params, limit=1000)
             for item in page
         ]
+
+    def definition_exists(self, definition_id: str) -> bool:
+        """Is the job definition still there (a 404 says it is gone)?"""
+        resp = self.request("GET", f"{DEFINITIONS_PATH}/{definition_id}", raise_for_status=False)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 400:
+            raise ViyaHTTPError(
+                resp.status_code, "GET", f"{DEFINITIONS_PATH}/{{id}}", _error_message(resp)
+            )
+        return True
 
     # -- jobs ------------------------------------------------------------------
 
