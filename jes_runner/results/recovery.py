@@ -32,7 +32,13 @@ from jes_runner.measure.records import TERMINAL_STATES, JobRecord, JobStatus
 from jes_runner.measure.stats import phase_window
 from jes_runner.results.checkpoint import Checkpointed, read_checkpoint
 from jes_runner.results.document import PhaseResult, RunMeta, build_run_document
-from jes_runner.viya import ViyaClient, ViyaError
+from jes_runner.viya import (
+    PHASE_PROPERTY,
+    ViyaClient,
+    ViyaError,
+    job_property,
+    job_run_id,
+)
 
 log = logging.getLogger("jes_runner.results.recovery")
 
@@ -116,15 +122,24 @@ def _unmatched(
     return unmatched
 
 
+ALL_STATES = ("pending", "running", "completed", "failed", "canceled")
+
+
 def _in_flight_records(cp: Checkpointed, client: ViyaClient | None) -> dict[str, JobRecord]:
-    """Jobs submitted but never seen ending, as Viya knows them now (unique name -> record)."""
+    """Jobs submitted but never seen ending, as Viya knows them now (unique name -> record):
+    the checkpoint's submissions without an end, and -- asked of Viya -- jobs carrying this run's
+    mark that the checkpoint never saw (the POST whose answer the kill cut off)."""
     records = {str(s["unique_job_name"]): _submitted_record(s) for s in cp.in_flight()}
-    if not records:
-        return records
-    ids = [r.job_instance_id for r in records.values() if r.job_instance_id]
     if client is None:
         _mark_unknown(records.values(), NOT_ASKED)
         return records
+    try:
+        records.update(_unseen(cp, client, {str(p.name): p.slug for p in cp.phase_plans()}))
+    except ViyaError as e:
+        log.warning("could not list this run's jobs on the server: %s", e)
+    if not records:
+        return records
+    ids = [r.job_instance_id for r in records.values() if r.job_instance_id]
     try:
         served = {j.get("id"): j for j in client.get_jobs(ids) if isinstance(j, dict)}
     except ViyaError as e:
@@ -152,6 +167,43 @@ def _in_flight_records(cp: Checkpointed, client: ViyaClient | None) -> dict[str,
         len(records) - ended,
     )
     return records
+
+
+def _unseen(cp: Checkpointed, client: ViyaClient, slugs: dict[str, str]) -> dict[str, JobRecord]:
+    """This run's jobs on the server that no checkpoint line names."""
+    seen = {
+        str(x["unique_job_name"])
+        for group in (cp.jobs, cp.submitted)
+        for lines in group.values()
+        for x in lines
+    }
+    out: dict[str, JobRecord] = {}
+    for job in client.list_marked_jobs(ALL_STATES):
+        unique = str((job.get("jobRequest") or {}).get("name") or job.get("name") or "")
+        phase = job_property(job, PHASE_PROPERTY)
+        if job_run_id(job) != cp.run_id or not unique or unique in seen or phase not in slugs:
+            continue
+        name, sequence = _split_unique(unique, slugs[phase])
+        out[unique] = _submitted_record(
+            {
+                "name": name,
+                "unique_job_name": unique,
+                "phase": phase,
+                "sequence": sequence,
+                "job_instance_id": job.get("id"),
+                "context": (job.get("jobRequest") or {}).get("arguments", {}).get("_contextName"),
+            }
+        )
+    if out:
+        log.info("%d job(s) of this run on the server that the checkpoint never saw", len(out))
+    return out
+
+
+def _split_unique(unique: str, slug: str) -> tuple[str, int]:
+    """``<job>_<slug>_<seq>_<epoch>_<token>`` -> (job, seq) (``PhasePlan.unique_job_name``)."""
+    head, sep, tail = unique.rpartition(f"_{slug}_")
+    seq = tail.split("_", 1)[0]
+    return (head if sep else unique), int(seq) if seq.isdigit() else 0
 
 
 def _submitted_record(line: dict[str, Any]) -> JobRecord:

@@ -21,6 +21,7 @@ from jes_runner.viya._auth import (
 from jes_runner.viya._client import (
     ACTIVE_STATES,
     APPLICATION,
+    PHASE_PROPERTY,
     RUN_ID_PROPERTY,
     TIMEOUT_PROPERTY,
     ViyaClient,
@@ -43,6 +44,7 @@ from jes_runner.viya._transport import Handler, RequestsTransport
 __all__ = [
     "ACTIVE_STATES",
     "APPLICATION",
+    "PHASE_PROPERTY",
     "RUN_ID_PROPERTY",
     "TIMEOUT_PROPERTY",
     "job_property",
