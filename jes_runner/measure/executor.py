@@ -346,7 +346,7 @@ class PhaseExecutor:
             self._auth_refused(e)
             return
         except ViyaError as e:
-            if self._stopped is None and self._configuration_gone(e):
+            if self._refused_for_drift(e):
                 return  # the phase stops on it: one line, not one failure per job
             record.status = "submit_failed"
             record.error = str(e)
@@ -738,6 +738,13 @@ class PhaseExecutor:
             "credentials (`jes-runner auth`) and cancel them with `jes-runner run --cancel-orphans`"
         )
         log.error("%s", self._stopped)
+
+    def _refused_for_drift(self, e: ViyaError) -> bool:
+        """A submission refused because the configuration left Viya (this one found it, or an
+        earlier one did): not created, so not a job record -- the phase's planned count shows it."""
+        if isinstance(self._stopped, ConfigError):
+            return isinstance(e, ViyaHTTPError) and e.status in (400, 404)
+        return self._stopped is None and self._configuration_gone(e)
 
     def _configuration_gone(self, e: ViyaError) -> bool:
         """A submission refused because the phase's context or the job's definition disappeared
