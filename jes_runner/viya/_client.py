@@ -24,7 +24,12 @@ from jes_runner.viya._errors import (
     ViyaUnreachable,
 )
 from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
-from jes_runner.viya._transport import Handler, RequestsTransport, describe_transport_error
+from jes_runner.viya._transport import (
+    Handler,
+    RequestsTransport,
+    body_truncated,
+    describe_transport_error,
+)
 
 JSON = "application/json"
 JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"
@@ -32,6 +37,8 @@ JOB = "application/vnd.sas.job.execution.job+json"
 IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
 SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fate
 LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes the ERROR lines
+LOG_RANGE_BYTES = 4 * LOG_TAIL_BYTES  # asked with Range: a server that honours it sends only this
+LOG_DEADLINE_S = 15.0
 SETTLE_FAILURES = (
     12  # failed lookups (each already retried) before the job is given up as unconfirmed
 )
@@ -193,12 +200,13 @@ class ViyaClient:
         retry: bool = True,
         raise_for_status: bool = True,
         deadline: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """One logical request: retried on connection errors and 429/5xx with backoff and jitter
         (``Retry-After`` honoured), never past ``deadline`` (``time.monotonic()``; default: now +
         ``retry.deadline_s``). A retry whose wait would end after the deadline is not made."""
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **(headers or {})}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -251,6 +259,8 @@ class ViyaClient:
         deadline: float | None = None,
     ) -> Any:
         resp = self.request("GET", path, params=params, retry=retry, deadline=deadline)
+        if body_truncated(resp):
+            raise ViyaError(f"GET {path}: answer too large (over {len(resp.content)} bytes)")
         try:
             return resp.json()
         except ValueError:
@@ -541,17 +551,24 @@ class ViyaClient:
         if not isinstance(href, str) or not href.startswith("/files/files/"):
             return None
         path = href if href.endswith("/content") else href.rstrip("/") + "/content"
+        # only the tail: Range where the server honours it; otherwise the body is streamed and
+        # only its last bytes are held (the transport's cap), never the whole log
         resp = self.request(
-            "GET", path, accept="text/plain", raise_for_status=False, deadline=time.monotonic() + 15
+            "GET",
+            path,
+            accept="text/plain",
+            raise_for_status=False,
+            deadline=time.monotonic() + LOG_DEADLINE_S,
+            headers={"Range": f"bytes=-{LOG_RANGE_BYTES}"},
         )
-        if resp.status_code == 404:
+        if resp.status_code in (404, 416):  # no log, or an empty one
             return None
         if resp.status_code >= 400:
             raise ViyaHTTPError(
                 resp.status_code, "GET", "/files/files/{id}/content", _error_message(resp)
             )
         data = resp.content[-max_bytes:]
-        if len(resp.content) > max_bytes and b"\n" in data:
+        if (len(resp.content) > max_bytes or resp.status_code == 206) and b"\n" in data:
             data = data[data.index(b"\n") + 1 :]  # start at a whole line
         return data.decode("utf-8", "replace")
 
