@@ -39,6 +39,10 @@ SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fat
 LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes the ERROR lines
 LOG_RANGE_BYTES = 4 * LOG_TAIL_BYTES  # asked with Range: a server that honours it sends only this
 LOG_DEADLINE_S = 15.0
+# until Viya has answered once, a silent server must not hold a run or `check` for minutes: each
+# attempt gets this long, and all of them together FIRST_CONTACT_DEADLINE_S (then: unreachable)
+FIRST_CONTACT_TIMEOUT_S = 10.0
+FIRST_CONTACT_DEADLINE_S = 20.0
 SETTLE_FAILURES = (
     12  # failed lookups (each already retried) before the job is given up as unconfirmed
 )
@@ -151,6 +155,8 @@ class ViyaClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests_by_kind: Counter[str] = Counter()
+        self.answered = 0  # HTTP answers received (any status): Viya is reachable once this is > 0
+        self._first_contact: float | None = None  # monotonic time of the first attempt
         self.server_date: str | None = (
             None  # the Date header of the latest answer: the server's clock
         )
@@ -174,7 +180,35 @@ class ViyaClient:
         parts = [p for p in path.split("/") if p][:2]
         with self._lock:
             self.requests_by_kind[f"{request.method} /{'/'.join(parts)}"] += 1
-        return self._transport(request)
+        if not self.answered:
+            self._bound_first_contact(request)
+        resp = self._transport(request)
+        with self._lock:
+            self.answered += 1
+        return resp
+
+    def _bound_first_contact(self, request: requests.PreparedRequest) -> None:
+        """Before any answer: a short per-attempt timeout, and none at all past the deadline."""
+        now = time.monotonic()
+        if self._first_contact is None:
+            self._first_contact = now
+        left = self._first_contact + FIRST_CONTACT_DEADLINE_S - now
+        if left <= 0:
+            raise requests.exceptions.ConnectTimeout(
+                f"no answer within {FIRST_CONTACT_DEADLINE_S:g} s"
+            )
+        request.jes_timeout = min(FIRST_CONTACT_TIMEOUT_S, left)  # type: ignore[attr-defined]
+
+    def ping(self) -> None:
+        """One unauthenticated request: returns once the server answered anything at all, raises
+        :class:`ViyaUnreachable` otherwise (``check`` says "reachable" only after an answer)."""
+        prep = requests.Request("GET", self.base_url + "/SASLogon/").prepare()
+        try:
+            self._counted(prep)
+        except requests.RequestException as e:
+            raise ViyaUnreachable(
+                f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})"
+            ) from None
 
     def _send_once(self, request: requests.PreparedRequest) -> requests.Response:
         flow = self.auth.flow(request)

@@ -125,11 +125,13 @@ class RequestsTransport:
         env: Mapping[str, Any] = self.session.merge_environment_settings(
             request.url, {}, None, self.verify, None
         )
-        with SocketDeadline(self.timeout) as deadline:
+        # the client may shorten one exchange (first contact with a server that never answered)
+        timeout = getattr(request, "jes_timeout", None) or self.timeout
+        with SocketDeadline(timeout) as deadline:
             try:
                 resp = self.session.send(
                     request,
-                    timeout=self.timeout,
+                    timeout=timeout,
                     allow_redirects=False,
                     verify=env.get("verify", self.verify),
                     proxies=env.get("proxies") or {},
@@ -143,7 +145,7 @@ class RequestsTransport:
             except requests.RequestException as e:
                 if deadline.expired:
                     raise requests.exceptions.Timeout(
-                        f"no complete answer within {self.timeout:g} s"
+                        f"no complete answer within {timeout:g} s"
                     ) from e
                 raise
 

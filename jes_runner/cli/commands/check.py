@@ -118,6 +118,8 @@ def _check_viya(
             report.add(SKIP, name, "not checked: Viya is unreachable")
         return
     except AuthError as e:
+        if not _reachable(client, url, report):
+            return
         report.add(OK, "viya", f"reachable at {url}")
         report.add(
             FAIL,
@@ -209,6 +211,25 @@ def _check_viya(
             "job definitions",
             f"all {len(plan.jobs)} enabled jobs resolve ({plan.job_config_path})",
         )
+
+
+def _reachable(client: ViyaClient, url: str, report: Report) -> bool:
+    """Only an answer proves reachability: no credentials means no request was made yet."""
+    if client.answered:
+        return True
+    try:
+        client.ping()
+    except ViyaUnreachable as e:
+        report.add(
+            FAIL,
+            "viya",
+            _one_line(e),
+            "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya",
+        )
+        for name in ("token", "contexts", "job definitions"):
+            report.add(SKIP, name, "not checked: Viya is unreachable")
+        return False
+    return True
 
 
 def _token_detail(settings: Settings, client: ViyaClient) -> str:
