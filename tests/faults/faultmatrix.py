@@ -252,6 +252,21 @@ def double_sigterm(ctx: Ctx) -> None:
             return
 
 
+def kill_in_phase_two(ctx: Ctx) -> None:
+    """SIGKILL once 20 jobs of the all-at-once phase were submitted and some are still running."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "all")) >= 20:
+            ctx.proc.kill()
+            ctx.log.append("SIGKILL after 20 submissions of phase 'all'")
+            return
+
+
+def settle_and_recover(ctx: Ctx, env: dict[str, str]) -> None:
+    """The server outlives the killed runner: its jobs finish, then `recover` measures them."""
+    _wait_server_idle(ctx.emu)
+    recover_checkpoint(ctx, env)
+
+
 def revoke_refresh(ctx: Ctx) -> None:
     """SASLogon revokes every refresh token once 10 jobs of the first phase ended (an admin
     revoked the session): the runner's next refresh is refused and it has no other grant."""
@@ -285,6 +300,28 @@ def recover_checkpoint(ctx: Ctx, env: dict[str, str]) -> None:
             timeout=120,
         )
         ctx.log.append(f"recover exit {r.returncode}: {r.stderr.strip()[-300:]}")
+
+
+def check_recovered_all(o: Outcome) -> list[str]:
+    """Every job the server ran is in the recovered file, completed ones measured as completed."""
+    recs = [j for p in (o.results or {}).get("phases") or [] for j in p["jobs"]]
+    by_id = {t["id"]: t for t in o.truth["jobs"]}
+    problems = []
+    if o.results_source != "file":
+        problems.append("recover wrote no results file")
+    if {j["job_instance_id"] for j in recs} != set(by_id):
+        problems.append(f"{len(recs)} recovered records for {len(by_id)} server jobs")
+    mis = [
+        j["unique_job_name"]
+        for j in recs
+        if j["status"] != by_id[j["job_instance_id"]]["jes_state"]
+    ]
+    if mis:
+        problems.append(f"recovered status differs from the server's: {mis[:3]}")
+    planned = {p["name"]: p["stats"]["jobs_planned"] for p in (o.results or {}).get("phases") or []}
+    if planned != {"window": JOBS, "all": JOBS}:
+        problems.append(f"jobs_planned {planned}")
+    return problems
 
 
 def check_double_signal(o: Outcome) -> list[str]:
@@ -601,6 +638,16 @@ CASES: list[Case] = [
         pushgateway=False,  # the second signal exits at once: `recover` writes the results
         after_run=recover_checkpoint,
         check=check_double_signal,
+        status="aborted",
+    ),
+    Case(
+        "kill9-phase2",
+        "kill -9 in phase 2, server finishes, recover",
+        -9,
+        driver=kill_in_phase_two,
+        pushgateway=False,  # killed: `recover` writes the results
+        after_run=settle_and_recover,
+        check=check_recovered_all,
         status="aborted",
     ),
     Case(
@@ -1415,10 +1462,20 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         problems.append(
             f"{len(lost)} checkpointed job(s) missing from the recovered file: {sorted(lost)[:3]}"
         )
-    if len(before_kill) != len(recs):
-        problems.append(
-            f"{len(recs)} recovered records, {len(before_kill)} of them finished server jobs"
-        )
+    # every job of the dead run on the server is recovered -- the ones in flight at the kill too,
+    # asked of Viya: each with the server's final state (the stuck ones: canceled by the restart)
+    own = _own_truth(truth, token)["jobs"]
+    if {j["job_instance_id"] for j in recs} != {t["id"] for t in own}:
+        problems.append(f"{len(recs)} recovered records for {len(own)} server jobs of the run")
+    mis = [
+        j["unique_job_name"]
+        for j in recs
+        if j["status"] != by_id.get(j["job_instance_id"], {}).get("jes_state")
+    ]
+    if mis:
+        problems.append(f"recovered status differs from the server's: {mis[:3]}")
+    if len(before_kill) + len(STUCK_AT_KILL) > len(recs):
+        problems.append(f"{len(recs)} recovered records, fewer than the finished + in flight")
     row = Row(
         case.fault,
         len(recs),
