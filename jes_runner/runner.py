@@ -45,7 +45,7 @@ log = logging.getLogger("jes_runner.runner")
 __all__ = ["RunContext", "Runner", "Sink", "decide_exit_code", "fill_expected_runtimes"]
 
 ABORT_CORRELATION_S = 5.0  # correlation budget once stopping (within the SIGTERM grace)
-HARD_CANCEL_BUDGET_S = 5.0  # second signal: every in-flight job's cancel, in parallel, this long
+HARD_CANCEL_BUDGET_S = 3.0  # second signal: every in-flight job's cancel, in parallel, this long
 HARD_CANCEL_WORKERS = 16
 
 
