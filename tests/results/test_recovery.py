@@ -142,8 +142,11 @@ def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: str) ->
             time.sleep(0.1)
         truth = {t["id"]: t for t in emu.ground_truth()["jobs"]}
 
+        # no URL given: recover asks the dead run's Viya (its checkpoint's run line), credentials
+        # from the environment as for `run`
+        no_url = {k: v for k, v in env.items() if k != "JES_VIYA_URL"}
         rec = _cli(
-            ["recover", str(checkpoint), "--output-dir", str(tmp_path / "rec")], env, tmp_path
+            ["recover", str(checkpoint), "--output-dir", str(tmp_path / "rec")], no_url, tmp_path
         )
     assert rec.returncode == 0, rec.stderr
     files = sorted((tmp_path / "rec").glob("pooled_jobs_comparison_*.json"))
