@@ -336,6 +336,18 @@ def check_double_signal(o: Outcome) -> list[str]:
     return problems
 
 
+def delete_definition(ctx: Ctx) -> None:
+    """The last job's definition is deleted once 10 jobs of the first phase were submitted."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "window")) >= 10:
+            cat = ctx.emu.catalog
+            gone = next(d for d in cat.definitions if d.name == "vs_pooled")
+            cat.definition_by_id.pop(gone.id)
+            cat.definitions = [d for d in cat.definitions if d is not gone]
+            ctx.log.append("definition vs_pooled deleted after 10 submissions of phase 'window'")
+            return
+
+
 def check_correlation_cut(o: Outcome) -> list[str]:
     res = o.results or {}
     phases = res.get("phases") or []
@@ -371,7 +383,7 @@ def check_auth_unknown(o: Outcome) -> list[str]:
 def check_drift(o: Outcome) -> list[str]:
     err = o.stderr.strip().splitlines()
     problems = []
-    if not err or not err[-1].startswith("error: compute context"):
+    if not err or "disappeared from Viya" not in err[-1]:
         problems.append(f"last stderr line {err[-1:]}, expected the one configuration line")
     jobs = [j for p in (o.results or {}).get("phases") or [] for j in p["jobs"]]
     if sum(1 for j in jobs if j["status"] in ("failed", "submit_failed")) > 0:
@@ -666,6 +678,14 @@ CASES: list[Case] = [
         check=check_auth_unknown,
         status="aborted",
         settle=True,
+    ),
+    Case(
+        "definition-deleted",
+        "job definition deleted mid-run",
+        2,
+        driver=delete_definition,
+        check=check_drift,
+        status="aborted",
     ),
     Case(
         "context-renamed",
