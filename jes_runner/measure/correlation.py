@@ -23,7 +23,7 @@ from typing import Any
 
 from jes_runner._util import parse_ts
 from jes_runner.measure.records import JobRecord
-from jes_runner.viya import ViyaClient, ViyaError, ViyaHTTPError
+from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError
 
 log = logging.getLogger("jes_runner.measure.correlation")
 
@@ -151,6 +151,9 @@ class Correlator:
                     self.available = False
                     break
                 log.warning("orchestrator listing failed: %s", e)
+            except AuthError as e:  # no token will come back by waiting: keep what matched
+                log.warning("orchestrator listing refused (%s); the rest stays unmatched", e)
+                break
             except ViyaError as e:
                 log.warning("orchestrator listing failed: %s", e)
             pending = [
