@@ -1,5 +1,7 @@
-"""The sinks every run has unless told otherwise: terminal summary, HTML report (when asked),
-Pushgateway push -- in that order, after the results file is written."""
+"""The sinks every run has unless told otherwise: terminal summary, Pushgateway push, HTML report
+(when asked) -- in that order, after the results file is written. The push comes before the
+report: a stopping run (SIGTERM) has only its grace period left, and the metrics are what a
+CronJob exists for, while a report can be drawn later from the results file (`jes-runner report`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ log = logging.getLogger("jes_runner.sinks")
 
 
 def default_sinks(settings: Settings) -> list[Sink]:
-    return [print_summary, *([write_report] if settings.report else []), push_metrics]
+    return [print_summary, push_metrics, *([write_report] if settings.report else [])]
 
 
 def push_metrics(ctx: RunContext) -> None:

@@ -126,7 +126,7 @@ class RequestsTransport:
             request.url, {}, None, self.verify, None
         )
         # the client may shorten one exchange (first contact with a server that never answered)
-        timeout = getattr(request, "jes_timeout", None) or self.timeout
+        timeout = min(getattr(request, "jes_timeout", None) or self.timeout, self.timeout)
         with SocketDeadline(timeout) as deadline:
             try:
                 resp = self.session.send(
