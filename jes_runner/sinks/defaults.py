@@ -39,6 +39,11 @@ def write_report(ctx: RunContext) -> None:
     """HTML report + PNGs beside the results file; a failure is logged, the run is already safe."""
     if ctx.results is None or ctx.results_path is None:
         return
+    if ctx.stop_deadline is not None:  # stopping: the grace period is for results and metrics
+        log.warning(
+            "stopping: no report drawn -- `jes-runner report %s` draws it", ctx.results_path
+        )
+        return
     # matplotlib loads only when a report is written
     from jes_runner.sinks.report.html import write_report_beside
 
