@@ -8,6 +8,7 @@ reaches `trend` only through the figures the runner itself would compute.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 import zlib
@@ -225,3 +226,59 @@ def nights(count: int, start: datetime = NIGHT0, **kw: Any) -> list[Night]:
         Night(started=start + timedelta(days=i), seed=zlib.crc32(f"{i} {tag}".encode()), **kw)
         for i in range(count)
     ]
+
+
+ORIGINAL_TWO_PHASE = Path(__file__).parents[1] / "results" / "data" / "original_two_phase.json"
+PLANTED = ("prod", "nightly", "concurrent", "viya")  # environment, profile, phase, source
+# what a 1.6x slower concurrent phase moves beyond tolerance: its makespan, its busy speedup
+# and its cost (node-seconds x price)
+PLANTED_FIGURES = ("makespan", "busy_speedup", "cost")
+
+
+@dataclass(slots=True)
+class Volume:
+    root: Path
+    corrupt: Path
+    foreign: Path
+    not_comparable_run: str  # run id in the planted series' history, failed jobs
+    other_config_run: str  # run id in prod/weekly of another concurrency
+    emulated_runs: list[str]
+
+
+def planted_volume(root: Path, *, slowdown: float = 1.6, noise: bool = True) -> Volume:
+    """A results volume: several environments and profiles, one planted regression (the last
+    prod/nightly run's concurrent jobs ``slowdown`` x longer), and, with ``noise``, what must
+    not change the verdicts: a not-comparable run in its history, emulated runs of the same
+    labels (newer than every real one), another configuration, a not-comparable last run
+    elsewhere, the original tool's file, a corrupt and a foreign file."""
+    prod = nights(10)
+    prod[-1].slowdown = slowdown
+    bad = prod[4]
+    if noise:
+        bad.failed, bad.slowdown = 3, 0.5  # failures: faster, but not the same work
+    written = [write_night(root / "prod" / "nightly", n) for n in prod]
+    vol = Volume(root, root / "broken.json", root / "config" / "job_configs.json", "", "", [])
+    vol.not_comparable_run = _run_id(written[4])
+    if not noise:
+        return vol
+    weekly = nights(6, profile="weekly", start=NIGHT0 + timedelta(hours=6))
+    weekly[2].concurrency = 8
+    w = [write_night(root / "prod" / "weekly", n) for n in weekly]
+    vol.other_config_run = _run_id(w[2])
+    test = nights(6, environment="test")
+    test[-1].failed, test[-1].slowdown = 2, 1.8  # would regress, but is not comparable
+    for n in test:
+        write_night(root / "test" / "nightly", n)
+    emu = nights(8, emulated=True, start=NIGHT0 + timedelta(days=20))  # newer than every real run
+    vol.emulated_runs = [_run_id(write_night(root / "emulated", n)) for n in emu]
+    (root / "original").mkdir(parents=True, exist_ok=True)
+    (root / "original" / ORIGINAL_TWO_PHASE.name).write_bytes(ORIGINAL_TWO_PHASE.read_bytes())
+    text = written[1].read_text()
+    vol.corrupt.write_text(text[: len(text) // 2])  # cut short, as a full disk leaves it
+    vol.foreign.parent.mkdir(parents=True, exist_ok=True)
+    vol.foreign.write_text('{"jobs": [{"name": "job00", "enabled": true}]}')
+    return vol
+
+
+def _run_id(path: Path) -> str:
+    return str(json.loads(path.read_text())["run_id"])
