@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import iso
 from jes_runner.measure.executor import PhaseOutcome
 from jes_runner.measure.plan import PhasePlan, PlannedJob
 from jes_runner.measure.records import JobRecord
@@ -82,14 +83,24 @@ def _record(
         client_submitted_at=t,
         client_ended_at=end + timedelta(seconds=0.2),
         error=None if status == "completed" else "job failed",
-        orchestrator={
+        orchestrator={  # the fields the runner's correlation copies from the orchestrator
+            "orchestrator_job_id": seq,
+            "orchestrator_name": f"{name}{phase}{seq}-{uuid.uuid4()}",
+            "queue": "default-queue",
+            "state": "DONE",
+            "exit_code": 0,
+            "execution_host": host,
+            "execution_ip": "10.244.2.3",
+            "submit_time": iso(t),
+            "start_time": iso(t + timedelta(seconds=wait)),
+            "end_time": iso(end),
             "queue_wait_seconds": round(wait, 3),
             "starting_seconds": 2.0,
             "execution_seconds": round(seconds - wait - 2.0, 3),
-            "execution_host": host,
+            "requeue_count": 0,
             "cpu_cores": 1.0,
             "memory_mb": 2048.0,
-            "state": "DONE",
+            "limits": {"maxMemory": 0.03, "maxCpuTime": 37.7, "maxClockTime": round(seconds, 3)},
         },
     )
 
