@@ -473,6 +473,15 @@ def _pct(p: float | None) -> str:
     return "from 0" if p is None else f"{p:+.1f} %"
 
 
+def change_text(v: FigureVerdict) -> str:
+    """The last run against the median in percent ("from 0" when the median is 0 and it moved)."""
+    if v.last is None or v.median is None:
+        return "–"
+    if v.change_pct is None and v.last == v.median:
+        return "+0.0 %"
+    return _pct(v.change_pct)
+
+
 def render_trend(t: TrendReport) -> str:
     """The terminal view: one block per series, the last run against the median."""
     lines = [
@@ -521,7 +530,7 @@ def _series_lines(s: Series) -> list[str]:
             format_value(v.unit, v.last, emulated=s.emulated),
             format_value(v.unit, v.median, emulated=s.emulated),
             str(v.reference_runs),
-            "–" if v.last is None or v.median is None else _pct(v.change_pct),
+            change_text(v),
             f"{'+' if v.worse is Worse.UP else '-'}{v.tolerance_pct:g} %",
             v.verdict.value.upper() if v.verdict is Verdict.REGRESSION else v.verdict.value,
         ]

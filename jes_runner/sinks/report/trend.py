@@ -26,6 +26,7 @@ from jes_runner.analysis.trend import (
     Series,
     TrendReport,
     Verdict,
+    change_text,
     format_value,
 )
 from jes_runner.errors import JesError
@@ -191,7 +192,7 @@ def _verdict_table(s: Series) -> str:
     rows = []
     for v in s.verdicts:
         cls = ' class="regression"' if v.verdict is Verdict.REGRESSION else ""
-        change = "–" if v.change_pct is None else f"{v.change_pct:+.1f} %"
+        change = change_text(v)
         rows.append(
             f"<tr{cls}><td>{_e(v.label)}</td>"
             f'<td class="n">{_e(format_value(v.unit, v.last, emulated=s.emulated))}</td>'
@@ -259,11 +260,10 @@ def series_svg(s: Series) -> str:
 
 def _range(values: list[float]) -> tuple[float, float]:
     lo, hi = min(values), max(values)
-    if hi == lo:  # a flat series: a band around it, so the line sits mid-panel
-        pad = abs(lo) * 0.1 or 1.0
-        return lo - pad, hi + pad
-    pad = (hi - lo) * 0.08
-    return lo - pad, hi + pad
+    # a flat series gets a band around it, so the line sits mid-panel
+    pad = (abs(lo) * 0.1 or 1.0) if hi == lo else (hi - lo) * 0.08
+    # seconds, shares, costs and speedups are never negative: no axis below 0 for them
+    return (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
 
 
 def _panel(s: Series, rule: FigureRule, v: FigureVerdict, px: float, py: float) -> str:
@@ -313,6 +313,8 @@ def _axes(f: _Frame, s: Series, v: FigureVerdict) -> list[str]:
             f"{_e(format_value(v.unit, val))}</text>"  # short: the section says "model seconds"
         )
     first, last = s.points[0].started[:10], s.points[-1].started[:10]
+    if first == last:  # runs of one day: their times tell them apart
+        first, last = (s.points[k].started[:16].replace("T", " ") for k in (0, -1))
     base = f.y0 + f.h + 15
     out.append(f'<text class="muted" x="{f.x0}" y="{base}">{_e(first)}</text>')
     if len(s.points) > 1:
