@@ -93,6 +93,8 @@ def main() -> int:
         print(
             f"  {elapsed / args.files * 1000:.2f} ms per file; target {TARGET_S:g} s for 2,000 files"
         )
+        html_kib = (Path(tmp) / "html" / "trend.html").stat().st_size / 1024
+        print(f"  trend.html: {html_kib:.0f} KiB")
 
         sample = sorted(root.rglob("*.json"))[:100]
         t0 = time.perf_counter()
