@@ -144,6 +144,10 @@ def test_profile_not_recorded_groups_as_adhoc(tmp_path: Path, cli: Callable[...,
     adhoc = [s for s in t.series if s.profile == "adhoc"]
     assert [s.phase for s in adhoc] == ["sequential", "async"]
     assert all(s.environment == "default" and len(s.points) == 1 for s in adhoc)
+    # no scaling section and no cost in the original tool's files: null, never 0
+    for s in adhoc:
+        assert {v.figure: v.verdict for v in s.verdicts}["node_ready"] is Verdict.NO_VALUE
+        assert s.points[0].values["node_ready"] is None and s.points[0].values["cost"] is None
     _, out, _ = cli("trend", vol.root)
     assert "1 run(s) record no profile: grouped as 'adhoc'" in out
 
