@@ -177,6 +177,7 @@ def test_cold_start_scale_up_whatever_the_position(
     assert "cold start:" in out
 
 
+@pytest.mark.services
 def test_run_emulator_says_emulated_in_results_metrics_and_report(
     runner_env: Path,
     tmp_path: Path,
