@@ -34,25 +34,15 @@ from pydantic_settings import (
 
 from jes_runner._util import redact_url, strip_userinfo
 from jes_runner.config.phases import PhaseSpec, parse_phases
+from jes_runner.config.secrets import DEFAULT_SECRETS_DIR, SECRET_FILES, read_secrets_dir
 from jes_runner.errors import ConfigError
 
-DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
 DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
 # upper bounds of the numeric settings: beyond them a value is a typo (1e10 s overflows timers and
 # kills the shutdown watchdog), and one line saying so beats an OverflowError mid-run
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
-SECRET_FILES = (
-    "access_token",
-    "refresh_token",
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-    "pushgateway_password",
-    "pushgateway_token",
-)
 SECRET_FIELDS = (
     "password",
     "access_token",
@@ -77,22 +67,7 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if not self.directory.is_dir():
-            return out
-        for key in SECRET_FILES:
-            path = self.directory / key
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except FileNotFoundError:
-                continue
-            except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(
-                    f"secrets directory {self.directory}: cannot read '{key}' ({e.__class__.__name__})"
-                ) from None
-            if value:
-                out[key] = value
-        return out
+        return dict(read_secrets_dir(self.directory))
 
 
 class Settings(BaseSettings):
