@@ -60,6 +60,9 @@ def configure_logging(
         lg.setLevel(level)
         lg.propagate = False
     logging.captureWarnings(True)  # e.g. urllib3's InsecureRequestWarning, as log lines not stderr
+    from jes_runner.config.settings import warn_unknown_env
+
+    warn_unknown_env()  # a mistyped JES_* name, said once in this run's log format
 
 
 class RunIdFilter(logging.Filter):

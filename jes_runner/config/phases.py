@@ -116,7 +116,7 @@ def default_phases(
 ) -> list[PhaseSpec]:
     """The seed tool's run: sequential baseline, then the async phase."""
     if concurrent < 1:
-        raise ConfigError("--concurrent must be at least 1")
+        raise ConfigError("--concurrency must be at least 1")
     return [
         PhaseSpec(name="sequential", context=baseline_context, mode="sequential", baseline=True),
         PhaseSpec(name="async", context=async_context, mode=mode, concurrency=concurrent),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +38,8 @@ from jes_runner._util import redact_url, strip_userinfo
 from jes_runner.config.phases import PhaseSpec, parse_phases
 from jes_runner.config.secrets import DEFAULT_SECRETS_DIR, SECRET_FILES, read_secrets_dir
 from jes_runner.errors import ConfigError
+
+log = logging.getLogger("jes_runner.config")
 
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
 DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
@@ -96,9 +100,14 @@ class Settings(BaseSettings):
     job_config: Path = DEFAULT_JOB_CONFIG
     output_dir: Path = Path("results")
     phases: Annotated[list[PhaseSpec] | None, NoDecode] = None
+    # the default phases' contexts (a phases file names its own); unset: the job config's
+    # settings block, else the original tool's context names
+    sequential_context: str | None = Field(default=None, min_length=1)
+    concurrent_context: str | None = Field(default=None, min_length=1)
 
-    # Pushgateway (metrics.py): unset URL means no push
+    # Pushgateway (sinks/metrics): unset URL means no push; push=false (--no-push) keeps the URL unused
     pushgateway_url: str | None = None
+    push: bool = True
     pushgateway_username: str | None = None
     pushgateway_password: SecretStr | None = None
     pushgateway_token: SecretStr | None = None  # bearer token (instead of basic auth)
@@ -118,7 +127,7 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=4, ge=0, le=20)
     retry_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
-    # Kubernetes lifecycle (kube/, timeline.py, signals.py)
+    # Kubernetes lifecycle (kube/, shutdown.py)
     persist_tokens: Literal["auto", "secret", "file", "off"] = (
         "auto"  # where a new refresh token goes
     )
@@ -231,6 +240,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_push(self) -> Settings:
+        """JES_PUSH=false / --no-push: no push even where JES_PUSHGATEWAY_URL is set (the chart's
+        default values, a shared .env)."""
+        if not self.push:
+            self.pushgateway_url = None
+        return self
+
+    @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_interval_min > self.poll_interval_max:
             raise ValueError("JES_POLL_INTERVAL_MIN must not exceed JES_POLL_INTERVAL_MAX")
@@ -307,12 +324,55 @@ def packaged_job_config() -> Path:
     return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))
 
 
-_FLAGS = {
+# Settings field -> its command-line flag: the one table cli/options.py declares the flags from,
+# cli/session.py reads them back with, and a bad value's error names.
+SETTING_FLAGS: dict[str, str] = {
+    "viya_url": "--viya-url",
+    "ca_bundle": "--ca-bundle",
+    "verify_tls": "--no-verify-tls",
     "job_config": "--config",
+    "output_dir": "--output-dir",
+    "log_format": "--log-format",
+    "sequential_context": "--sequential-context",
+    "concurrent_context": "--concurrent-context",
     "job_timeout_s": "--job-timeout",
     "correlation_deadline_s": "--correlation-deadline",
-    "verify_tls": "--no-verify-tls",
+    "cluster": "--cluster",
+    "environment": "--environment",
+    "profile": "--profile",
+    "report": "--no-report",
+    "cancel_orphans": "--cancel-orphans",
+    "pushgateway_url": "--pushgateway-url",
+    "push": "--no-push",
+    "max_failed_jobs": "--max-failed-jobs",
+    "min_speedup": "--min-speedup",
+    "max_queue_wait_p95_seconds": "--max-queue-wait-p95",
 }
+# JES_* variables that are not settings but are read by the build scripts
+OTHER_ENV = frozenset({"JES_BASE_IMAGE", "JES_IMAGE"})
+
+
+def env_name(field: str) -> str:
+    return f"JES_{field.upper()}"
+
+
+_warned_env: set[str] = set()
+
+
+def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning line per unknown JES_* variable (a typo would otherwise be ignored silently),
+    naming the closest known one; each name is warned once per process. Returns the new ones."""
+    import difflib
+
+    env = os.environ if environ is None else environ
+    known = {env_name(f) for f in Settings.model_fields} | OTHER_ENV
+    new = sorted(k for k in env if k.startswith("JES_") and k not in known and k not in _warned_env)
+    for name in new:
+        _warned_env.add(name)
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" -- did you mean {close[0]}?" if close else ""
+        log.warning("unknown environment variable %s ignored%s", name, hint)
+    return new
 
 
 def _url_ok(url: str) -> bool:
@@ -366,7 +426,7 @@ def load_settings(**overrides: Any) -> Settings:
             ) from None
         name = f"JES_{loc.upper()}"
         if loc in given:
-            flag = _FLAGS.get(loc, "--" + loc.replace("_", "-"))
+            flag = SETTING_FLAGS.get(loc, "--" + loc.replace("_", "-"))
             raise ConfigError(
                 f"setting {name}: {msg} -- fix the {flag} option (or {name})"
             ) from None
