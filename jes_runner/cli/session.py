@@ -47,16 +47,15 @@ log = logging.getLogger("jes_runner.cli.session")
 
 # the emulator never stands in for a missing URL: a run that silently measured it would
 # publish emulator figures under the real cluster's labels
-NO_VIYA_URL = (
-    "no Viya URL: pass --viya-url or set JES_VIYA_URL "
-    "(or pass --emulator to measure the embedded emulator)"
-)
+NO_VIYA_URL = "no Viya URL: pass --viya-url or set JES_VIYA_URL"
+EMULATOR_HINT = " (or pass --emulator to measure the embedded emulator)"
 
 
-def require_viya_url(settings: Settings) -> None:
-    """One line (exit 2) when neither a Viya URL nor the emulator was asked for."""
+def require_viya_url(settings: Settings, *, offers_emulator: bool = True) -> None:
+    """One line (exit 2) when neither a Viya URL nor the emulator was asked for; the --emulator
+    hint only from commands that take it."""
     if not settings.viya_url:
-        raise JesError(NO_VIYA_URL)
+        raise JesError(NO_VIYA_URL + (EMULATOR_HINT if offers_emulator else ""))
 
 
 def make_client(
