@@ -34,7 +34,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from jes_runner._util import redact_url, strip_userinfo
+from jes_runner._util import DAY_S, WEEK_S, redact_url, strip_userinfo
 from jes_runner.config.phases import PhaseSpec, parse_phases
 from jes_runner.config.secrets import DEFAULT_SECRETS_DIR, SECRET_FILES, read_secrets_dir
 from jes_runner.errors import ConfigError
@@ -43,10 +43,8 @@ log = logging.getLogger("jes_runner.config")
 
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
 DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
-# upper bounds of the numeric settings: beyond them a value is a typo (1e10 s overflows timers and
-# kills the shutdown watchdog), and one line saying so beats an OverflowError mid-run
-DAY_S = 86400.0
-WEEK_S = 7 * DAY_S
+# upper bounds of the numeric settings (DAY_S, WEEK_S): beyond them a value is a typo (1e10 s
+# overflows timers and kills the shutdown watchdog), and one line saying so beats an OverflowError
 SECRET_FIELDS = (
     "password",
     "access_token",
