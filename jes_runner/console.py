@@ -107,7 +107,6 @@ class Progress:
         self._phase: PhasePlan | None = None
         self._done = self._failed = self._submitted = 0
         self._started = time.monotonic()
-        self._finished_runtime = 0.0  # server seconds of the jobs done, for the ETA
         self._last_draw = 0.0
         self._ticker: threading.Thread | None = None
         self._stop_tick = threading.Event()
@@ -117,7 +116,6 @@ class Progress:
             self._phase = phase
             self._done = self._failed = self._submitted = 0
             self._started = time.monotonic()
-            self._finished_runtime = 0.0
         self.log.info(
             "phase %s: %d jobs, mode %s%s, context '%s'",
             phase.name,
@@ -151,7 +149,6 @@ class Progress:
         with self._lock:
             self._done += 1
             self._failed += record.status != "completed"
-            self._finished_runtime += record.duration or 0.0
         if self.live:
             self._draw()
             return

@@ -42,12 +42,10 @@ class PhaseSpec(BaseModel):
     # start from a cold pool: before the phase, wait (bounded) until its pool is back at its minimum
     # nodes, so a pool scaled up by an earlier phase cannot make this one look faster
     cold_start: bool = False
-    pools: list[str] | None = (
-        None  # the context's node pool(s); default: learned (earlier phases, history)
-    )
-    min_nodes: int = Field(
-        default=0, ge=0
-    )  # the pools' autoscaler minimum (nodes, all pools together)
+    # the context's node pool(s); default: learned (earlier phases, history)
+    pools: list[str] | None = None
+    # the pools' autoscaler minimum (nodes, all pools together)
+    min_nodes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _concurrency_for_mode(self) -> PhaseSpec:

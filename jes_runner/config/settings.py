@@ -126,36 +126,29 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
     # Kubernetes lifecycle (kube/, shutdown.py)
-    persist_tokens: Literal["auto", "secret", "file", "off"] = (
-        "auto"  # where a new refresh token goes
-    )
+    # where a new refresh token goes
+    persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"
     token_secret_name: str | None = None  # the Secret holding the tokens (write-back target)
     token_secret_namespace: str | None = None  # default: the pod's namespace
     # file name -> key in the token Secret when its keys are named differently (chart: existingSecretKeys)
     token_secret_keys: dict[str, str] = Field(default_factory=dict)
     # never patch the token Secret (an operator would revert it): rotated tokens go to token_store_secret_name
     token_secret_operator_managed: bool = False
-    token_store_secret_name: str | None = (
-        None  # runner-owned Secret for rotated tokens; read back first
-    )
-    kube_api_url: str | None = (
-        None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
-    )
+    # runner-owned Secret for rotated tokens; read back first
+    token_store_secret_name: str | None = None
+    # explicit API server (tests, emulator); else in-cluster / kubeconfig
+    kube_api_url: str | None = None
     kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
-    node_timeline: Literal["auto", "orchestrator", "off"] = (
-        "auto"  # auto: Kubernetes, else orchestrator
-    )
+    # auto: Kubernetes, else orchestrator
+    node_timeline: Literal["auto", "orchestrator", "off"] = "auto"
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
     node_poll_interval_s: float = Field(default=10.0, gt=0, le=3600)  # orchestrator-hosts fallback
-    cold_start_timeout_s: float = Field(
-        default=1800.0, ge=0, le=DAY_S
-    )  # longest wait for a cold pool (cold_start phases)
-    cold_start_poll_s: float = Field(
-        default=15.0, gt=0, le=3600
-    )  # how often the pool is counted while waiting
-    grace_period_seconds: float = Field(
-        default=25.0, gt=0, le=3600
-    )  # SIGTERM -> exit; < terminationGracePeriodSeconds
+    # longest wait for a cold pool (cold_start phases)
+    cold_start_timeout_s: float = Field(default=1800.0, ge=0, le=DAY_S)
+    # how often the pool is counted while waiting
+    cold_start_poll_s: float = Field(default=15.0, gt=0, le=3600)
+    # SIGTERM -> exit; < terminationGracePeriodSeconds
+    grace_period_seconds: float = Field(default=25.0, gt=0, le=3600)
 
     # presentation
     cluster: str = "default"
@@ -168,13 +161,11 @@ class Settings(BaseSettings):
     cancel_orphans: bool = False
 
     # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
-    max_failed_jobs: int | None = Field(
-        default=None, ge=0, le=10**9
-    )  # failed + canceled + timed out, all phases
+    # failed + canceled + timed out, all phases
+    max_failed_jobs: int | None = Field(default=None, ge=0, le=10**9)
     min_speedup: float | None = Field(default=None, gt=0, le=10**6)  # every non-baseline phase
-    max_queue_wait_p95_seconds: float | None = Field(
-        default=None, ge=0, le=WEEK_S
-    )  # every non-baseline phase
+    # every non-baseline phase
+    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0, le=WEEK_S)
 
     @field_validator("viya_url")
     @classmethod
@@ -296,10 +287,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
             data[key] = "********" if getattr(self, key) is not None else None
-        for key in (
-            "viya_url",
-            "pushgateway_url",
-        ):  # credentials in a URL (user:pass@, ?token=) are secrets too
+        # credentials in a URL (user:pass@, ?token=) are secrets too
+        for key in ("viya_url", "pushgateway_url"):
             if data.get(key):
                 data[key] = redact_url(data[key])
         return data
