@@ -51,11 +51,12 @@ NO_VIYA_URL = "no Viya URL: pass --viya-url or set JES_VIYA_URL"
 EMULATOR_HINT = " (or pass --emulator to measure the embedded emulator)"
 
 
-def require_viya_url(settings: Settings, *, offers_emulator: bool = True) -> None:
-    """One line (exit 2) when neither a Viya URL nor the emulator was asked for; the --emulator
-    hint only from commands that take it."""
+def require_viya_url(settings: Settings, *, offers_emulator: bool = True) -> str:
+    """The Viya URL; one line (exit 2) when neither a Viya URL nor the emulator was asked for,
+    the --emulator hint only from commands that take it."""
     if not settings.viya_url:
         raise JesError(NO_VIYA_URL + (EMULATOR_HINT if offers_emulator else ""))
+    return settings.viya_url
 
 
 def make_client(
@@ -64,7 +65,7 @@ def make_client(
     handler: Handler | None = None,
     on_refresh_token: Callable[[str], None] | None = None,
 ) -> ViyaClient:
-    require_viya_url(settings)
+    url = require_viya_url(settings)
     creds = Credentials(
         access_token=settings.secret("access_token"),
         refresh_token=settings.secret("refresh_token"),
@@ -75,7 +76,7 @@ def make_client(
     )
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
     return ViyaClient(
-        settings.viya_url,
+        url,
         creds,
         handler=handler,
         retry=RetryPolicy(max_retries=settings.max_retries, backoff_s=settings.retry_backoff_s),

@@ -90,14 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner.cli.session import make_client, require_viya_url
-    from jes_runner.config.settings import load_settings
+    from jes_runner.cli.session import make_client, require_viya_url, settings_from_args
 
     if args.last < 1 or args.scan < 1:
         raise JesError("--last and --scan must be at least 1")
-    settings = load_settings(
-        viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls
-    )
+    settings = settings_from_args(args)
     require_viya_url(settings, offers_emulator=False)  # no --emulator here: it ran no jobs
     client = make_client(settings)
     try:

@@ -29,8 +29,8 @@ def _cmd_push(args: argparse.Namespace) -> int:
     from jes_runner.config.settings import load_settings
 
     results = load_results_file(Path(args.results))
-    # validates --profile
-    settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile)
+    # validates --profile; push=True: this command is the explicit push, JES_PUSH=false is for runs
+    settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile, push=True)
     if not settings.pushgateway_url:
         raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
     labels = default_labels(results, settings)
