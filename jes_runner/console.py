@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from jes_runner._util import DAY_S
 from jes_runner.measure.plan import PhasePlan
 from jes_runner.measure.records import JobRecord
 
@@ -243,14 +244,16 @@ def fmt_number(v: Any, digits: int = 1) -> str:
 
 
 def fmt_seconds(s: float | None) -> str:
-    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`."""
+    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`, `3.5 d`."""
     if s is None:
         return "–"
     if abs(s) < 120:
         return f"{s:.1f} s" if abs(s) >= 1 or s == 0 else f"{s:.3f} s"
     if abs(s) < 7200:
         return f"{s / 60:.1f} min"
-    return f"{s / 3600:.2f} h"
+    if abs(s) < 2 * DAY_S:
+        return f"{s / 3600:.2f} h"
+    return f"{s / DAY_S:.1f} d"
 
 
 def render_table(
