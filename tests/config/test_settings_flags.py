@@ -152,3 +152,22 @@ def test_unknown_jes_variable_warned_once_naming_the_closest(
     assert len(lines) == 2
     assert "JES_VIYA_URLL" in lines[0] and "did you mean JES_VIYA_URL?" in lines[0]
     assert "did you mean" not in lines[1]
+
+
+@pytest.mark.parametrize("argv", [["orchestrator"], ["run"]])
+def test_a_command_warns_an_unknown_variable_once_on_stderr(
+    runner_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    argv: list[str],
+) -> None:
+    from jes_runner.cli.main import main
+
+    monkeypatch.setattr(settings_mod, "_warned_env", set())
+    monkeypatch.setenv("JES_JOB_TIMEOUT", "60")
+    main(argv)  # exits 2 (no URL); the warning comes first
+    # run configures logging (stderr); orchestrator does not (pytest's log capture holds it)
+    said = capsys.readouterr().err.splitlines() + [r.getMessage() for r in caplog.records]
+    warned = [line for line in said if "JES_JOB_TIMEOUT " in line]
+    assert len(warned) == 1 and "did you mean JES_JOB_TIMEOUT_S?" in warned[0]

@@ -30,7 +30,7 @@ import yaml
 
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import add_viya
-from jes_runner.config.settings import Settings, load_settings
+from jes_runner.config.settings import Settings, load_settings, warn_unknown_env
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError, PreflightError
 from jes_runner.kube.config import connect, pod_namespace
@@ -207,6 +207,7 @@ def cmd_auth(
 ) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
     settings = load_settings(
         viya_url=args.viya_url,
         secrets_dir=args.secrets_dir,

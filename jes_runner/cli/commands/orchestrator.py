@@ -91,9 +91,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd(args: argparse.Namespace) -> int:
     from jes_runner.cli.session import make_client, require_viya_url, settings_from_args
+    from jes_runner.config.settings import warn_unknown_env
 
     if args.last < 1 or args.scan < 1:
         raise JesError("--last and --scan must be at least 1")
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
     settings = settings_from_args(args)
     require_viya_url(settings, offers_emulator=False)  # no --emulator here: it ran no jobs
     client = make_client(settings)

@@ -26,8 +26,9 @@ def load_results_file(path: Path) -> dict[str, Any]:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from jes_runner.config.settings import load_settings
+    from jes_runner.config.settings import load_settings, warn_unknown_env
 
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
     results = load_results_file(Path(args.results))
     # validates --profile; push=True: this command is the explicit push, JES_PUSH=false is for runs
     settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile, push=True)
