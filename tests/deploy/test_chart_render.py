@@ -15,6 +15,8 @@ import pytest
 import yaml
 from deploy_util import CHART, SCENARIOS, by_kind, env_of, one, pod_specs, require_tool
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 K8S_VERSION = "1.33.0"
 # Custom resources have no schema in kubernetes-validate: checked structurally below.
 CRD_KINDS = {

@@ -15,6 +15,8 @@ from deploy_util import CHART, REPO, by_kind, env_of, one, pod_specs
 
 from jes_runner.config.settings import Settings
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 
 @pytest.mark.parametrize(
     "sets, expected",

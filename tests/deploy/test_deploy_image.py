@@ -13,9 +13,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from deploy_util import BASE_IMAGE, REPO
 
 from jes_runner.emulator import Emulator
+
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
 
 UID = 10001
 RUN_ARGS = ["run", "--limit-jobs", "6"]

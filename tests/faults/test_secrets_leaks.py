@@ -132,6 +132,7 @@ def test_effective_config_and_json_logs_mask_everything(
     assert_clean(texts(runner_env, out, err), PASSWORD, CLIENT_SECRET, access, refresh, PG_PASSWORD)
 
 
+@pytest.mark.services
 def test_pushgateway_credentials_stay_out_of_metrics_and_logs(
     emu: Any,
     runner_env: Path,

@@ -28,6 +28,8 @@ from support.kube_control_plane import CHART, RESTRICTED, ControlPlane
 from jes_runner.kube import SecretStore
 from jes_runner.kube.tokens import FIELD_MANAGER
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 HELMS = ["helm", "helm3"]
 RELEASE = "bench"
 FULLNAME = "bench-jes-runner"

@@ -49,7 +49,7 @@ from support.servers import api, free_port, http, parse_metrics_text, query, wai
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 CLUSTER, ENVIRONMENT = "e2e-cluster", "ci"
 LIMIT_JOBS = 3

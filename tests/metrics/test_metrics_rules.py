@@ -9,6 +9,8 @@ import yaml
 from metrics_helpers import RULE_TOKENS, RULES, RULES_TEST, RUNBOOK_BASE, alert_rules, render_rules
 from support.servers import promtool
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 ALERTS = {
     "JesRunFailedJobs",
     "JesNoRecentSuccess",

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner._util import create_exclusive, parse_ts
+from jes_runner._util import create_exclusive, median, parse_ts
 from jes_runner.analysis.sweep import SWEEP_PREFIX
 from jes_runner.config.phases import slug
 from jes_runner.console import fmt_seconds
@@ -450,7 +450,7 @@ def queue_wait_figure(phases: list[PhaseView]) -> Figure:
         ax.set_yticks(
             range(1, len(series) + 1),
             [
-                f"{n}\nn={len(w)}, p50 {fmt_seconds(_median(w))}, max {fmt_seconds(max(w))}"
+                f"{n}\nn={len(w)}, p50 {fmt_seconds(median(w))}, max {fmt_seconds(max(w))}"
                 for n, w in series
             ],
             fontsize=8,
@@ -477,12 +477,6 @@ def queue_wait_figure(phases: list[PhaseView]) -> Figure:
         "drawn": {"rows": len(series), "dots": dots},
     }
     return _render(fig, "queue_wait", "Queue wait per phase", out)
-
-
-def _median(xs: list[float]) -> float:
-    s = sorted(xs)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
 
 
 def all_figures(phases: list[PhaseView]) -> list[Figure]:
