@@ -14,9 +14,9 @@ import argparse
 import itertools
 import statistics
 
-from jes_runner.emulator.calibration import replay
-from jes_runner.emulator.fidelity import session_fidelity
-from jes_runner.emulator.scenario import Scenario, default_scenario
+from jes_runner.sim.calibration import replay
+from jes_runner.sim.fidelity import session_fidelity
+from jes_runner.sim.scenario import Scenario, default_scenario
 
 GRID = {
     "compute_cores": [1.1, 1.2],

@@ -16,7 +16,7 @@ HERE = Path(__file__).parent
 MEASURED = (
     HERE / "data" / "pooled-54-measured.json"
 )  # the shared measurements (public source inside)
-CONDENSED = Path(whatif.__file__).parent.parent / "emulator" / "data" / "pooled54_measured.json"
+CONDENSED = Path(whatif.__file__).parent.parent / "sim" / "data" / "pooled54_measured.json"
 RESULTS = HERE.parent / "reports" / "data" / "pooled54_study.json"  # a jes-runner results file
 
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jes_runner.emulator.calibration import replay
-from jes_runner.emulator.fidelity import METRICS, PhaseFidelity, ks_2samp, session_fidelity
-from jes_runner.emulator.model import Cluster
-from jes_runner.emulator.scenario import Scenario, default_scenario, parse_scenario
+from jes_runner.sim.calibration import replay
+from jes_runner.sim.fidelity import METRICS, PhaseFidelity, ks_2samp, session_fidelity
+from jes_runner.sim.model import Cluster
+from jes_runner.sim.scenario import Scenario, default_scenario, parse_scenario
 
 SEEDS = range(10)
 CONCURRENT = ("concurrent_fixed_pool", "concurrent_autoscaling")

@@ -63,7 +63,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from jes_runner.emulator.scenario import ContextSpec, JobProfile, PoolSpec, Scenario
+from jes_runner.sim.scenario import ContextSpec, JobProfile, PoolSpec, Scenario
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
 _ABORT = re.compile(r"\babort\b", re.IGNORECASE)

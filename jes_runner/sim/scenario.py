@@ -261,7 +261,7 @@ class Scenario(_Strict):
 
 
 def _data_text(name: str) -> str:
-    return resources.files("jes_runner.emulator").joinpath("data").joinpath(name).read_text("utf-8")
+    return resources.files("jes_runner.sim").joinpath("data").joinpath(name).read_text("utf-8")
 
 
 @lru_cache(maxsize=8)
@@ -315,7 +315,7 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         sc = Scenario.model_validate({**data, "source": source})
     except ValidationError as e:
         raise ConfigError(
-            f"{source}: {_first_error(e)}; fix: see jes_runner/emulator/data/default_scenario.yaml"
+            f"{source}: {_first_error(e)}; fix: see jes_runner/sim/data/default_scenario.yaml"
         ) from e
     sc.profiles()  # surface profile errors at load time
     return sc

@@ -13,7 +13,7 @@ model produce everything the *cluster* did:
 * between phases: the measured pause, so nodes scaled up in one phase are still
   warm in the next (as the computetmp node 00002q was on the real cluster).
 
-``python -m jes_runner.emulator.calibration`` prints the real-vs-emulated table.
+``python -m jes_runner.sim.calibration`` prints the real-vs-emulated table.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NamedTuple
 
-from jes_runner.emulator.model import Cluster, SimJob
-from jes_runner.emulator.scenario import Scenario, default_scenario
+from jes_runner.sim.model import Cluster, SimJob
+from jes_runner.sim.scenario import Scenario, default_scenario
 
 PHASES = ("sequential", "concurrent_fixed_pool", "concurrent_autoscaling")
 
 
 def measured() -> dict[str, Any]:
     text = (
-        resources.files("jes_runner.emulator")
+        resources.files("jes_runner.sim")
         .joinpath("data")
         .joinpath("pooled54_measured.json")
         .read_text("utf-8")
