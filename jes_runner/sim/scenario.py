@@ -78,8 +78,12 @@ class QueueSpec(_Strict):
     pools: list[str] = Field(min_length=1)
     priority: int = 10
     # The most hosts this queue's jobs may occupy at once (a WLO host type's
-    # maximum); pools still scale on its backlog (the cluster autoscaler's view).
+    # maximum).
     max_nodes: int | None = Field(default=None, ge=1)
+    # True: its pools scale on its whole backlog, past the host limit (the cluster autoscaler
+    # sees pending work, not WLO's limit), so a node may come up that the queue cannot use
+    # and stay idle until scale-down; False: no node the queue could not use.
+    scale_past_host_limit: bool = False
 
 
 class ContextSpec(_Strict):
