@@ -4,7 +4,10 @@ leave-out prediction; bad input answered with one line and exit 2."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -287,3 +290,80 @@ def test_node_timeline_gives_the_scale_up_delay(tmp_path: Path) -> None:
     fit = whatif.fit(study)
     assert "scale-up delay 200 s from 1 measured event(s) (node timeline)" in fit.notes
     assert fit.scenario.pools["computetmp"].scale_up_delay == 200
+
+
+# where the runner runs (the container image leaves the report extra out): no matplotlib
+BLOCKER = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def _jes_without_matplotlib(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])])
+    env["JES_SECRETS_DIR"] = str(tmp_path / "no-secrets")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "jes_runner", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_whatif_and_sweep_without_matplotlib(tmp_path: Path) -> None:
+    """Table and --json without matplotlib; no figure unless asked, never a file in the cwd;
+    --out without matplotlib is one line naming the extra."""
+    src = tmp_path / "m.json"
+    src.write_text(MEASURED.read_text())
+    small = ["--concurrency", "5", "--max-nodes", "2", "--replicates", "2"]
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["figure"] is None
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "makespan min" in proc.stdout and "figure: none" in proc.stdout
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small, "--out", "w.png")
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "jes-runner[report]" in errors[0]
+    assert "Traceback" not in proc.stderr
+    out = tmp_path / "sweep-out"
+    proc = _jes_without_matplotlib(
+        tmp_path, "sweep", "--emulator", "--concurrency", "2", "--limit-jobs", "2",
+        "--output-dir", str(out), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["sweep"]["points"][0]["concurrency"] == 2
+    assert list(out.glob("concurrency_sweep_*.png")) == []
+    assert list((tmp_path / "cwd").iterdir()) == []  # nothing stray in the working directory
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_whatif_json_writes_no_figure_even_with_matplotlib(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "m.json"
+    src.write_text(MEASURED.read_text())
+    monkeypatch.chdir(tmp_path)
+    rc, out, _ = run(
+        capsys,
+        "whatif",
+        src,
+        "--concurrency",
+        "5",
+        "--max-nodes",
+        "2",
+        "--replicates",
+        "2",
+        "--json",
+    )
+    assert rc == 0 and json.loads(out)["figure"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]

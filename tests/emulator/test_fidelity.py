@@ -208,3 +208,45 @@ def test_a_backlog_past_the_host_limit_asks_once() -> None:
     unused = [n for n in c.nodes if n.jobs_run == 0]
     assert len(c.nodes) == 3 and len(unused) == 1
     assert unused[0].removed_t is not None
+
+
+def test_the_replay_needs_no_measured_start_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fidelity figures above come from the model's own history: the measured start state
+    (an "explain the measurement" mode) is never consulted."""
+    from jes_runner.sim import calibration
+
+    def forbidden(*_: object) -> None:
+        raise AssertionError("the replay read the measured start state")
+
+    monkeypatch.setattr(calibration, "_measured_starting_nodes", forbidden)
+    out = session_fidelity(replay(default_scenario()))
+    assert out["concurrent_autoscaling"].emulated_makespan_s > 0
+
+
+# What a client sees: jes-runner itself runs the session over the emulator's HTTP API (no
+# measured-outcome injection). Two seeds keep CI at ~2 minutes; benchmarks/fidelity_http.py
+# prints the ten-seed table.
+HTTP_SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="module")
+def http_fidelity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[PhaseFidelity]]:
+    from support.http_fidelity import session
+
+    work = tmp_path_factory.mktemp("http-fidelity")
+    out: dict[str, list[PhaseFidelity]] = {}
+    for seed in HTTP_SEEDS:
+        for phase, f in session(work, seed).items():
+            out.setdefault(phase, []).append(f)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", CONCURRENT)
+def test_http_fidelity_per_phase(http_fidelity: dict[str, list[PhaseFidelity]], phase: str) -> None:
+    fs = http_fidelity[phase]
+    for m in METRICS:
+        ks = statistics.median(f.ks[m] for f in fs)
+        assert ks <= 0.2, f"{phase} {m}: KS {ks:.2f} over HTTP"
+    err = statistics.median(f.emulated_makespan_s / f.real_makespan_s - 1 for f in fs)
+    assert abs(err) <= 0.10, f"{phase}: makespan {err * 100:+.1f} % over HTTP"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import contextlib
 import json
 import logging
 import sys
@@ -29,7 +29,7 @@ from jes_runner.cli.options import (
     add_viya,
 )
 from jes_runner.console import fmt_seconds, render_table
-from jes_runner.errors import ConfigError, ExitCode, JesError
+from jes_runner.errors import ConfigError, ExitCode, JesError, extra_installed
 
 log = logging.getLogger("jes_runner.cli.commands.sweep")
 
@@ -207,7 +207,12 @@ def _cmd(args: argparse.Namespace) -> int:
         len(jobs),
     )
     # the one managed path: SIGTERM cancels in-flight jobs, phases get node_timeline/scaling
-    with viya_target(settings, emulator=emulator, scenario=args.scenario, reason="sweep") as target:
+    # --json: stdout carries the sweep document alone; the run's own summary goes to stderr
+    quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
+    with (
+        quiet,
+        viya_target(settings, emulator=emulator, scenario=args.scenario, reason="sweep") as target,
+    ):
         ctx = managed_run(target, plan)
     if ctx.results is None:  # pragma: no cover - run() raises before this
         raise JesError("the sweep's run produced no results", ExitCode.INTERNAL)
@@ -221,7 +226,7 @@ def _cmd(args: argparse.Namespace) -> int:
     )
     # the figure needs the report extra, which the container image leaves out: the table and
     # the JSON never do
-    figure = not args.json and importlib.util.find_spec("matplotlib") is not None
+    figure = not args.json and extra_installed("matplotlib")
     out = write_sweep(doc, Path(settings.output_dir), datetime.now().astimezone(), figure)
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.console import render_table
-from jes_runner.errors import ExitCode, JesError
+from jes_runner.errors import ExitCode, JesError, extra_installed
 
 if TYPE_CHECKING:
     from jes_runner.analysis.whatif import Interval, LeaveOut, WhatIf
@@ -247,7 +246,7 @@ def _figure_path(args: argparse.Namespace) -> Path | None:
     """--out, else next to RESULTS when matplotlib is there and no --json: never the cwd."""
     if args.out is not None:
         return Path(args.out)
-    if args.json or importlib.util.find_spec("matplotlib") is None:
+    if args.json or not extra_installed("matplotlib"):
         return None
     return args.results.with_name(f"{args.results.stem}_whatif.png")
 
