@@ -367,3 +367,30 @@ def test_whatif_json_writes_no_figure_even_with_matplotlib(
     )
     assert rc == 0 and json.loads(out)["figure"] is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_whatif_on_an_emulated_run_answers_in_its_model_seconds(
+    runner_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `run --emulator`, whatif works in the modelled cluster's seconds (it says so) and
+    predicts the run's own sequential and batch-of-5 phases within 25 %."""
+    rc, _, err = run(capsys, "run", "--emulator", "--limit-jobs", "24", "--mode", "batch",
+                     "--concurrent", "5")  # fmt: skip
+    assert rc == 0, err
+    (results,) = runner_env.glob("pooled_jobs_comparison_*.json")
+    doc = json.loads(results.read_text())
+    sf = doc["metadata"]["emulator_model"]["speed_factor"]
+    measured = {p["mode"]: p["stats"]["makespan_seconds"] / sf for p in doc["phases"]}
+    hosts = max(p["stats"]["hosts_used"] for p in doc["phases"])
+    rc, out, err = run(capsys, "whatif", results, "--concurrency", "1,5", "--max-nodes", hosts,
+                       "--replicates", "5", "--json")  # fmt: skip
+    assert rc == 0, err
+    answer = json.loads(out)
+    assert answer["unit"] == "model_seconds" and "speed factor" in answer["emulated"]
+    predicted = {
+        c["concurrency"]: c["makespan_seconds"]["median"] for c in answer["configurations"]
+    }
+    for conc, mode in ((1, "sequential"), (5, "batch")):
+        error = predicted[conc] / measured[mode] - 1
+        print(f"{mode}: measured {measured[mode]:.0f} model s, predicted {predicted[conc]:.0f}")
+        assert abs(error) <= 0.25, f"{mode}: {error * 100:+.1f} %"
