@@ -1,4 +1,4 @@
-"""Grid search behind the default scenario's fitted values (CALIBRATION.md, "Fit").
+"""Grid search behind the default scenario's fitted values (docs/CALIBRATION.md, "Fit").
 
 Scores each point by the replay's fidelity averaged over seeds: the sum over
 the two concurrent phases of the KS statistics of queue wait, start-up and run

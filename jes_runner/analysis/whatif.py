@@ -65,7 +65,9 @@ from jes_runner.sim.scenario import JobProfile, Scenario, parse_scenario
 
 HOST_RE = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$")
 CHEAPEST_WITHIN = 0.10  # the cheapest configuration within 10 % of the fastest makespan
-DEFAULT_SCALE_UP_DELAY = 275.0  # no scale-up in the data: the measured AKS delay (CALIBRATION.md)
+DEFAULT_SCALE_UP_DELAY = (
+    275.0  # no scale-up in the data: the measured AKS delay (docs/CALIBRATION.md)
+)
 DEFAULT_IMAGE_PULL = 78.0  # no cold start in the data: the measured one
 DEFAULT_DELAY_JITTER = 0.15
 

@@ -9,7 +9,7 @@ draw comes from a generator named by (seed, job profile, its count) or (seed, no
 configurations replayed with one seed share their jobs' and nodes' draws
 (common random numbers: a what-if compares configurations, not luck).
 
-The model, fitted to the measured 54-job runs (CALIBRATION.md):
+The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 
 * Each compute context submits to one orchestrator queue; a queue may place
   jobs on the nodes of its pools, in preference order (first free slot wins:
@@ -38,7 +38,9 @@ The model, fitted to the measured 54-job runs (CALIBRATION.md):
   already coming ask, in one step, for as many nodes as they need (at most
   ``max_provisioning`` at once when set, the pool's ``max_nodes``, and -- so no
   node is added that the queue cannot use -- its host limit minus the hosts it
-  occupies or has coming). Each node is Ready its own seeded delay later
+  occupies or has coming; with the queue's ``scale_past_host_limit``, once per
+  backlog, past that limit: unreserved nodes the queue cannot use, another queue
+  of the pool can). Each node is Ready its own seeded delay later
   (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise),
   but no sooner than the pool's node requested before it. A
   node idle for ``scale_down_idle`` is removed while the pool is above

@@ -202,7 +202,7 @@ class Scenario(_Strict):
     completion_lag_s: float = Field(default=1.0, ge=0)  # orchestrator end -> JES terminal
     start_overhead_s: float = Field(default=6.0, ge=0)  # compute server start alone (median)
     # start-up on a busy node: median start_overhead_s * max(1, CPU demand / cores) ** exponent,
-    # log-normal around it with sigma start_sigma (fitted: CALIBRATION.md)
+    # log-normal around it with sigma start_sigma (fitted: docs/CALIBRATION.md)
     start_load_exponent: float = Field(default=0.0, ge=0, le=3)
     start_sigma: float = Field(default=0.0, ge=0, le=3)
     run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
@@ -356,6 +356,6 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The shipped scenario mirroring the measured AKS cluster (see CALIBRATION.md)."""
+    """The shipped scenario mirroring the measured AKS cluster (see docs/CALIBRATION.md)."""
     data = yaml.safe_load(_data_text(DEFAULT_SCENARIO_FILE))
     return parse_scenario(data, "<default>")
