@@ -1001,8 +1001,10 @@ def run_whatif(
     node_hour_price: float | None = None,
     currency: str | None = None,
     emulated: str | None = None,
+    workload: Sequence[str] | None = None,
 ) -> WhatIf:
-    seq_names = [n for n in fit.scenario.jobs]  # profiles, in the measured order
+    """``workload``: the job names to replay (default: the study's jobs, in the measured order)."""
+    seq_names = list(workload) if workload is not None else list(fit.scenario.jobs)
     names = [n for _ in range(jobs_multiplier) for n in seq_names]
     results = []
     for m in max_nodes:

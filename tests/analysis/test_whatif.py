@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from jes_runner.analysis import whatif
@@ -394,3 +396,26 @@ def test_whatif_on_an_emulated_run_answers_in_its_model_seconds(
         error = predicted[conc] / measured[mode] - 1
         print(f"{mode}: measured {measured[mode]:.0f} model s, predicted {predicted[conc]:.0f}")
         assert abs(error) <= 0.25, f"{mode}: {error * 100:+.1f} %"
+
+
+@pytest.fixture(scope="module")
+def measured_fit() -> whatif.Fit:
+    return whatif.fit(whatif.load_study(MEASURED))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    concurrency=st.sampled_from([1, 2, 3, 5, 10, None]),
+    max_nodes=st.integers(1, 4),
+)
+def test_more_nodes_never_slower_in_what_whatif_prints(
+    measured_fit: whatif.Fit, data: st.DataObject, concurrency: int | None, max_nodes: int
+) -> None:
+    """The printed statistic (median over the default 20 replicates, to its 0.1 s)."""
+    names = list(measured_fit.scenario.jobs)
+    workload = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=12))
+    a, b = whatif.run_whatif(
+        measured_fit, [concurrency], [max_nodes, max_nodes + 1], workload=workload
+    ).configs
+    assert round(b.makespan_s.median, 1) <= round(a.makespan_s.median, 1)
