@@ -6,29 +6,39 @@ Rules, in the order they are applied:
   ``load_results`` reads), the shared measurements' format (``phases`` mapping
   name -> ``{context, jobs: [{name, submitted, server_elapsed_s, orchestrator}]}``)
   or the emulator's condensed copy of it. Each becomes a :class:`Study`: phases
-  of jobs with server-side queue wait, start-up, run time and host. A phase in
-  which no two jobs overlapped is sequential.
-* **Fit** (:func:`fit`), from the phases given (``leave_out`` drops one first):
+  of jobs with server-side queue wait, start-up, run time and host. The phase's
+  mode is the results file's; in the measurements' format a phase in which no two
+  jobs overlapped is sequential. An emulated run (``metadata.emulator_model``) is
+  read in the modelled cluster's seconds (served / speed factor) and answered so.
+* **Inputs vs outcome**: a phase's jobs, context, queue, mode, submission times
+  and node inventory (the nodes its queue's pools had: the pools' configuration)
+  are inputs; waits, run times, ends, which node ran which job and consumed
+  resources are its outcome. A left-out phase keeps its inputs only
+  (:meth:`MeasuredPhase.inputs_only`).
+* **Fit** (:func:`fit`), from the phases kept (``leave_out`` drops one first):
 
   - each job's run time alone: its run time in the sequential phase; CPU demand
-    from its CPU time when the data has one; start-up median and completion lag
-    from the sequential phase too. Without a sequential phase the run time alone
-    cannot be told from contention: the least-contended concurrent phase's run
-    times are taken as run times alone (an upper bound; the output says so);
-  - cluster shape from the hosts of *every* phase, the left-out one included
-    (leave-out tests the timing model, not the shape inference) (``aks-<pool>-<vmss>-vmss<index>``): a pool
-    whose hosts ran the sequential phase is fixed at that many nodes, the others
-    autoscale from 0 to the most hosts seen; slots per node = the most jobs a
-    host held at once; a queue's pools in order of first use, and a host limit
-    when it used fewer hosts than its pools had while its jobs waited;
+    from its CPU time. Without a sequential phase: fitted jointly with a per-pool
+    contention factor over the concurrent phases (a job beside ``N - 1`` others
+    runs ``1 + a (N - 1)`` times slower; the same job at different contention
+    separates the two); start-up alone: the concurrent phases' 10th percentile;
+    the client's gap between sequential jobs is then unknown (0: a lower bound);
+  - cluster shape (``aks-<pool>-<vmss>-vmss<index>``): pool sizes from every
+    phase's node inventory (a pool the sequential phase ran on is fixed, the
+    others autoscale from 0); slots per node = the most jobs a host held at once
+    in a kept phase; a queue's pools in order of first use, and a host limit when
+    it used fewer hosts than its pools had while its jobs waited;
   - scale-up delay: node added -> Ready from a results file's node timeline when
     it has some, else first dispatch on a host new in a phase minus the phase's
     first queue wait (the measured study has ONE such event); image pull: the
     first start-up on a host new to the run minus the start-up median;
   - contention (each pool's cores) and the start-up load exponent: a small grid
-    replaying each concurrent phase present from its measured starting state
-    (the nodes its first jobs found up), scored by makespan error and the KS
-    statistics of queue wait and run time.
+    replaying the study as one continuous history (:func:`replay_history`: the
+    measured pauses, the model's own nodes carried from phase to phase), scored
+    by makespan error and the KS statistics of queue wait and run time.
+* **Leave-out** (:func:`leave_out`): the history up to the left-out phase, that
+  phase from its inputs only. Not identifiable (no number, the reason instead)
+  when one of its pools never ran two jobs at once in the kept phases.
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
@@ -39,9 +49,10 @@ Rules, in the order they are applied:
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
   makespan, node-minutes (existence of the target queue's pools' nodes from the
-  first submission to the last end: what the pool cost), p95 queue wait. Marked:
-  the fastest (least median makespan) and the cheapest within 10 % of it (least
-  node-minutes among configurations whose makespan is within 10 % of the fastest).
+  first submission to the last end: what the pool cost; times a node-hour price
+  when one is given), p95 queue wait. Marked: the fastest (least median makespan)
+  and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
+  configurations whose makespan is within 10 % of the fastest).
 
 Nothing here reads the wall clock; the same input and seeds give the same answer.
 """

@@ -11,7 +11,8 @@ model produce everything the *cluster* did:
 * concurrent phases: jobs are submitted at their measured offsets from the
   phase's first submission;
 * between phases: the measured pause, so nodes scaled up in one phase are still
-  warm in the next (as the computetmp node 00002q was on the real cluster).
+  there in the next (00002q warm, 00002r cold, as on the real cluster): the
+  model's own decisions, no measured start state (see ``explain_measurement``).
 
 ``python -m jes_runner.sim.calibration`` prints the real-vs-emulated table.
 """
@@ -142,9 +143,10 @@ def _measured_starting_nodes(cluster: Cluster, phase: dict[str, Any], seen: set[
     A host that ran a job without any queue wait existed when that job was
     submitted. The measured autoscaling phase found ``computetmp`` node
     ``00002r`` up but never used (its first jobs "started" for 98 s: image
-    pull): the model does not scale a pool for a queue that cannot use the node
-    (no phantom nodes), so the replay takes it as the measured starting state.
-    Its image is cold unless the host ran a job in an earlier phase.
+    pull). The model now produces that node itself (the fixed phase's backlog
+    scales past the queue's host limit), so this is only the "explain the
+    measurement" mode of :func:`replay`, never a fidelity figure. Its image is
+    cold unless the host ran a job in an earlier phase.
     """
     live = {n.name for n in cluster.live_nodes()}
     for host in sorted({j["host"] for j in phase["jobs"] if j["pending"] == 0} - live):

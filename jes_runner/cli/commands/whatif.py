@@ -220,7 +220,7 @@ def leave_out_line(loo: LeaveOut, unit: str) -> str:
         f"leave-out {loo.phase} (blind: its inputs only): predicted makespan "
         f"{loo.predicted.median / 60:.1f} min [{loo.predicted.low / 60:.1f}-"
         f"{loo.predicted.high / 60:.1f}] vs measured {loo.measured_makespan_s / 60:.1f} min "
-        f"({(loo.error or 0.0) * 100:+.1f} %), {unit}"
+        f"({(loo.error or 0.0) * 100:+.1f} %)" + ("" if unit == "s" else f", in {unit}")
     )
 
 
