@@ -303,7 +303,8 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
             if j.queue_wait is None or j.starting is None or j.execution is None:
                 continue
             o = j.orchestrator or {}
-            limits = o.get("limits") if isinstance(o.get("limits"), dict) else {}
+            raw_limits = o.get("limits")
+            limits: dict[str, Any] = raw_limits if isinstance(raw_limits, dict) else {}
             rows.append(
                 MeasuredJob(
                     j.name,
@@ -588,7 +589,11 @@ def _joint_run_alone(conc: list[MeasuredPhase]) -> tuple[dict[str, float], dict[
     grid = [i / 50 for i in range(0, 151)]  # 0 .. 3
     for _ in range(3):
         for pool in pools:
-            a[pool] = min(grid, key=lambda x, pool=pool: loss({**a, pool: x}))
+
+            def pool_loss(x: float, pool: str = pool) -> float:
+                return loss({**a, pool: x})
+
+            a[pool] = min(grid, key=pool_loss)
     return bases(a), a
 
 
@@ -650,6 +655,47 @@ def _unidentified(study: Study, blind: MeasuredPhase | None, busy: set[str]) -> 
     return None
 
 
+def _contexts_and_target(
+    study: Study, queues: dict[str, Any], autoscaling: list[str]
+) -> tuple[list[dict[str, str]], MeasuredPhase]:
+    """Each context's queue, and the phase whatif replays into: the last concurrent phase
+    whose queue uses an autoscaling pool, else the last concurrent one."""
+    contexts: list[dict[str, str]] = []
+    for p in study.phases:
+        if p.context not in [c["name"] for c in contexts]:
+            contexts.append({"name": p.context, "queue": p.queue or f"queue-{p.context}"})
+    conc = [p for p in study.phases if not p.sequential]
+    target = next(
+        (
+            p
+            for p in reversed(conc)
+            if any(pl in autoscaling for pl in queues[p.queue or f"queue-{p.context}"]["pools"])
+        ),
+        conc[-1] if conc else study.phases[-1],
+    )
+    return contexts, target
+
+
+def _client_pace(kept: list[MeasuredPhase], notes: list[str]) -> tuple[float, float]:
+    """(submission spacing of a concurrent phase, client gap between sequential jobs)."""
+    spacing = [
+        b.submit - a.submit
+        for p in kept
+        if not p.sequential
+        for a, b in zip(p.jobs, p.jobs[1:], strict=False)
+    ]
+    gaps = [g for p in kept if p.sequential for g in p.gap_s]
+    if not gaps:
+        notes.append(
+            "client gap between sequential jobs unknown without a sequential phase: 0 assumed "
+            "(sequential predictions are lower bounds by the client's polling delay)"
+        )
+    return (
+        statistics.median(spacing) if spacing else 0.0,
+        statistics.median(gaps) if gaps else 0.0,
+    )
+
+
 def _base_scenario(study: Study, leave_out: str | None) -> Fit:
     kept = [p for p in study.phases if p.name != leave_out]
     if not kept:
@@ -668,20 +714,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         spec.setdefault("cores_per_node", 4.0)
     profiles, pnotes = _profiles(kept, seq, start_s, lag_s)
     notes += pnotes
-    contexts: list[dict[str, str]] = []
-    for p in study.phases:
-        q = p.queue or f"queue-{p.context}"
-        if p.context not in [c["name"] for c in contexts]:
-            contexts.append({"name": p.context, "queue": q})
-    conc = [p for p in study.phases if not p.sequential]
-    target = next(
-        (
-            p
-            for p in reversed(conc)
-            if any(pl in autoscaling for pl in queues[p.queue or f"queue-{p.context}"]["pools"])
-        ),
-        conc[-1] if conc else study.phases[-1],
-    )
+    contexts, target = _contexts_and_target(study, queues, autoscaling)
     sc = parse_scenario(
         {
             "name": "whatif",
@@ -701,16 +734,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         },
         f"whatif fit of {study.source}",
     )
-    kept_conc = [p for p in kept if not p.sequential]
-    spacing = [
-        b.submit - a.submit for p in kept_conc for a, b in zip(p.jobs, p.jobs[1:], strict=False)
-    ]
-    gaps = [g for p in kept if p.sequential for g in p.gap_s]
-    if not gaps:
-        notes.append(
-            "client gap between sequential jobs unknown without a sequential phase: 0 assumed "
-            "(sequential predictions are lower bounds by the client's polling delay)"
-        )
+    spacing, gap = _client_pace(kept, notes)
     history = sorted(
         [blind if p.name == leave_out and blind is not None else p for p in study.phases],
         key=lambda p: p.start_abs,
@@ -720,8 +744,8 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         target.context,
         autoscaling,
         notes,
-        statistics.median(spacing) if spacing else 0.0,
-        statistics.median(gaps) if gaps else 0.0,
+        spacing,
+        gap,
         history,
         leave_out,
         _unidentified(study, blind, busy),
