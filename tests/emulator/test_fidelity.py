@@ -183,46 +183,6 @@ def test_no_node_the_queue_cannot_use(
     assert peak <= min(nodes, limit)
 
 
-def _default_queue_backlog(past_limit: bool) -> Cluster:
-    """216 jobs in the default context; its queue may use 2 hosts of 3 (compute + 2 computetmp)."""
-    sc = default_scenario()
-    queues = dict(sc.queues)
-    queues["default"] = queues["default"].model_copy(update={"scale_past_host_limit": past_limit})
-    c = Cluster(sc.model_copy(update={"queues": queues}))
-    jobs = [c.submit(0, "ae_pooled", "SAS Job Execution compute context") for _ in range(216)]
-    while any(j.end_t is None for j in jobs):
-        c.advance(c.next_event_time())
-    return c
-
-
-def test_no_phantom_nodes_behind_a_queue_host_limit() -> None:
-    """Without scale_past_host_limit no node comes up that the queue could not use."""
-    c = _default_queue_backlog(past_limit=False)
-    assert len(c.nodes) == 2 and all(n.jobs_run > 0 for n in c.nodes)
-
-
-def test_a_backlog_past_the_host_limit_asks_once() -> None:
-    """With it (the default scenario), the backlog brings the pool's second node up once:
-    unused by the queue, removed at scale-down, not asked for again for the same backlog."""
-    c = _default_queue_backlog(past_limit=True)
-    unused = [n for n in c.nodes if n.jobs_run == 0]
-    assert len(c.nodes) == 3 and len(unused) == 1
-    assert unused[0].removed_t is not None
-
-
-def test_the_replay_needs_no_measured_start_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fidelity figures above come from the model's own history: the measured start state
-    (an "explain the measurement" mode) is never consulted."""
-    from jes_runner.sim import calibration
-
-    def forbidden(*_: object) -> None:
-        raise AssertionError("the replay read the measured start state")
-
-    monkeypatch.setattr(calibration, "_measured_starting_nodes", forbidden)
-    out = session_fidelity(replay(default_scenario()))
-    assert out["concurrent_autoscaling"].emulated_makespan_s > 0
-
-
 # What a client sees: jes-runner itself runs the session over the emulator's HTTP API (no
 # measured-outcome injection). Three seeds keep CI at ~3 minutes; benchmarks/fidelity_http.py
 # prints the ten-seed table (docs/CALIBRATION.md).
