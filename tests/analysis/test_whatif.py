@@ -419,3 +419,31 @@ def test_more_nodes_never_slower_in_what_whatif_prints(
         measured_fit, [concurrency], [max_nodes, max_nodes + 1], workload=workload
     ).configs
     assert round(b.makespan_s.median, 1) <= round(a.makespan_s.median, 1)
+
+
+def test_cost_beside_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--node-hour-price: a cost per configuration (node-minutes / 60 x price) and the
+    cheapest within 10 % of the fastest marked in money; a bad price is one line, exit 2."""
+    argv = ["whatif", MEASURED, "--concurrency", "5,all", "--max-nodes", "1,2",
+            "--replicates", "3", "--node-hour-price", "0.6", "--currency", "EUR"]  # fmt: skip
+    rc, out, err = run(capsys, *argv, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["currency"] == "EUR"
+    for c in doc["configurations"]:
+        assert c["cost"]["median"] == pytest.approx(
+            c["node_minutes"]["median"] / 60 * 0.6, abs=0.01
+        )
+    (cheapest,) = [c for c in doc["configurations"] if c["cheapest_within_10_percent"]]
+    fastest = min(c["makespan_seconds"]["median"] for c in doc["configurations"])
+    near = [c for c in doc["configurations"] if c["makespan_seconds"]["median"] <= fastest * 1.1]
+    assert cheapest["cost"]["median"] == min(c["cost"]["median"] for c in near)
+    rc, out, err = run(capsys, *argv, "--out", tmp_path / "c.png")
+    assert rc == 0, err
+    assert (
+        "cost EUR" in out and f"cheapest within 10 % ({cheapest['cost']['median']:.2f} EUR)" in out
+    )
+    with pytest.raises(SystemExit) as e:
+        main(["whatif", str(MEASURED), "--node-hour-price", "-1"])
+    assert e.value.code == 2
+    assert "--node-hour-price: must be a price of 0 or more" in capsys.readouterr().err
