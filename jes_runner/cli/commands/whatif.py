@@ -71,12 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "whatif",
         help=SUMMARIES["whatif"],
-        description="Fit the emulator's cluster model to a measured run (per-job run times from the "
-        "sequential phase, contention and pool behaviour from the concurrent phases, the "
-        "cluster's shape from the hosts), replay each configuration on a virtual clock and "
-        "print makespan, node-minutes and p95 queue wait with p10-p90 intervals over "
-        "replicates, marking the fastest and the cheapest within 10 % of it. Reads "
-        "jes-runner results files and the measurements' format.",
+        description="Fit the cluster model (the one the emulator serves) to a measured run "
+        "(per-job run times from the sequential phase, contention and pool behaviour from the "
+        "concurrent phases replayed as one continuous history, the cluster's shape from the "
+        "hosts), replay each configuration on a virtual clock and print makespan, node-minutes "
+        "(and cost with --node-hour-price) and p95 queue wait with p10-p90 intervals over "
+        "replicates, marking the fastest and the cheapest within 10 % of it. Reads jes-runner "
+        "results files (an emulated run in its modelled cluster's seconds) and the "
+        "measurements' format.",
     )
     p.add_argument("results", metavar="RESULTS.json", type=Path, help="a measured run")
     p.add_argument(
@@ -125,7 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--leave-out",
         default=None,
         metavar="PHASE",
-        help="fit without this phase and print its predicted makespan beside the measured one",
+        help="fit without this phase and predict it blind, from its inputs only (jobs, context, "
+        "mode, submission times, node inventory), beside the measured makespan; or say why "
+        "it cannot be predicted",
     )
     p.add_argument(
         "--node-hour-price",
