@@ -23,7 +23,7 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def scenario_with(**overrides: Any) -> Any:
     """The default scenario with nested overrides, e.g. scenario_with(auth={"access_token_lifetime_s": 2})."""
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     base = default_scenario().model_dump(mode="json")
     return parse_scenario(deep_merge(base, overrides), "<test>")

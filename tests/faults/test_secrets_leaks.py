@@ -31,7 +31,7 @@ PG_TOKEN = "pgt-Bx2Rk7-secrets-test-6d1e"
 @pytest.fixture
 def emu() -> Any:
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     over = {"speed_factor": 0.002, "auth": {"clients": {"jes-runner": {"secret": CLIENT_SECRET}}}}
     sc = parse_scenario(
