@@ -9,6 +9,7 @@ flag means the same thing in every command that has it.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from jes_runner.config.settings import SETTING_FLAGS, env_name
@@ -163,3 +164,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_run_behaviour(p)
     add_push(p)
     add_thresholds(p)
+
+
+def parse_percent(text: str) -> float:
+    """`10%`, `10` or `12.5 %` -> 10.0 (always percent)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*", str(text))
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 10% (got {text!r})")
+    return float(m.group(1))

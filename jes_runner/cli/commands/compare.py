@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from jes_runner.analysis.regression import SPEEDUPS, compare_results, count_text, ratio_text
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import parse_percent
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import load_results
-
-
-def parse_percent(text: str) -> float:
-    """`10%`, `10` or `12.5 %` -> 10.0 (always percent)."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*", str(text))
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 10% (got {text!r})")
-    return float(m.group(1))
 
 
 def _header(out: dict[str, Any], base_name: str, cur_name: str) -> list[str]:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jes_runner._util import parse_ts
-from jes_runner.analysis.regression import parse_percent
 from jes_runner.analysis.trend import (
     DEFAULT_MIN_HISTORY,
     DEFAULT_WINDOW,
@@ -19,6 +18,7 @@ from jes_runner.analysis.trend import (
     render_trend,
 )
 from jes_runner.cli.commands import SUMMARIES
+from jes_runner.cli.options import parse_percent
 from jes_runner.errors import ExitCode, JesError
 
 
