@@ -98,6 +98,26 @@ The profile (run kind): part of the Pushgateway group and every metric's labels.
 {{- end }}
 
 {{/*
+The scheduled profiles (JSON list): the alert rules' scope. One per target when
+`targets` is set, else the single profile.
+*/}}
+{{- define "jes-runner.profiles" -}}
+{{- $out := list }}
+{{- range $t := (.Values.targets | default list) }}
+{{- $out = append $out (include "jes-runner.targetProfile" (dict "root" $ "target" $t)) }}
+{{- end }}
+{{- if not $out }}{{ $out = list (include "jes-runner.profile" .) }}{{ end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+A target's profile: its own `profile`, else <release>-<target name>.
+*/}}
+{{- define "jes-runner.targetProfile" -}}
+{{- .target.profile | default (printf "%s-%s" .root.Release.Name .target.name) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
 The runner-owned Secret for rotated tokens when the credentials Secret is not the chart's
 (an operator's Secret is never patched; the runner reads this one back first).
 */}}
