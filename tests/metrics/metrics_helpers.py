@@ -236,7 +236,7 @@ RULE_TOKENS = {
     "2 * 86400": 2,
     "for: 172800s": 1,
     "0.8 * quantile_over_time": 1,
-    SCOPE_TOKEN: 8,
+    SCOPE_TOKEN: 7,
 }
 RUNBOOK_BASE = "https://github.com/jes-runner/jes-runner/blob/main/docs/RUNBOOK.md"
 
