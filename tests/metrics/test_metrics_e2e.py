@@ -45,6 +45,7 @@ from metrics_helpers import (
 )
 from prometheus_client import generate_latest
 from support.servers import api, free_port, http, parse_metrics_text, query, wait_for
+from test_metrics_dashboard import NOT_YET_PUSHED
 
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry
@@ -266,8 +267,17 @@ VARIANTS = {
         "environment": ENVIRONMENT,
         "profile": PROFILE,
         "phase": "(sequential|async)",
+        "emulated": ".*",  # demo runs are emulated; the default "false|" shows real runs only
+        "node_hour_price": "1.5",
     },
-    "all": {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"},
+    "all": {
+        "cluster": ".+",
+        "environment": ".+",
+        "profile": ".+",
+        "phase": ".+",
+        "emulated": ".*",
+        "node_hour_price": "1.5",
+    },
 }
 
 
@@ -294,6 +304,8 @@ def test_every_dashboard_query_returns_data(e2e: E2E, variant: str, scrape: str)
     values = {**VARIANTS[variant], "datasource": "unused"}
     empty, checked = [], 0
     for where, expr in dashboard_queries():
+        if any(name in expr for name in NOT_YET_PUSHED):
+            continue  # agreed names the runner on this branch does not push yet
         expr = substitute(expr, values)
         if not query(prom, expr):  # an API error raises PromQLError
             empty.append(f"{where}: {expr}")
@@ -321,7 +333,7 @@ def test_dashboard_variables_list_the_pushed_labels(e2e: E2E, scrape: str) -> No
     prom = e2e.stack.prom(scrape)
     wait_scraped(prom, e2e.runs[1]["run_id"])
     want = {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, "phase": "async"}
-    for var in dashboard()["templating"]["list"][1:]:
+    for var in [v for v in dashboard()["templating"]["list"] if v["type"] == "query"]:
         selector, label = label_values_query(var["definition"])
         selector = substitute(selector, {"cluster": ".+", "environment": ".+", "profile": ".+"})
         found = api(prom, f"label/{label}/values", {"match[]": selector})
