@@ -436,8 +436,52 @@ def test_network_policy(helm):
         "kubernetes.io/metadata.name": "monitoring"
     }
     assert {p["port"] for p in egress[2]["ports"]} == {53}
+    # the API server: token write-back is on by default
     assert egress[3]["to"] == [{"ipBlock": {"cidr": "172.16.0.1/32"}}]
+    assert {p["port"] for p in egress[3]["ports"]} == {443, 6443}
     assert len(egress) == 4 and pod_labels
+
+
+def _pushgateway_peers(docs: list[dict]) -> list[dict]:
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    (rule,) = [r for r in egress if {p["port"] for p in r["ports"]} == {9091}]
+    return rule.get("to", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "namespace"),
+    [
+        ("http://prometheus-pushgateway.monitoring:9091", "monitoring"),
+        ("http://pg.observability.svc.cluster.local:9091", "observability"),
+        ("https://user@pg.metrics.svc:9091/", "metrics"),
+        ("http://prometheus-pushgateway:9091", None),  # same namespace: the podSelector alone
+    ],
+)
+def test_network_policy_reaches_the_pushgateway_in_its_namespace(helm, url, namespace):
+    """README's Pushgateway lives in `monitoring`: a podSelector alone would only match pods
+    of the runner's own namespace, so every push would be denied (exit 4)."""
+    sets = {"networkPolicy.enabled": "true", "runner.pushgatewayUrl": url}
+    (peer,) = _pushgateway_peers(helm.template(sets=sets))
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus-pushgateway"}
+    if namespace:
+        assert peer["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": namespace}
+        }
+    else:
+        assert "namespaceSelector" not in peer
+
+
+def test_network_policy_api_server_egress_follows_rbac(helm):
+    def api_rule(sets):
+        docs = helm.template(sets={"networkPolicy.enabled": "true", **sets})
+        egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+        return [r for r in egress if {p["port"] for p in r["ports"]} == {443, 6443}]
+
+    assert api_rule({})  # token write-back into the chart's Secret
+    assert not api_rule({"rbac.tokenWriteBack": "false"})
+    assert api_rule({"rbac.tokenWriteBack": "false", "rbac.nodeReader": "true"})
+    assert not api_rule({"networkPolicy.kubeApi.enabled": "false"})
+    assert api_rule({"rbac.create": "false", "networkPolicy.kubeApi.enabled": "true"})
 
 
 def test_grafana_dashboard_is_the_single_copy(helm):

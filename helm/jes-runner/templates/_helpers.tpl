@@ -501,3 +501,36 @@ neither is available or the two disagree.
 {{- int $set }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when some run pushes metrics ("" otherwise): the single runner or any target.
+*/}}
+{{- define "jes-runner.pushesMetrics" -}}
+{{- if .Values.runner.pushgatewayUrl }}true{{ end }}
+{{- end }}
+
+{{/*
+The Pushgateway's namespace read from runner.pushgatewayUrl (`http://<service>.<namespace>:9091`,
+`<service>.<namespace>.svc[.cluster.local]`), "" when the host names no namespace (a bare
+service name: the release namespace; an external host or an IP: use cidrs).
+*/}}
+{{- define "jes-runner.pushgatewayNamespace" -}}
+{{- $url := tpl (.Values.runner.pushgatewayUrl | default "") . }}
+{{- $host := regexReplaceAll "^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:@]*@)?([^/:]+).*$" $url "${2}" }}
+{{- $parts := splitList "." $host }}
+{{- if and (not (regexMatch "^[0-9.]+$" $host)) (or (eq (len $parts) 2) (and (ge (len $parts) 3) (eq (index $parts 2) "svc"))) }}
+{{- index $parts 1 }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the runner talks to the Kubernetes API server (token write-back into a Secret,
+the node timeline), so the NetworkPolicy lets it out; networkPolicy.kubeApi.enabled: auto|true|false.
+*/}}
+{{- define "jes-runner.needsKubeApi" -}}
+{{- $on := toString .Values.networkPolicy.kubeApi.enabled }}
+{{- if eq $on "true" }}true
+{{- else if eq $on "auto" }}
+{{- if and .Values.rbac.create (or (and .Values.rbac.tokenWriteBack (include "jes-runner.secretName" .)) .Values.rbac.nodeReader) }}true{{ end }}
+{{- end }}
+{{- end }}
