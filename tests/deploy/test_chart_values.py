@@ -462,7 +462,9 @@ def test_network_policy_reaches_the_pushgateway_in_its_namespace(helm, url, name
     of the runner's own namespace, so every push would be denied (exit 4)."""
     sets = {"networkPolicy.enabled": "true", "runner.pushgatewayUrl": url}
     (peer,) = _pushgateway_peers(helm.template(sets=sets))
-    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus-pushgateway"}
+    assert peer["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus-pushgateway"
+    }
     if namespace:
         assert peer["namespaceSelector"] == {
             "matchLabels": {"kubernetes.io/metadata.name": namespace}

@@ -244,3 +244,33 @@ def test_control_a_write_back_that_keeps_ownership_breaks_helm4_upgrade(
     assert proc.returncode != 0
     assert "conflict" in proc.stderr.lower() and ".data.refresh_token" in proc.stderr
     cp.core().delete_namespace(ns)
+
+
+@pytest.mark.services
+def test_network_policy_is_accepted_by_the_api_server(
+    kube_control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The rendered NetworkPolicy (Pushgateway in another namespace, API server egress) is
+    stored by a real kube-apiserver as rendered: validation keeps every peer."""
+    cp = kube_control_plane
+    ns = cp.namespace("netpol", RESTRICTED)
+    values = {
+        **VIYA,
+        "runner.pushgatewayUrl": "http://prometheus-pushgateway.monitoring:9091",
+        "networkPolicy.enabled": "true",
+    }
+    _install(cp, "helm", ns, values)
+    (rendered,) = [d for d in _manifest(cp, "helm", ns) if d["kind"] == "NetworkPolicy"]
+    stored = json.loads(
+        cp.run("kubectl", "get", "networkpolicy", "-n", ns, FULLNAME, "-o", "json").stdout
+    )
+    assert stored["spec"]["egress"] == rendered["spec"]["egress"]
+    peers = [peer for rule in stored["spec"]["egress"] for peer in rule.get("to", [])]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-pushgateway"}},
+    } in peers
+    ports = [{p["port"] for p in rule["ports"]} for rule in stored["spec"]["egress"]]
+    assert {443, 6443} in ports  # the API server: token write-back is on by default
+    _helm(cp, "helm", "uninstall", RELEASE, "--namespace", ns)
+    cp.core().delete_namespace(ns)

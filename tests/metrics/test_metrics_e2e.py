@@ -345,9 +345,11 @@ def test_dashboard_variables_list_the_pushed_labels(e2e: E2E, scrape: str) -> No
 
 def signals(expr: str) -> list[str]:
     """Queries that return data when the alert's inputs are there and healthy: the bool form of a
-    comparison; both sides of an `unless`; `present_over_time` for an `absent_over_time`."""
+    comparison; both sides of an `unless`; the selector itself for an `absent`."""
     if "absent_over_time(" in expr:
         return [expr.replace("absent_over_time(", "present_over_time(")]
+    if expr.strip().startswith("absent("):
+        return [expr.strip()[len("absent(") : -1]]
     if expr.lstrip().startswith("group by") and " unless on " in expr:
         left, right = expr.split(" unless on ", 1)
         return [left, right.split(")", 1)[1]]
@@ -365,7 +367,7 @@ def test_alert_expressions_on_healthy_runs(e2e: E2E, scrape: str) -> None:
             signal = query(prom, signal_expr)
             assert signal, f"{name} ({scrape}): returned nothing: {signal_expr}"
             assert {s["metric"].get("profile") for s in signal} == {PROFILE}, name
-            if "absent_over_time(" not in expr:
+            if "absent" not in expr:
                 assert {s["metric"].get("cluster") for s in signal} == {CLUSTER}, name
         signal = query(prom, signals(expr)[0])
         if name != "JesSpeedupDropped":  # two short demo runs may differ in speedup by chance
