@@ -524,8 +524,11 @@ def test_prometheus_rule_is_the_single_copy_with_parameters(helm, write_values):
             r.get("alert", r.get("record")) for r in src["rules"]
         ]
         for r, s in zip(g["rules"], src["rules"], strict=True):
-            # the only change with default parameters: the deployment's profile
-            assert r["expr"] == s["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+            # the only change with default parameters: the scope, the deployment's profile
+            scoped = s["expr"].replace(
+                'absent(jes_run_info{profile!="adhoc"})', 'absent(jes_run_info{profile="nightly"})'
+            )
+            assert r["expr"] == scoped.replace('profile!="adhoc"', 'profile=~"nightly"')
             if "alert" in r:
                 assert r["labels"]["team"] == "sas-platform"
                 assert r["annotations"] == s.get("annotations", {})
@@ -653,9 +656,22 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
         == source_exprs.count("0.8 * quantile_over_time")
         > 0
     )
-    assert 'absent_over_time(jes_run_info{profile="weekly-prod"}[907200s])' in exprs
-    assert "172800s" not in exprs and 'profile="jes-runner"' not in exprs
-    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert 'absent(jes_run_info{profile="weekly-prod"})' in exprs
+    (absent,) = [
+        r
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "JesMetricsAbsent"
+    ]
+    assert absent["for"] == "907200s"
+    assert "172800s" not in exprs and "adhoc" not in exprs
+    assert exprs.count('profile=~"weekly-prod"') == source_exprs.count('profile!="adhoc"') - 1
+    urls = [
+        r["annotations"]["runbook_url"]
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
     assert urls and all(u.startswith("https://wiki.example.com/sas/jes-runbook#jes") for u in urls)
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rule["spec"]))
@@ -667,7 +683,11 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
     default = one(helm.template("monitoring-values.yaml"), "PrometheusRule")
     source = yaml.safe_load(raw)
     assert [r["expr"] for r in default["spec"]["groups"][0]["rules"]] == [
-        r["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+        r["expr"]
+        .replace(
+            'absent(jes_run_info{profile!="adhoc"})', 'absent(jes_run_info{profile="nightly"})'
+        )
+        .replace('profile!="adhoc"', 'profile=~"nightly"')
         for r in source["groups"][0]["rules"]
     ]
 
@@ -693,7 +713,13 @@ def test_schedule_interval_is_derived_from_the_cron_expression(helm, schedule, s
         r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
     )
     assert f"> 2 * {seconds}" in exprs
-    assert f"[{2 * seconds}s]" in exprs
+    fors = {
+        r["alert"]: r.get("for")
+        for g in one(docs, "PrometheusRule")["spec"]["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    assert fors["JesMetricsAbsent"] == f"{2 * seconds}s"
     # an explicit value must agree with the schedule
     err = helm.template_fails(
         sets={
