@@ -764,3 +764,99 @@ def test_extra_env_replaces_the_charts_own_entry(helm, write_values):
     assert len(names) == len(set(names)), f"duplicate env names: {names}"
     env = env_of(c)
     assert env["JES_LOG_FORMAT"] == "text" and env["JES_JOB_TIMEOUT_S"] == "600"
+
+
+# -- several Viya environments from one release (issue 24) ---------------------------------
+
+
+def _runner_env(cronjob: dict) -> dict[str, object]:
+    return env_of(cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_targets_render_one_cronjob_each_sharing_the_rest(helm):
+    docs = helm.template("targets-values.yaml")
+    crons = {c["metadata"]["name"]: c for c in by_kind(docs, "CronJob")}
+    assert set(crons) == {"jes-jes-runner-dev", "jes-jes-runner-prod"}
+    dev, prod = _runner_env(crons["jes-jes-runner-dev"]), _runner_env(crons["jes-jes-runner-prod"])
+    assert (dev["JES_VIYA_URL"], prod["JES_VIYA_URL"]) == (
+        "https://viya-dev.example.com",
+        "https://viya.example.com",
+    )
+    assert (dev["JES_PROFILE"], prod["JES_PROFILE"]) == ("jes-dev", "jes-prod")
+    assert (dev["JES_ENVIRONMENT"], prod["JES_ENVIRONMENT"]) == ("dev", "prod")  # prod: runner's
+    assert (dev["JES_OUTPUT_DIR"], prod["JES_OUTPUT_DIR"]) == ("/results/dev", "/results/prod")
+    assert json.loads(dev["JES_PHASES"])[1]["context"] == "Dev Autoscaling Context"
+    assert "JES_PHASES" not in prod
+    assert crons["jes-jes-runner-dev"]["spec"]["schedule"] == "0 1 * * *"
+    assert crons["jes-jes-runner-prod"]["spec"]["schedule"] == "0 2 * * *"
+    for name, secret in (("jes-jes-runner-dev", "viya-dev"), ("jes-jes-runner-prod", "viya-prod")):
+        pod = crons[name]["spec"]["jobTemplate"]["spec"]["template"]
+        (creds,) = [v for v in pod["spec"]["volumes"] if v["name"] == "credentials"]
+        assert creds["secret"]["secretName"] == secret
+        (results,) = [v for v in pod["spec"]["volumes"] if v["name"] == "results"]
+        assert results["persistentVolumeClaim"]["claimName"] == "jes-jes-runner-results"
+        assert pod["metadata"]["labels"]["jes-runner.io/target"] == name.rsplit("-", 1)[1]
+        env = _runner_env(crons[name])
+        assert env["JES_PUSHGATEWAY_URL"] == "http://prometheus-pushgateway.monitoring:9091"
+        assert (env["JES_NODE_HOUR_PRICE"], env["JES_CURRENCY"]) == ("0.77", "EUR")
+        assert env["JES_TOKEN_STORE_SECRET_NAME"] == f"{name}-tokens"
+    # one PVC, one ServiceAccount; a tokens Secret and Role rules per target
+    assert len(by_kind(docs, "PersistentVolumeClaim")) == len(by_kind(docs, "ServiceAccount")) == 1
+    stores = {s["metadata"]["name"] for s in by_kind(docs, "Secret")} - {"jes-jes-runner"}
+    assert stores == {"jes-jes-runner-dev-tokens", "jes-jes-runner-prod-tokens"}
+    names = {n for r in one(docs, "Role")["rules"] for n in r["resourceNames"]}
+    assert names == {"viya-dev", "viya-prod"} | stores
+
+
+def test_single_target_values_are_unchanged_by_the_targets_feature(helm):
+    (cron,) = by_kind(helm.template(), "CronJob")
+    env = _runner_env(cron)
+    assert cron["metadata"]["name"] == "jes-jes-runner"
+    assert env["JES_OUTPUT_DIR"] == "/results" and env["JES_PROFILE"] == "jes"
+    assert "JES_NODE_HOUR_PRICE" not in env and "JES_CURRENCY" not in env
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container and container["args"] == ["run"]
+
+
+def test_trend_runs_after_each_run_and_keeps_the_runs_exit_code(helm, tmp_path):
+    docs = helm.template("targets-values.yaml")
+    cron = by_kind(docs, "CronJob")[0]
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    shell, flag, script, argv0 = container["command"]
+    assert (shell, flag, argv0) == ("/bin/sh", "-c", "jes-runner")
+    assert container["args"] == ["run"]
+    # the script itself, with a stand-in jes-runner: the run's exit code survives a failing
+    # trend, and trend gets the results directory twice
+    fake = tmp_path / "bin" / "jes-runner"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$@" >> "$LOG"\n[ "$1" = run ] && exit 3\nexit 1\n')
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = {
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+        "LOG": str(log),
+        "JES_OUTPUT_DIR": "/results/dev",
+    }
+    proc = subprocess.run(
+        [shell, flag, script, argv0, "run"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert log.read_text().splitlines() == ["run", "trend /results/dev --out /results/dev"]
+    assert "trend: failed" in proc.stderr
+
+
+def test_targets_scope_the_rules_to_every_target_profile(helm):
+    docs = helm.template("targets-values.yaml", sets={"prometheusRule.enabled": "true"})
+    rules = [r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    absent = sorted(r["expr"].strip() for r in rules if r.get("alert") == "JesMetricsAbsent")
+    assert absent == [
+        'absent(jes_run_info{profile="jes-dev"})',
+        'absent(jes_run_info{profile="jes-prod"})',
+    ]
+    failed = next(r for r in rules if r.get("alert") == "JesRunFailedJobs")
+    assert 'profile=~"jes-dev|jes-prod"' in failed["expr"]
+
+
+def test_viya_url_is_required_without_targets(helm):
+    err = helm.template_fails(sets={"runner.viyaUrl": ""})
+    assert "viyaUrl" in err
