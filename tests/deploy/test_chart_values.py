@@ -860,3 +860,15 @@ def test_targets_scope_the_rules_to_every_target_profile(helm):
 def test_viya_url_is_required_without_targets(helm):
     err = helm.template_fails(sets={"runner.viyaUrl": ""})
     assert "viyaUrl" in err
+
+
+def test_contexts_of_the_default_phases_come_from_values(helm):
+    sets = {"runner.sequentialContext": "My Fixed", "runner.concurrentContext": "My Autoscaling"}
+    (cron,) = by_kind(helm.template(sets=sets), "CronJob")
+    env = _runner_env(cron)
+    assert (env["JES_SEQUENTIAL_CONTEXT"], env["JES_CONCURRENT_CONTEXT"]) == (
+        "My Fixed",
+        "My Autoscaling",
+    )
+    (plain,) = by_kind(helm.template(), "CronJob")
+    assert "JES_SEQUENTIAL_CONTEXT" not in _runner_env(plain)

@@ -196,7 +196,11 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- $env = append $env (dict "name" "JES_PUSHGATEWAY_TIMEOUT_S" "value" (toString $pg.timeoutSeconds)) }}
 {{- $env = append $env (dict "name" "JES_PUSHGATEWAY_RETRIES" "value" (toString $pg.retries)) }}
 {{- end }}
-{{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}{{ end }}
+{{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}
+{{- else }}
+{{- with $r.sequentialContext }}{{ $env = append $env (dict "name" "JES_SEQUENTIAL_CONTEXT" "value" .) }}{{ end }}
+{{- with $r.concurrentContext }}{{ $env = append $env (dict "name" "JES_CONCURRENT_CONTEXT" "value" .) }}{{ end }}
+{{- end }}
 {{- $env = append $env (dict "name" "JES_GRACE_PERIOD_SECONDS" "value" (toString $r.gracePeriodSeconds)) }}
 {{- $env = append $env (dict "name" "JES_CANCEL_ORPHANS" "value" (toString $r.cancelOrphans)) }}
 {{- $out := .Values.persistence.mountPath }}
