@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -872,3 +874,33 @@ def test_contexts_of_the_default_phases_come_from_values(helm):
     )
     (plain,) = by_kind(helm.template(), "CronJob")
     assert "JES_SEQUENTIAL_CONTEXT" not in _runner_env(plain)
+
+
+def test_trend_script_forwards_sigterm_to_the_run(helm, tmp_path):
+    """The pod's SIGTERM (deadline, eviction) reaches the run, which still gets its grace period
+    to cancel jobs and write `aborted` results; trend runs after it; the pod exits 143."""
+    cron = by_kind(helm.template("targets-values.yaml"), "CronJob")[0]
+    shell, flag, script, argv0 = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]["command"]
+    fake = tmp_path / "bin" / "jes-runner"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = run ]; then\n'
+        "  trap 'sleep 0.3; echo aborted >> \"$LOG\"; exit 143' TERM\n"
+        '  echo started >> "$LOG"; while :; do sleep 0.05; done\n'
+        "fi\n"
+        'echo "$@" >> "$LOG"\n'
+    )
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "LOG": str(log), "JES_OUTPUT_DIR": "/r/dev"}
+    proc = subprocess.Popen([shell, flag, script, argv0, "run"], env=env)
+    deadline = time.monotonic() + 10
+    while not (log.exists() and "started" in log.read_text()):
+        assert time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 143
+    assert log.read_text().splitlines() == ["started", "aborted", "trend /r/dev --out /r/dev"]
