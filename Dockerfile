@@ -1,10 +1,11 @@
-# syntax=docker/dockerfile:1
 # jes-runner image: a wheel built in a builder stage, installed with its
 # dependencies into a virtualenv that the runtime stage copies. The runtime runs
 # as UID/GID 10001, needs no writable root filesystem (only the results volume
 # and /tmp), and handles SIGTERM itself (exec-form ENTRYPOINT: PID 1 is the runner).
 #
 #   docker build -t jes-runner .      # or: podman build -t jes-runner .   (public base, network)
+#   az acr build -r MYACR -t jes-runner:0.1.0 .        # no BuildKit needed: classic syntax only
+#   docker build --platform linux/amd64 -t jes-runner . # from Apple Silicon for AKS (amd64 nodes)
 #   .ci/build-image                   # offline, on a local debootstrap base (these CI machines)
 #
 # Size (~235 MB on python:3.11-slim): the image holds what the scheduled runner imports.
@@ -15,8 +16,10 @@
 #
 # Offline builds: put wheels (dependencies, setuptools, wheel) in .ci-work/wheels and pass
 #   --build-arg WHEELS_DIR=/src/.ci-work/wheels --network none
-# A TLS-inspecting proxy's CA is never baked in: give it to pip for the build only,
-#   --secret id=pipca,src=/etc/ssl/certs/ca-certificates.crt
+# A TLS-inspecting proxy's CA is never in the shipped image: copy it into the context as
+# .ci-work/pip-ca.pem and pass --build-arg PIP_CA=/src/.ci-work/pip-ca.pem; only the builder
+# stage (never pushed) sees it. No `RUN --mount`: plain `docker build` without BuildKit,
+# `podman build` and `az acr build` all read this file.
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
@@ -26,14 +29,15 @@ FROM ${BASE_IMAGE} AS builder
 LABEL io.jes-runner.stage=builder
 # Offline: install only from these wheels (a path in the build context, under /src).
 ARG WHEELS_DIR=""
+# A CA bundle for pip behind a TLS-inspecting proxy (a path under /src); empty: the system's.
+ARG PIP_CA=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY . /src
-RUN --mount=type=secret,id=pipca \
-    set -eu; \
-    if [ -s /run/secrets/pipca ]; then export PIP_CERT=/run/secrets/pipca; fi; \
+RUN set -eu; \
+    if [ -n "$PIP_CA" ]; then export PIP_CERT="$PIP_CA"; fi; \
     if [ -n "$WHEELS_DIR" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_DIR"; fi; \
     python3 -m venv /opt/build && \
     /opt/build/bin/pip wheel --no-deps --wheel-dir /dist /src && \

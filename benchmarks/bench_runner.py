@@ -74,7 +74,7 @@ def bench_scenario(n: int) -> dict[str, Any]:
 
 def serve(n: int, conn: Any) -> None:
     from jes_runner.emulator import Emulator
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     scenario = None if n == 54 else parse_scenario(bench_scenario(n), f"<bench-{n}>")
     with Emulator(scenario=scenario, port=0) as emu:

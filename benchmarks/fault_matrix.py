@@ -32,7 +32,7 @@ sys.path[:0] = [
 ]
 
 import faultmatrix as matrix  # noqa: E402  (tests/faults/faultmatrix.py)
-from support.servers import pushgateway  # noqa: E402  (tests/servers.py)
+from support.servers import pushgateway  # noqa: E402  (tests/support/servers.py)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from jes_runner.emulator.calibration import replay
-from jes_runner.emulator.fidelity import METRICS, PhaseFidelity, session_fidelity
-from jes_runner.emulator.scenario import default_scenario
+from jes_runner.sim.calibration import replay
+from jes_runner.sim.fidelity import METRICS, PhaseFidelity, session_fidelity
+from jes_runner.sim.scenario import default_scenario
 
 
 def run(seeds: list[int]) -> dict[str, list[PhaseFidelity]]:

@@ -1,4 +1,4 @@
-"""Grid search behind the default scenario's fitted values (CALIBRATION.md, "Fit").
+"""Grid search behind the default scenario's fitted values (docs/CALIBRATION.md, "Fit").
 
 Scores each point by the replay's fidelity averaged over seeds: the sum over
 the two concurrent phases of the KS statistics of queue wait, start-up and run
@@ -14,9 +14,9 @@ import argparse
 import itertools
 import statistics
 
-from jes_runner.emulator.calibration import replay
-from jes_runner.emulator.fidelity import session_fidelity
-from jes_runner.emulator.scenario import Scenario, default_scenario
+from jes_runner.sim.calibration import replay
+from jes_runner.sim.fidelity import session_fidelity
+from jes_runner.sim.scenario import Scenario, default_scenario
 
 GRID = {
     "compute_cores": [1.1, 1.2],

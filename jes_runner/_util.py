@@ -48,6 +48,40 @@ def finite(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+# -- figures ----------------------------------------------------------------------------------
+
+DAY_S = 86400.0
+# the longest job timeout a setting may name (and the one assumed for a job without its mark):
+# beyond it a value is a typo (1e10 s overflows timers)
+WEEK_S = 7 * DAY_S
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """An ISO 8601 timestamp as unix seconds (naive means UTC); None when absent or malformed."""
+    dt = parse_ts(value)
+    return dt.timestamp() if dt else None
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), rounded to the millisecond."""
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 3)
+
+
+def median(values: list[float]) -> float:
+    """The middle value (mean of the two middle ones for an even count); needs one value at least."""
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
 def _temp_beside(path: Path, mode: int | None) -> tuple[int, Path]:
     """A new temp file next to ``path``: created with O_EXCL and ``mode`` (default 0o666, so the
     umask decides -- a results volume mounted under ``umask 077`` stays private)."""

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from jes_runner._util import DAY_S
 from jes_runner.measure.plan import PhasePlan
 from jes_runner.measure.records import JobRecord
 
@@ -60,6 +61,9 @@ def configure_logging(
         lg.setLevel(level)
         lg.propagate = False
     logging.captureWarnings(True)  # e.g. urllib3's InsecureRequestWarning, as log lines not stderr
+    from jes_runner.config.settings import warn_unknown_env
+
+    warn_unknown_env()  # a mistyped JES_* name, said once in this run's log format
 
 
 class RunIdFilter(logging.Filter):
@@ -104,7 +108,6 @@ class Progress:
         self._phase: PhasePlan | None = None
         self._done = self._failed = self._submitted = 0
         self._started = time.monotonic()
-        self._finished_runtime = 0.0  # server seconds of the jobs done, for the ETA
         self._last_draw = 0.0
         self._ticker: threading.Thread | None = None
         self._stop_tick = threading.Event()
@@ -114,7 +117,6 @@ class Progress:
             self._phase = phase
             self._done = self._failed = self._submitted = 0
             self._started = time.monotonic()
-            self._finished_runtime = 0.0
         self.log.info(
             "phase %s: %d jobs, mode %s%s, context '%s'",
             phase.name,
@@ -148,7 +150,6 @@ class Progress:
         with self._lock:
             self._done += 1
             self._failed += record.status != "completed"
-            self._finished_runtime += record.duration or 0.0
         if self.live:
             self._draw()
             return
@@ -243,14 +244,16 @@ def fmt_number(v: Any, digits: int = 1) -> str:
 
 
 def fmt_seconds(s: float | None) -> str:
-    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`."""
+    """Human duration: `42.1 s`, `15.1 min`, `2.3 h`, `3.5 d`."""
     if s is None:
         return "–"
     if abs(s) < 120:
         return f"{s:.1f} s" if abs(s) >= 1 or s == 0 else f"{s:.3f} s"
     if abs(s) < 7200:
         return f"{s / 60:.1f} min"
-    return f"{s / 3600:.2f} h"
+    if abs(s) < 2 * DAY_S:
+        return f"{s / 3600:.2f} h"
+    return f"{s / DAY_S:.1f} d"
 
 
 def render_table(

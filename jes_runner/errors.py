@@ -70,3 +70,13 @@ def missing_extra(e: ImportError) -> JesError | None:
         f"this needs {root}, which is not installed: pip install 'jes-runner[report]' "
         "(the container image leaves it out: write reports from the results files elsewhere)"
     )
+
+
+def extra_installed(module: str = "matplotlib") -> bool:
+    """Whether a module of the `report` extra can be imported here (without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a finder that refuses the module outright
+        return False

@@ -23,7 +23,7 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def scenario_with(**overrides: Any) -> Any:
     """The default scenario with nested overrides, e.g. scenario_with(auth={"access_token_lifetime_s": 2})."""
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     base = default_scenario().model_dump(mode="json")
     return parse_scenario(deep_merge(base, overrides), "<test>")
@@ -69,3 +69,77 @@ def runner_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     out = tmp_path / "results"
     monkeypatch.setenv("JES_OUTPUT_DIR", str(out))
     return out
+
+
+# ------------------------------------------------------------------ the fast selection
+# `python3 -m pytest -m "not services"` runs without helm, podman, the kube control plane,
+# Prometheus, the Pushgateway or Chromium. Every test that needs one carries
+# `@pytest.mark.services` (or a module-level `pytestmark`); the guard below fails a test
+# that starts one of these binaries without the marker, so the selection cannot rot.
+
+SERVICE_BINARIES = frozenset(
+    {
+        "helm",
+        "helm3",
+        "podman",
+        "runc",
+        "debootstrap",
+        "build-image",  # .ci/build-image: podman underneath
+        "kube-control-plane",  # .ci/kube-control-plane: etcd + kube-apiserver
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "prometheus",
+        "prometheus-pushgateway",
+        "promtool",
+        "chromium",
+    }
+)
+
+_current_item: list[pytest.Item] = []
+
+
+def _program(args: Any) -> str:
+    first = args if isinstance(args, str | bytes | Path) else next(iter(args), "")
+    if isinstance(first, bytes):
+        first = first.decode(errors="replace")
+    text = str(first)
+    if isinstance(args, str):  # shell=True command line: its first word
+        text = text.split()[0] if text.split() else ""
+    return Path(text).name
+
+
+def _install_service_guard() -> None:
+    import subprocess
+
+    original_init = subprocess.Popen.__init__
+
+    def guarded_init(self: Any, args: Any, *a: Any, **kw: Any) -> None:
+        program = _program(args)
+        item = _current_item[-1] if _current_item else None
+        if (
+            program in SERVICE_BINARIES
+            and item is not None
+            and item.get_closest_marker("services") is None
+        ):
+            pytest.fail(
+                f"{item.nodeid} starts {program!r} but is not marked "
+                "@pytest.mark.services (see README, Contributing)",
+                pytrace=False,
+            )
+        original_init(self, args, *a, **kw)
+
+    subprocess.Popen.__init__ = guarded_init  # type: ignore[method-assign]
+
+
+_install_service_guard()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _current_item.append(item)
+    try:
+        yield
+    finally:
+        _current_item.pop()

@@ -13,9 +13,7 @@ thresholds: ``check_thresholds`` applies the settings' limits (``max_failed_jobs
 
 from __future__ import annotations
 
-import argparse
 import math
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,14 +32,6 @@ PHASE_FIGURES = (
 SPEEDUPS = ("speedup", "busy_speedup")  # ratios vs the baseline: a *drop* is the regression
 
 
-def parse_percent(text: str) -> float:
-    """`10%`, `10` or `12.5 %` -> 10.0 (always percent)."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*", str(text))
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 10% (got {text!r})")
-    return float(m.group(1))
-
-
 @dataclass(slots=True)
 class Change:
     phase: str
@@ -58,17 +48,17 @@ class Change:
         who = f"{self.job} in {self.phase}" if self.job else self.phase
         pct = f"{self.percent:+.1f} %" if self.percent is not None else "new"
         if self.figure in SPEEDUPS:
-            return f"{who}: {self.figure} {_ratio(self.baseline)} -> {_ratio(self.current)} ({pct})"
+            return f"{who}: {self.figure} {ratio_text(self.baseline)} -> {ratio_text(self.current)} ({pct})"
         if self.figure == "jobs_not_completed":
-            return f"{who}: jobs not completed {_int(self.baseline)} -> {_int(self.current)}"
+            return f"{who}: jobs not completed {count_text(self.baseline)} -> {count_text(self.current)}"
         return f"{who}: {self.figure} {fmt_seconds(self.baseline)} -> {fmt_seconds(self.current)} ({pct})"
 
 
-def _ratio(v: float | None) -> str:
+def ratio_text(v: float | None) -> str:
     return "–" if v is None else f"{v:.2f}x"
 
 
-def _int(v: float | None) -> str:
+def count_text(v: float | None) -> str:
     return "–" if v is None else str(int(v))
 
 
@@ -291,110 +281,3 @@ def finite(v: Any) -> float | None:
         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
         else None
     )
-
-
-# -- CLI ---------------------------------------------------------------------------------------
-
-
-def render(out: dict[str, Any], base_name: str, cur_name: str, *, top: int = 5) -> str:
-    tol = out["tolerance"]
-    lines = [
-        f"compare: {base_name} (run {str(out['baseline']['run_id'])[:8]}) -> "
-        f"{cur_name} (run {str(out['current']['run_id'])[:8]})"
-    ]
-    diffs = out.get("configuration_changed") or []
-    if diffs:
-        lines.append("configuration differs:")
-        lines += [f"  {d}" for d in diffs]
-        lines.append(
-            "  changes below are shown; "
-            + (
-                "judged anyway (--allow-config-change)"
-                if out.get("judged")
-                else "none is called a regression across configurations (--allow-config-change to judge)"
-            )
-        )
-    else:
-        lines.append(
-            "configuration: the same (contexts, modes, concurrency, job set, tool version, target)"
-        )
-    lines += [
-        f"tolerance: phase figures +{tol['max_regression_percent']:g} %"
-        + (
-            f", job figures +{tol['max_job_regression_percent']:g} %"
-            if tol["max_job_regression_percent"] is not None
-            else ", job figures shown only"
-        )
-        + f"; changes under {tol['min_delta_seconds']:g} s ignored"
-    ]
-    for side in ("baseline", "current"):
-        if out[side]["schema_version"] == 0:
-            lines.append(
-                f"note: the {side} is an original-tool file: server timestamps where its jobs have "
-                "them (job_metrics), else its client clock"
-            )
-    for key, label in (
-        ("only_in_baseline", "only in the baseline"),
-        ("only_in_current", "only in the current run"),
-    ):
-        if out[key]:
-            lines.append(f"phases {label} (not compared): {', '.join(out[key])}")
-    lines.append("")
-    lines.append(f"{'phase':<18} {'figure':<22} {'baseline':>11} {'current':>11} {'change':>10}")
-    for c in out["phase_changes"]:
-        if c["figure"] == "jobs_not_completed":
-            b, cu = _int(c["baseline"]), _int(c["current"])
-            change = f"{c['delta']:+d}" if c["delta"] is not None else "–"
-        elif c["figure"] in SPEEDUPS:
-            b, cu = _ratio(c["baseline"]), _ratio(c["current"])
-            change = "–" if c["percent"] is None else f"{c['percent']:+.1f} %"
-        else:
-            b, cu = fmt_seconds(c["baseline"]), fmt_seconds(c["current"])
-            change = (
-                "–"
-                if c["delta"] is None
-                else f"{c['percent']:+.1f} %"
-                if c["percent"] is not None
-                else f"{c['delta']:+.1f} s"
-            )
-        flag = (
-            ("  REGRESSION" if out.get("judged", True) else "  (changed configuration)")
-            if c["regression"]
-            else ""
-        )
-        lines.append(f"{c['phase']:<18} {c['figure']:<22} {b:>11} {cu:>11} {change:>10}{flag}")
-    by_phase: dict[str, list[dict[str, Any]]] = {name: [] for name in out["phases_compared"]}
-    for c in out["job_changes"]:
-        if c["delta"] is not None and c["delta"] > tol["min_delta_seconds"]:
-            by_phase[c["phase"]].append(c)
-    for phase, changes in by_phase.items():
-        if not changes:
-            lines.append(
-                f"\n{phase}: no job got slower or waited longer by more than {tol['min_delta_seconds']:g} s"
-            )
-            continue
-        lines.append(f"\n{phase}: {len(changes)} job figure(s) grew; largest:")
-        for c in sorted(changes, key=lambda c: -c["delta"])[:top]:
-            pct = f"{c['percent']:+.1f} %" if c["percent"] is not None else f"{c['delta']:+.1f} s"
-            flag = (
-                ("  REGRESSION" if c["counted"] else "  over tolerance (not counted)")
-                if c["regression"]
-                else ""
-            )
-            lines.append(
-                f"  {c['job']:<24} {c['figure']:<11} {fmt_seconds(c['baseline']):>11} -> "
-                f"{fmt_seconds(c['current']):>11} ({pct}){flag}"
-            )
-    n = len(out["regressions"])
-    lines.append("")
-    if not out.get("judged", True):
-        lines.append(
-            "result: configuration changed, no regression judged (exit 0; --allow-config-change to judge)"
-        )
-    else:
-        lines.append(
-            "result: within tolerance (exit 0)"
-            if out["passed"]
-            else f"result: {n} regression{'s' if n != 1 else ''} beyond tolerance (exit 6)"
-        )
-    return "\n".join(lines) + "\n"

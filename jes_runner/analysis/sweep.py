@@ -12,11 +12,9 @@ level may still be warm for the next; the node figures per level show it.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from typing import Any
 
-from jes_runner.console import fmt_seconds, render_table
 from jes_runner.results.views import phase_views
 
 log = logging.getLogger("jes_runner.analysis.sweep")
@@ -24,18 +22,6 @@ log = logging.getLogger("jes_runner.analysis.sweep")
 SWEEP_SCHEMA_VERSION = 1
 SWEEP_PREFIX = "concurrency_sweep_"
 DEFAULT_TOLERANCE = 5.0
-
-
-def parse_levels(text: str) -> list[int]:
-    try:
-        levels = sorted({int(x) for x in str(text).split(",") if x.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 1,5,10,20 (got {text!r})"
-        ) from None
-    if not levels or levels[0] < 1:
-        raise argparse.ArgumentTypeError("concurrency levels must be integers of at least 1")
-    return levels
 
 
 def level_phase_name(level: int) -> str:
@@ -122,46 +108,3 @@ def sweep_document(
             "knee": find_knee(points, tolerance_percent),
         },
     }
-
-
-def render(doc: dict[str, Any]) -> str:
-    sw = doc["sweep"]
-    knee = sw["knee"] or {}
-    head = [
-        "level",
-        "makespan",
-        "speedup",
-        "queue p50",
-        "queue p95",
-        "hosts",
-        "peak nodes",
-        "ok/total",
-        "",
-    ]
-    rows = [
-        [
-            str(p["concurrency"]),
-            fmt_seconds(p["makespan_seconds"]),
-            f"{p['speedup']:.2f}x" if p["speedup"] else "–",
-            fmt_seconds(p["queue_wait_p50_seconds"]),
-            fmt_seconds(p["queue_wait_p95_seconds"]),
-            str(p["hosts_used"]),
-            str(p["peak_nodes"]),
-            f"{p['jobs_completed']}/{p['jobs_total']}",
-            "<- knee" if p["concurrency"] == knee.get("concurrency") else "",
-        ]
-        for p in sw["points"]
-    ]
-    lines = [
-        f"concurrency sweep in '{sw['context']}' ({sw['mode']} mode); baseline "
-        f"{fmt_seconds(sw['baseline']['makespan_seconds'])}",
-        *render_table(head, rows, right=set(range(8))),
-    ]
-    if knee:
-        lines.append(
-            f"knee: concurrency {knee['concurrency']} ({knee['rule']}; best "
-            f"{fmt_seconds(knee['best_makespan_seconds'])} at {knee['best_concurrency']})"
-        )
-    else:
-        lines.append("knee: none (no level measured a makespan)")
-    return "\n".join(lines) + "\n"

@@ -6,29 +6,39 @@ Rules, in the order they are applied:
   ``load_results`` reads), the shared measurements' format (``phases`` mapping
   name -> ``{context, jobs: [{name, submitted, server_elapsed_s, orchestrator}]}``)
   or the emulator's condensed copy of it. Each becomes a :class:`Study`: phases
-  of jobs with server-side queue wait, start-up, run time and host. A phase in
-  which no two jobs overlapped is sequential.
-* **Fit** (:func:`fit`), from the phases given (``leave_out`` drops one first):
+  of jobs with server-side queue wait, start-up, run time and host. The phase's
+  mode is the results file's; in the measurements' format a phase in which no two
+  jobs overlapped is sequential. An emulated run (``metadata.emulator_model``) is
+  read in the modelled cluster's seconds (served / speed factor) and answered so.
+* **Inputs vs outcome**: a phase's jobs, context, queue, mode, submission times
+  and node inventory (the nodes its queue's pools had: the pools' configuration)
+  are inputs; waits, run times, ends, which node ran which job and consumed
+  resources are its outcome. A left-out phase keeps its inputs only
+  (:meth:`MeasuredPhase.inputs_only`).
+* **Fit** (:func:`fit`), from the phases kept (``leave_out`` drops one first):
 
   - each job's run time alone: its run time in the sequential phase; CPU demand
-    from its CPU time when the data has one; start-up median and completion lag
-    from the sequential phase too. Without a sequential phase the run time alone
-    cannot be told from contention: the least-contended concurrent phase's run
-    times are taken as run times alone (an upper bound; the output says so);
-  - cluster shape from the hosts of *every* phase, the left-out one included
-    (leave-out tests the timing model, not the shape inference) (``aks-<pool>-<vmss>-vmss<index>``): a pool
-    whose hosts ran the sequential phase is fixed at that many nodes, the others
-    autoscale from 0 to the most hosts seen; slots per node = the most jobs a
-    host held at once; a queue's pools in order of first use, and a host limit
-    when it used fewer hosts than its pools had while its jobs waited;
+    from its CPU time. Without a sequential phase: fitted jointly with a per-pool
+    contention factor over the concurrent phases (a job beside ``N - 1`` others
+    runs ``1 + a (N - 1)`` times slower; the same job at different contention
+    separates the two); start-up alone: the concurrent phases' 10th percentile;
+    the client's gap between sequential jobs is then unknown (0: a lower bound);
+  - cluster shape (``aks-<pool>-<vmss>-vmss<index>``): pool sizes from every
+    phase's node inventory (a pool the sequential phase ran on is fixed, the
+    others autoscale from 0); slots per node = the most jobs a host held at once
+    in a kept phase; a queue's pools in order of first use, and a host limit when
+    it used fewer hosts than its pools had while its jobs waited;
   - scale-up delay: node added -> Ready from a results file's node timeline when
     it has some, else first dispatch on a host new in a phase minus the phase's
     first queue wait (the measured study has ONE such event); image pull: the
     first start-up on a host new to the run minus the start-up median;
   - contention (each pool's cores) and the start-up load exponent: a small grid
-    replaying each concurrent phase present from its measured starting state
-    (the nodes its first jobs found up), scored by makespan error and the KS
-    statistics of queue wait and run time.
+    replaying the study as one continuous history (:func:`replay_history`: the
+    measured pauses, the model's own nodes carried from phase to phase), scored
+    by makespan error and the KS statistics of queue wait and run time.
+* **Leave-out** (:func:`leave_out`): the history up to the left-out phase, that
+  phase from its inputs only. Not identifiable (no number, the reason instead)
+  when one of its pools never ran two jobs at once in the kept phases.
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
@@ -39,9 +49,10 @@ Rules, in the order they are applied:
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
   makespan, node-minutes (existence of the target queue's pools' nodes from the
-  first submission to the last end: what the pool cost), p95 queue wait. Marked:
-  the fastest (least median makespan) and the cheapest within 10 % of it (least
-  node-minutes among configurations whose makespan is within 10 % of the fastest).
+  first submission to the last end: what the pool cost; times a node-hour price
+  when one is given), p95 queue wait. Marked: the fastest (least median makespan)
+  and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
+  configurations whose makespan is within 10 % of the fastest).
 
 Nothing here reads the wall clock; the same input and seeds give the same answer.
 """
@@ -58,14 +69,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jes_runner.emulator.fidelity import ks_2samp, quantiles
-from jes_runner.emulator.model import Cluster, SimJob
-from jes_runner.emulator.scenario import JobProfile, Scenario, parse_scenario
 from jes_runner.errors import JesError
+from jes_runner.sim.fidelity import ks_2samp, quantiles
+from jes_runner.sim.model import Cluster, SimJob
+from jes_runner.sim.scenario import JobProfile, Scenario, parse_scenario
 
 HOST_RE = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$")
 CHEAPEST_WITHIN = 0.10  # the cheapest configuration within 10 % of the fastest makespan
-DEFAULT_SCALE_UP_DELAY = 275.0  # no scale-up in the data: the measured AKS delay (CALIBRATION.md)
+DEFAULT_SCALE_UP_DELAY = (
+    275.0  # no scale-up in the data: the measured AKS delay (docs/CALIBRATION.md)
+)
 DEFAULT_IMAGE_PULL = 78.0  # no cold start in the data: the measured one
 DEFAULT_DELAY_JITTER = 0.15
 
@@ -92,21 +105,40 @@ class MeasuredPhase:
     context: str
     jobs: list[MeasuredJob]
     gap_s: list[float] = field(default_factory=list)  # client gaps (sequential: end -> next submit)
+    # inputs (what the client configured), as opposed to the outcome in ``jobs``:
+    start_abs: float = 0.0  # the first submission, s since the epoch (model s when emulated)
+    sequential: bool = False  # the phase's mode: one job at a time
+    queue_name: str | None = None  # the context's queue (configuration)
+    inventory: tuple[str, ...] = ()  # the nodes its queue's pools had (the pools' configuration)
 
     @property
     def makespan_s(self) -> float:
         return max(j.end for j in self.jobs) - min(j.submit for j in self.jobs)
 
     @property
-    def sequential(self) -> bool:
-        """No two jobs overlapped."""
-        spans = sorted((j.submit, j.end) for j in self.jobs)
-        return all(b[0] >= a[1] - 0.5 for a, b in zip(spans, spans[1:], strict=False))
+    def end_abs(self) -> float:
+        return self.start_abs + max(j.end for j in self.jobs)
+
+    def inputs_only(self) -> MeasuredPhase:
+        """The phase as a client configured it: jobs, submission times, mode, context, queue and
+        node inventory; nothing of its outcome (waits, run times, ends, hosts, resources)."""
+        jobs = [
+            MeasuredJob(j.name, j.submit, 0.0, 0.0, 0.0, j.submit, None, None) for j in self.jobs
+        ]
+        return MeasuredPhase(
+            self.name,
+            self.context,
+            jobs,
+            [],
+            self.start_abs,
+            self.sequential,
+            self.queue_name,
+            self.inventory,
+        )
 
     @property
     def queue(self) -> str | None:
-        qs = [j.queue for j in self.jobs if j.queue]
-        return statistics.mode(qs) if qs else None
+        return self.queue_name
 
     @property
     def hosts(self) -> list[str]:
@@ -120,6 +152,9 @@ class Study:
     # node added -> Ready (s), from a results file's node timeline: scale-up delays measured
     # directly, preferred to the ones inferred from job starts
     scale_ups: dict[str, list[float]] = field(default_factory=dict)  # phase -> delays
+    # the unit of every figure: "s", or "model s" for an emulated run (served s / speed factor)
+    unit: str = "s"
+    emulated: str | None = None  # "scenario <name>, speed factor <f>" for an emulated run
 
     def phase(self, name: str) -> MeasuredPhase:
         for p in self.phases:
@@ -144,8 +179,17 @@ def _ts(text: Any) -> datetime | None:
         return None
 
 
-def _finish(name: str, context: str, rows: list[MeasuredJob]) -> MeasuredPhase:
-    """Offsets from the phase's first submission; client gaps of a sequential phase."""
+def _no_overlap(jobs: list[MeasuredJob]) -> bool:
+    spans = sorted((j.submit, j.end) for j in jobs)
+    return all(b[0] >= a[1] - 0.5 for a, b in zip(spans, spans[1:], strict=False))
+
+
+def _finish(
+    name: str, context: str, rows: list[MeasuredJob], mode: str | None = None
+) -> MeasuredPhase:
+    """Offsets from the phase's first submission; client gaps of a sequential phase. The mode
+    is the results file's; the measurements' format has none: no two jobs overlapped means
+    sequential."""
     if not rows:
         raise JesError(f"phase {name!r} has no job with server times and orchestrator figures")
     t0 = min(r.submit for r in rows)
@@ -163,7 +207,17 @@ def _finish(name: str, context: str, rows: list[MeasuredJob]) -> MeasuredPhase:
         )
         for r in sorted(rows, key=lambda r: r.submit)
     ]
-    phase = MeasuredPhase(name, context, jobs)
+    queues = [j.queue for j in jobs if j.queue]
+    phase = MeasuredPhase(
+        name,
+        context,
+        jobs,
+        [],
+        t0,
+        mode == "sequential" if mode is not None else _no_overlap(jobs),
+        statistics.mode(queues) if queues else None,
+        tuple(sorted({j.host for j in jobs if j.host})),
+    )
     if phase.sequential:
         phase.gap_s = [max(0.0, b.submit - a.end) for a, b in zip(jobs, jobs[1:], strict=False)]
     return phase
@@ -249,7 +303,8 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
             if j.queue_wait is None or j.starting is None or j.execution is None:
                 continue
             o = j.orchestrator or {}
-            limits = o.get("limits") if isinstance(o.get("limits"), dict) else {}
+            raw_limits = o.get("limits")
+            limits: dict[str, Any] = raw_limits if isinstance(raw_limits, dict) else {}
             rows.append(
                 MeasuredJob(
                     j.name,
@@ -264,13 +319,60 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
                 )
             )
         if rows:
-            phases.append(_finish(view.name, view.context, rows))
+            phases.append(_finish(view.name, view.context, rows, view.mode or None))
     if not phases:
         raise JesError(
             f"{source}: no phase has completed jobs with orchestrator figures "
             "(queue wait, start-up, run time); whatif needs them"
         )
-    return Study(source, phases, scale_ups)
+    study = Study(source, phases, scale_ups)
+    model = (data.get("metadata") or {}).get("emulator_model") if isinstance(data, dict) else None
+    sf = _num((model or {}).get("speed_factor"))
+    if sf:
+        study = _in_model_seconds(study, sf, str((model or {}).get("scenario") or "?"))
+    return study
+
+
+def _in_model_seconds(study: Study, speed_factor: float, scenario: str) -> Study:
+    """An emulated run's served seconds back in the modelled cluster's (served / speed factor):
+    the scenario's delays, the answers and the run's own phases then share one scale."""
+    k = 1.0 / speed_factor
+
+    def job(j: MeasuredJob) -> MeasuredJob:
+        cpu = None if j.cpu_time_s is None else j.cpu_time_s * k
+        return MeasuredJob(
+            j.name,
+            j.submit * k,
+            j.pending * k,
+            j.starting * k,
+            j.running * k,
+            j.end * k,
+            j.host,
+            j.queue,
+            cpu,
+        )
+
+    phases = [
+        MeasuredPhase(
+            p.name,
+            p.context,
+            [job(j) for j in p.jobs],
+            [g * k for g in p.gap_s],
+            p.start_abs * k,
+            p.sequential,
+            p.queue_name,
+            p.inventory,
+        )
+        for p in study.phases
+    ]
+    ups = {n: [d * k for d in v] for n, v in study.scale_ups.items()}
+    return Study(
+        study.source,
+        phases,
+        ups,
+        "model s",
+        f"emulated run: scenario {scenario}, speed factor {speed_factor:g}",
+    )
 
 
 def load_study(path: str | Path) -> Study:
@@ -298,15 +400,19 @@ def load_study(path: str | Path) -> Study:
 
 @dataclass
 class Fit:
-    """The model fitted to a study: a scenario plus how to replay the study's phases."""
+    """The model fitted to a study: a scenario plus the study's history to replay it on."""
 
     scenario: Scenario
     target_context: str
     autoscaling_pools: list[str]
-    start_nodes: dict[str, list[tuple[str, bool]]]  # phase -> [(pool, warm)] found up at its start
     notes: list[str]
     submit_spacing_s: float
     client_gap_s: float
+    # the study's phases in order; a left-out phase as its inputs only (MeasuredPhase.inputs_only)
+    history: list[MeasuredPhase] = field(default_factory=list)
+    blind: str | None = None  # the left-out phase
+    unidentified: str | None = None  # why the left-out phase cannot be predicted blind
+    unit: str = "s"
 
 
 def _pool_of(host: str | None) -> tuple[str, str, int] | None:
@@ -328,14 +434,12 @@ def _peak_concurrent(jobs: Sequence[MeasuredJob]) -> int:
     return peak
 
 
-def _shape(study: Study) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
-    """Pools and queues from the hosts; returns (pools, queues, autoscaling pools, notes)."""
-    notes: list[str] = []
-    seq_hosts = {j.host for p in study.phases if p.sequential for j in p.jobs if j.host}
+def _pools_from_inventory(study: Study) -> dict[str, dict[str, Any]]:
+    """Pools from the nodes every phase's queue had (configuration, not outcome)."""
     pools: dict[str, dict[str, Any]] = {}
-    hosts_per_pool: dict[str, set[str]] = {}
+    nodes: dict[str, set[str]] = {}
     for p in study.phases:
-        for host in p.hosts:
+        for host in p.inventory:
             parsed = _pool_of(host)
             if parsed is None:
                 continue
@@ -344,24 +448,40 @@ def _shape(study: Study) -> tuple[dict[str, Any], dict[str, Any], list[str], lis
                 name, {"vmss_id": vmss, "first_index": index, "slots_per_node": 1}
             )
             spec["first_index"] = min(spec["first_index"], index)
-            hosts_per_pool.setdefault(name, set()).add(host)
-            slots = _peak_concurrent([j for j in p.jobs if j.host == host])
-            spec["slots_per_node"] = max(spec["slots_per_node"], slots)
+            nodes.setdefault(name, set()).add(host)
     if not pools:
         raise JesError(
             f"{study.source}: no execution host named like an AKS node "
             "(aks-<pool>-<vmss>-vmss<index>); whatif needs the orchestrator's hosts"
         )
-    autoscaling = []
+    seq_nodes = {h for p in study.phases if p.sequential for h in p.inventory}
     for name, spec in pools.items():
-        hosts = hosts_per_pool[name]
-        if hosts & seq_hosts:
-            spec.update(min_nodes=len(hosts), max_nodes=len(hosts))
-        else:
-            spec.update(min_nodes=0, max_nodes=len(hosts))
-            autoscaling.append(name)
+        fixed = bool(nodes[name] & seq_nodes)  # a pool the sequential phase ran on is fixed
+        spec.update(min_nodes=len(nodes[name]) if fixed else 0, max_nodes=len(nodes[name]))
+    return pools
+
+
+def _shape(
+    study: Study, kept: list[MeasuredPhase]
+) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str], set[str]]:
+    """Pools and queues: sizes from the node inventory, job slots, queue order and host limits
+    from the kept phases' outcome. Returns (pools, queues, autoscaling pools, notes, pools seen
+    running more than one job at once)."""
+    notes: list[str] = []
+    pools = _pools_from_inventory(study)
+    seen_busy: set[str] = set()
+    for p in kept:
+        for host in p.hosts:
+            parsed = _pool_of(host)
+            if parsed is None:
+                continue
+            slots = _peak_concurrent([j for j in p.jobs if j.host == host])
+            pools[parsed[0]]["slots_per_node"] = max(pools[parsed[0]]["slots_per_node"], slots)
+            if slots > 1:
+                seen_busy.add(parsed[0])
+    autoscaling = [n for n, spec in pools.items() if spec["min_nodes"] == 0]
     queues: dict[str, dict[str, Any]] = {}
-    for p in study.phases:
+    for p in kept:
         q = p.queue or f"queue-{p.context}"
         order = []
         for j in sorted(p.jobs, key=lambda j: j.submit + j.pending):
@@ -369,9 +489,7 @@ def _shape(study: Study) -> tuple[dict[str, Any], dict[str, Any], list[str], lis
             if parsed and parsed[0] not in order:
                 order.append(parsed[0])
         spec = queues.setdefault(q, {"pools": []})
-        for pool in order:
-            if pool not in spec["pools"]:
-                spec["pools"].append(pool)
+        spec["pools"] += [pl for pl in order if pl not in spec["pools"]]
         waited = any(j.pending > 1 for j in p.jobs)
         could = sum(pools[pl]["max_nodes"] for pl in spec["pools"])
         if waited and len(p.hosts) < could:
@@ -380,7 +498,14 @@ def _shape(study: Study) -> tuple[dict[str, Any], dict[str, Any], list[str], lis
                 f"queue {q}: jobs waited on {len(p.hosts)} host(s) while its pools had "
                 f"{could}: a host limit of {len(p.hosts)} is assumed"
             )
-    return pools, queues, autoscaling, notes
+    for p in study.phases:  # a queue only a left-out phase used: the pools of its nodes
+        q = p.queue or f"queue-{p.context}"
+        spec = queues.setdefault(q, {"pools": []})
+        for host in p.inventory:
+            parsed = _pool_of(host)
+            if parsed and parsed[0] not in spec["pools"]:
+                spec["pools"].append(parsed[0])
+    return pools, queues, autoscaling, notes, seen_busy
 
 
 def _scale_timing(study: Study) -> tuple[float, float, list[str]]:
@@ -406,83 +531,139 @@ def _scale_timing(study: Study) -> tuple[float, float, list[str]]:
     delay = statistics.median(delays) if delays else DEFAULT_SCALE_UP_DELAY
     pull = statistics.median(pulls) if pulls else DEFAULT_IMAGE_PULL
     notes.append(
-        f"scale-up delay {delay:.0f} s from {len(delays)} measured event(s) ({source})"
+        f"scale-up delay {delay:.0f} {study.unit} from {len(delays)} measured event(s) ({source})"
         if delays
-        else f"scale-up delay {delay:.0f} s: no scale-up measured, the default AKS figure"
+        else f"scale-up delay {delay:.0f} {study.unit}: no scale-up measured, the default AKS figure"
     )
     notes.append(
-        f"image pull {pull:.0f} s from {len(pulls)} cold start(s)"
+        f"image pull {pull:.0f} {study.unit} from {len(pulls)} cold start(s)"
         + ("" if pulls else " (none: the default)")
     )
     return delay, pull, notes
 
 
-def _start_nodes(study: Study, pools: dict[str, Any]) -> dict[str, list[tuple[str, bool]]]:
-    """Per phase, the autoscaling nodes its first jobs found up (a job placed without waiting)."""
-    out: dict[str, list[tuple[str, bool]]] = {}
-    seen: set[str] = set()
-    for p in study.phases:
-        found = []
-        for host in sorted({j.host for j in p.jobs if j.pending <= 1 and j.host}):
-            parsed = _pool_of(host)
-            if parsed and parsed[0] in pools and pools[parsed[0]]["min_nodes"] == 0:
-                found.append((parsed[0], host in seen))
-        out[p.name] = found
-        seen.update(p.hosts)
-    return out
+def _running_load(phase: MeasuredPhase, job: MeasuredJob) -> float:
+    """Jobs running on ``job``'s host during its run, time-averaged, itself included."""
+    a = job.submit + job.pending + job.starting
+    b = a + job.running
+    if b - a < 1.0:
+        return 1.0
+    shared = 0.0
+    for o in phase.jobs:
+        if o.host == job.host:
+            oa = o.submit + o.pending + o.starting
+            shared += max(0.0, min(b, oa + o.running) - max(a, oa))
+    return max(1.0, shared / (b - a))
+
+
+def _joint_run_alone(conc: list[MeasuredPhase]) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-job run time alone and per-pool contention, fitted jointly over concurrent phases.
+
+    A job running beside ``N - 1`` others on its host runs ``1 + a (N - 1)`` times slower
+    (``a`` per pool); the same job seen at different contention (other phase, other host,
+    the burst's ramp) separates its run time alone from ``a``. Least squares in logs,
+    coordinate descent over the pools' ``a``.
+    """
+    obs = [
+        (j.name, parsed[0], _running_load(p, j), max(0.5, j.running))
+        for p in conc
+        for j in p.jobs
+        if (parsed := _pool_of(j.host))
+    ]
+    pools = sorted({o[1] for o in obs})
+    a = dict.fromkeys(pools, 0.5)
+
+    def bases(av: dict[str, float]) -> dict[str, float]:
+        logs: dict[str, list[float]] = {}
+        for name, pool, n, r in obs:
+            logs.setdefault(name, []).append(math.log(r) - math.log(1 + av[pool] * (n - 1)))
+        return {k: math.exp(statistics.fmean(v)) for k, v in logs.items()}
+
+    def loss(av: dict[str, float]) -> float:
+        b = bases(av)
+        return sum(
+            (math.log(r) - math.log(b[name] * (1 + av[pool] * (n - 1)))) ** 2
+            for name, pool, n, r in obs
+        )
+
+    grid = [i / 50 for i in range(0, 151)]  # 0 .. 3
+    for _ in range(3):
+        for pool in pools:
+
+            def pool_loss(x: float, pool: str = pool) -> float:
+                return loss({**a, pool: x})
+
+            a[pool] = min(grid, key=pool_loss)
+    return bases(a), a
 
 
 def _profiles(
-    study: Study, seq: MeasuredPhase | None, start_s: float, lag_s: float
+    kept: list[MeasuredPhase], seq: MeasuredPhase | None, start_s: float, lag_s: float
 ) -> tuple[dict[str, JobProfile], list[str]]:
     notes = []
+    cpu: dict[str, float] = {}
+    for p in kept:
+        for j in p.jobs:
+            if j.cpu_time_s is not None:  # consumed CPU grows under contention: the least
+                cpu[j.name] = min(cpu.get(j.name, math.inf), j.cpu_time_s)
     if seq is not None:
-        source = seq
+        alone = {j.name: max(0.5, j.running) for j in seq.jobs}
+        cpu = {j.name: j.cpu_time_s for j in seq.jobs if j.cpu_time_s is not None}
     else:
-        # least contended: most hosts per job, then the shortest runs
-        conc = [p for p in study.phases if not p.sequential]
-        source = min(
-            conc,
-            key=lambda p: (
-                -len(p.hosts) / len(p.jobs),
-                statistics.median(j.running for j in p.jobs),
-            ),
-        )
+        conc = [p for p in kept if not p.sequential]
+        alone, contention = _joint_run_alone(conc)
         notes.append(
-            f"no sequential phase: run times alone taken from {source.name!r} "
-            "(contended there, so predictions are upper bounds)"
+            "no sequential phase: run times alone fitted jointly with contention over "
+            f"{len(conc)} concurrent phase(s) (slowdown 1 + a (N - 1) beside N - 1 jobs; a: "
+            + ", ".join(f"{k} {v:g}" for k, v in contention.items())
+            + ")"
         )
-    profiles = {}
-    for j in source.jobs:
-        profiles[j.name] = JobProfile(
-            elapsed_s=max(0.5, j.running) + start_s + lag_s,
-            cpu_time_s=j.cpu_time_s if seq is not None else None,
+    profiles = {
+        name: JobProfile(
+            elapsed_s=run + start_s + lag_s,
+            cpu_time_s=min(cpu[name], run) if name in cpu else None,
         )
+        for name, run in alone.items()
+    }
     return profiles, notes
 
 
-def _base_scenario(study: Study, leave_out: str | None) -> tuple[Scenario, Fit]:
-    phases = [p for p in study.phases if p.name != leave_out]
-    if not phases:
-        raise JesError(f"{study.source}: nothing left to fit after --leave-out {leave_out}")
-    kept = Study(study.source, phases, study.scale_ups)
-    seq = next((p for p in phases if p.sequential), None)
-    start_s = statistics.median(j.starting for j in seq.jobs) if seq else 6.0
-    lag_s = 1.0
-    pools, queues, autoscaling, notes = _shape(study)  # shape: hosts are not an outcome to predict
-    delay, pull, tnotes = _scale_timing(kept)
-    notes += tnotes
-    for name in autoscaling:
-        pools[name].update(scale_up_delay=delay, image_pull=pull, delay_jitter=DEFAULT_DELAY_JITTER)
-    for spec in pools.values():
-        spec.setdefault("cores_per_node", 4.0)
-    profiles, pnotes = _profiles(kept, seq, start_s, lag_s)
-    notes += pnotes
-    contexts = []
+def _start_overhead(
+    kept: list[MeasuredPhase], seq: MeasuredPhase | None
+) -> tuple[float, str | None]:
+    """Start-up of a job alone: the sequential phase's median, else the kept phases' 10th
+    percentile (the least-loaded starts)."""
+    if seq is not None:
+        return statistics.median(j.starting for j in seq.jobs), None
+    starts = [j.starting for p in kept for j in p.jobs]
+    if not starts:
+        return 6.0, "start-up alone: no data, 6 s assumed"
+    low = quantiles(starts, (0.1,))[0]
+    return low, f"start-up alone {low:.0f} s: the 10th percentile of the concurrent phases'"
+
+
+def _unidentified(study: Study, blind: MeasuredPhase | None, busy: set[str]) -> str | None:
+    """Why ``blind`` cannot be predicted from the other phases, or None."""
+    if blind is None or blind.sequential:
+        return None
+    unseen = sorted({parsed[0] for h in blind.inventory if (parsed := _pool_of(h))} - busy)
+    if unseen:
+        return (
+            f"pool(s) {', '.join(unseen)} never ran two jobs at once in the other phases: "
+            "their job slots and CPU contention are not in the data"
+        )
+    return None
+
+
+def _contexts_and_target(
+    study: Study, queues: dict[str, Any], autoscaling: list[str]
+) -> tuple[list[dict[str, str]], MeasuredPhase]:
+    """Each context's queue, and the phase whatif replays into: the last concurrent phase
+    whose queue uses an autoscaling pool, else the last concurrent one."""
+    contexts: list[dict[str, str]] = []
     for p in study.phases:
-        q = p.queue or f"queue-{p.context}"
         if p.context not in [c["name"] for c in contexts]:
-            contexts.append({"name": p.context, "queue": q})
+            contexts.append({"name": p.context, "queue": p.queue or f"queue-{p.context}"})
     conc = [p for p in study.phases if not p.sequential]
     target = next(
         (
@@ -492,6 +673,48 @@ def _base_scenario(study: Study, leave_out: str | None) -> tuple[Scenario, Fit]:
         ),
         conc[-1] if conc else study.phases[-1],
     )
+    return contexts, target
+
+
+def _client_pace(kept: list[MeasuredPhase], notes: list[str]) -> tuple[float, float]:
+    """(submission spacing of a concurrent phase, client gap between sequential jobs)."""
+    spacing = [
+        b.submit - a.submit
+        for p in kept
+        if not p.sequential
+        for a, b in zip(p.jobs, p.jobs[1:], strict=False)
+    ]
+    gaps = [g for p in kept if p.sequential for g in p.gap_s]
+    if not gaps:
+        notes.append(
+            "client gap between sequential jobs unknown without a sequential phase: 0 assumed "
+            "(sequential predictions are lower bounds by the client's polling delay)"
+        )
+    return (
+        statistics.median(spacing) if spacing else 0.0,
+        statistics.median(gaps) if gaps else 0.0,
+    )
+
+
+def _base_scenario(study: Study, leave_out: str | None) -> Fit:
+    kept = [p for p in study.phases if p.name != leave_out]
+    if not kept:
+        raise JesError(f"{study.source}: nothing left to fit after --leave-out {leave_out}")
+    blind = next((p.inputs_only() for p in study.phases if p.name == leave_out), None)
+    kept_study = Study(study.source, kept, study.scale_ups, study.unit)
+    seq = next((p for p in kept if p.sequential), None)
+    start_s, start_note = _start_overhead(kept, seq)
+    lag_s = 1.0
+    pools, queues, autoscaling, notes, busy = _shape(study, kept)
+    delay, pull, tnotes = _scale_timing(kept_study)
+    notes += tnotes + ([start_note] if start_note else [])
+    for name in autoscaling:
+        pools[name].update(scale_up_delay=delay, image_pull=pull, delay_jitter=DEFAULT_DELAY_JITTER)
+    for spec in pools.values():
+        spec.setdefault("cores_per_node", 4.0)
+    profiles, pnotes = _profiles(kept, seq, start_s, lag_s)
+    notes += pnotes
+    contexts, target = _contexts_and_target(study, queues, autoscaling)
     sc = parse_scenario(
         {
             "name": "whatif",
@@ -511,18 +734,23 @@ def _base_scenario(study: Study, leave_out: str | None) -> tuple[Scenario, Fit]:
         },
         f"whatif fit of {study.source}",
     )
-    spacing = [b.submit - a.submit for p in conc for a, b in zip(p.jobs, p.jobs[1:], strict=False)]
-    gaps = [g for p in phases if p.sequential for g in p.gap_s]
-    fit = Fit(
+    spacing, gap = _client_pace(kept, notes)
+    history = sorted(
+        [blind if p.name == leave_out and blind is not None else p for p in study.phases],
+        key=lambda p: p.start_abs,
+    )
+    return Fit(
         sc,
         target.context,
         autoscaling,
-        _start_nodes(study, pools),
         notes,
-        statistics.median(spacing) if spacing else 0.0,
-        statistics.median(gaps) if gaps else 0.0,
+        spacing,
+        gap,
+        history,
+        leave_out,
+        _unidentified(study, blind, busy),
+        study.unit,
     )
-    return sc, fit
 
 
 # ----- replays ----------------------------------------------------------------------------
@@ -558,27 +786,54 @@ def _outcome(cluster: Cluster, jobs: list[SimJob], pools: set[str]) -> Outcome:
     return Outcome(t1 - t0, node_s / 60, quantiles(waits, (0.95,))[0], tuple(jobs))
 
 
-def replay_phase(fit: Fit, scenario: Scenario, phase: MeasuredPhase) -> Outcome:
-    """Replay a measured phase: its client behaviour (submissions, gaps), the model's cluster."""
-    cluster = Cluster(scenario)
-    for pool, warm in fit.start_nodes.get(phase.name, []):
-        cluster.add_ready_node(pool, image_ready=warm)
+def _phase_start(
+    fit: Fit, prev: MeasuredPhase | None, phase: MeasuredPhase, prev_start: float, prev_end: float
+) -> float:
+    """When ``phase`` begins on the model's clock: the measured pause after the previous
+    phase's end; after a left-out phase (whose end is an outcome) the measured distance
+    between the two phases' first submissions, never before the model ended it."""
+    if prev is None:
+        return 0.0
+    if prev.name == fit.blind:
+        return max(prev_end, prev_start + phase.start_abs - prev.start_abs)
+    return prev_end + max(0.0, phase.start_abs - prev.end_abs)
+
+
+def _submit_phase(fit: Fit, cluster: Cluster, phase: MeasuredPhase, start: float) -> list[SimJob]:
     jobs: list[SimJob] = []
-    if phase.sequential:
-        t = 0.0
-        for i, mj in enumerate(phase.jobs):
-            job = cluster.submit(t, mj.name, phase.context)
-            jobs.append(job)
-            _drain(cluster, [job])
-            gap = phase.gap_s[i] if i < len(phase.gap_s) else 0.0
-            t = (job.end_t or 0.0) + scenario.completion_lag_s + gap
-    else:
-        for mj in phase.jobs:
-            jobs.append(cluster.submit(mj.submit, mj.name, phase.context))
-    _drain(cluster, jobs)
-    ctx = next(c for c in scenario.contexts if c.name == phase.context)
-    pools = set(scenario.queues[ctx.queue].pools)
-    return _outcome(cluster, jobs, pools)
+    if not phase.sequential:
+        return [cluster.submit(start + mj.submit, mj.name, phase.context) for mj in phase.jobs]
+    t = start
+    for i, mj in enumerate(phase.jobs):
+        job = cluster.submit(t, mj.name, phase.context)
+        jobs.append(job)
+        _drain(cluster, [job])
+        gap = phase.gap_s[i] if i < len(phase.gap_s) else fit.client_gap_s
+        t = (job.end_t or 0.0) + cluster.scenario.completion_lag_s + gap
+    return jobs
+
+
+def replay_history(fit: Fit, scenario: Scenario, until: str | None = None) -> dict[str, Outcome]:
+    """The study's phases as one continuous cluster history: the measured pauses between them,
+    nodes a phase scaled up kept for the pool's scale-down delay, the autoscaler's own
+    decisions; nothing of any phase's outcome sets another's start state."""
+    cluster = Cluster(scenario)
+    out: dict[str, Outcome] = {}
+    prev: MeasuredPhase | None = None
+    prev_start = prev_end = 0.0
+    for phase in fit.history:
+        start = _phase_start(fit, prev, phase, prev_start, prev_end)
+        if start > cluster.now:
+            cluster.advance(start)
+        jobs = _submit_phase(fit, cluster, phase, start)
+        _drain(cluster, jobs)
+        ctx = next(c for c in scenario.contexts if c.name == phase.context)
+        out[phase.name] = _outcome(cluster, jobs, set(scenario.queues[ctx.queue].pools))
+        prev, prev_start = phase, start
+        prev_end = max(j.end_t or 0.0 for j in jobs) + scenario.completion_lag_s
+        if phase.name == until:
+            break
+    return out
 
 
 def _with_cores(sc: Scenario, cores: dict[str, float], exponent: float | None = None) -> Scenario:
@@ -595,9 +850,9 @@ def _with_cores(sc: Scenario, cores: dict[str, float], exponent: float | None = 
 def _score(fit: Fit, sc: Scenario, phases: list[MeasuredPhase], seeds: Sequence[int]) -> float:
     total = 0.0
     for seed in seeds:
-        s = sc.model_copy(update={"seed": seed})
+        outs = replay_history(fit, sc.model_copy(update={"seed": seed}), phases[-1].name)
         for p in phases:
-            o = replay_phase(fit, s, p)
+            o = outs[p.name]
             total += 3 * abs(o.makespan_s - p.makespan_s) / p.makespan_s
             emu_wait = [round((j.dispatch_t or 0) - j.submit_t) for j in o.jobs]
             emu_run = [round((j.end_t or 0) - (j.run_t or 0)) for j in o.jobs]
@@ -610,12 +865,13 @@ def fit(study: Study, leave_out: str | None = None, seeds: Sequence[int] = (0, 1
     """Fit the model to ``study`` without phase ``leave_out`` (rules: module docstring)."""
     if leave_out is not None:
         study.phase(leave_out)  # one clear line when it does not exist
-    sc, f = _base_scenario(study, leave_out)
-    conc = [p for p in study.phases if not p.sequential and p.name != leave_out]
+    f = _base_scenario(study, leave_out)
+    sc = f.scenario
+    conc = [p for p in f.history if not p.sequential and p.name != leave_out]
     pools_used = sorted(
         {pl for p in conc for h in p.hosts if (parsed := _pool_of(h)) for pl in [parsed[0]]}
     )
-    cores = {n: 1.5 for n in sc.pools}
+    cores = dict.fromkeys(sc.pools, 1.5)
     if conc:
         grid = [0.5, 0.7, 0.9, 1.1, 1.3, 1.6, 2.0, 2.5, 3.2, 4.0]
         for _ in range(2):  # coordinate descent: a pool's cores, then the next
@@ -664,10 +920,15 @@ class ConfigResult:
     queue_wait_p95_s: Interval
     fastest: bool = False
     cheapest_near_fastest: bool = False
+    cost: Interval | None = None  # node-minutes / 60 x the node-hour price, when one is given
 
     def as_dict(self) -> dict[str, Any]:
-        def iv(i: Interval) -> dict[str, float]:
-            return {"median": round(i.median, 1), "p10": round(i.low, 1), "p90": round(i.high, 1)}
+        def iv(i: Interval, digits: int = 1) -> dict[str, float]:
+            return {
+                "median": round(i.median, digits),
+                "p10": round(i.low, digits),
+                "p90": round(i.high, digits),
+            }
 
         return {
             "concurrency": self.concurrency if self.concurrency is not None else "all",
@@ -675,6 +936,7 @@ class ConfigResult:
             "makespan_seconds": iv(self.makespan_s),
             "node_minutes": iv(self.node_minutes),
             "queue_wait_p95_seconds": iv(self.queue_wait_p95_s),
+            "cost": iv(self.cost, 2) if self.cost is not None else None,
             "fastest": self.fastest,
             "cheapest_within_10_percent": self.cheapest_near_fastest,
         }
@@ -742,6 +1004,8 @@ class WhatIf:
     configs: list[ConfigResult]
     replicates: int
     jobs: int
+    currency: str | None = None  # set when a node-hour price was given
+    emulated: str | None = None  # "emulated run: scenario ..., speed factor ..." or None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -749,6 +1013,10 @@ class WhatIf:
             "target_context": self.fit.target_context,
             "jobs": self.jobs,
             "replicates": self.replicates,
+            # seconds of the modelled cluster for an emulated run (served s / speed factor)
+            "unit": "model_seconds" if self.fit.unit == "model s" else "seconds",
+            "emulated": self.emulated,
+            "currency": self.currency,
             "notes": self.fit.notes,
             "rule": "fastest: least median makespan; cheapest: least median node-minutes among "
             "configurations within 10 % of the fastest's makespan; intervals p10-p90 "
@@ -765,8 +1033,13 @@ def run_whatif(
     jobs_multiplier: int = 1,
     replicates: int = 20,
     measured_node_cores: float = 4.0,
+    node_hour_price: float | None = None,
+    currency: str | None = None,
+    emulated: str | None = None,
+    workload: Sequence[str] | None = None,
 ) -> WhatIf:
-    seq_names = [n for n in fit.scenario.jobs]  # profiles, in the measured order
+    """``workload``: the job names to replay (default: the study's jobs, in the measured order)."""
+    seq_names = list(workload) if workload is not None else list(fit.scenario.jobs)
     names = [n for _ in range(jobs_multiplier) for n in seq_names]
     results = []
     for m in max_nodes:
@@ -783,6 +1056,9 @@ def run_whatif(
                     Interval.of([o.makespan_s for o in outs]),
                     Interval.of([o.node_minutes for o in outs]),
                     Interval.of([o.queue_wait_p95_s for o in outs]),
+                    cost=None
+                    if node_hour_price is None
+                    else Interval.of([o.node_minutes / 60 * node_hour_price for o in outs]),
                 )
             )
     fastest = min(results, key=lambda r: r.makespan_s.median)
@@ -801,97 +1077,45 @@ def run_whatif(
             r.queue_wait_p95_s,
             r is fastest,
             r is cheapest,
+            r.cost,
         )
         for r in results
     ]
-    return WhatIf(fit, marked, replicates, len(names))
+    return WhatIf(
+        fit,
+        marked,
+        replicates,
+        len(names),
+        currency if node_hour_price is not None else None,
+        emulated,
+    )
 
 
 @dataclass(frozen=True)
 class LeaveOut:
+    """A phase predicted blind: fitted without it, replayed from its inputs only."""
+
     phase: str
-    measured_makespan_s: float
-    predicted: Interval
+    measured_makespan_s: float  # for the error only; never an input of the prediction
+    predicted: Interval | None  # None: not identifiable (``reason``)
+    reason: str | None = None
 
     @property
-    def error(self) -> float:
+    def error(self) -> float | None:
+        if self.predicted is None:
+            return None
         return (self.predicted.median - self.measured_makespan_s) / self.measured_makespan_s
 
 
 def leave_out(study: Study, phase: str, replicates: int = 10) -> tuple[LeaveOut, Fit]:
-    """Fit without ``phase``, then predict its makespan from its client behaviour alone."""
+    """Fit without ``phase``, then predict its makespan from its inputs alone (jobs, context,
+    mode, submission times, node inventory) after the kept phases' history before it."""
     f = fit(study, leave_out=phase)
-    p = study.phase(phase)
+    measured = study.phase(phase).makespan_s
+    if f.unidentified is not None:
+        return LeaveOut(phase, measured, None, f.unidentified), f
     outs = [
-        replay_phase(f, f.scenario.model_copy(update={"seed": s}), p) for s in range(replicates)
+        replay_history(f, f.scenario.model_copy(update={"seed": s}), phase)[phase]
+        for s in range(replicates)
     ]
-    return LeaveOut(phase, p.makespan_s, Interval.of([o.makespan_s for o in outs])), f
-
-
-# ----- output -----------------------------------------------------------------------------
-
-
-def table(w: WhatIf) -> str:
-    lines = [
-        f"what-if for {w.jobs} jobs in {w.fit.target_context!r}, {w.replicates} replicates each "
-        "(median [p10-p90])",
-        f"{'concurrency':>11}  {'max nodes':>9}  {'makespan min':>20}  {'node-minutes':>20}  "
-        f"{'p95 queue wait s':>20}  mark",
-    ]
-    for c in w.configs:
-        mark = ", ".join(
-            m
-            for m, on in (("fastest", c.fastest), ("cheapest within 10 %", c.cheapest_near_fastest))
-            if on
-        )
-
-        def iv(i: Interval, k: float = 1.0) -> str:
-            return f"{i.median / k:.1f} [{i.low / k:.1f}-{i.high / k:.1f}]"
-
-        conc = "all" if c.concurrency is None else str(c.concurrency)
-        lines.append(
-            f"{conc:>11}  {c.max_nodes:>9}  {iv(c.makespan_s, 60):>20}  "
-            f"{iv(c.node_minutes):>20}  {iv(c.queue_wait_p95_s):>20}  {mark}"
-        )
-    lines += [f"note: {n}" for n in w.fit.notes]
-    return "\n".join(lines)
-
-
-def figure(w: WhatIf, out: str | Path) -> None:
-    """Three panels (makespan, node-minutes, p95 queue wait) per configuration, with intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [
-        f"c={'all' if c.concurrency is None else c.concurrency}\nn={c.max_nodes}" for c in w.configs
-    ]
-    fig, axes = plt.subplots(3, 1, figsize=(max(6.0, 0.6 * len(labels) + 2), 8), sharex=True)
-    panels = (
-        ("makespan (min)", lambda c: c.makespan_s, 60.0),
-        ("node-minutes", lambda c: c.node_minutes, 1.0),
-        ("p95 queue wait (s)", lambda c: c.queue_wait_p95_s, 1.0),
-    )
-    xs = list(range(len(labels)))
-    for ax, (title, get, k) in zip(axes, panels, strict=True):
-        mids = [get(c).median / k for c in w.configs]
-        err = [
-            [(get(c).median - get(c).low) / k for c in w.configs],
-            [(get(c).high - get(c).median) / k for c in w.configs],
-        ]
-        colors = [
-            "#d62728" if c.fastest else "#2ca02c" if c.cheapest_near_fastest else "#1f77b4"
-            for c in w.configs
-        ]
-        ax.bar(xs, mids, yerr=err, color=colors, capsize=3)
-        ax.set_ylabel(title)
-    axes[-1].set_xticks(xs, labels, fontsize=7)
-    axes[0].set_title(
-        f"what-if: {w.jobs} jobs, {w.replicates} replicates (bars: median, "
-        "whiskers p10-p90; red fastest, green cheapest within 10 %)",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    return LeaveOut(phase, measured, Interval.of([o.makespan_s for o in outs])), f

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from jes_runner import __version__
 from jes_runner.config.jobconfig import FileSettings, JobConfigOrigin, job_config_origin
 from jes_runner.config.settings import (
+    SETTING_FLAGS,
     Settings,
     load_settings,
     packaged_job_config,
@@ -45,16 +46,16 @@ log = logging.getLogger("jes_runner.cli.session")
 
 # the emulator never stands in for a missing URL: a run that silently measured it would
 # publish emulator figures under the real cluster's labels
-NO_VIYA_URL = (
-    "no Viya URL: pass --viya-url or set JES_VIYA_URL "
-    "(or pass --emulator to measure the embedded emulator)"
-)
+NO_VIYA_URL = "no Viya URL: pass --viya-url or set JES_VIYA_URL"
+EMULATOR_HINT = " (or pass --emulator to measure the embedded emulator)"
 
 
-def require_viya_url(settings: Settings) -> None:
-    """One line (exit 2) when neither a Viya URL nor the emulator was asked for."""
+def require_viya_url(settings: Settings, *, offers_emulator: bool = True) -> str:
+    """The Viya URL; one line (exit 2) when neither a Viya URL nor the emulator was asked for,
+    the --emulator hint only from commands that take it."""
     if not settings.viya_url:
-        raise JesError(NO_VIYA_URL)
+        raise JesError(NO_VIYA_URL + (EMULATOR_HINT if offers_emulator else ""))
+    return settings.viya_url
 
 
 def make_client(
@@ -63,7 +64,7 @@ def make_client(
     handler: Handler | None = None,
     on_refresh_token: Callable[[str], None] | None = None,
 ) -> ViyaClient:
-    require_viya_url(settings)
+    url = require_viya_url(settings)
     creds = Credentials(
         access_token=settings.secret("access_token"),
         refresh_token=settings.secret("refresh_token"),
@@ -74,7 +75,7 @@ def make_client(
     )
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
     return ViyaClient(
-        settings.viya_url,
+        url,
         creds,
         handler=handler,
         retry=RetryPolicy(max_retries=settings.max_retries, backoff_s=settings.retry_backoff_s),
@@ -86,31 +87,9 @@ def make_client(
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings with the command's flags on top (a flag the command does not have is not given)."""
-    keys = (
-        "viya_url",
-        "job_config",
-        "output_dir",
-        "log_format",
-        "job_timeout_s",
-        "correlation_deadline_s",
-        "cluster",
-        "environment",
-        "profile",
-        "ca_bundle",
-        "verify_tls",
-        "report",
-        "max_failed_jobs",
-        "min_speedup",
-        "max_queue_wait_p95_seconds",
-        "pushgateway_url",
-        "cancel_orphans",
-    )
-    overrides = {k: getattr(args, k, None) for k in keys}
+    overrides = {k: getattr(args, k, None) for k in SETTING_FLAGS}
     overrides.update(extra)
-    settings = load_settings(**overrides)
-    if getattr(args, "push", None) is False:  # --no-push wins over JES_PUSHGATEWAY_URL
-        settings = settings.model_copy(update={"pushgateway_url": None})
-    return settings
+    return load_settings(**overrides)
 
 
 def settings_and_plan(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
@@ -125,20 +104,20 @@ def settings_and_plan(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
 def plan_from_args(
     settings: Settings, args: argparse.Namespace, file_settings: FileSettings | None = None
 ) -> RunPlan:
-    if args.phases_file and (args.mode is not None or args.concurrent is not None):
+    if args.phases_file and (args.mode is not None or args.concurrency is not None):
         raise ConfigError(
-            "--phases sets every phase's mode and concurrency: drop --mode/--concurrent, "
+            "--phases sets every phase's mode and concurrency: drop --mode/--concurrency, "
             "or drop --phases"
         )
-    if args.concurrent is not None and args.concurrent < 1:
-        raise JesError("--concurrent must be at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise JesError("--concurrency must be at least 1")
     if args.limit_jobs is not None and args.limit_jobs < 0:
         raise JesError("--limit-jobs must be 0 or more")
     specs = select_phases(
         settings,
         phases_file=args.phases_file,
         mode=args.mode,
-        concurrent=args.concurrent,
+        concurrent=args.concurrency,
         async_only=args.async_only,
         sequential_only=args.sequential_only,
         file_settings=file_settings,

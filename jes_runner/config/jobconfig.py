@@ -77,9 +77,6 @@ class JobConfigFile(BaseModel):
     def enabled_jobs(self) -> list[JobConfig]:
         return [j for j in self.jobs if j.enabled]
 
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_none=False), indent=2) + "\n"
-
 
 ORIGINAL_SETTINGS = (
     "default_context",

@@ -42,12 +42,10 @@ class PhaseSpec(BaseModel):
     # start from a cold pool: before the phase, wait (bounded) until its pool is back at its minimum
     # nodes, so a pool scaled up by an earlier phase cannot make this one look faster
     cold_start: bool = False
-    pools: list[str] | None = (
-        None  # the context's node pool(s); default: learned (earlier phases, history)
-    )
-    min_nodes: int = Field(
-        default=0, ge=0
-    )  # the pools' autoscaler minimum (nodes, all pools together)
+    # the context's node pool(s); default: learned (earlier phases, history)
+    pools: list[str] | None = None
+    # the pools' autoscaler minimum (nodes, all pools together)
+    min_nodes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _concurrency_for_mode(self) -> PhaseSpec:
@@ -116,7 +114,7 @@ def default_phases(
 ) -> list[PhaseSpec]:
     """The seed tool's run: sequential baseline, then the async phase."""
     if concurrent < 1:
-        raise ConfigError("--concurrent must be at least 1")
+        raise ConfigError("--concurrency must be at least 1")
     return [
         PhaseSpec(name="sequential", context=baseline_context, mode="sequential", baseline=True),
         PhaseSpec(name="async", context=async_context, mode=mode, concurrency=concurrent),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,27 +34,17 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from jes_runner._util import redact_url, strip_userinfo
+from jes_runner._util import DAY_S, WEEK_S, redact_url, strip_userinfo
 from jes_runner.config.phases import PhaseSpec, parse_phases
+from jes_runner.config.secrets import DEFAULT_SECRETS_DIR, SECRET_FILES, read_secrets_dir
 from jes_runner.errors import ConfigError
 
-DEFAULT_SECRETS_DIR = Path("/var/run/secrets/jes")
+log = logging.getLogger("jes_runner.config")
+
 DEFAULT_JOB_CONFIG = Path("config/job_configs.json")
 DEFAULT_PROFILE = "adhoc"  # the CLI's run kind; the chart sets the release name
-# upper bounds of the numeric settings: beyond them a value is a typo (1e10 s overflows timers and
-# kills the shutdown watchdog), and one line saying so beats an OverflowError mid-run
-DAY_S = 86400.0
-WEEK_S = 7 * DAY_S
-SECRET_FILES = (
-    "access_token",
-    "refresh_token",
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-    "pushgateway_password",
-    "pushgateway_token",
-)
+# upper bounds of the numeric settings (DAY_S, WEEK_S): beyond them a value is a typo (1e10 s
+# overflows timers and kills the shutdown watchdog), and one line saying so beats an OverflowError
 SECRET_FIELDS = (
     "password",
     "access_token",
@@ -77,22 +69,7 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if not self.directory.is_dir():
-            return out
-        for key in SECRET_FILES:
-            path = self.directory / key
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except FileNotFoundError:
-                continue
-            except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(
-                    f"secrets directory {self.directory}: cannot read '{key}' ({e.__class__.__name__})"
-                ) from None
-            if value:
-                out[key] = value
-        return out
+        return dict(read_secrets_dir(self.directory))
 
 
 class Settings(BaseSettings):
@@ -121,9 +98,14 @@ class Settings(BaseSettings):
     job_config: Path = DEFAULT_JOB_CONFIG
     output_dir: Path = Path("results")
     phases: Annotated[list[PhaseSpec] | None, NoDecode] = None
+    # the default phases' contexts (a phases file names its own); unset: the job config's
+    # settings block, else the original tool's context names
+    sequential_context: str | None = Field(default=None, min_length=1)
+    concurrent_context: str | None = Field(default=None, min_length=1)
 
-    # Pushgateway (metrics.py): unset URL means no push
+    # Pushgateway (sinks/metrics): unset URL means no push; push=false (--no-push) keeps the URL unused
     pushgateway_url: str | None = None
+    push: bool = True
     pushgateway_username: str | None = None
     pushgateway_password: SecretStr | None = None
     pushgateway_token: SecretStr | None = None  # bearer token (instead of basic auth)
@@ -143,37 +125,30 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=4, ge=0, le=20)
     retry_backoff_s: float = Field(default=0.5, ge=0, le=600)
 
-    # Kubernetes lifecycle (kube/, timeline.py, signals.py)
-    persist_tokens: Literal["auto", "secret", "file", "off"] = (
-        "auto"  # where a new refresh token goes
-    )
+    # Kubernetes lifecycle (kube/, shutdown.py)
+    # where a new refresh token goes
+    persist_tokens: Literal["auto", "secret", "file", "off"] = "auto"
     token_secret_name: str | None = None  # the Secret holding the tokens (write-back target)
     token_secret_namespace: str | None = None  # default: the pod's namespace
     # file name -> key in the token Secret when its keys are named differently (chart: existingSecretKeys)
     token_secret_keys: dict[str, str] = Field(default_factory=dict)
     # never patch the token Secret (an operator would revert it): rotated tokens go to token_store_secret_name
     token_secret_operator_managed: bool = False
-    token_store_secret_name: str | None = (
-        None  # runner-owned Secret for rotated tokens; read back first
-    )
-    kube_api_url: str | None = (
-        None  # explicit API server (tests, emulator); else in-cluster / kubeconfig
-    )
+    # runner-owned Secret for rotated tokens; read back first
+    token_store_secret_name: str | None = None
+    # explicit API server (tests, emulator); else in-cluster / kubeconfig
+    kube_api_url: str | None = None
     kube_api_token: SecretStr | None = None  # bearer token for kube_api_url
-    node_timeline: Literal["auto", "orchestrator", "off"] = (
-        "auto"  # auto: Kubernetes, else orchestrator
-    )
+    # auto: Kubernetes, else orchestrator
+    node_timeline: Literal["auto", "orchestrator", "off"] = "auto"
     node_selector: str = "workload.sas.com/class=compute"  # label selector of the compute nodes
     node_poll_interval_s: float = Field(default=10.0, gt=0, le=3600)  # orchestrator-hosts fallback
-    cold_start_timeout_s: float = Field(
-        default=1800.0, ge=0, le=DAY_S
-    )  # longest wait for a cold pool (cold_start phases)
-    cold_start_poll_s: float = Field(
-        default=15.0, gt=0, le=3600
-    )  # how often the pool is counted while waiting
-    grace_period_seconds: float = Field(
-        default=25.0, gt=0, le=3600
-    )  # SIGTERM -> exit; < terminationGracePeriodSeconds
+    # longest wait for a cold pool (cold_start phases)
+    cold_start_timeout_s: float = Field(default=1800.0, ge=0, le=DAY_S)
+    # how often the pool is counted while waiting
+    cold_start_poll_s: float = Field(default=15.0, gt=0, le=3600)
+    # SIGTERM -> exit; < terminationGracePeriodSeconds
+    grace_period_seconds: float = Field(default=25.0, gt=0, le=3600)
 
     # presentation
     cluster: str = "default"
@@ -186,13 +161,11 @@ class Settings(BaseSettings):
     cancel_orphans: bool = False
 
     # thresholds: crossing one makes the run's exit code 6 (ExitCode.THRESHOLD)
-    max_failed_jobs: int | None = Field(
-        default=None, ge=0, le=10**9
-    )  # failed + canceled + timed out, all phases
+    # failed + canceled + timed out, all phases
+    max_failed_jobs: int | None = Field(default=None, ge=0, le=10**9)
     min_speedup: float | None = Field(default=None, gt=0, le=10**6)  # every non-baseline phase
-    max_queue_wait_p95_seconds: float | None = Field(
-        default=None, ge=0, le=WEEK_S
-    )  # every non-baseline phase
+    # every non-baseline phase
+    max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0, le=WEEK_S)
 
     @field_validator("viya_url")
     @classmethod
@@ -256,6 +229,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_push(self) -> Settings:
+        """JES_PUSH=false / --no-push: no push even where JES_PUSHGATEWAY_URL is set (the chart's
+        default values, a shared .env)."""
+        if not self.push:
+            self.pushgateway_url = None
+        return self
+
+    @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_interval_min > self.poll_interval_max:
             raise ValueError("JES_POLL_INTERVAL_MIN must not exceed JES_POLL_INTERVAL_MAX")
@@ -306,10 +287,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
             data[key] = "********" if getattr(self, key) is not None else None
-        for key in (
-            "viya_url",
-            "pushgateway_url",
-        ):  # credentials in a URL (user:pass@, ?token=) are secrets too
+        # credentials in a URL (user:pass@, ?token=) are secrets too
+        for key in ("viya_url", "pushgateway_url"):
             if data.get(key):
                 data[key] = redact_url(data[key])
         return data
@@ -332,12 +311,55 @@ def packaged_job_config() -> Path:
     return Path(str(resources.files("jes_runner") / "data" / "job_configs.json"))
 
 
-_FLAGS = {
+# Settings field -> its command-line flag: the one table cli/options.py declares the flags from,
+# cli/session.py reads them back with, and a bad value's error names.
+SETTING_FLAGS: dict[str, str] = {
+    "viya_url": "--viya-url",
+    "ca_bundle": "--ca-bundle",
+    "verify_tls": "--no-verify-tls",
     "job_config": "--config",
+    "output_dir": "--output-dir",
+    "log_format": "--log-format",
+    "sequential_context": "--sequential-context",
+    "concurrent_context": "--concurrent-context",
     "job_timeout_s": "--job-timeout",
     "correlation_deadline_s": "--correlation-deadline",
-    "verify_tls": "--no-verify-tls",
+    "cluster": "--cluster",
+    "environment": "--environment",
+    "profile": "--profile",
+    "report": "--no-report",
+    "cancel_orphans": "--cancel-orphans",
+    "pushgateway_url": "--pushgateway-url",
+    "push": "--no-push",
+    "max_failed_jobs": "--max-failed-jobs",
+    "min_speedup": "--min-speedup",
+    "max_queue_wait_p95_seconds": "--max-queue-wait-p95",
 }
+# JES_* variables that are not settings but are read by the build scripts
+OTHER_ENV = frozenset({"JES_BASE_IMAGE", "JES_IMAGE"})
+
+
+def env_name(field: str) -> str:
+    return f"JES_{field.upper()}"
+
+
+_warned_env: set[str] = set()
+
+
+def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning line per unknown JES_* variable (a typo would otherwise be ignored silently),
+    naming the closest known one; each name is warned once per process. Returns the new ones."""
+    import difflib
+
+    env = os.environ if environ is None else environ
+    known = {env_name(f) for f in Settings.model_fields} | OTHER_ENV
+    new = sorted(k for k in env if k.startswith("JES_") and k not in known and k not in _warned_env)
+    for name in new:
+        _warned_env.add(name)
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" -- did you mean {close[0]}?" if close else ""
+        log.warning("unknown environment variable %s ignored%s", name, hint)
+    return new
 
 
 def _url_ok(url: str) -> bool:
@@ -391,7 +413,7 @@ def load_settings(**overrides: Any) -> Settings:
             ) from None
         name = f"JES_{loc.upper()}"
         if loc in given:
-            flag = _FLAGS.get(loc, "--" + loc.replace("_", "-"))
+            flag = SETTING_FLAGS.get(loc, "--" + loc.replace("_", "-"))
             raise ConfigError(
                 f"setting {name}: {msg} -- fix the {flag} option (or {name})"
             ) from None

@@ -12,7 +12,7 @@ app (Emulator), clock, calibration (replay of the measured runs), cli.
 """
 
 from jes_runner.emulator.app import DEFAULT_PASSWORD, DEFAULT_USER, Emulator
-from jes_runner.emulator.scenario import Scenario, default_scenario, load_scenario
+from jes_runner.sim.scenario import Scenario, default_scenario, load_scenario
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -21,11 +21,11 @@ from jes_runner.emulator.catalog import Catalog
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.faults import FaultInjector
 from jes_runner.emulator.k8s import KubeApi
-from jes_runner.emulator.model import Cluster
-from jes_runner.emulator.scenario import FaultsSpec, Scenario, default_scenario, load_scenario
 from jes_runner.emulator.tokens import TokenService
 from jes_runner.emulator.views import Views
 from jes_runner.errors import ConfigError, JesError
+from jes_runner.sim.model import Cluster
+from jes_runner.sim.scenario import FaultsSpec, Scenario, default_scenario, load_scenario
 
 DEFAULT_USER = "jes"
 DEFAULT_PASSWORD = "jes-demo-password"

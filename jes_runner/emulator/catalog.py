@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from jes_runner.emulator.scenario import Scenario
+from jes_runner.sim.scenario import Scenario
 
 _NS = uuid.UUID("6f1f6c1e-2f7b-4c39-9a55-0e8f3d6b9a10")
 

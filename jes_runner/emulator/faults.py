@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from jes_runner.emulator.scenario import FaultRule, FaultsSpec
+from jes_runner.sim.scenario import FaultRule, FaultsSpec
 
 
 @dataclass

@@ -50,7 +50,7 @@ from jes_runner.emulator.http import Request, Response
 
 if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator
-    from jes_runner.emulator.model import Node
+    from jes_runner.sim.model import Node
 
 JSON = "application/json"
 DEFAULT_WATCH_TIMEOUT_S = 1800.0

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from jes_runner.emulator.scenario import AuthSpec
+from jes_runner.sim.scenario import AuthSpec
 
 
 def _b64(data: bytes) -> str:

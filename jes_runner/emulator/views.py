@@ -29,7 +29,7 @@ from typing import Any
 from jes_runner.emulator.catalog import Context, Definition
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.envelope import link
-from jes_runner.emulator.model import Cluster, Node, SimJob
+from jes_runner.sim.model import Cluster, Node, SimJob
 
 JOB_TYPE = "application/vnd.sas.job.execution.job"
 DEFINITION_TYPE = "application/vnd.sas.job.definition"
@@ -380,7 +380,8 @@ class Views:
             else [],
             "limitValues": [
                 {"name": "maxMemory", "value": prof.max_memory or 0.0},
-                {"name": "maxCpuTime", "value": prof.cpu_time_s or 0.0},
+                # served seconds, like every other time field (model seconds x speed factor)
+                {"name": "maxCpuTime", "value": tl.real_seconds(prof.cpu_time_s or 0.0)},
                 {"name": "maxClockTime", "value": tl.real_seconds(running)},
                 {"name": "maxIoTotal", "value": 0},
                 {"name": "maxIoRate", "value": 0},

@@ -2,7 +2,7 @@
 
 * :mod:`.config` -- reaching the API (explicit URL, in-cluster, kubeconfig).
 * :mod:`.nodes` -- list + watch of the compute nodes; orchestrator hosts as the fallback.
-* :mod:`.tokens` -- Secret / file token stores, the refresh-token write-back, secrets-dir reload.
+* :mod:`.tokens` -- Secret / file token stores, the refresh-token write-back, secrets-dir reload (the directory is read by config.secrets).
 * :mod:`.lifecycle` -- wiring into a Runner (phase start/end hooks, refresh-token hook).
 """
 
@@ -20,7 +20,6 @@ from jes_runner.kube.tokens import (
     SecretStore,
     StoreError,
     TokenPersister,
-    read_secrets_dir,
 )
 
 __all__ = [
@@ -38,5 +37,4 @@ __all__ = [
     "connect",
     "in_cluster",
     "pod_namespace",
-    "read_secrets_dir",
 ]

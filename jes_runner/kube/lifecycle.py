@@ -49,16 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jes_runner.kube")
 
-# secrets-dir key -> Credentials field
-CREDENTIAL_KEYS = (
-    "access_token",
-    "refresh_token",
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-)
-
 
 class KubeLifecycle:
     def __init__(self, settings: Settings, *, emulated: bool = False) -> None:
@@ -171,7 +161,7 @@ class KubeLifecycle:
         """Apply what changed in the secrets directory since the last look; returns the key names."""
         if self.emulated or self.client is None:  # demo: the emulator's own credentials only
             return []
-        changes = {k: v for k, v in self.reloader.changes().items() if k in CREDENTIAL_KEYS}
+        changes = self.reloader.changes()  # the credential keys only (config.secrets)
         if not changes:
             return []
         self.client.auth.update_credentials(**changes)

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from jes_runner._util import write_atomic
+from jes_runner.config.secrets import CREDENTIAL_KEYS, SecretsDirError, read_secrets_dir
 from jes_runner.kube.config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")
 
-TOKEN_KEYS = ("access_token", "refresh_token", "client_id", "client_secret", "username", "password")
 SECRET_LABELS = {"app.kubernetes.io/name": "jes-runner", "app.kubernetes.io/component": "tokens"}
 # Our name in a Secret's managedFields (the kubernetes client's default is "OpenAPI-Generator").
 FIELD_MANAGER = "jes-runner"
@@ -325,7 +325,10 @@ class FileStore:
         return f"token files in {self.directory}"
 
     def load(self) -> dict[str, str]:
-        return read_secrets_dir(self.directory)
+        try:
+            return read_secrets_dir(self.directory, CREDENTIAL_KEYS)
+        except SecretsDirError as e:
+            raise StoreError(str(e)) from None
 
     def save(self, values: dict[str, str], *, create: bool = True) -> list[str]:
         current = self.load()
@@ -339,19 +342,6 @@ class FileStore:
                 f"cannot write {self} ({e.strerror or e.__class__.__name__})"
             ) from None
         return sorted(changed)
-
-
-def read_secrets_dir(directory: Path) -> dict[str, str]:
-    """The token keys present in a mounted-Secret directory (stripped, empty files skipped)."""
-    out: dict[str, str] = {}
-    for key in TOKEN_KEYS:
-        try:
-            value = (Path(directory) / key).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if value:
-            out[key] = value
-    return out
 
 
 # ----- the runner's hooks ----------------------------------------------------------------------
@@ -441,7 +431,7 @@ class SecretsDirReloader:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._lock = threading.Lock()
-        self.seen = read_secrets_dir(self.directory)
+        self.seen = read_secrets_dir(self.directory, CREDENTIAL_KEYS)
         self.superseded: set[str] = set()  # refresh tokens we have replaced
 
     def replaced(self, old: str | None) -> None:
@@ -455,7 +445,7 @@ class SecretsDirReloader:
             self.seen[key] = value
 
     def changes(self) -> dict[str, str]:
-        now = read_secrets_dir(self.directory)
+        now = read_secrets_dir(self.directory, CREDENTIAL_KEYS)
         with self._lock:
             out = {
                 k: v for k, v in now.items() if self.seen.get(k) != v and v not in self.superseded

@@ -12,9 +12,8 @@ from jes_runner.config.jobconfig import load_job_config
 from jes_runner.config.phases import ASYNC_CONTEXT, BASELINE_CONTEXT
 from jes_runner.viya import ViyaClient, quote, user_errors
 
+# the context keys are not here: discover writes only the contexts the user chose or the server has
 DEFAULT_FILE_SETTINGS = {
-    "default_context": BASELINE_CONTEXT,
-    "async_context": ASYNC_CONTEXT,
     "concurrent_jobs": 5,
     # no poll_interval: jes-runner polls near each job's expected end; set one to cap the gap between looks
     "timeout": 3600,
@@ -34,11 +33,43 @@ def discover(client: ViyaClient, pattern: str) -> list[dict[str, Any]]:
     return [d for d in defs if fnmatch.fnmatchcase(str(d.get("name", "")), pattern)]
 
 
+def context_names(client: ViyaClient) -> list[str]:
+    """The compute contexts the server has, by name (sorted)."""
+    with user_errors("listing compute contexts"):
+        items = client.list_contexts()
+    return sorted(str(c["name"]) for c in items if c.get("name"))
+
+
+def context_settings(
+    current: dict[str, Any],
+    available: list[str],
+    sequential: str | None = None,
+    concurrent: str | None = None,
+) -> dict[str, Any]:
+    """The job config's context keys: the user's choice wins; a key already in the file stays;
+    otherwise the original tool's name only where the server has that context (a config naming
+    a context the server lacks fails the first run's preflight)."""
+    out = dict(current)
+    for key, chosen, default in (
+        ("default_context", sequential, BASELINE_CONTEXT),
+        ("async_context", concurrent, ASYNC_CONTEXT),
+    ):
+        if chosen:
+            out[key] = chosen
+        elif key not in out and default in available:
+            out[key] = default
+    return out
+
+
 def build_config(
     definitions: list[dict[str, Any]],
     pattern: str,
     existing_path: Path | None,
     runtimes: dict[str, float] | None = None,
+    *,
+    contexts: list[str] | None = None,
+    sequential: str | None = None,
+    concurrent: str | None = None,
 ) -> dict[str, Any]:
     """The config for the matching definitions; ``runtimes`` (job name -> measured seconds, from
     ``discover --with-runtimes``) replace the expected runtimes of the jobs they name."""
@@ -51,6 +82,7 @@ def build_config(
             old_jobs[j.name] = j.model_dump(mode="json")
             order.append(j.name)
         file_settings = old.settings or file_settings
+    file_settings = context_settings(file_settings, contexts or [], sequential, concurrent)
     found = {str(d["name"]): d for d in definitions if d.get("name")}
     names = [n for n in order if n in found] + sorted(n for n in found if n not in old_jobs)
     jobs = []

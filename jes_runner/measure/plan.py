@@ -100,8 +100,9 @@ def select_phases(
     sequential_only: bool = False,
     file_settings: FileSettings | None = None,
 ) -> list[PhaseSpec]:
-    """Phases from --phases / JES_PHASES, else the seed's two phases shaped by --mode/--concurrent
-    and the job config's ``settings`` (contexts, concurrent_jobs; a flag wins)."""
+    """Phases from --phases / JES_PHASES, else the seed's two phases shaped by --mode/--concurrency,
+    --sequential-context/--concurrent-context and the job config's ``settings`` (contexts,
+    concurrent_jobs; a flag or JES_* variable wins)."""
     if async_only and sequential_only:
         raise ConfigError("--async-only and --sequential-only exclude each other")
     if phases_file:
@@ -122,13 +123,20 @@ def select_phases(
         specs = default_phases(
             mode or "batch",
             n,
-            baseline_context=fs.default_context or BASELINE_CONTEXT,
-            async_context=fs.async_context or ASYNC_CONTEXT,
+            baseline_context=settings.sequential_context or fs.default_context or BASELINE_CONTEXT,
+            async_context=settings.concurrent_context or fs.async_context or ASYNC_CONTEXT,
         )
         mode = concurrent = None
+    if (phases_file or settings.phases) and (
+        settings.sequential_context or settings.concurrent_context
+    ):
+        log.warning(
+            "--sequential-context/--concurrent-context name the default phases' contexts; "
+            "ignored because phases are configured (each names its own context)"
+        )
     if mode is not None or concurrent is not None:
         log.warning(
-            "--mode/--concurrent shape the default two-phase run; ignored because phases are configured"
+            "--mode/--concurrency shape the default two-phase run; ignored because phases are configured"
         )
     if sequential_only:
         specs = [p for p in specs if p.baseline]

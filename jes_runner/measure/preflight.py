@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jes_runner._util import finite, iso, parse_ts
+from jes_runner._util import WEEK_S, finite, iso, parse_ts
 from jes_runner.errors import PreflightError
 from jes_runner.measure.plan import RunPlan
 from jes_runner.viya import (
@@ -123,9 +123,7 @@ def preflight(client: ViyaClient, plan: RunPlan) -> None:
 # -- orphans: jobs a dead run left behind -------------------------------------------------------
 
 ORPHAN_SLACK_S = 5.0  # a live run cancels a job at its timeout; give the cancel this long to land
-UNKNOWN_TIMEOUT_S = (
-    7 * 86400.0
-)  # a job without the timeout mark: the longest JES_JOB_TIMEOUT_S allowed
+UNKNOWN_TIMEOUT_S = WEEK_S  # a job without the timeout mark: the longest JES_JOB_TIMEOUT_S allowed
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,23 +14,12 @@ Rules the figures keep:
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from jes_runner._util import parse_ts
+from jes_runner._util import parse_ts, percentile  # percentile: re-exported for callers
 from jes_runner.measure.records import JobRecord
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    xs = sorted(values)
-    k = (len(xs) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 3)
 
 
 def phase_window(records: list[JobRecord]) -> tuple[datetime | None, datetime | None]:

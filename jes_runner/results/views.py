@@ -96,14 +96,10 @@ _SEED_STATUS = {
 
 def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict[str, Any]:
     """One job of the original tool's file; its `job_metrics` server timestamps win over its client clock."""
-    jm = j.get("job_metrics") if isinstance(j.get("job_metrics"), dict) else {}
-    od = (
-        (j.get("metrics") or {}).get("orchestrator_data")
-        if isinstance(j.get("metrics"), dict)
-        else None
+    jm: dict[str, Any] = _dict(j.get("job_metrics")) or {}
+    od = _dict(_dict(j.get("metrics")).get("orchestrator_data")) or _dict(
+        jm.get("orchestrator_data")
     )
-    if not isinstance(od, dict):
-        od = jm.get("orchestrator_data") if isinstance(jm.get("orchestrator_data"), dict) else None
     created = parse_ts(jm.get("submission_time") or jm.get("creationTimeStamp"))
     ended = parse_ts(jm.get("completion_time") or jm.get("endTimeStamp"))
     server = created is not None and ended is not None and ended >= created
@@ -118,7 +114,7 @@ def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict
         "sequence": j.get("sequence_number", i),
         "status": status,
         "submitted_at": (created.isoformat() if server and created else j.get("start_time")),
-        "started_at": od.get("start_time") if od else None,
+        "started_at": od.get("start_time"),
         "ended_at": (ended.isoformat() if server and ended else j.get("end_time")),
         "duration": round((ended - created).total_seconds(), 3)
         if server and created and ended
@@ -129,8 +125,13 @@ def _seed_job(j: dict[str, Any], i: int, name: str, context: str | None) -> dict
         "client_ended_at": j.get("end_time"),
         "client_duration": _num(j.get("duration")),
         "error": j.get("error"),
-        "metrics": {"orchestrator_data": od},
+        "metrics": {"orchestrator_data": od or None},
     }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (the original files vary)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _seed_stats(jobs: list[dict[str, Any]], total_duration: Any) -> dict[str, Any]:
@@ -161,86 +162,95 @@ def _seed_stats(jobs: list[dict[str, Any]], total_duration: Any) -> dict[str, An
     return stats
 
 
+def _seed_phase(key: str, name: str, baseline: bool, src: Any) -> dict[str, Any] | None:
+    """One phase of an original-tool file as a version-1 phase; None when the file lacks it."""
+    if not isinstance(src, dict) or not (src.get("jobs") or src.get("total_duration")):
+        return None
+    context = src.get("context_name")
+    jobs = [
+        _seed_job(j, i, name, context)
+        for i, j in enumerate(src.get("jobs") or [], 1)
+        if isinstance(j, dict)
+    ]
+    all_completed = bool(jobs) and all(j["status"] == "completed" for j in jobs)
+    return {
+        "name": name,
+        "context": context,
+        "mode": "sequential" if baseline else (src.get("execution_mode") or "batch"),
+        "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs) or 1),
+        "baseline": baseline,
+        "status": "completed" if all_completed else "completed_with_failures",
+        "started_at": src.get("start_time"),
+        "ended_at": src.get("end_time"),
+        "jobs": jobs,
+        "unmatched_jobs": [
+            j["unique_job_name"] or j["name"] for j in jobs if not j["metrics"]["orchestrator_data"]
+        ],
+        "stats": _seed_stats(jobs, src.get("total_duration")),
+        "vs_baseline": None,
+        "source_key": key,
+    }
+
+
+def _seed_spans(phase: dict[str, Any]) -> list[Any]:
+    from jes_runner.measure.stats import JobSpan
+
+    return [
+        JobSpan(
+            j["name"],
+            int(j["sequence"] or 0),
+            j["status"],
+            parse_ts(j["submitted_at"]),
+            parse_ts(j["ended_at"]),
+        )
+        for j in phase["jobs"]
+    ]
+
+
+def _server_timed(phase: dict[str, Any]) -> bool:
+    return bool(phase["jobs"]) and all(j["timing_source"] == "server" for j in phase["jobs"])
+
+
+def _seed_vs_baseline(phases: list[dict[str, Any]]) -> None:
+    """Each server-timed phase against the server-timed baseline (client-clock phases are
+    compared by phase_views on the phases' own totals)."""
+    from jes_runner.measure.stats import not_comparable_reason, vs_baseline
+
+    base = next((p for p in phases if p["baseline"]), None)
+    if base is None or not _server_timed(base):
+        return
+    b = _seed_spans(base)
+    for p in phases:
+        if p is base or not _server_timed(p):
+            continue
+        cur = _seed_spans(p)
+        p["vs_baseline"] = vs_baseline(
+            b,
+            cur,
+            baseline_reason=not_comparable_reason(base["name"], b, False),
+            reason=not_comparable_reason(p["name"], cur, False),
+        )
+
+
 def _upgrade_seed(data: dict[str, Any]) -> dict[str, Any]:
     """The original tool's files (two or three phases) as version-1 phases, every phase they hold."""
-    from jes_runner.measure.stats import JobSpan, not_comparable_reason, vs_baseline
-
-    phases: list[dict[str, Any]] = []
-    for key, name, baseline in SEED_PHASES:
-        src = data.get(key)
-        if not isinstance(src, dict) or not (src.get("jobs") or src.get("total_duration")):
-            continue
-        context = src.get("context_name")
-        jobs = [
-            _seed_job(j, i, name, context)
-            for i, j in enumerate(src.get("jobs") or [], 1)
-            if isinstance(j, dict)
-        ]
-        mode = "sequential" if baseline else (src.get("execution_mode") or "batch")
-        phases.append(
-            {
-                "name": name,
-                "context": context,
-                "mode": mode,
-                "concurrency": 1 if baseline else (src.get("max_concurrent") or len(jobs) or 1),
-                "baseline": baseline,
-                "status": "completed"
-                if jobs and all(j["status"] == "completed" for j in jobs)
-                else "completed_with_failures",
-                "started_at": src.get("start_time"),
-                "ended_at": src.get("end_time"),
-                "jobs": jobs,
-                "unmatched_jobs": [
-                    j["unique_job_name"] or j["name"]
-                    for j in jobs
-                    if not j["metrics"]["orchestrator_data"]
-                ],
-                "stats": _seed_stats(jobs, src.get("total_duration")),
-                "vs_baseline": None,
-                "source_key": key,
-            }
-        )
+    phases = [
+        phase
+        for key, name, baseline in SEED_PHASES
+        if (phase := _seed_phase(key, name, baseline, data.get(key))) is not None
+    ]
     if not phases:
         raise JesError(
             "original-tool results file has no phase with jobs (sequential_execution, "
             "async_regular_execution, async_autoscaling_execution, async_execution)"
         )
-    base = next((p for p in phases if p["baseline"]), None)
-
-    def spans_of(p: dict[str, Any]) -> list[JobSpan]:
-        return [
-            JobSpan(
-                j["name"],
-                int(j["sequence"] or 0),
-                j["status"],
-                parse_ts(j["submitted_at"]),
-                parse_ts(j["ended_at"]),
-            )
-            for j in p["jobs"]
-        ]
-
-    def server_timed(p: dict[str, Any]) -> bool:
-        return bool(p["jobs"]) and all(j["timing_source"] == "server" for j in p["jobs"])
-
-    if base is not None and server_timed(base):
-        b = spans_of(base)
-        for p in phases:
-            if p is base or not server_timed(p):
-                continue  # client-clock jobs: phase_views compares the phases' own totals
-            cur = spans_of(p)
-            p["vs_baseline"] = vs_baseline(
-                b,
-                cur,
-                baseline_reason=not_comparable_reason(base["name"], b, False),
-                reason=not_comparable_reason(p["name"], cur, False),
-            )
-    meta = data.get("metadata") or {}
+    _seed_vs_baseline(phases)
+    meta = _dict(data.get("metadata"))
+    all_completed = all(p["status"] == "completed" for p in phases)
     return {
         "schema_version": 0,
         "run_id": meta.get("execution_timestamp") or "seed",
-        "status": "completed"
-        if all(p["status"] == "completed" for p in phases)
-        else "completed_with_failures",
+        "status": "completed" if all_completed else "completed_with_failures",
         "emulator": False,
         "metadata": {
             "started_at": meta.get("execution_timestamp"),

@@ -4,9 +4,16 @@ leave-out prediction; bad input answered with one line and exit 2."""
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from jes_runner.analysis import whatif
@@ -16,7 +23,7 @@ HERE = Path(__file__).parent
 MEASURED = (
     HERE / "data" / "pooled-54-measured.json"
 )  # the shared measurements (public source inside)
-CONDENSED = Path(whatif.__file__).parent.parent / "emulator" / "data" / "pooled54_measured.json"
+CONDENSED = Path(whatif.__file__).parent.parent / "sim" / "data" / "pooled54_measured.json"
 RESULTS = HERE.parent / "reports" / "data" / "pooled54_study.json"  # a jes-runner results file
 
 
@@ -142,25 +149,60 @@ def test_results_file_and_multiplier(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert doc["jobs"] == 108 and doc["target_context"] == "Autoscaling POC Context"
 
 
-# The issue aims at 15 %. Without the fixed-pool phase no phase shows the compute pool's node
-# under contention, so its cores are not identifiable (1.5 assumed, 1.1 fitted with it): that
-# prediction is about 15 % short (-14.6 % on 5 replicates, -15.5 % on 10); its bound says so.
-@pytest.mark.parametrize(
-    ("phase", "bound"), [("concurrent_fixed_pool", 0.20), ("concurrent_autoscaling", 0.15)]
-)
-def test_leave_out_predicts_the_phase(phase: str, bound: float) -> None:
-    loo, fit = whatif.leave_out(whatif.load_study(MEASURED), phase, replicates=5)
-    print(
-        f"{phase}: predicted {loo.predicted.median:.0f} s, measured {loo.measured_makespan_s:.0f} s, "
-        f"error {loo.error * 100:+.1f} %"
-    )
-    assert abs(loo.error) <= bound
+def _perturbed_outcome(phase: str, seed: int = 7) -> dict:
+    """The measurements with ``phase``'s OUTCOME changed and its inputs kept: end times,
+    elapsed, orchestrator waits and run times, which of its nodes ran which job, consumed
+    resources change; its jobs, context, queue, mode and submission times stay."""
+    rng = random.Random(seed)
+    data = json.loads(MEASURED.read_text())
+    jobs = data["phases"][phase]["jobs"]
+    # a sequential phase stays sequential (its mode is an input): shorter, never overlapping
+    k = 0.7 if phase == "sequential" else 1.3
+    hosts = [j["orchestrator"]["execution_host"] for j in jobs]
+    rng.shuffle(hosts)
+    for j, host in zip(jobs, hosts, strict=True):
+        o = j["orchestrator"]
+        sub = datetime.fromisoformat(j["submitted"].replace("Z", "+00:00"))
+        j["server_elapsed_s"] *= k
+        j["client_duration_s"] *= k
+        j["ended"] = (sub + timedelta(seconds=j["server_elapsed_s"])).isoformat()
+        for key in ("total_time_pending_s", "total_time_starting_s", "total_time_running_s"):
+            o[key] = round(o[key] * k * rng.uniform(0.8, 1.2))
+        o["execution_host"] = host
+        o["consumed_cores"] *= 2
+        o["consumed_memory_mb"] *= 2
+        o["max_cpu_time_s"] *= rng.uniform(0.5, 2.0)
+    return data
 
 
-def test_leave_out_of_the_sequential_phase_says_what_it_cannot_know() -> None:
-    loo, fit = whatif.leave_out(whatif.load_study(MEASURED), "sequential", replicates=3)
-    assert any("no sequential phase" in n for n in fit.notes)
-    assert loo.error > 0  # run times taken from a contended phase: an upper bound, as the note says
+@pytest.mark.parametrize("phase", ["sequential", "concurrent_fixed_pool", "concurrent_autoscaling"])
+def test_leave_out_is_blind(tmp_path: Path, phase: str) -> None:
+    """Changing only the left-out phase's outcome does not move its prediction at all."""
+    changed = tmp_path / "perturbed.json"
+    changed.write_text(json.dumps(_perturbed_outcome(phase)))
+    real_study, changed_study = whatif.load_study(MEASURED), whatif.load_study(changed)
+    assert changed_study.phase(phase).makespan_s != real_study.phase(phase).makespan_s
+    loo, _ = whatif.leave_out(real_study, phase, replicates=3)
+    loo2, _ = whatif.leave_out(changed_study, phase, replicates=3)
+    assert (loo2.predicted, loo2.reason) == (loo.predicted, loo.reason)
+
+
+def test_leave_out_errors_blind() -> None:
+    """The three blind errors (printed for the closing note). The fixed-pool phase is the only
+    one where the compute node ran jobs side by side: without it, its slots and contention are
+    unknown, and the answer says so instead of a number."""
+    study = whatif.load_study(MEASURED)
+    out = {p.name: whatif.leave_out(study, p.name, replicates=5)[0] for p in study.phases}
+    for name, loo in out.items():
+        err = "not identifiable" if loo.error is None else f"{loo.error * 100:+.1f} %"
+        print(f"leave-out {name}: {err} {loo.reason or ''}")
+    fixed = out["concurrent_fixed_pool"]
+    assert fixed.predicted is None and "compute" in (fixed.reason or "")
+    # measured against the real phases; bounds are today's, not the issue's 15 %
+    # (closing note: the autoscaling phase's second node, the sequential client gap)
+    assert out["sequential"].error is not None and abs(out["sequential"].error) <= 0.25
+    assert out["concurrent_autoscaling"].error is not None
+    assert abs(out["concurrent_autoscaling"].error) <= 0.40
 
 
 def test_leave_out_cli_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,8 +223,14 @@ def test_leave_out_cli_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert rc == 0, err
     first = out.splitlines()[0]
-    assert first.startswith("leave-out concurrent_autoscaling: predicted makespan ")
+    assert first.startswith("leave-out concurrent_autoscaling (blind: its inputs only): predicted")
     assert "vs measured 10.1 min" in first
+    rc, out, err = run(
+        capsys, "whatif", MEASURED, "--leave-out", "concurrent_fixed_pool",
+        "--concurrency", "all", "--max-nodes", "2", "--replicates", "2", "--json",
+    )  # fmt: skip
+    doc = json.loads(out)["leave_out"]
+    assert doc["predicted_makespan_seconds"] is None and "compute" in doc["not_identifiable"]
 
 
 @pytest.mark.parametrize(
@@ -244,3 +292,158 @@ def test_node_timeline_gives_the_scale_up_delay(tmp_path: Path) -> None:
     fit = whatif.fit(study)
     assert "scale-up delay 200 s from 1 measured event(s) (node timeline)" in fit.notes
     assert fit.scenario.pools["computetmp"].scale_up_delay == 200
+
+
+# where the runner runs (the container image leaves the report extra out): no matplotlib
+BLOCKER = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def _jes_without_matplotlib(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JES_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])])
+    env["JES_SECRETS_DIR"] = str(tmp_path / "no-secrets")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "jes_runner", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_whatif_and_sweep_without_matplotlib(tmp_path: Path) -> None:
+    """Table and --json without matplotlib; no figure unless asked, never a file in the cwd;
+    --out without matplotlib is one line naming the extra."""
+    src = tmp_path / "m.json"
+    src.write_text(MEASURED.read_text())
+    small = ["--concurrency", "5", "--max-nodes", "2", "--replicates", "2"]
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["figure"] is None
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "makespan min" in proc.stdout and "figure: none" in proc.stdout
+    proc = _jes_without_matplotlib(tmp_path, "whatif", str(src), *small, "--out", "w.png")
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "jes-runner[report]" in errors[0]
+    assert "Traceback" not in proc.stderr
+    out = tmp_path / "sweep-out"
+    proc = _jes_without_matplotlib(
+        tmp_path, "sweep", "--emulator", "--concurrency", "2", "--limit-jobs", "2",
+        "--output-dir", str(out), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["sweep"]["points"][0]["concurrency"] == 2
+    assert list(out.glob("concurrency_sweep_*.png")) == []
+    assert list((tmp_path / "cwd").iterdir()) == []  # nothing stray in the working directory
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_whatif_json_writes_no_figure_even_with_matplotlib(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "m.json"
+    src.write_text(MEASURED.read_text())
+    monkeypatch.chdir(tmp_path)
+    rc, out, _ = run(
+        capsys,
+        "whatif",
+        src,
+        "--concurrency",
+        "5",
+        "--max-nodes",
+        "2",
+        "--replicates",
+        "2",
+        "--json",
+    )
+    assert rc == 0 and json.loads(out)["figure"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_whatif_on_an_emulated_run_answers_in_its_model_seconds(
+    runner_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `run --emulator`, whatif works in the modelled cluster's seconds (it says so) and
+    predicts the run's own sequential and batch-of-5 phases within 25 %."""
+    rc, _, err = run(capsys, "run", "--emulator", "--limit-jobs", "24", "--mode", "batch",
+                     "--concurrent", "5")  # fmt: skip
+    assert rc == 0, err
+    (results,) = runner_env.glob("pooled_jobs_comparison_*.json")
+    doc = json.loads(results.read_text())
+    sf = doc["metadata"]["emulator_model"]["speed_factor"]
+    measured = {p["mode"]: p["stats"]["makespan_seconds"] / sf for p in doc["phases"]}
+    hosts = max(p["stats"]["hosts_used"] for p in doc["phases"])
+    rc, out, err = run(capsys, "whatif", results, "--concurrency", "1,5", "--max-nodes", hosts,
+                       "--replicates", "5", "--json")  # fmt: skip
+    assert rc == 0, err
+    answer = json.loads(out)
+    assert answer["unit"] == "model_seconds" and "speed factor" in answer["emulated"]
+    predicted = {
+        c["concurrency"]: c["makespan_seconds"]["median"] for c in answer["configurations"]
+    }
+    for conc, mode in ((1, "sequential"), (5, "batch")):
+        error = predicted[conc] / measured[mode] - 1
+        print(f"{mode}: measured {measured[mode]:.0f} model s, predicted {predicted[conc]:.0f}")
+        assert abs(error) <= 0.25, f"{mode}: {error * 100:+.1f} %"
+
+
+@pytest.fixture(scope="module")
+def measured_fit() -> whatif.Fit:
+    return whatif.fit(whatif.load_study(MEASURED))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    concurrency=st.sampled_from([1, 2, 3, 5, 10, None]),
+    max_nodes=st.integers(1, 4),
+)
+def test_more_nodes_never_slower_in_what_whatif_prints(
+    measured_fit: whatif.Fit, data: st.DataObject, concurrency: int | None, max_nodes: int
+) -> None:
+    """The printed statistic (median over the default 20 replicates, to its 0.1 s)."""
+    names = list(measured_fit.scenario.jobs)
+    workload = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=12))
+    a, b = whatif.run_whatif(
+        measured_fit, [concurrency], [max_nodes, max_nodes + 1], workload=workload
+    ).configs
+    assert round(b.makespan_s.median, 1) <= round(a.makespan_s.median, 1)
+
+
+def test_cost_beside_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--node-hour-price: a cost per configuration (node-minutes / 60 x price) and the
+    cheapest within 10 % of the fastest marked in money; a bad price is one line, exit 2."""
+    argv = ["whatif", MEASURED, "--concurrency", "5,all", "--max-nodes", "1,2",
+            "--replicates", "3", "--node-hour-price", "0.6", "--currency", "EUR"]  # fmt: skip
+    rc, out, err = run(capsys, *argv, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["currency"] == "EUR"
+    for c in doc["configurations"]:
+        assert c["cost"]["median"] == pytest.approx(
+            c["node_minutes"]["median"] / 60 * 0.6, abs=0.01
+        )
+    (cheapest,) = [c for c in doc["configurations"] if c["cheapest_within_10_percent"]]
+    fastest = min(c["makespan_seconds"]["median"] for c in doc["configurations"])
+    near = [c for c in doc["configurations"] if c["makespan_seconds"]["median"] <= fastest * 1.1]
+    assert cheapest["cost"]["median"] == min(c["cost"]["median"] for c in near)
+    rc, out, err = run(capsys, *argv, "--out", tmp_path / "c.png")
+    assert rc == 0, err
+    assert (
+        "cost EUR" in out and f"cheapest within 10 % ({cheapest['cost']['median']:.2f} EUR)" in out
+    )
+    with pytest.raises(SystemExit) as e:
+        main(["whatif", str(MEASURED), "--node-hour-price", "-1"])
+    assert e.value.code == 2
+    assert "--node-hour-price: must be a price of 0 or more" in capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_phases_with_mode_is_refused_in_one_line(
         rc = main(["run", "--viya-url", "http://127.0.0.1:9", "--phases", str(phases), *extra])
         err = capsys.readouterr().err.strip().splitlines()
         assert (
-            rc == 2 and len(err) == 1 and "--phases" in err[0] and "--mode/--concurrent" in err[0]
+            rc == 2 and len(err) == 1 and "--phases" in err[0] and "--mode/--concurrency" in err[0]
         )
 
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
 from deploy_util import CHART, REPO, by_kind, env_of, one, pod_specs
 
 from jes_runner.config.settings import Settings
+
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
 
 
 @pytest.mark.parametrize(
@@ -436,8 +440,54 @@ def test_network_policy(helm):
         "kubernetes.io/metadata.name": "monitoring"
     }
     assert {p["port"] for p in egress[2]["ports"]} == {53}
+    # the API server: token write-back is on by default
     assert egress[3]["to"] == [{"ipBlock": {"cidr": "172.16.0.1/32"}}]
+    assert {p["port"] for p in egress[3]["ports"]} == {443, 6443}
     assert len(egress) == 4 and pod_labels
+
+
+def _pushgateway_peers(docs: list[dict]) -> list[dict]:
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    (rule,) = [r for r in egress if {p["port"] for p in r["ports"]} == {9091}]
+    return rule.get("to", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "namespace"),
+    [
+        ("http://prometheus-pushgateway.monitoring:9091", "monitoring"),
+        ("http://pg.observability.svc.cluster.local:9091", "observability"),
+        ("https://user@pg.metrics.svc:9091/", "metrics"),
+        ("http://prometheus-pushgateway:9091", None),  # same namespace: the podSelector alone
+    ],
+)
+def test_network_policy_reaches_the_pushgateway_in_its_namespace(helm, url, namespace):
+    """README's Pushgateway lives in `monitoring`: a podSelector alone would only match pods
+    of the runner's own namespace, so every push would be denied (exit 4)."""
+    sets = {"networkPolicy.enabled": "true", "runner.pushgatewayUrl": url}
+    (peer,) = _pushgateway_peers(helm.template(sets=sets))
+    assert peer["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus-pushgateway"
+    }
+    if namespace:
+        assert peer["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": namespace}
+        }
+    else:
+        assert "namespaceSelector" not in peer
+
+
+def test_network_policy_api_server_egress_follows_rbac(helm):
+    def api_rule(sets):
+        docs = helm.template(sets={"networkPolicy.enabled": "true", **sets})
+        egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+        return [r for r in egress if {p["port"] for p in r["ports"]} == {443, 6443}]
+
+    assert api_rule({})  # token write-back into the chart's Secret
+    assert not api_rule({"rbac.tokenWriteBack": "false"})
+    assert api_rule({"rbac.tokenWriteBack": "false", "rbac.nodeReader": "true"})
+    assert not api_rule({"networkPolicy.kubeApi.enabled": "false"})
+    assert api_rule({"rbac.create": "false", "networkPolicy.kubeApi.enabled": "true"})
 
 
 def test_grafana_dashboard_is_the_single_copy(helm):
@@ -478,8 +528,11 @@ def test_prometheus_rule_is_the_single_copy_with_parameters(helm, write_values):
             r.get("alert", r.get("record")) for r in src["rules"]
         ]
         for r, s in zip(g["rules"], src["rules"], strict=True):
-            # the only change with default parameters: the deployment's profile
-            assert r["expr"] == s["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+            # the only change with default parameters: the scope, the deployment's profile
+            scoped = s["expr"].replace(
+                'absent(jes_run_info{profile!="adhoc"})', 'absent(jes_run_info{profile="nightly"})'
+            )
+            assert r["expr"] == scoped.replace('profile!="adhoc"', 'profile=~"nightly"')
             if "alert" in r:
                 assert r["labels"]["team"] == "sas-platform"
                 assert r["annotations"] == s.get("annotations", {})
@@ -607,9 +660,22 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
         == source_exprs.count("0.8 * quantile_over_time")
         > 0
     )
-    assert 'absent_over_time(jes_run_info{profile="weekly-prod"}[907200s])' in exprs
-    assert "172800s" not in exprs and 'profile="jes-runner"' not in exprs
-    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert 'absent(jes_run_info{profile="weekly-prod"})' in exprs
+    (absent,) = [
+        r
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "JesMetricsAbsent"
+    ]
+    assert absent["for"] == "907200s"
+    assert "172800s" not in exprs and "adhoc" not in exprs
+    assert exprs.count('profile=~"weekly-prod"') == source_exprs.count('profile!="adhoc"') - 1
+    urls = [
+        r["annotations"]["runbook_url"]
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
     assert urls and all(u.startswith("https://wiki.example.com/sas/jes-runbook#jes") for u in urls)
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rule["spec"]))
@@ -621,7 +687,11 @@ def test_prometheus_rule_parameters_substitute_the_files_tokens(helm, write_valu
     default = one(helm.template("monitoring-values.yaml"), "PrometheusRule")
     source = yaml.safe_load(raw)
     assert [r["expr"] for r in default["spec"]["groups"][0]["rules"]] == [
-        r["expr"].replace('profile="jes-runner"', 'profile="nightly"')
+        r["expr"]
+        .replace(
+            'absent(jes_run_info{profile!="adhoc"})', 'absent(jes_run_info{profile="nightly"})'
+        )
+        .replace('profile!="adhoc"', 'profile=~"nightly"')
         for r in source["groups"][0]["rules"]
     ]
 
@@ -647,7 +717,13 @@ def test_schedule_interval_is_derived_from_the_cron_expression(helm, schedule, s
         r["expr"] for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
     )
     assert f"> 2 * {seconds}" in exprs
-    assert f"[{2 * seconds}s]" in exprs
+    fors = {
+        r["alert"]: r.get("for")
+        for g in one(docs, "PrometheusRule")["spec"]["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    assert fors["JesMetricsAbsent"] == f"{2 * seconds}s"
     # an explicit value must agree with the schedule
     err = helm.template_fails(
         sets={
@@ -692,3 +768,141 @@ def test_extra_env_replaces_the_charts_own_entry(helm, write_values):
     assert len(names) == len(set(names)), f"duplicate env names: {names}"
     env = env_of(c)
     assert env["JES_LOG_FORMAT"] == "text" and env["JES_JOB_TIMEOUT_S"] == "600"
+
+
+# -- several Viya environments from one release (issue 24) ---------------------------------
+
+
+def _runner_env(cronjob: dict) -> dict[str, object]:
+    return env_of(cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_targets_render_one_cronjob_each_sharing_the_rest(helm):
+    docs = helm.template("targets-values.yaml")
+    crons = {c["metadata"]["name"]: c for c in by_kind(docs, "CronJob")}
+    assert set(crons) == {"jes-jes-runner-dev", "jes-jes-runner-prod"}
+    dev, prod = _runner_env(crons["jes-jes-runner-dev"]), _runner_env(crons["jes-jes-runner-prod"])
+    assert (dev["JES_VIYA_URL"], prod["JES_VIYA_URL"]) == (
+        "https://viya-dev.example.com",
+        "https://viya.example.com",
+    )
+    assert (dev["JES_PROFILE"], prod["JES_PROFILE"]) == ("jes-dev", "jes-prod")
+    assert (dev["JES_ENVIRONMENT"], prod["JES_ENVIRONMENT"]) == ("dev", "prod")  # prod: runner's
+    assert (dev["JES_OUTPUT_DIR"], prod["JES_OUTPUT_DIR"]) == ("/results/dev", "/results/prod")
+    assert json.loads(dev["JES_PHASES"])[1]["context"] == "Dev Autoscaling Context"
+    assert "JES_PHASES" not in prod
+    assert crons["jes-jes-runner-dev"]["spec"]["schedule"] == "0 1 * * *"
+    assert crons["jes-jes-runner-prod"]["spec"]["schedule"] == "0 2 * * *"
+    for name, secret in (("jes-jes-runner-dev", "viya-dev"), ("jes-jes-runner-prod", "viya-prod")):
+        pod = crons[name]["spec"]["jobTemplate"]["spec"]["template"]
+        (creds,) = [v for v in pod["spec"]["volumes"] if v["name"] == "credentials"]
+        assert creds["secret"]["secretName"] == secret
+        (results,) = [v for v in pod["spec"]["volumes"] if v["name"] == "results"]
+        assert results["persistentVolumeClaim"]["claimName"] == "jes-jes-runner-results"
+        assert pod["metadata"]["labels"]["jes-runner.io/target"] == name.rsplit("-", 1)[1]
+        env = _runner_env(crons[name])
+        assert env["JES_PUSHGATEWAY_URL"] == "http://prometheus-pushgateway.monitoring:9091"
+        assert (env["JES_NODE_HOUR_PRICE"], env["JES_CURRENCY"]) == ("0.77", "EUR")
+        assert env["JES_TOKEN_STORE_SECRET_NAME"] == f"{name}-tokens"
+    # one PVC, one ServiceAccount; a tokens Secret and Role rules per target
+    assert len(by_kind(docs, "PersistentVolumeClaim")) == len(by_kind(docs, "ServiceAccount")) == 1
+    stores = {s["metadata"]["name"] for s in by_kind(docs, "Secret")} - {"jes-jes-runner"}
+    assert stores == {"jes-jes-runner-dev-tokens", "jes-jes-runner-prod-tokens"}
+    names = {n for r in one(docs, "Role")["rules"] for n in r["resourceNames"]}
+    assert names == {"viya-dev", "viya-prod"} | stores
+
+
+def test_single_target_values_are_unchanged_by_the_targets_feature(helm):
+    (cron,) = by_kind(helm.template(), "CronJob")
+    env = _runner_env(cron)
+    assert cron["metadata"]["name"] == "jes-jes-runner"
+    assert env["JES_OUTPUT_DIR"] == "/results" and env["JES_PROFILE"] == "jes"
+    assert "JES_NODE_HOUR_PRICE" not in env and "JES_CURRENCY" not in env
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container and container["args"] == ["run"]
+
+
+def test_trend_runs_after_each_run_and_keeps_the_runs_exit_code(helm, tmp_path):
+    docs = helm.template("targets-values.yaml")
+    cron = by_kind(docs, "CronJob")[0]
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    shell, flag, script, argv0 = container["command"]
+    assert (shell, flag, argv0) == ("/bin/sh", "-c", "jes-runner")
+    assert container["args"] == ["run"]
+    # the script itself, with a stand-in jes-runner: the run's exit code survives a failing
+    # trend, and trend gets the results directory twice
+    fake = tmp_path / "bin" / "jes-runner"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$@" >> "$LOG"\n[ "$1" = run ] && exit 3\nexit 1\n')
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = {
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+        "LOG": str(log),
+        "JES_OUTPUT_DIR": "/results/dev",
+    }
+    proc = subprocess.run(
+        [shell, flag, script, argv0, "run"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert log.read_text().splitlines() == ["run", "trend /results/dev --out /results/dev"]
+    assert "trend: failed" in proc.stderr
+
+
+def test_targets_scope_the_rules_to_every_target_profile(helm):
+    docs = helm.template("targets-values.yaml", sets={"prometheusRule.enabled": "true"})
+    rules = [r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    absent = sorted(r["expr"].strip() for r in rules if r.get("alert") == "JesMetricsAbsent")
+    assert absent == [
+        'absent(jes_run_info{profile="jes-dev"})',
+        'absent(jes_run_info{profile="jes-prod"})',
+    ]
+    failed = next(r for r in rules if r.get("alert") == "JesRunFailedJobs")
+    assert 'profile=~"jes-dev|jes-prod"' in failed["expr"]
+
+
+def test_viya_url_is_required_without_targets(helm):
+    err = helm.template_fails(sets={"runner.viyaUrl": ""})
+    assert "viyaUrl" in err
+
+
+def test_contexts_of_the_default_phases_come_from_values(helm):
+    sets = {"runner.sequentialContext": "My Fixed", "runner.concurrentContext": "My Autoscaling"}
+    (cron,) = by_kind(helm.template(sets=sets), "CronJob")
+    env = _runner_env(cron)
+    assert (env["JES_SEQUENTIAL_CONTEXT"], env["JES_CONCURRENT_CONTEXT"]) == (
+        "My Fixed",
+        "My Autoscaling",
+    )
+    (plain,) = by_kind(helm.template(), "CronJob")
+    assert "JES_SEQUENTIAL_CONTEXT" not in _runner_env(plain)
+
+
+def test_trend_script_forwards_sigterm_to_the_run(helm, tmp_path):
+    """The pod's SIGTERM (deadline, eviction) reaches the run, which still gets its grace period
+    to cancel jobs and write `aborted` results; trend runs after it; the pod exits 143."""
+    cron = by_kind(helm.template("targets-values.yaml"), "CronJob")[0]
+    shell, flag, script, argv0 = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]["command"]
+    fake = tmp_path / "bin" / "jes-runner"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = run ]; then\n'
+        "  trap 'sleep 0.3; echo aborted >> \"$LOG\"; exit 143' TERM\n"
+        '  echo started >> "$LOG"; while :; do sleep 0.05; done\n'
+        "fi\n"
+        'echo "$@" >> "$LOG"\n'
+    )
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "LOG": str(log), "JES_OUTPUT_DIR": "/r/dev"}
+    proc = subprocess.Popen([shell, flag, script, argv0, "run"], env=env)
+    deadline = time.monotonic() + 10
+    while not (log.exists() and "started" in log.read_text()):
+        assert time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 143
+    assert log.read_text().splitlines() == ["started", "aborted", "trend /r/dev --out /r/dev"]

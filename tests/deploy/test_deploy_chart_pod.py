@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 from deploy_util import CHART, REPO, one
@@ -25,6 +26,8 @@ from podspec import Cluster, podman_run_args
 from support.servers import make_tls_files, parse_metrics_text
 
 from jes_runner.emulator import Emulator
+
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
 
 UID = 10001
 RELEASE, NAMESPACE = "jes", "sas-bench"

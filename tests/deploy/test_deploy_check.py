@@ -41,6 +41,7 @@ def statuses(lines):
     return {name: status for name, (status, _) in lines.items()}
 
 
+@pytest.mark.services
 def test_all_checks_pass_and_nothing_is_submitted(viya, pushgateway, monkeypatch, capsys):
     monkeypatch.setenv("JES_PUSHGATEWAY_URL", pushgateway)
     before = len(viya.ground_truth()["jobs"])
@@ -197,6 +198,7 @@ def test_pushgateway_unreachable(viya, monkeypatch, capsys):
     assert all(s == "ok" for n, s in statuses(lines).items() if n != "pushgateway")
 
 
+@pytest.mark.services
 def test_pushgateway_wrong_url_path(viya, pushgateway, monkeypatch, capsys):
     monkeypatch.setenv("JES_PUSHGATEWAY_URL", pushgateway + "/not/the/gateway")
     code, lines, out = run_check(capsys)

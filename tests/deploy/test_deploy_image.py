@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from deploy_util import BASE_IMAGE, REPO
 
 from jes_runner.emulator import Emulator
+
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
 
 UID = 10001
 RUN_ARGS = ["run", "--limit-jobs", "6"]
@@ -294,3 +298,35 @@ def test_container_sigterm_aborts_cleanly_within_the_grace(jes_image, podman_soc
     assert doc["status"] == "aborted"
     # nothing left running in Viya: the runner canceled what it had submitted
     assert not [j for j in truth if j["state"] in ("pending", "running", "starting")], truth
+
+
+# -- the Dockerfile builds everywhere a platform team builds (no BuildKit-only syntax) --------
+
+BUILDKIT_ONLY = (
+    (r"(?m)^#\s*syntax\s*=", "a `# syntax=` line pulls a BuildKit frontend"),
+    (r"--mount=", "RUN --mount needs BuildKit (az acr build does not use it by default)"),
+    (r"(?m)^\s*(RUN|COPY)\b.*<<", "heredocs need BuildKit"),
+    (r"(?m)^\s*(COPY|ADD)\b.*--(link|chmod|parents|exclude)\b", "BuildKit-only COPY flags"),
+    (r"(?m)^\s*RUN\b.*--(network|security)=", "BuildKit-only RUN flags"),
+)
+
+
+def test_dockerfile_uses_the_classic_syntax_only() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    for pattern, why in BUILDKIT_ONLY:
+        assert not re.search(pattern, text), why
+
+
+def test_license_file_matches_the_image_labels() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert 'org.opencontainers.image.licenses="Apache-2.0"' in text
+    license_text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert 'license = { text = "Apache-2.0" }' in (REPO / "pyproject.toml").read_text()
+    assert "!LICENSE" in (REPO / ".dockerignore").read_text()
+
+
+def test_readme_gives_the_platform_hint_for_apple_silicon() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "docker build --platform linux/amd64" in readme
+    assert "az acr build" in readme and "--secret id=" not in readme

@@ -90,7 +90,7 @@ def scenario_with(**updates: Any) -> Scenario:
 
 def tiny_scenario(slots: int = 1, nodes: int = 1, speed: float = 0.01, **extra: Any) -> Scenario:
     """One fixed pool of ``nodes`` x ``slots`` behind one context, plus a long and a short job."""
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     data: dict[str, Any] = {
         "name": "tiny",

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from jes_runner.emulator.calibration import replay_session, table
-from jes_runner.emulator.scenario import default_scenario
+from jes_runner.sim.calibration import replay_session, table
+from jes_runner.sim.scenario import default_scenario
 
 # makespans (minutes) of the real runs, as the issue states them
 REAL_MAKESPAN_MIN = {

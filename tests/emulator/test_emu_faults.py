@@ -10,8 +10,8 @@ import requests
 from emu_support import ViyaClient, scenario_with
 
 from jes_runner.emulator import Emulator
-from jes_runner.emulator.scenario import FaultsSpec
 from jes_runner.errors import ConfigError
+from jes_runner.sim.scenario import FaultsSpec
 
 
 def set_faults(emu: Emulator, spec: dict) -> dict:

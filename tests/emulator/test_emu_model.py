@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from jes_runner.emulator.model import Cluster, SimJob, base36, orchestrator_name
-from jes_runner.emulator.scenario import Scenario, parse_scenario
+from jes_runner.sim.model import Cluster, SimJob, base36, orchestrator_name
+from jes_runner.sim.scenario import Scenario, parse_scenario
 
 
 def scenario(**pool: object) -> Scenario:

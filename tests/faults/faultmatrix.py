@@ -704,7 +704,7 @@ CASE_IDS = [c.id for c in CASES]
 
 def make_scenario(overrides: dict[str, Any]) -> Any:
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     base = default_scenario().model_dump(mode="json")
     secret_client = {

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jes_runner.emulator import app as emulator_app
-from jes_runner.emulator.scenario import _data_text
+from jes_runner.sim.scenario import _data_text
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

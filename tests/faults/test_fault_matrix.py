@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from faultmatrix import CASE_IDS, CASES, PASSWORD, Case, find_leaks, run_and_judge
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_fault_matrix(

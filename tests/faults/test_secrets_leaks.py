@@ -31,7 +31,7 @@ PG_TOKEN = "pgt-Bx2Rk7-secrets-test-6d1e"
 @pytest.fixture
 def emu() -> Any:
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     over = {"speed_factor": 0.002, "auth": {"clients": {"jes-runner": {"secret": CLIENT_SECRET}}}}
     sc = parse_scenario(
@@ -132,6 +132,7 @@ def test_effective_config_and_json_logs_mask_everything(
     assert_clean(texts(runner_env, out, err), PASSWORD, CLIENT_SECRET, access, refresh, PG_PASSWORD)
 
 
+@pytest.mark.services
 def test_pushgateway_credentials_stay_out_of_metrics_and_logs(
     emu: Any,
     runner_env: Path,

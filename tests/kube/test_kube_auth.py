@@ -74,7 +74,7 @@ def test_password_grant_to_token_files_then_show_and_refresh(
     exp = jwt_expiry(after["access_token"])
     assert exp is not None
     assert "access token: subject jes, client sas.cli, expires" in shown and re.search(
-        r"\(in (59|60) min\)", shown
+        r"\(in (59|60)\.\d min\)", shown
     )
     assert "refresh token: present (opaque" in shown
     assert (

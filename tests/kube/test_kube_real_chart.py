@@ -28,6 +28,8 @@ from support.kube_control_plane import CHART, RESTRICTED, ControlPlane
 from jes_runner.kube import SecretStore
 from jes_runner.kube.tokens import FIELD_MANAGER
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 HELMS = ["helm", "helm3"]
 RELEASE = "bench"
 FULLNAME = "bench-jes-runner"
@@ -243,4 +245,84 @@ def test_control_a_write_back_that_keeps_ownership_breaks_helm4_upgrade(
     )
     assert proc.returncode != 0
     assert "conflict" in proc.stderr.lower() and ".data.refresh_token" in proc.stderr
+    cp.core().delete_namespace(ns)
+
+
+@pytest.mark.services
+def test_network_policy_is_accepted_by_the_api_server(
+    kube_control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The rendered NetworkPolicy (Pushgateway in another namespace, API server egress) is
+    stored by a real kube-apiserver as rendered: validation keeps every peer."""
+    cp = kube_control_plane
+    ns = cp.namespace("netpol", RESTRICTED)
+    values = {
+        **VIYA,
+        "runner.pushgatewayUrl": "http://prometheus-pushgateway.monitoring:9091",
+        "networkPolicy.enabled": "true",
+    }
+    _install(cp, "helm", ns, values)
+    (rendered,) = [d for d in _manifest(cp, "helm", ns) if d["kind"] == "NetworkPolicy"]
+    stored = json.loads(
+        cp.run("kubectl", "get", "networkpolicy", "-n", ns, FULLNAME, "-o", "json").stdout
+    )
+    assert stored["spec"]["egress"] == rendered["spec"]["egress"]
+    peers = [peer for rule in stored["spec"]["egress"] for peer in rule.get("to", [])]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-pushgateway"}},
+    } in peers
+    ports = [{p["port"] for p in rule["ports"]} for rule in stored["spec"]["egress"]]
+    assert {443, 6443} in ports  # the API server: token write-back is on by default
+    _helm(cp, "helm", "uninstall", RELEASE, "--namespace", ns)
+    cp.core().delete_namespace(ns)
+
+
+@pytest.mark.services
+def test_two_targets_install_into_a_restricted_namespace(
+    kube_control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """ci/targets-values.yaml (two Viya environments, trend after each run, NetworkPolicy on):
+    installed by a real kube-apiserver in a `restricted` namespace, each CronJob's pod
+    template admitted by PodSecurity through a server-side dry run."""
+    cp = kube_control_plane
+    ns = cp.namespace("targets", RESTRICTED)
+    for secret in ("viya-dev", "viya-prod"):  # the targets' own credentials, as a team has them
+        cp.core().create_namespaced_secret(
+            ns, {"metadata": {"name": secret}, "stringData": {"refresh_token": "t"}}
+        )
+    proc = _install(cp, "helm", ns, {}, "-f", str(CHART / "ci" / "targets-values.yaml"))
+    assert "PodSecurity" not in proc.stderr + proc.stdout
+    docs = _manifest(cp, "helm", ns)
+    crons = [d for d in docs if d["kind"] == "CronJob"]
+    assert sorted(c["metadata"]["name"] for c in crons) == [f"{FULLNAME}-dev", f"{FULLNAME}-prod"]
+    for cron in crons:
+        stored = json.loads(
+            cp.run(
+                "kubectl", "get", "cronjob", "-n", ns, cron["metadata"]["name"], "-o", "json"
+            ).stdout
+        )
+        env = {
+            e["name"]: e.get("value")
+            for e in stored["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+                "env"
+            ]
+        }
+        target = cron["metadata"]["name"].rsplit("-", 1)[1]
+        assert env["JES_PROFILE"] == f"{RELEASE}-{target}"
+        assert env["JES_OUTPUT_DIR"] == f"/results/{target}"
+        pod = _pod_from_template(
+            stored["spec"]["jobTemplate"]["spec"]["template"], f"runner-{target}"
+        )
+        dry = _server_dry_run(cp, ns, pod, tmp_path)
+        assert dry.returncode == 0, dry.stderr
+        assert "PodSecurity" not in dry.stderr
+    (test_pod,) = [d for d in _manifest(cp, "helm", ns, "hooks") if d["kind"] == "Pod"]
+    dry = _server_dry_run(cp, ns, test_pod, tmp_path)
+    assert dry.returncode == 0 and "PodSecurity" not in dry.stderr, dry.stderr
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    got = cp.run("kubectl", "get", "-n", ns, "-f", str(path), "-o", "name").stdout.split()
+    assert len(got) == len(docs)  # every object the chart rendered exists on the server
+    _helm(cp, "helm", "uninstall", RELEASE, "--namespace", ns)
     cp.core().delete_namespace(ns)

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from support.kube_control_plane import CHART, RESTRICTED, ControlPlane, wait_for
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 RELEASE, FULLNAME = "bench", "bench-jes-runner"
 
 

@@ -16,6 +16,8 @@ from support.kube_control_plane import CHART, RESTRICTED, ControlPlane
 
 from jes_runner.kube import KubeUnavailable, NodeWatcher, SecretStore, StoreError
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 RELEASE, FULLNAME = "bench", "bench-jes-runner"
 # What every authenticated user may do (system:basic-user, system:discovery): not the chart's doing.
 SELF_REVIEWS = {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}

@@ -22,6 +22,8 @@ from support.kube_support import latest_results, password_login, refresh_ok, run
 
 from jes_runner.kube.tokens import FIELD_MANAGER
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 RELEASE, FULLNAME = "bench", "bench-jes-runner"
 
 

@@ -28,6 +28,8 @@ from support.kube_control_plane import ControlPlane, wait_for
 from jes_runner.kube import NodeWatcher, SecretStore, StoreError
 from jes_runner.kube.tokens import FIELD_MANAGER
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 
 def _node(name: str, label: str, pool: str) -> dict[str, Any]:
     return {

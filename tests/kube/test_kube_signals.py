@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from support.kube_support import emulator_process, ground_truth, subprocess_env, wait_for
 from support.servers import http, parse_metrics_text, pushgateway  # type: ignore[import-not-found]
@@ -66,6 +67,7 @@ def _async_jobs(url: str) -> list[dict[str, Any]]:
     return [j for j in ground_truth(url)["jobs"] if "_async_" in j["name"]]
 
 
+@pytest.mark.services
 def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_results(
     tmp_path: Path,
 ) -> None:

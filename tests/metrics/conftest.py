@@ -1,4 +1,4 @@
-"""Fixtures: real Pushgateway / Prometheus servers (tests/servers.py) for the metrics tests."""
+"""Fixtures: real Pushgateway / Prometheus servers (tests/support/servers.py) for the metrics tests."""
 
 from __future__ import annotations
 

@@ -230,13 +230,21 @@ RULES_TEST = Path(__file__).with_name("rules_test.yaml")
 DASHBOARD = ROOT / "helm" / "jes-runner" / "files" / "grafana-dashboard.json"
 
 # the documented substitution (helm/jes-runner/files/README.md): token -> occurrences
+SCOPE_TOKEN = 'profile!="adhoc"'  # every rule's scope: the scheduled profile(s)
+ABSENT_EXPR = "absent(jes_run_info{%s})"
 RULE_TOKENS = {
     "2 * 86400": 2,
-    "[172800s]": 1,
+    "for: 172800s": 1,
     "0.8 * quantile_over_time": 1,
-    'profile="jes-runner"': 1,
+    SCOPE_TOKEN: 7,
 }
 RUNBOOK_BASE = "https://github.com/jes-runner/jes-runner/blob/main/docs/RUNBOOK.md"
+
+
+def promql_regex_literal(name: str) -> str:
+    """``name`` matched literally inside a PromQL double-quoted regex (as the chart's
+    regexQuoteMeta plus doubled backslashes)."""
+    return re.sub(r"([.+*?()|\[\]{}^$\\])", r"\\\\\1", name)
 
 
 def render_rules(
@@ -246,12 +254,14 @@ def render_rules(
     profile: str = "jes-runner",
     no_for: bool = False,
 ) -> str:
-    """The rules file with the parameters substituted exactly as the chart does; ``no_for``:
-    every `for:` set to 0s, as the chart's per-rule `for` override would (tests cannot wait 15 min)."""
+    """The rules file with the parameters substituted exactly as the chart does for one
+    scheduled profile; ``no_for``: every `for:` set to 0s, as the chart's per-rule `for`
+    override would (tests cannot wait 15 min)."""
     text = RULES.read_text()
     text = text.replace("2 * 86400", f"{multiple} * {int(schedule_seconds)}")
-    text = text.replace("[172800s]", f"[{int(multiple * schedule_seconds)}s]")
-    text = text.replace('profile="jes-runner"', f'profile="{profile}"')
+    text = text.replace("for: 172800s", f"for: {int(multiple * schedule_seconds)}s")
+    text = text.replace(ABSENT_EXPR % SCOPE_TOKEN, ABSENT_EXPR % f'profile="{profile}"')
+    text = text.replace(SCOPE_TOKEN, f'profile=~"{promql_regex_literal(profile)}"')
     if no_for:
         text = re.sub(r"(?m)^(\s+)for: \S+$", r"\1for: 0s", text)
     return text.replace("0.8 * quantile_over_time", f"{speedup_fraction} * quantile_over_time")

@@ -18,7 +18,26 @@ from jes_runner.sinks.metrics.registry import build_registry
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
+# Agreed metric names the dashboard uses before the runner on this branch pushes them
+# (docs/METRICS.md): the lead drops each entry once the registry produces it.
+NOT_YET_PUSHED = {
+    "jes_phase_time_to_first_node_ready_seconds",  # added by issue 23 (derived figures)
+    "jes_phase_time_to_first_job_on_new_node_seconds",  # added by issue 23 (derived figures)
+    "jes_phase_cold_start_wait_seconds",  # added by issue 23 (derived figures)
+    "jes_phase_warm_nodes_at_start",  # added by issue 23 (derived figures)
+}
+VALUES = {
+    "cluster": ".+",
+    "environment": ".+",
+    "profile": ".+",
+    "phase": ".+",
+    "emulated": "false|",
+    "node_hour_price": "1.5",
+}
+
+
 def produced_metric_names() -> set[str]:
+    """Every name a results-document push produces (a clean and a failed run)."""
     names = set()
     for r in (make_results(), make_results(status="failed")):
         text = generate_latest(build_registry(r)).decode()
@@ -26,11 +45,24 @@ def produced_metric_names() -> set[str]:
     return names | {"push_time_seconds"}  # added by the Pushgateway
 
 
+def test_the_not_yet_pushed_allow_list_only_holds_missing_names() -> None:
+    """Once the registry pushes a name, its allow-list entry must go."""
+    assert not NOT_YET_PUSHED & produced_metric_names()
+
+
 def test_identity_and_variables() -> None:
     d = dashboard()
     assert d["uid"] == "jes-runner" and d["title"]
     variables = {v["name"]: v for v in d["templating"]["list"]}
-    assert list(variables) == ["datasource", "cluster", "environment", "profile", "phase"]
+    assert list(variables) == [
+        "datasource",
+        "cluster",
+        "environment",
+        "profile",
+        "phase",
+        "emulated",
+        "node_hour_price",
+    ]
     assert (
         variables["datasource"]["type"] == "datasource"
         and variables["datasource"]["query"] == "prometheus"
@@ -47,7 +79,7 @@ def test_identity_and_variables() -> None:
 
 
 def test_every_panel_uses_the_datasource_variable_and_known_metrics() -> None:
-    known = produced_metric_names()
+    known = produced_metric_names() | NOT_YET_PUSHED
     panels = dashboard_panels()
     ids = [p["id"] for p in dashboard()["panels"]]
     assert len(ids) == len(set(ids))
@@ -57,9 +89,7 @@ def test_every_panel_uses_the_datasource_variable_and_known_metrics() -> None:
         assert len(refs) == len(set(refs)), p["title"]
         for t in p["targets"]:
             assert t["datasource"] == DS, p["title"]
-            expr = substitute(
-                t["expr"], {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"}
-            )
+            expr = substitute(t["expr"], VALUES)
             used = set(re.findall(r"\b((?:jes|push)_[a-z_]+)\b", expr))
             assert used and used <= known, (p["title"], used - known)
 
@@ -76,9 +106,17 @@ def test_required_views_are_there() -> None:
         "Per-job duration over runs (heatmap)",
         "Last run status",
         "Last run age",
-        "Time to first scale-up",
+        "Node-ready latency",
         "Nodes added / removed",
-        "Node-seconds (cost)",
+        "Node-seconds",
+        "Cold-start wait",
+        "Warm nodes at start",
+        "Cost per run (node-hours x price)",
+        "Comparable (latest run)",
+        "Busy speedup (comparable runs)",
+        "Idle share",
+        "Concurrency: configured vs achieved",
+        "Scaling source (latest run)",
         "Unmatched jobs",
     ):
         assert needed in titles
@@ -124,3 +162,48 @@ def test_run_annotations() -> None:
     assert runs["datasource"] == DS and runs["enable"] and runs["useValueForTime"]
     assert "jes_run_timestamp_seconds" in runs["expr"] and 'profile=~"$profile"' in runs["expr"]
     assert "{{run_id}}" in runs["textFormat"]
+
+
+def test_rows_carry_no_query() -> None:
+    """Grafana shows a row's title only: a query on a row is never drawn."""
+    for p in dashboard()["panels"]:
+        if p["type"] == "row":
+            assert not p.get("targets"), p["title"]
+            for inner in p.get("panels", []):
+                assert inner["type"] != "row"
+
+
+def test_speedup_panels_use_comparable_runs_only() -> None:
+    for p in dashboard_panels():
+        for t in p["targets"]:
+            if "speedup_ratio" in t["expr"]:
+                assert "jes_phase_comparable" in t["expr"] and "== 1" in t["expr"], p["title"]
+                assert t["expr"].count("speedup_ratio") == t["expr"].count("jes_phase_comparable")
+
+
+def test_every_runner_series_is_filtered_by_emulated_defaulting_to_real_runs() -> None:
+    d = dashboard()
+    (var,) = [v for v in d["templating"]["list"] if v["name"] == "emulated"]
+    # "false|": real runs, and series from runners that predate the label
+    assert var["current"]["value"] == "false|"
+    assert {o["value"] for o in var["options"]} == {"false|", "true", ".*"}
+    for where, expr in every_query(d):
+        if where.startswith("variable"):
+            continue
+        for m in re.finditer(r"\b(jes_[a-z_]+)\{([^}]*)\}", expr):
+            assert 'emulated=~"$emulated"' in m.group(2), (where, m.group(0))
+
+
+def test_cost_panel_is_empty_without_a_price_and_configured_concurrency_is_shown() -> None:
+    (cost,) = [p for p in dashboard_panels() if p["title"].startswith("Cost per run")]
+    (t,) = cost["targets"]
+    assert "$node_hour_price" in t["expr"] and t["expr"].rstrip().endswith("> 0")
+    (conc,) = [p for p in dashboard_panels() if p["title"].startswith("Concurrency")]
+    used = {re.search(r"(jes_\w+)\{", t["expr"]).group(1) for t in conc["targets"]}
+    assert used == {"jes_phase_concurrency", "jes_phase_concurrency_achieved"}
+
+
+def test_comparable_table_shows_the_reason() -> None:
+    (p,) = [p for p in dashboard_panels() if p["title"] == "Comparable (latest run)"]
+    index = p["transformations"][0]["options"]["indexByName"]
+    assert "reason" in index and p["targets"][0]["format"] == "table"

@@ -31,8 +31,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from metrics_helpers import (
     PROFILE,
+    RULES,
     SCRAPES,
     Stack,
     alert_rules,
@@ -45,11 +47,12 @@ from metrics_helpers import (
 )
 from prometheus_client import generate_latest
 from support.servers import api, free_port, http, parse_metrics_text, query, wait_for
+from test_metrics_dashboard import NOT_YET_PUSHED
 
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 CLUSTER, ENVIRONMENT = "e2e-cluster", "ci"
 LIMIT_JOBS = 3
@@ -266,8 +269,17 @@ VARIANTS = {
         "environment": ENVIRONMENT,
         "profile": PROFILE,
         "phase": "(sequential|async)",
+        "emulated": ".*",  # demo runs are emulated; the default "false|" shows real runs only
+        "node_hour_price": "1.5",
     },
-    "all": {"cluster": ".+", "environment": ".+", "profile": ".+", "phase": ".+"},
+    "all": {
+        "cluster": ".+",
+        "environment": ".+",
+        "profile": ".+",
+        "phase": ".+",
+        "emulated": ".*",
+        "node_hour_price": "1.5",
+    },
 }
 
 
@@ -294,6 +306,8 @@ def test_every_dashboard_query_returns_data(e2e: E2E, variant: str, scrape: str)
     values = {**VARIANTS[variant], "datasource": "unused"}
     empty, checked = [], 0
     for where, expr in dashboard_queries():
+        if any(name in expr for name in NOT_YET_PUSHED):
+            continue  # agreed names the runner on this branch does not push yet
         expr = substitute(expr, values)
         if not query(prom, expr):  # an API error raises PromQLError
             empty.append(f"{where}: {expr}")
@@ -321,7 +335,7 @@ def test_dashboard_variables_list_the_pushed_labels(e2e: E2E, scrape: str) -> No
     prom = e2e.stack.prom(scrape)
     wait_scraped(prom, e2e.runs[1]["run_id"])
     want = {"cluster": CLUSTER, "environment": ENVIRONMENT, "profile": PROFILE, "phase": "async"}
-    for var in dashboard()["templating"]["list"][1:]:
+    for var in [v for v in dashboard()["templating"]["list"] if v["type"] == "query"]:
         selector, label = label_values_query(var["definition"])
         selector = substitute(selector, {"cluster": ".+", "environment": ".+", "profile": ".+"})
         found = api(prom, f"label/{label}/values", {"match[]": selector})
@@ -333,9 +347,11 @@ def test_dashboard_variables_list_the_pushed_labels(e2e: E2E, scrape: str) -> No
 
 def signals(expr: str) -> list[str]:
     """Queries that return data when the alert's inputs are there and healthy: the bool form of a
-    comparison; both sides of an `unless`; `present_over_time` for an `absent_over_time`."""
+    comparison; both sides of an `unless`; the selector itself for an `absent`."""
     if "absent_over_time(" in expr:
         return [expr.replace("absent_over_time(", "present_over_time(")]
+    if expr.strip().startswith("absent("):
+        return [expr.strip()[len("absent(") : -1]]
     if expr.lstrip().startswith("group by") and " unless on " in expr:
         left, right = expr.split(" unless on ", 1)
         return [left, right.split(")", 1)[1]]
@@ -353,7 +369,7 @@ def test_alert_expressions_on_healthy_runs(e2e: E2E, scrape: str) -> None:
             signal = query(prom, signal_expr)
             assert signal, f"{name} ({scrape}): returned nothing: {signal_expr}"
             assert {s["metric"].get("profile") for s in signal} == {PROFILE}, name
-            if "absent_over_time(" not in expr:
+            if "absent" not in expr:
                 assert {s["metric"].get("cluster") for s in signal} == {CLUSTER}, name
         signal = query(prom, signals(expr)[0])
         if name != "JesSpeedupDropped":  # two short demo runs may differ in speedup by chance
@@ -374,7 +390,13 @@ def test_alert_expressions_on_healthy_runs(e2e: E2E, scrape: str) -> None:
         )
 
     rules = wait_for(evaluated, timeout=20, what="rule evaluation")
-    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
+    recorded = {
+        r["record"]
+        for g in yaml.safe_load(RULES.read_text())["groups"]
+        for r in g["rules"]
+        if "record" in r
+    }
+    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()} | recorded
     assert all(r["health"] == "ok" and not r.get("lastError") for r in rules), rules
     active = {a["labels"]["alertname"] for a in api(prom, "alerts")["alerts"]}
     assert not active - {"JesSpeedupDropped"}, active

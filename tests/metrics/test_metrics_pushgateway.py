@@ -17,6 +17,8 @@ from jes_runner.cli.main import main
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.sinks.metrics.push import push_results
 
+pytestmark = pytest.mark.services  # see README, Contributing: the fast selection
+
 PUSH_USER = "jes-push"
 PUSH_PASSWORD = "jes-push-password"
 # bcrypt (cost 4) of PUSH_PASSWORD, for the Pushgateway's basic_auth_users

@@ -25,7 +25,7 @@ def study_results() -> dict[str, Any]:
 def scenario(overrides: dict[str, Any] | None = None) -> Any:
     """The emulator's default scenario with nested overrides (None: the default itself)."""
     from jes_runner.emulator import default_scenario
-    from jes_runner.emulator.scenario import parse_scenario
+    from jes_runner.sim.scenario import parse_scenario
 
     if not overrides:
         return None

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from jes_runner.analysis.regression import compare_results, parse_percent
+from jes_runner.analysis.regression import compare_results
 from jes_runner.analysis.thresholds import check_thresholds
+from jes_runner.cli.commands.compare import parse_percent
 
 from .conftest import study_results
 

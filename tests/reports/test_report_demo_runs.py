@@ -117,6 +117,7 @@ def test_report_of_a_real_run(
     assert tl["makespan"] == phase["stats"]["makespan_seconds"]
 
 
+@pytest.mark.services
 def test_run_writes_the_report_beside_the_results(
     runner_env: Path, cli: Callable[..., Any], artifacts: Path
 ) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from jes_runner.sinks.report.html import build_report, write_report
@@ -188,6 +189,7 @@ def test_seed_tool_file_is_reported(tmp_path: Path) -> None:
     assert d["phases"][1]["speedup"] == 2.5 and d["phases"][1]["hosts"] == ["node-a"]
 
 
+@pytest.mark.services
 def test_report_in_headless_chromium(tmp_path: Path, artifacts: Path) -> None:
     """Opens with no console error, sorts and filters the job table, and looks right (screenshot)."""
     path = write_report(study_results(), tmp_path / "rep")

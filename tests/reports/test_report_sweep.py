@@ -13,7 +13,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from jes_runner.analysis.sweep import find_knee, parse_levels, render, sweep_document
+from jes_runner.analysis.sweep import find_knee, sweep_document
+from jes_runner.cli.commands.sweep import parse_levels, render
 
 DATA = Path(__file__).parent / "data"
 

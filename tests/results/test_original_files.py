@@ -125,6 +125,7 @@ def test_compare_two_against_three_phase_says_what_differs(
 
 
 @pytest.mark.parametrize("path", [TWO, THREE], ids=["two-phase", "three-phase"])
+@pytest.mark.services
 def test_push_has_every_phase(
     path: Path, pushgateway_server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -98,12 +98,36 @@ The profile (run kind): part of the Pushgateway group and every metric's labels.
 {{- end }}
 
 {{/*
+The scheduled profiles (JSON list): the alert rules' scope. One per target when
+`targets` is set, else the single profile.
+*/}}
+{{- define "jes-runner.profiles" -}}
+{{- $out := list }}
+{{- range $t := (.Values.targets | default list) }}
+{{- $out = append $out (include "jes-runner.targetProfile" (dict "root" $ "target" $t)) }}
+{{- end }}
+{{- if not $out }}{{ $out = list (include "jes-runner.profile" .) }}{{ end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+A target's profile: its own `profile`, else <release>-<target name>.
+*/}}
+{{- define "jes-runner.targetProfile" -}}
+{{- .target.profile | default (printf "%s-%s" .root.Release.Name .target.name) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
 The runner-owned Secret for rotated tokens when the credentials Secret is not the chart's
 (an operator's Secret is never patched; the runner reads this one back first).
 */}}
 {{- define "jes-runner.tokenStoreSecretName" -}}
 {{- if and .Values.credentials.existingSecret .Values.rbac.create .Values.rbac.tokenWriteBack }}
+{{- with .Values.runner.targetName }}
+{{- printf "%s-%s-tokens" (include "jes-runner.fullname" $) . }}
+{{- else }}
 {{- printf "%s-tokens" (include "jes-runner.fullname" .) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -172,10 +196,20 @@ then extraEnv. A name given in extraEnv replaces the chart's own entry.
 {{- $env = append $env (dict "name" "JES_PUSHGATEWAY_TIMEOUT_S" "value" (toString $pg.timeoutSeconds)) }}
 {{- $env = append $env (dict "name" "JES_PUSHGATEWAY_RETRIES" "value" (toString $pg.retries)) }}
 {{- end }}
-{{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}{{ end }}
+{{- with $r.phases }}{{ $env = append $env (dict "name" "JES_PHASES" "value" (toJson .)) }}
+{{- else }}
+{{- with $r.sequentialContext }}{{ $env = append $env (dict "name" "JES_SEQUENTIAL_CONTEXT" "value" .) }}{{ end }}
+{{- with $r.concurrentContext }}{{ $env = append $env (dict "name" "JES_CONCURRENT_CONTEXT" "value" .) }}{{ end }}
+{{- end }}
 {{- $env = append $env (dict "name" "JES_GRACE_PERIOD_SECONDS" "value" (toString $r.gracePeriodSeconds)) }}
 {{- $env = append $env (dict "name" "JES_CANCEL_ORPHANS" "value" (toString $r.cancelOrphans)) }}
-{{- $env = append $env (dict "name" "JES_OUTPUT_DIR" "value" .Values.persistence.mountPath) }}
+{{- $out := .Values.persistence.mountPath }}
+{{- with $r.targetName }}{{ $out = printf "%s/%s" (trimSuffix "/" $out) . }}{{ end }}
+{{- $env = append $env (dict "name" "JES_OUTPUT_DIR" "value" $out) }}
+{{- with .Values.cost }}
+{{- if not (kindIs "invalid" .nodeHourPrice) }}{{ $env = append $env (dict "name" "JES_NODE_HOUR_PRICE" "value" (toString .nodeHourPrice)) }}{{ end }}
+{{- with .currency }}{{ $env = append $env (dict "name" "JES_CURRENCY" "value" .) }}{{ end }}
+{{- end }}
 {{- $env = append $env (dict "name" "JES_SECRETS_DIR" "value" (include "jes-runner.secretsDir" .)) }}
 {{- if include "jes-runner.jobConfigMapName" . }}
 {{- $env = append $env (dict "name" "JES_JOB_CONFIG" "value" (printf "%s/%s" (include "jes-runner.jobConfigDir" .) .Values.jobConfig.key)) }}
@@ -360,6 +394,10 @@ containers:
   - name: {{ .name }}
     image: {{ include "jes-runner.image" $ | quote }}
     imagePullPolicy: {{ $.Values.image.pullPolicy }}
+    {{- with .command }}
+    command:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     args:
       {{- toYaml .args | nindent 6 }}
     env:
@@ -480,4 +518,122 @@ neither is available or the two disagree.
 {{- end }}
 {{- int $set }}
 {{- end }}
+{{- end }}
+
+{{/*
+"true" when some run pushes metrics ("" otherwise): the single runner or any target.
+*/}}
+{{- define "jes-runner.pushesMetrics" -}}
+{{- if .Values.runner.pushgatewayUrl }}true{{ end }}
+{{- end }}
+
+{{/*
+The Pushgateway's namespace read from runner.pushgatewayUrl (`http://<service>.<namespace>:9091`,
+`<service>.<namespace>.svc[.cluster.local]`), "" when the host names no namespace (a bare
+service name: the release namespace; an external host or an IP: use cidrs).
+*/}}
+{{- define "jes-runner.pushgatewayNamespace" -}}
+{{- $url := tpl (.Values.runner.pushgatewayUrl | default "") . }}
+{{- $host := regexReplaceAll "^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:@]*@)?([^/:]+).*$" $url "${2}" }}
+{{- $parts := splitList "." $host }}
+{{- if and (not (regexMatch "^[0-9.]+$" $host)) (or (eq (len $parts) 2) (and (ge (len $parts) 3) (eq (index $parts 2) "svc"))) }}
+{{- index $parts 1 }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the runner talks to the Kubernetes API server (token write-back into a Secret,
+the node timeline), so the NetworkPolicy lets it out; networkPolicy.kubeApi.enabled: auto|true|false.
+*/}}
+{{- define "jes-runner.needsKubeApi" -}}
+{{- $on := toString .Values.networkPolicy.kubeApi.enabled }}
+{{- if eq $on "true" }}true
+{{- else if eq $on "auto" }}
+{{- if and .Values.rbac.create (or (and .Values.rbac.tokenWriteBack (include "jes-runner.secretName" .)) .Values.rbac.nodeReader) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Apply one `targets` entry to a deep copy of the values (call with
+(dict "values" COPY "target" T "root" $); mutates COPY, renders nothing). What the
+target leaves out keeps the single runner's value.
+*/}}
+{{- define "jes-runner.applyTarget" -}}
+{{- $v := .values }}{{- $t := .target }}
+{{- $_ := set $v.runner "viyaUrl" $t.viyaUrl }}
+{{- $_ := set $v.runner "profile" (include "jes-runner.targetProfile" (dict "root" .root "target" $t)) }}
+{{- $_ := set $v.runner "targetName" $t.name }}
+{{- with $t.environment }}{{ $_ := set $v.runner "environment" . }}{{ end }}
+{{- with $t.phases }}{{ $_ := set $v.runner "phases" . }}{{ end }}
+{{- with $t.schedule }}{{ $_ := set $v.cronjob "schedule" . }}{{ end }}
+{{- with $t.existingSecret }}{{ $_ := set $v.credentials "existingSecret" . }}{{ end }}
+{{- end }}
+
+
+{{/*
+trend.enabled: the container runs a small POSIX shell script instead of the bare
+entrypoint: the run (its arguments after the script), SIGTERM/SIGINT forwarded to it so
+its grace period still cancels jobs and writes `aborted` results, then
+`jes-runner trend DIR --out DIR`; the pod's exit code stays the run's.
+*/}}
+{{- define "jes-runner.trendScript" -}}
+jes-runner "$@" & pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+wait "$pid"; rc=$?
+while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
+jes-runner trend "$JES_OUTPUT_DIR" --out "$JES_OUTPUT_DIR" || echo "trend: failed (exit $?), the run's results are kept" >&2
+exit "$rc"
+{{- end }}
+
+{{/*
+Render the named template "template" once per run: the release itself, or each
+`targets` entry (a copy of the values with the target applied). Call with
+(dict "root" $ "template" NAME); NAME gets (dict "ctx" CONTEXT "index" I).
+*/}}
+{{- define "jes-runner.eachRun" -}}
+{{- $root := .root }}
+{{- $contexts := list $root }}
+{{- with $root.Values.targets }}
+{{- $contexts = list }}
+{{- range $t := . }}
+{{- $v := deepCopy $root.Values }}
+{{- $_ := include "jes-runner.applyTarget" (dict "values" $v "target" $t "root" $root) }}
+{{- $contexts = append $contexts (dict "Values" $v "Release" $root.Release "Chart" $root.Chart "Files" $root.Files "Capabilities" $root.Capabilities "Template" $root.Template) }}
+{{- end }}
+{{- end }}
+{{- range $i, $ctx := $contexts }}
+{{- include $.template (dict "ctx" $ctx "index" $i) }}
+{{- end }}
+{{- end }}
+
+{{/* one JSON line per run: its credentials Secret, the verbs on it, its token store */}}
+{{- define "jes-runner.runSecrets" -}}
+{{- $ := .ctx }}
+{{- $secret := include "jes-runner.secretName" $ }}
+{{- if $secret }}
+{{- $readOnly := and (not (empty $.Values.credentials.existingSecret)) $.Values.credentials.operatorManaged }}
+{{- dict "secret" $secret "readOnly" $readOnly "store" (include "jes-runner.tokenStoreSecretName" $) | toJson }}
+{{ end }}
+{{- end }}
+
+{{/* the JSON lines of "jes-runner.runSecrets" as a list of dicts, one per run */}}
+{{- define "jes-runner.allRunSecrets" -}}
+{{- $out := list }}
+{{- range $line := splitList "\n" (include "jes-runner.eachRun" (dict "root" . "template" "jes-runner.runSecrets")) }}
+{{- if $line }}{{ $out = append $out (fromJson $line) }}{{ end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/* the longest schedule gap of all runs, in seconds (alert spans cover the slowest schedule) */}}
+{{- define "jes-runner.runGap" -}}
+{{ include "jes-runner.scheduleIntervalSeconds" .ctx }},
+{{- end }}
+{{- define "jes-runner.longestScheduleGap" -}}
+{{- $gap := 0 }}
+{{- range $g := splitList "," (include "jes-runner.eachRun" (dict "root" . "template" "jes-runner.runGap")) }}
+{{- $g = trim $g }}
+{{- if $g }}{{ $gap = max $gap (int $g) }}{{ end }}
+{{- end }}
+{{- $gap }}
 {{- end }}

@@ -16,6 +16,7 @@ SUMMARIES: dict[str, str] = {
     "report": "HTML report and PNG figures from a results file",
     "export": "results file as CSV or Excel: one row per job, summary per phase",
     "compare": "compare two results files; exit 6 when a figure regressed beyond tolerance",
+    "trend": "series of every run on a results volume; exit 6 when the last run regressed",
     "orchestrator": "recent Workload Orchestrator jobs: queue wait, run time, host, cores, memory",
     "sweep": "run the concurrent phase at several concurrency levels and find the knee",
     "whatif": "fit the cluster model to a measured run; replay node counts and concurrency levels",

@@ -30,7 +30,8 @@ import yaml
 
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import add_viya
-from jes_runner.config.settings import Settings, load_settings
+from jes_runner.config.settings import Settings, load_settings, warn_unknown_env
+from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError, PreflightError
 from jes_runner.kube.config import connect, pod_namespace
 from jes_runner.kube.tokens import SECRET_LABELS, FileStore, SecretStore, StoreError, b64
@@ -81,16 +82,7 @@ def token_request(
 def _when(epoch: float, now: float) -> str:
     at = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     delta = epoch - now
-    span = abs(delta)
-    human = (
-        f"{span / 86400:.1f} d"
-        if span >= 86400
-        else f"{span / 3600:.1f} h"
-        if span >= 3600
-        else f"{span / 60:.0f} min"
-        if span >= 60
-        else f"{span:.0f} s"
-    )
+    human = fmt_seconds(abs(delta))
     return f"{at} (in {human})" if delta >= 0 else f"{at} (expired {human} ago)"
 
 
@@ -215,6 +207,7 @@ def cmd_auth(
 ) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
     settings = load_settings(
         viya_url=args.viya_url,
         secrets_dir=args.secrets_dir,

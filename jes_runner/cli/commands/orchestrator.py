@@ -14,7 +14,7 @@ import sys
 from typing import IO, Any
 
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.cli.options import add_viya
+from jes_runner.cli.options import add_json, add_viya
 from jes_runner.console import fmt_seconds, render_table
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.orchestrator import recent_jobs
@@ -84,21 +84,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="with --name: look at no more than N recent jobs (default 5000)",
     )
-    p.add_argument("--json", action="store_true", help="one JSON document instead of the table")
+    add_json(p, "the jobs")
     add_viya(p)
     p.set_defaults(func=_cmd)
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from jes_runner.cli.session import make_client, require_viya_url
-    from jes_runner.config.settings import load_settings
+    from jes_runner.cli.session import make_client, require_viya_url, settings_from_args
+    from jes_runner.config.settings import warn_unknown_env
 
     if args.last < 1 or args.scan < 1:
         raise JesError("--last and --scan must be at least 1")
-    settings = load_settings(
-        viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls
-    )
-    require_viya_url(settings)
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
+    settings = settings_from_args(args)
+    require_viya_url(settings, offers_emulator=False)  # no --emulator here: it ran no jobs
     client = make_client(settings)
     try:
         with user_errors("Workload Orchestrator request", JesError):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.errors import ExitCode, JesError
+from jes_runner.sinks.metrics.push import log as push_log
 from jes_runner.sinks.metrics.push import push_results, redact_url
 from jes_runner.sinks.metrics.registry import LABEL_KEYS, default_labels, run_succeeded
 
@@ -24,24 +26,22 @@ def load_results_file(path: Path) -> dict[str, Any]:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from jes_runner.config.settings import load_settings
+    from jes_runner.config.settings import load_settings, warn_unknown_env
 
+    warn_unknown_env()  # this command does not configure logging: said once, plainly
     results = load_results_file(Path(args.results))
-    settings = load_settings(
-        pushgateway_url=args.pushgateway_url, profile=args.profile
-    )  # validates --profile
+    # validates --profile; push=True: this command is the explicit push, JES_PUSH=false is for runs
+    settings = load_settings(pushgateway_url=args.pushgateway_url, profile=args.profile, push=True)
     if not settings.pushgateway_url:
         raise JesError("no Pushgateway URL: pass --pushgateway-url or set JES_PUSHGATEWAY_URL")
     labels = default_labels(results, settings)
     for key in LABEL_KEYS:
         if getattr(args, key):
             labels[key] = getattr(args, key)
-    try:
-        push_results(results, settings, labels=labels)
-    except JesError as e:
-        if e.exit_code == ExitCode.PUSH_FAILED:
-            return int(ExitCode.PUSH_FAILED)  # already logged in one line
-        raise
+    # a failure is a JesError(exit 4): main prints it as this command's one `error:` line, so
+    # the sink's own warning of the same text is not logged a second time
+    logging.getLogger(push_log.name).setLevel(logging.ERROR)
+    push_results(results, settings, labels=labels)
     verb = "PUT" if run_succeeded(results) else "POST"
     print(f"pushed run {results.get('run_id')} ({verb}) to {redact_url(settings.pushgateway_url)}")
     return int(ExitCode.OK)

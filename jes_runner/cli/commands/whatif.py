@@ -6,9 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.errors import ExitCode, JesError
+from jes_runner.console import render_table
+from jes_runner.errors import ExitCode, JesError, extra_installed
+
+if TYPE_CHECKING:
+    from jes_runner.analysis.whatif import Interval, LeaveOut, WhatIf
 
 
 def _levels(text: str) -> list[int | None]:
@@ -66,12 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "whatif",
         help=SUMMARIES["whatif"],
-        description="Fit the emulator's cluster model to a measured run (per-job run times from the "
-        "sequential phase, contention and pool behaviour from the concurrent phases, the "
-        "cluster's shape from the hosts), replay each configuration on a virtual clock and "
-        "print makespan, node-minutes and p95 queue wait with p10-p90 intervals over "
-        "replicates, marking the fastest and the cheapest within 10 % of it. Reads "
-        "jes-runner results files and the measurements' format.",
+        description="Fit the cluster model (the one the emulator serves) to a measured run "
+        "(per-job run times from the sequential phase, contention and pool behaviour from the "
+        "concurrent phases replayed as one continuous history, the cluster's shape from the "
+        "hosts), replay each configuration on a virtual clock and print makespan, node-minutes "
+        "(and cost with --node-hour-price) and p95 queue wait with p10-p90 intervals over "
+        "replicates, marking the fastest and the cheapest within 10 % of it. Reads jes-runner "
+        "results files (an emulated run in its modelled cluster's seconds) and the "
+        "measurements' format.",
     )
     p.add_argument("results", metavar="RESULTS.json", type=Path, help="a measured run")
     p.add_argument(
@@ -120,7 +127,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--leave-out",
         default=None,
         metavar="PHASE",
-        help="fit without this phase and print its predicted makespan beside the measured one",
+        help="fit without this phase and predict it blind, from its inputs only (jobs, context, "
+        "mode, submission times, node inventory), beside the measured makespan; or say why "
+        "it cannot be predicted",
+    )
+    p.add_argument(
+        "--node-hour-price",
+        type=_price,
+        default=None,
+        metavar="PRICE",
+        help="price of one node-hour: adds a cost column and marks the cheapest within 10 %% "
+        "of the fastest in money",
+    )
+    p.add_argument(
+        "--currency",
+        default="",
+        metavar="CODE",
+        help="currency of --node-hour-price, shown beside the cost (e.g. EUR)",
     )
     p.add_argument(
         "--json", action="store_true", help="print the answer as JSON instead of a table"
@@ -130,9 +153,120 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="PNG",
-        help="figure path (default: <RESULTS stem>_whatif.png in the current directory)",
+        help="write the figure here (needs matplotlib). Without --out the figure is written "
+        "next to RESULTS as <stem>_whatif.png when matplotlib is installed and --json is not given",
     )
     p.set_defaults(func=_cmd)
+
+
+def _price(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.42 (got {text!r})") from None
+    if not 0 <= x < 1e6 or x != x:
+        raise argparse.ArgumentTypeError(f"must be a price of 0 or more (got {text})")
+    return x
+
+
+def _iv(i: Interval, k: float = 1.0, digits: int = 1) -> str:
+    return f"{i.median / k:.{digits}f} [{i.low / k:.{digits}f}-{i.high / k:.{digits}f}]"
+
+
+def table(w: WhatIf) -> str:
+    """The what-if answer as the terminal table (median [p10-p90] over replicates)."""
+    unit = w.fit.unit
+    money = w.currency is not None
+    cur = f" {w.currency}" if w.currency else ""
+    head = [
+        "concurrency",
+        "max nodes",
+        f"makespan min ({unit})",
+        "node-minutes",
+        *([f"cost{cur}"] if money else []),
+        f"p95 queue wait {unit}",
+        "mark",
+    ]
+    rows = []
+    for c in w.configs:
+        cheap = "cheapest within 10 %" + (
+            f" ({c.cost.median:.2f}{cur})" if money and c.cost is not None else ""
+        )
+        mark = ", ".join(
+            m for m, on in (("fastest", c.fastest), (cheap, c.cheapest_near_fastest)) if on
+        )
+        rows.append(
+            [
+                "all" if c.concurrency is None else str(c.concurrency),
+                str(c.max_nodes),
+                _iv(c.makespan_s, 60),
+                _iv(c.node_minutes),
+                *([_iv(c.cost, 1, 2) if c.cost is not None else "–"] if money else []),
+                _iv(c.queue_wait_p95_s),
+                mark,
+            ]
+        )
+    lines = [
+        f"what-if for {w.jobs} jobs in {w.fit.target_context!r}, {w.replicates} replicates each "
+        "(median [p10-p90])",
+    ]
+    if w.emulated:
+        lines.append(f"{w.emulated}: every time in the modelled cluster's seconds (model s)")
+    lines += render_table(head, rows, right=set(range(len(head) - 1)))
+    lines += [f"note: {n}" for n in w.fit.notes]
+    return "\n".join(lines)
+
+
+def leave_out_line(loo: LeaveOut, unit: str) -> str:
+    if loo.predicted is None:
+        return f"leave-out {loo.phase}: not identifiable blind: {loo.reason}"
+    return (
+        f"leave-out {loo.phase} (blind: its inputs only): predicted makespan "
+        f"{loo.predicted.median / 60:.1f} min [{loo.predicted.low / 60:.1f}-"
+        f"{loo.predicted.high / 60:.1f}] vs measured {loo.measured_makespan_s / 60:.1f} min "
+        f"({(loo.error or 0.0) * 100:+.1f} %)" + ("" if unit == "s" else f", in {unit}")
+    )
+
+
+def leave_out_doc(loo: LeaveOut) -> dict[str, Any]:
+    pred = loo.predicted
+    return {
+        "phase": loo.phase,
+        "blind": True,
+        "measured_makespan_seconds": round(loo.measured_makespan_s, 1),
+        "predicted_makespan_seconds": None
+        if pred is None
+        else {
+            "median": round(pred.median, 1),
+            "p10": round(pred.low, 1),
+            "p90": round(pred.high, 1),
+        },
+        "error_percent": None if loo.error is None else round(loo.error * 100, 1),
+        "not_identifiable": loo.reason,
+    }
+
+
+def _figure_path(args: argparse.Namespace) -> Path | None:
+    """--out, else next to RESULTS when matplotlib is there and no --json: never the cwd."""
+    if args.out is not None:
+        return Path(args.out)
+    if args.json or not extra_installed("matplotlib"):
+        return None
+    return args.results.with_name(f"{args.results.stem}_whatif.png")
+
+
+def _write_figure(answer: WhatIf, out: Path) -> None:
+    try:
+        from jes_runner.sinks.report.figures import whatif_figure
+    except ImportError:
+        raise JesError(
+            f"--out {out}: the figure needs matplotlib; pip install 'jes-runner[report]' "
+            "(the table and --json need nothing more)"
+        ) from None
+    try:
+        out.write_bytes(whatif_figure(answer, answer.fit.unit))
+    except OSError as e:
+        raise JesError(f"cannot write the figure {out}: {e.strerror or e}; fix --out") from None
 
 
 def _cmd(args: argparse.Namespace) -> int:
@@ -152,33 +286,26 @@ def _cmd(args: argparse.Namespace) -> int:
         jobs_multiplier=args.jobs_multiplier,
         replicates=args.replicates,
         measured_node_cores=args.measured_node_cores,
+        node_hour_price=args.node_hour_price,
+        currency=args.currency,
+        emulated=study.emulated,
     )
-    out = args.out or Path(f"{args.results.stem}_whatif.png")
-    try:
-        whatif.figure(answer, out)
-    except OSError as e:
-        raise JesError(f"cannot write the figure {out}: {e.strerror or e}; fix --out") from None
+    out = _figure_path(args)
+    if out is not None:
+        _write_figure(answer, out)
     if args.json:
         doc = answer.as_dict()
-        doc["figure"] = str(out)
+        doc["figure"] = str(out) if out is not None else None
         if loo is not None:
-            doc["leave_out"] = {
-                "phase": loo.phase,
-                "measured_makespan_seconds": round(loo.measured_makespan_s, 1),
-                "predicted_makespan_seconds": {
-                    "median": round(loo.predicted.median, 1),
-                    "p10": round(loo.predicted.low, 1),
-                    "p90": round(loo.predicted.high, 1),
-                },
-                "error_percent": round(loo.error * 100, 1),
-            }
+            doc["leave_out"] = leave_out_doc(loo)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return int(ExitCode.OK)
     if loo is not None:
-        sys.stdout.write(
-            f"leave-out {loo.phase}: predicted makespan {loo.predicted.median / 60:.1f} min "
-            f"[{loo.predicted.low / 60:.1f}-{loo.predicted.high / 60:.1f}] vs measured "
-            f"{loo.measured_makespan_s / 60:.1f} min ({loo.error * 100:+.1f} %)\n"
-        )
-    sys.stdout.write(whatif.table(answer) + f"\nfigure: {out}\n")
+        sys.stdout.write(leave_out_line(loo, fit.unit) + "\n")
+    sys.stdout.write(table(answer))
+    sys.stdout.write(
+        f"\nfigure: {out}\n"
+        if out is not None
+        else "\nfigure: none (matplotlib absent; --out to ask)\n"
+    )
     return int(ExitCode.OK)

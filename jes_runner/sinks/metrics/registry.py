@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -27,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from jes_runner import __version__
+from jes_runner._util import epoch_seconds
 from jes_runner._util import finite as _num
 from jes_runner.config.settings import DEFAULT_PROFILE
 
@@ -47,19 +47,6 @@ SUCCESS_STATUS = "completed"
 
 
 # -- building the registry ----------------------------------------------------------
-
-
-def _ts(value: Any) -> float | None:
-    """ISO 8601 (server timestamps, with Z or offset) -> unix seconds."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:  # the contract's timestamps are UTC
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def run_succeeded(results: Mapping[str, Any]) -> bool:
@@ -153,7 +140,7 @@ def build_registry(
         str(results.get("status") or "unknown"),
         "true" if results.get("emulator", meta.get("emulator")) else "false",
     )
-    ended = _ts(meta.get("ended_at"))
+    ended = epoch_seconds(meta.get("ended_at"))
     f.set("jes_run_timestamp_seconds", ended)
     f.set("jes_run_duration_seconds", _num(meta.get("duration_seconds")))
     f.set("jes_run_success", 1.0 if ok else 0.0)

@@ -8,11 +8,8 @@ HTML's embedded JSON block) can check rows, bars and marks against the results f
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,12 +18,13 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from jes_runner._util import create_exclusive, parse_ts
-from jes_runner.analysis.sweep import SWEEP_PREFIX
+from jes_runner._util import median, parse_ts
 from jes_runner.config.phases import slug
 from jes_runner.console import fmt_seconds
-from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import UNKNOWN_HOST, PhaseView
+
+if TYPE_CHECKING:
+    from jes_runner.analysis.whatif import WhatIf
 
 COLORS = {
     "wait": "#f2b134",
@@ -450,7 +448,7 @@ def queue_wait_figure(phases: list[PhaseView]) -> Figure:
         ax.set_yticks(
             range(1, len(series) + 1),
             [
-                f"{n}\nn={len(w)}, p50 {fmt_seconds(_median(w))}, max {fmt_seconds(max(w))}"
+                f"{n}\nn={len(w)}, p50 {fmt_seconds(median(w))}, max {fmt_seconds(max(w))}"
                 for n, w in series
             ],
             fontsize=8,
@@ -477,12 +475,6 @@ def queue_wait_figure(phases: list[PhaseView]) -> Figure:
         "drawn": {"rows": len(series), "dots": dots},
     }
     return _render(fig, "queue_wait", "Queue wait per phase", out)
-
-
-def _median(xs: list[float]) -> float:
-    s = sorted(xs)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
 
 
 def all_figures(phases: list[PhaseView]) -> list[Figure]:
@@ -552,17 +544,39 @@ def sweep_figure(doc: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def write_sweep(doc: dict[str, Any], output_dir: Path, when: datetime) -> Path:
-    path = output_dir / f"{SWEEP_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
-    try:
-        # exclusive: two sweeps ending in the same second keep both
-        path = create_exclusive(
-            [path, *(path.with_name(f"{path.stem}_{i}.json") for i in range(2, 100))],
-            json.dumps(doc, indent=2) + "\n",
-        )
-        path.with_suffix(".png").write_bytes(sweep_figure(doc))
-    except OSError as e:
-        raise JesError(
-            f"cannot write sweep results {path}: {e.strerror or e}", ExitCode.RESULTS_UNWRITABLE
-        ) from None
-    return path
+def whatif_figure(w: WhatIf, unit: str = "s") -> bytes:
+    """Three panels (makespan, node-minutes, p95 queue wait) per configuration, with p10-p90
+    whiskers; red the fastest, green the cheapest within 10 % of it. PNG bytes."""
+    labels = [
+        f"c={'all' if c.concurrency is None else c.concurrency}\nn={c.max_nodes}" for c in w.configs
+    ]
+    fig = MplFigure(figsize=(max(6.0, 0.6 * len(labels) + 2), 8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 1, sharex=True)
+    panels = (
+        (f"makespan (min, {unit})", lambda c: c.makespan_s, 60.0),
+        ("node-minutes", lambda c: c.node_minutes, 1.0),
+        (f"p95 queue wait ({unit})", lambda c: c.queue_wait_p95_s, 1.0),
+    )
+    xs = list(range(len(labels)))
+    colors = [
+        "#d62728" if c.fastest else "#2ca02c" if c.cheapest_near_fastest else "#1f77b4"
+        for c in w.configs
+    ]
+    for ax, (title, get, k) in zip(axes, panels, strict=True):
+        mids = [get(c).median / k for c in w.configs]
+        err = [
+            [(get(c).median - get(c).low) / k for c in w.configs],
+            [(get(c).high - get(c).median) / k for c in w.configs],
+        ]
+        ax.bar(xs, mids, yerr=err, color=colors, capsize=3)
+        ax.set_ylabel(title)
+    axes[-1].set_xticks(xs, labels, fontsize=7)
+    axes[0].set_title(
+        f"what-if: {w.jobs} jobs, {w.replicates} replicates (bars: median, "
+        "whiskers p10-p90; red fastest, green cheapest within 10 %)",
+        fontsize=9,
+    )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()

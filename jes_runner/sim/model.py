@@ -9,7 +9,7 @@ draw comes from a generator named by (seed, job profile, its count) or (seed, no
 configurations replayed with one seed share their jobs' and nodes' draws
 (common random numbers: a what-if compares configurations, not luck).
 
-The model, fitted to the measured 54-job runs (CALIBRATION.md):
+The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 
 * Each compute context submits to one orchestrator queue; a queue may place
   jobs on the nodes of its pools, in preference order (first free slot wins:
@@ -38,7 +38,9 @@ The model, fitted to the measured 54-job runs (CALIBRATION.md):
   already coming ask, in one step, for as many nodes as they need (at most
   ``max_provisioning`` at once when set, the pool's ``max_nodes``, and -- so no
   node is added that the queue cannot use -- its host limit minus the hosts it
-  occupies or has coming). Each node is Ready its own seeded delay later
+  occupies or has coming; with the queue's ``scale_past_host_limit``, once per
+  backlog, past that limit: unreserved nodes the queue cannot use, another queue
+  of the pool can). Each node is Ready its own seeded delay later
   (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise),
   but no sooner than the pool's node requested before it. A
   node idle for ``scale_down_idle`` is removed while the pool is above
@@ -63,7 +65,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from jes_runner.emulator.scenario import ContextSpec, JobProfile, PoolSpec, Scenario
+from jes_runner.sim.scenario import ContextSpec, JobProfile, PoolSpec, Scenario
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
 _ABORT = re.compile(r"\babort\b", re.IGNORECASE)
@@ -233,6 +235,9 @@ class Cluster:
         self.nodes: list[Node] = []
         self.node_events: list[dict[str, Any]] = []
         self.pending: dict[str, deque[SimJob]] = {q: deque() for q in scenario.queues}
+        # queues whose current backlog already scaled a pool past their host limit: once per
+        # backlog, so an unusable node removed at scale-down is not asked for again and again
+        self._past_limit: set[str] = set()
         self._events: list[tuple[float, int, str, Node, float]] = []
         self._seq = 0
         self._profile_count: dict[str | None, int] = {}
@@ -387,7 +392,13 @@ class Cluster:
         self._seq += 1
         heapq.heappush(self._events, (t, self._seq, kind, node, token))
 
-    def _new_node(self, pool: str, for_queue: str | None = None, not_before: float = 0.0) -> Node:
+    def _new_node(
+        self,
+        pool: str,
+        for_queue: str | None = None,
+        not_before: float = 0.0,
+        autoscaled: bool = False,
+    ) -> Node:
         spec = self.scenario.pools[pool]
         index = self._next_index[pool]
         self._next_index[pool] += 1
@@ -406,7 +417,7 @@ class Cluster:
         )
         self.nodes.append(node)
         self.node_events.append({"t": self.now, "event": "add", "node": node.name, "pool": pool})
-        if for_queue is not None:
+        if for_queue is not None or autoscaled:
             node.due_t = max(self.now + delay, not_before)
             self._push_event(node.due_t, "ready", node)
         return node
@@ -593,6 +604,7 @@ class Cluster:
         for qname, qspec in self.scenario.queues.items():
             waiting = len(self.pending[qname])
             if not waiting:
+                self._past_limit.discard(qname)
                 continue
             for p in qspec.pools:
                 take = min(waiting, spare[p])
@@ -605,7 +617,11 @@ class Cluster:
                 coming = sum(1 for n in self.nodes if n.pool == p and n.provisioning)
                 cap = math.inf if spec.max_provisioning is None else spec.max_provisioning - coming
                 want = math.ceil(waiting / spec.slots_per_node) if waiting > 0 else 0
-                n_new = int(max(0, min(want, spec.max_nodes - alive, cap, room)))
+                # past the host limit (scale_past_host_limit) a node comes unreserved: the
+                # queue cannot use it, another queue of the pool can
+                past = qspec.scale_past_host_limit and qname not in self._past_limit
+                limit = math.inf if past else room
+                n_new = int(max(0, min(want, spec.max_nodes - alive, cap, limit)))
                 # a pool's nodes are Ready in request order, each no sooner than the one before:
                 # asking for more nodes never brings an earlier one sooner (more jobs never
                 # run faster for it)
@@ -613,10 +629,14 @@ class Cluster:
                     (n.due_t for n in self.nodes if n.pool == p and n.provisioning),
                     default=self.now,
                 )
-                for _ in range(n_new):
-                    ready_t = self._new_node(p, for_queue=qname, not_before=ready_t).due_t
+                if n_new > room:
+                    self._past_limit.add(qname)
+                for i in range(n_new):
+                    owner = qname if i < room else None
+                    node = self._new_node(p, owner, not_before=ready_t, autoscaled=True)
+                    ready_t = node.due_t
                 waiting -= n_new * spec.slots_per_node
-                room -= n_new
+                room -= min(n_new, room)
 
 
 def _next_done(node: Node) -> float:

@@ -78,8 +78,12 @@ class QueueSpec(_Strict):
     pools: list[str] = Field(min_length=1)
     priority: int = 10
     # The most hosts this queue's jobs may occupy at once (a WLO host type's
-    # maximum); pools still scale on its backlog (the cluster autoscaler's view).
+    # maximum).
     max_nodes: int | None = Field(default=None, ge=1)
+    # True: its pools scale on its whole backlog, past the host limit (the cluster autoscaler
+    # sees pending work, not WLO's limit), so a node may come up that the queue cannot use
+    # and stay idle until scale-down; False: no node the queue could not use.
+    scale_past_host_limit: bool = False
 
 
 class ContextSpec(_Strict):
@@ -198,7 +202,7 @@ class Scenario(_Strict):
     completion_lag_s: float = Field(default=1.0, ge=0)  # orchestrator end -> JES terminal
     start_overhead_s: float = Field(default=6.0, ge=0)  # compute server start alone (median)
     # start-up on a busy node: median start_overhead_s * max(1, CPU demand / cores) ** exponent,
-    # log-normal around it with sigma start_sigma (fitted: CALIBRATION.md)
+    # log-normal around it with sigma start_sigma (fitted: docs/CALIBRATION.md)
     start_load_exponent: float = Field(default=0.0, ge=0, le=3)
     start_sigma: float = Field(default=0.0, ge=0, le=3)
     run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
@@ -261,7 +265,7 @@ class Scenario(_Strict):
 
 
 def _data_text(name: str) -> str:
-    return resources.files("jes_runner.emulator").joinpath("data").joinpath(name).read_text("utf-8")
+    return resources.files("jes_runner.sim").joinpath("data").joinpath(name).read_text("utf-8")
 
 
 @lru_cache(maxsize=8)
@@ -315,7 +319,7 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         sc = Scenario.model_validate({**data, "source": source})
     except ValidationError as e:
         raise ConfigError(
-            f"{source}: {_first_error(e)}; fix: see jes_runner/emulator/data/default_scenario.yaml"
+            f"{source}: {_first_error(e)}; fix: see jes_runner/sim/data/default_scenario.yaml"
         ) from e
     sc.profiles()  # surface profile errors at load time
     return sc
@@ -352,6 +356,6 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The shipped scenario mirroring the measured AKS cluster (see CALIBRATION.md)."""
+    """The shipped scenario mirroring the measured AKS cluster (see docs/CALIBRATION.md)."""
     data = yaml.safe_load(_data_text(DEFAULT_SCENARIO_FILE))
     return parse_scenario(data, "<default>")

@@ -24,7 +24,7 @@ import statistics
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .calibration import PhaseReplay
+from jes_runner.sim.calibration import PhaseReplay
 
 METRICS = ("pending", "starting", "running")
 

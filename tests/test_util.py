@@ -1,0 +1,40 @@
+"""_util's figures: percentiles and medians checked against the standard library, timestamps."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jes_runner._util import WEEK_S, epoch_seconds, median, percentile
+
+values = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=50)
+
+
+@given(values, st.integers(1, 99))
+def test_percentile_is_the_inclusive_quantile(xs: list[float], p: int) -> None:
+    expected = statistics.quantiles(xs, n=100, method="inclusive")[p - 1]
+    assert abs(percentile(xs, p) - expected) <= 0.0005 + 1e-9 * abs(expected)  # type: ignore[operator]
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50))
+def test_median_is_the_statistics_median(xs: list[float]) -> None:
+    assert median(xs) == statistics.median(xs)
+
+
+def test_percentile_of_nothing_is_unknown() -> None:
+    assert percentile([], 50) is None
+
+
+def test_epoch_seconds_reads_z_offsets_and_naive_as_utc() -> None:
+    t = datetime(2025, 9, 15, 19, 42, 30, tzinfo=UTC).timestamp()
+    assert epoch_seconds("2025-09-15T19:42:30Z") == t
+    assert epoch_seconds("2025-09-15T21:42:30+02:00") == t
+    assert epoch_seconds("2025-09-15T19:42:30") == t
+    assert epoch_seconds("not a time") is None and epoch_seconds(None) is None
+
+
+def test_the_week_limit_is_seven_days() -> None:
+    assert WEEK_S == 7 * 24 * 3600
