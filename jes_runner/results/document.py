@@ -249,7 +249,7 @@ def run_document(
     other = next((p for p in phases if not p["baseline"]), None)
     seq = seed_execution(base, mode_label="sequential")
     asy = seed_execution(other, mode_label="asynchronous")
-    doc = {
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "status": status,

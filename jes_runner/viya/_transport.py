@@ -47,7 +47,7 @@ def _read_capped(resp: requests.Response, cap: int) -> None:
     if len(body) > cap:
         body, truncated = body[-cap:], True
     resp._content = body
-    resp._content_consumed = True
+    resp._content_consumed = True  # type: ignore[attr-defined]
     setattr(resp, TRUNCATED_ATTR, truncated)
 
 

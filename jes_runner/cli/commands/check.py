@@ -65,7 +65,7 @@ class Report:
         return sum(1 for s, _, _ in self.lines if s == FAIL)
 
 
-def _one_line(e: BaseException) -> str:
+def _one_line(e: BaseException | str) -> str:
     return " ".join(str(e).split()) or e.__class__.__name__
 
 
