@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     PUSH_FAILED = 4  # measured and written, but the Pushgateway push failed
     RESULTS_UNWRITABLE = 5  # results file could not be written (full / read-only disk)
     THRESHOLD = 6  # a configured threshold (or `compare` tolerance) was crossed
+    AUTH_FAILED = 7  # authentication refused during the run (refresh refused, no other grant)
     SIGINT = 130
     SIGTERM = 143
 
@@ -44,6 +45,12 @@ class ConfigError(JesError):
 
 class PreflightError(JesError):
     """Viya is unreachable, a token is refused, a context or definition is unknown."""
+
+
+class AuthFailedError(JesError):
+    """The run lost its authentication midway: jobs it had in flight may still run on the server."""
+
+    exit_code = ExitCode.AUTH_FAILED
 
 
 class ResultsWriteError(JesError):

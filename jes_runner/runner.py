@@ -1,9 +1,12 @@
-"""Orchestrates a run: preflight, phases, correlation, comparison, sinks.
+"""One run, along its data flow: preflight -> each phase (execute, correlate, enrich) ->
+the results document (``results.document.build_run_document``) -> the exit code (a pure
+function of the document) -> the results file -> the sinks (``sinks/defaults.py``).
 
-``Runner.run()`` returns a :class:`RunContext`; ``sinks`` run after the results
-file is written (the terminal summary, the HTML report, then the Pushgateway push), and
-``stop_event`` makes the executor cancel in-flight jobs and end the run as
-``aborted`` (a later issue wires SIGTERM to it).
+``stop_event`` (SIGTERM/SIGINT, ``shutdown.py``) makes every step wind down: the executor
+cancels in-flight jobs, correlation keeps what it matched within a short budget, the
+results are written ``aborted``. A phase that stops on an error the run cannot ride out
+(authentication refused, the configuration gone from Viya) ends the run the same way,
+with that error's exit code and one line.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import IO, Any
 
 from jes_runner._util import redact_url, utcnow
@@ -25,60 +29,109 @@ from jes_runner.console import Progress, run_id_in_logs
 from jes_runner.errors import ExitCode, JesError, ResultsWriteError
 from jes_runner.measure.correlation import Correlator
 from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy, RuntimeModel
-from jes_runner.measure.plan import PhasePlan, RunPlan
+from jes_runner.measure.plan import PhasePlan, PlannedJob, RunPlan
 from jes_runner.measure.preflight import handle_orphans, preflight
 from jes_runner.measure.records import JobRecord
-from jes_runner.measure.stats import not_comparable_reason, phase_window, spans, vs_baseline
-from jes_runner.results.document import phase_document, run_document
-from jes_runner.results.files import Checkpoint, write_results
-from jes_runner.results.recovery import run_line
-from jes_runner.sinks.summary import render_summary
-from jes_runner.viya import ViyaClient
+from jes_runner.measure.stats import phase_window
+from jes_runner.results.checkpoint import Checkpoint, run_line
+from jes_runner.results.document import PhaseResult, RunMeta, build_run_document
+from jes_runner.results.files import write_results
+from jes_runner.sinks.context import RunContext, Sink
+from jes_runner.sinks.defaults import default_sinks
+from jes_runner.viya import ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.runner")
 
+__all__ = ["RunContext", "Runner", "Sink", "decide_exit_code", "fill_expected_runtimes"]
 
-@dataclass
-class RunContext:
-    """Everything a sink may need once the run is over."""
-
-    settings: Settings
-    plan: RunPlan
-    results: dict[str, Any] | None = None
-    results_path: Path | None = None
-    results_error: str | None = None
-    checkpoint: Checkpoint | None = None
-    exit_code: int = 0
-    outcomes: list[PhaseOutcome] = field(default_factory=list)
+ABORT_CORRELATION_S = 5.0  # correlation budget once stopping (within the SIGTERM grace)
+HARD_CANCEL_BUDGET_S = 3.0  # second signal: every in-flight job's cancel, in parallel, this long
+HARD_CANCEL_WORKERS = 16
 
 
-Sink = Callable[[RunContext], None]
+def fill_expected_runtimes(jobs: list[PlannedJob], runtimes: dict[str, float]) -> list[PlannedJob]:
+    """The one rule for expected runtimes: a job without one takes ``runtimes[name]`` (history, or
+    what it took in an earlier phase); a job that has one keeps it."""
+    return [
+        replace(j, expected_runtime_s=runtimes[j.name])
+        if j.expected_runtime_s is None and j.name in runtimes
+        else j
+        for j in jobs
+    ]
+
+
+def decide_exit_code(
+    results: dict[str, Any],
+    *,
+    abort_code: int,
+    stop_error: JesError | None = None,
+    failures_tolerated: bool = False,
+) -> int:
+    """The run's exit code from its document alone (before the sinks: a failed push may make it 4)."""
+    if stop_error is not None:
+        return int(stop_error.exit_code)
+    if results["status"] == "aborted":
+        return abort_code
+    if (results.get("thresholds") or {}).get("breaches"):
+        return int(ExitCode.THRESHOLD)
+    if results["status"] == "completed" or failures_tolerated:
+        return int(ExitCode.OK)
+    return int(ExitCode.JOB_FAILURES)
 
 
 class _Tee:
-    """Phase listener that feeds both the progress display and the checkpoint."""
+    """Phase listener: the progress display, the checkpoint (each submission as it is accepted,
+    each end) and the set of jobs in flight (what a second signal cancels)."""
 
-    def __init__(self, progress: Progress, checkpoint: Checkpoint, run_id: str) -> None:
+    def __init__(self, progress: Progress, checkpoint: Checkpoint) -> None:
         self.progress = progress
         self.checkpoint = checkpoint
-        self.run_id = run_id
+        self.in_flight: dict[str, str] = {}  # job id -> unique name
+        self._lock = threading.Lock()
 
     def job_submitted(self, phase: PhasePlan, record: JobRecord) -> None:
+        self.checkpoint.submitted(record)
+        with self._lock:
+            self.in_flight[record.job_instance_id or ""] = record.unique_job_name
         self.progress.job_submitted(phase, record)
 
     def job_finished(self, phase: PhasePlan, record: JobRecord) -> None:
-        self.checkpoint.append({"type": "job", "run_id": self.run_id, **record.to_dict()})
+        self.checkpoint.job(record)
+        with self._lock:
+            self.in_flight.pop(record.job_instance_id or "", None)
         self.progress.job_finished(phase, record)
+
+    def snapshot(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self.in_flight)
+
+
+@dataclass
+class _Learned:
+    """What one phase teaches the next: the runtime factor and each job's server duration."""
+
+    prior: float | None
+    measured: dict[str, float]
+
+    def model_for(self, phase: PhasePlan) -> RuntimeModel:
+        prior = self.prior
+        if self.measured and any(j.expected_runtime_s is None for j in phase.jobs):
+            # jobs without an estimate: what they took in the earlier phase, learned from there on
+            phase.jobs = fill_expected_runtimes(phase.jobs, self.measured)
+            prior = prior or 1.0
+        return RuntimeModel(prior)
+
+    def learn(self, outcome: PhaseOutcome) -> None:
+        self.prior = outcome.learned_factor or self.prior
+        if outcome.phase.baseline or not self.measured:
+            for r in outcome.records:
+                if r.status == "completed" and r.timing_source == "server" and r.duration:
+                    self.measured.setdefault(r.name, r.duration)
 
 
 class Runner:
-    """One run: preflight, then each phase (execute, correlate, enrich), then the results
-    document, thresholds, the results file and the sinks, in that order.
-
-    The client is the caller's (``cli.session`` builds it, closes it, and wires the
-    Kubernetes lifecycle and SIGTERM handling around the run); ``stop_event`` makes
-    the executor cancel in-flight jobs and ends the run as ``aborted``.
-    """
+    """One run. The client is the caller's (``cli.session`` builds it, closes it, and wires the
+    Kubernetes lifecycle and SIGTERM handling around the run)."""
 
     def __init__(
         self,
@@ -108,26 +161,16 @@ class Runner:
         self.runtime_history = runtime_history  # where the plan's expected runtimes came from
         self.on_pending = on_pending  # a job was seen queued
         # run after the results file is written, in order; each gets the RunContext
-        self.sinks: list[Sink] = (
-            [
-                self._print_summary,
-                *([self._write_report] if settings.report else []),
-                self._push_metrics,
-            ]
-            if sinks is None
-            else sinks
-        )
+        self.sinks: list[Sink] = default_sinks(settings) if sinks is None else sinks
         # called with each phase before its first job (e.g. re-read the Secret, start a node watch)
         self.phase_starters = list(phase_starters or [])
-        # called with each phase's outcome and its results dict before it is stored (e.g. a node timeline)
+        # called with each phase's outcome and its document before it is stored (e.g. a node timeline)
         self.phase_enrichers = list(phase_enrichers or [])
         self.abort_exit_code: int = int(ExitCode.SIGINT)
-        self.abort_correlation_s: float = (
-            5.0  # correlation budget once stopping (within the SIGTERM grace)
-        )
-        self.stop_deadline: float | None = (
-            None  # time.monotonic() by which a stopping run must be done
-        )
+        self.abort_correlation_s: float = ABORT_CORRELATION_S
+        self.stop_deadline: float | None = None  # time.monotonic() by which a stopping run is done
+        self.stop_error: JesError | None = None  # what stopped the run, when not a signal
+        self._tee: _Tee | None = None
 
     # -- the run ---------------------------------------------------------------
 
@@ -137,7 +180,38 @@ class Runner:
 
     def _run(self) -> RunContext:
         s, plan = self.settings, self.plan
-        ctx = RunContext(settings=s, plan=plan)
+        ctx = RunContext(settings=s, plan=plan, stdout=self.stdout)
+        self._preflight()
+        started_at, t0 = utcnow(), time.monotonic()
+        ctx.checkpoint = checkpoint = self._open_checkpoint(started_at)
+        results: list[PhaseResult] = []
+        try:
+            aborted = self._run_phases(checkpoint, results, ctx)
+        finally:
+            checkpoint.close()
+        ended_at = utcnow()
+        ctx.results = build_run_document(
+            results, self._meta(started_at, ended_at, time.monotonic() - t0), aborted=aborted
+        )
+        self._apply_thresholds(ctx.results)
+        ctx.exit_code = decide_exit_code(
+            ctx.results,
+            abort_code=self.abort_exit_code,
+            stop_error=self.stop_error,
+            failures_tolerated=s.max_failed_jobs is not None,
+        )
+        self._write(ctx, ended_at)
+        ctx.stop_deadline = self.stop_deadline
+        for sink in self.sinks:
+            sink(ctx)
+        if ctx.results_error:
+            raise ResultsWriteError(ctx.results_error)
+        if self.stop_error is not None:  # the results are safe: now the one line and its exit code
+            raise self.stop_error
+        return ctx
+
+    def _preflight(self) -> None:
+        s, plan = self.settings, self.plan
         log.info(
             "run %s: %d phase(s), %d job(s) each, Viya at %s",
             plan.run_id,
@@ -154,132 +228,107 @@ class Runner:
         )
         handle_orphans(self.client, plan.run_id, cancel=s.cancel_orphans)
 
-        checkpoint = Checkpoint(s.output_dir, plan.run_id)
-        ctx.checkpoint = checkpoint
+    def _open_checkpoint(self, started_at: datetime) -> Checkpoint:
+        s = self.settings
+        checkpoint = Checkpoint(s.output_dir, self.plan.run_id)
         if not checkpoint.open():
             log.warning("%s; the run goes on, figures will be on stdout", checkpoint.error)
-        started_at = utcnow()
-        t0 = time.monotonic()
-        checkpoint.append(
+        checkpoint.append(  # what `recover` needs
             run_line(
-                plan,
+                self.plan,
                 started=started_at,
                 viya_url=redact_url(s.viya_url or ""),
                 labels={"cluster": s.cluster, "environment": s.environment},
                 settings=s.masked(),
                 emulated=self.emulated,
             )
-        )  # what `recover` needs
+        )
+        return checkpoint
+
+    def _run_phases(
+        self, checkpoint: Checkpoint, results: list[PhaseResult], ctx: RunContext
+    ) -> bool:
+        """Each phase in turn; True when the run stopped before its end (signal or stop error)."""
+        s = self.settings
         correlator = Correlator(
-            self.client, deadline_s=s.correlation_deadline_s, page_limit=s.correlation_page_limit
+            self.client,
+            deadline_s=s.correlation_deadline_s,
+            page_limit=s.correlation_page_limit,
+            stop_event=self.stop_event,
         )
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
         # expected runtimes measured on this target (history): the factor starts at 1, not unknown
-        prior: float | None = (
-            1.0 if self.runtime_history and self.runtime_history.get("jobs_with_history") else None
-        )
-        measured: dict[
-            str, float
-        ] = {}  # job name -> server duration in an earlier phase of this run
-        phase_dicts: list[dict[str, Any]] = []
-        aborted = False
-        try:
-            for phase in plan.phases:
-                if self.stop_event.is_set():
-                    aborted = True
-                    break
-                self.progress.phase_started(phase)
-                for start in self.phase_starters:
-                    start(phase)
-                phase_prior = prior
-                if measured and any(j.expected_runtime_s is None for j in phase.jobs):
-                    # jobs without an estimate: what they took in the earlier phase, learned from there on
-                    phase.jobs = [
-                        j
-                        if j.expected_runtime_s is not None or j.name not in measured
-                        else replace(j, expected_runtime_s=measured[j.name])
-                        for j in phase.jobs
-                    ]
-                    phase_prior = prior or 1.0
-                executor = PhaseExecutor(
-                    self.client,
-                    phase,
-                    run_id=plan.run_id,
-                    epoch=plan.epoch,
-                    definition_ids=plan.definition_ids,
-                    policy=policy,
-                    model=RuntimeModel(phase_prior),
-                    listener=_Tee(self.progress, checkpoint, plan.run_id),
-                    stop_event=self.stop_event,
-                    submit_workers=s.submit_workers,
-                    on_pending=self.on_pending,
-                )
-                outcome = executor.run()
-                self.progress.phase_ended(phase)
-                ctx.outcomes.append(outcome)
-                prior = outcome.learned_factor or prior
-                if phase.baseline or not measured:
-                    for r in outcome.records:
-                        if r.status == "completed" and r.timing_source == "server" and r.duration:
-                            measured.setdefault(r.name, r.duration)
-                first, _ = phase_window(outcome.records)
-                if (
-                    self.stop_event.is_set()
-                ):  # stopping: correlate what is there, within the grace period
-                    correlator.deadline_s = min(correlator.deadline_s, self.abort_correlation_s)
-                unmatched = correlator.correlate(outcome.records, first)
-                pd = phase_document(outcome, unmatched)
-                for enrich in self.phase_enrichers:
-                    enrich(outcome, pd)
-                phase_dicts.append(pd)
-                for r in outcome.records:
-                    if r.orchestrator:
-                        checkpoint.append(
-                            {
-                                "type": "orchestrator",
-                                "run_id": plan.run_id,
-                                "phase": phase.name,
-                                "unique_job_name": r.unique_job_name,
-                                "orchestrator_data": r.orchestrator,
-                            }
-                        )
-                checkpoint.append(
-                    {
-                        "type": "phase",
-                        "run_id": plan.run_id,
-                        "name": phase.name,
-                        "status": pd["status"],
-                        "stats": pd["stats"],
-                        "unmatched_jobs": unmatched,
-                    }
-                )
-                log.info(
-                    "phase %s: %s, makespan %s s, %d/%d completed",
-                    phase.name,
-                    pd["status"],
-                    pd["stats"]["makespan_seconds"],
-                    pd["stats"]["jobs_completed"],
-                    pd["stats"]["jobs_total"],
-                    extra={"event": "phase_ended", "phase": phase.name, "stats": pd["stats"]},
-                )
-                if outcome.aborted:
-                    aborted = True
-                    break
-        finally:
-            checkpoint.close()
+        history = self.runtime_history and self.runtime_history.get("jobs_with_history")
+        learned = _Learned(1.0 if history else None, {})
+        self._tee = _Tee(self.progress, checkpoint)
+        for phase in self.plan.phases:
+            if self.stop_event.is_set():
+                return True
+            outcome = self._execute(phase, policy, learned.model_for(phase))
+            ctx.outcomes.append(outcome)
+            learned.learn(outcome)
+            results.append(self._settle_phase(outcome, correlator, checkpoint))
+            if outcome.stopped is not None:
+                self.stop_error = outcome.stopped
+            if outcome.aborted or outcome.stopped is not None:
+                return True
+        return self.stop_event.is_set()
 
-        self._compare_with_baseline(phase_dicts, ctx.outcomes)
-        ended_at = utcnow()
-        ctx.results = run_document(
-            phase_dicts,
-            run_id=plan.run_id,
-            started=started_at,
-            ended=ended_at,
-            elapsed_s=time.monotonic() - t0,
-            aborted=aborted,
+    def _execute(self, phase: PhasePlan, policy: PollPolicy, model: RuntimeModel) -> PhaseOutcome:
+        self.progress.phase_started(phase)
+        for start in self.phase_starters:
+            start(phase)
+        assert self._tee is not None
+        outcome = PhaseExecutor(
+            self.client,
+            phase,
+            run_id=self.plan.run_id,
+            epoch=self.plan.epoch,
+            definition_ids=self.plan.definition_ids,
+            policy=policy,
+            model=model,
+            listener=self._tee,
+            stop_event=self.stop_event,
+            submit_workers=self.settings.submit_workers,
+            on_pending=self.on_pending,
+        ).run()
+        self.progress.phase_ended(phase)
+        return outcome
+
+    def _settle_phase(
+        self, outcome: PhaseOutcome, correlator: Correlator, checkpoint: Checkpoint
+    ) -> PhaseResult:
+        """Correlate (within the stop budget once stopping), enrich, checkpoint one phase."""
+        correlator.stop_budget_s = self.abort_correlation_s
+        first, _ = phase_window(outcome.records)
+        result = PhaseResult(outcome, correlator.correlate(outcome.records, first))
+        pd = result.document
+        for enrich in self.phase_enrichers:
+            enrich(outcome, pd)
+        for r in outcome.records:
+            checkpoint.orchestrator(r)
+        checkpoint.phase(pd["name"], pd["status"], pd["stats"], result.unmatched)
+        log.info(
+            "phase %s: %s, makespan %s s, %d/%d completed",
+            pd["name"],
+            pd["status"],
+            pd["stats"]["makespan_seconds"],
+            pd["stats"]["jobs_completed"],
+            pd["stats"]["jobs_total"],
+            extra={"event": "phase_ended", "phase": pd["name"], "stats": pd["stats"]},
+        )
+        return result
+
+    def _meta(self, started: datetime, ended: datetime, elapsed_s: float) -> RunMeta:
+        s = self.settings
+        return RunMeta(
+            run_id=self.plan.run_id,
+            started=started,
+            ended=ended,
+            elapsed_s=elapsed_s,
             viya_url=redact_url(s.viya_url or ""),
             labels={"cluster": s.cluster, "environment": s.environment, "profile": s.profile},
-            job_config=str(plan.job_config_path),
+            job_config=str(self.plan.job_config_path),
             settings=s.masked(),
             emulated=self.emulated,
             viya_requests={
@@ -289,17 +338,13 @@ class Runner:
             emulator=self.emulator_model,
             runtime_history=self.runtime_history,
         )
-        status = ctx.results["status"]
-        ctx.exit_code = (
-            self.abort_exit_code
-            if status == "aborted"
-            else int(ExitCode.OK)
-            if status == "completed"
-            else int(ExitCode.JOB_FAILURES)
-        )
-        self._apply_thresholds(ctx)
+
+    def _write(self, ctx: RunContext, ended_at: datetime) -> None:
+        assert ctx.results is not None
         try:
-            ctx.results_path = write_results(s.output_dir, ctx.results, ended_at.astimezone())
+            ctx.results_path = write_results(
+                self.settings.output_dir, ctx.results, ended_at.astimezone()
+            )
             log.info(
                 "results written to %s",
                 ctx.results_path,
@@ -308,72 +353,23 @@ class Runner:
         except ResultsWriteError as e:
             ctx.results_error = str(e)
             ctx.exit_code = int(ExitCode.RESULTS_UNWRITABLE)
-            if checkpoint.error or checkpoint.lines <= 1:  # the run line alone holds no figure
+            cp = ctx.checkpoint
+            if cp is None or cp.error or cp.lines <= 1:  # the run line alone holds no figure
                 # nothing on disk at all: the results themselves go to stdout
                 self.stdout.write(json.dumps(ctx.results) + "\n")
-        for sink in self.sinks:
-            sink(ctx)
-        if ctx.results_error:
-            raise ResultsWriteError(ctx.results_error)
-        return ctx
 
-    @staticmethod
-    def _compare_with_baseline(
-        phase_dicts: list[dict[str, Any]], outcomes: list[PhaseOutcome]
-    ) -> None:
-        """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
-        base = next(
-            (o for o, pd in zip(outcomes, phase_dicts, strict=False) if pd["baseline"]), None
-        )
-        if base is None:
-            return
-        base_jobs = spans(base.records)
-        base_reason = not_comparable_reason(
-            base.phase.name, base_jobs, base.aborted, len(base.phase.jobs)
-        )
-        for pd, outcome in zip(phase_dicts, outcomes, strict=False):
-            if pd["baseline"]:
-                continue
-            jobs = spans(outcome.records)
-            pd["vs_baseline"] = vs_baseline(
-                base_jobs,
-                jobs,
-                baseline_reason=base_reason,
-                reason=not_comparable_reason(
-                    outcome.phase.name, jobs, outcome.aborted, len(outcome.phase.jobs)
-                ),
-            )
-
-    def _push_metrics(self, ctx: RunContext) -> None:
-        """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""
-        if ctx.results is None or not self.settings.pushgateway_url:
-            return
-        from jes_runner.sinks.metrics.push import push_results
-
-        try:
-            # stopping (SIGTERM): the push gets what is left of the grace period, not its own timeout
-            push_results(ctx.results, self.settings, deadline=self.stop_deadline)
-        except JesError as e:  # push_results already logged it in one line
-            if e.exit_code != ExitCode.PUSH_FAILED:
-                raise
-            if ctx.exit_code == ExitCode.OK:
-                ctx.exit_code = int(ExitCode.PUSH_FAILED)
-
-    def _apply_thresholds(self, ctx: RunContext) -> None:
-        """Configured limits -> results["thresholds"]; one crossed makes the exit code 6.
-
-        With ``max_failed_jobs`` set, failures within it no longer make the exit code 3."""
+    def _apply_thresholds(self, results: dict[str, Any]) -> None:
+        """Configured limits -> results["thresholds"] (``decide_exit_code`` reads the breaches)."""
         s = self.settings
-        assert ctx.results is not None
         th = check_thresholds(
-            ctx.results,
+            results,
             max_failed_jobs=s.max_failed_jobs,
             min_speedup=s.min_speedup,
             max_queue_wait_p95_seconds=s.max_queue_wait_p95_seconds,
         )
         if not th["checked"]:
             return
-        ctx.results["thresholds"] = th
+        results["thresholds"] = th
         for b in th["breaches"]:
             log.warning(
                 "threshold crossed: %s",
@@ -384,63 +380,25 @@ class Runner:
                     "limit": b["limit"],
                 },
             )
-        if ctx.results["status"] == "aborted":
-            return
-        if th["breaches"]:
-            ctx.exit_code = int(ExitCode.THRESHOLD)
-        elif s.max_failed_jobs is not None and ctx.exit_code == int(ExitCode.JOB_FAILURES):
-            ctx.exit_code = int(ExitCode.OK)
 
-    def _write_report(self, ctx: RunContext) -> None:
-        """HTML report + PNGs beside the results file; a failure is logged, the run is already safe."""
-        if ctx.results is None or ctx.results_path is None:
-            return
-        from jes_runner.sinks.report.html import (
-            write_report_beside,  # matplotlib loads only when a report is written
-        )
+    # -- second signal ---------------------------------------------------------------
 
-        path = write_report_beside(ctx.results_path, ctx.results)
-        if path is None:
-            return
-        log.info("report written to %s", path, extra={"event": "report_written", "path": str(path)})
-        if self.settings.log_format != "json":
-            self.stdout.write(f"report: {path}\n")
-            self.stdout.flush()
+    def cancel_in_flight(self, budget_s: float = HARD_CANCEL_BUDGET_S) -> list[str]:
+        """Cancel every job in flight at once (in parallel, within ``budget_s``); the unique names
+        of those not confirmed canceled (or finished) -- ``--cancel-orphans`` gets them later."""
+        jobs = self._tee.snapshot() if self._tee is not None else {}
+        if not jobs:
+            return []
 
-    def _print_summary(self, ctx: RunContext) -> None:
-        if ctx.results is None:
-            return
-        if self.settings.log_format == "json":  # pods: keep every stdout line a JSON object
-            res = ctx.results
-            log.info(
-                "run %s: %s",
-                res["run_id"],
-                res["status"],
-                extra={
-                    "event": "run_summary",
-                    "run_id": res["run_id"],
-                    "status": res["status"],
-                    "emulator": res.get(
-                        "emulator", False
-                    ),  # emulated figures: never read as a cluster's
-                    "results_path": str(ctx.results_path) if ctx.results_path else None,
-                    "phases": [
-                        {
-                            "name": p["name"],
-                            "context": p["context"],
-                            "mode": p["mode"],
-                            "stats": p["stats"],
-                            "vs_baseline": p["vs_baseline"],
-                            "unmatched_jobs": len(p["unmatched_jobs"]),
-                        }
-                        for p in res["phases"]
-                    ],
-                },
-            )
-            return
-        self.stdout.write(render_summary(ctx.results) + "\n")
-        if ctx.results_path:
-            self.stdout.write(f"results: {ctx.results_path}\n")
-        if ctx.checkpoint and ctx.checkpoint.lines:
-            self.stdout.write(f"checkpoint: {ctx.checkpoint.path}\n")
-        self.stdout.flush()
+        def cancel(job_id: str) -> bool:
+            try:
+                self.client.cancel_job(job_id)
+            except ViyaError:
+                return False
+            return True
+
+        pool = ThreadPoolExecutor(max_workers=min(HARD_CANCEL_WORKERS, len(jobs)))
+        futures = {pool.submit(cancel, job_id): name for job_id, name in jobs.items()}
+        done, _ = wait(futures, timeout=budget_s)
+        pool.shutdown(wait=False, cancel_futures=True)
+        return sorted(name for f, name in futures.items() if f not in done or not f.result())

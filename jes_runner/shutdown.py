@@ -8,8 +8,10 @@ or 130 (SIGINT). A watchdog makes sure the process is gone by the end of
 ``grace_period_seconds`` (keep it below the pod's terminationGracePeriodSeconds,
 after which the kubelet sends SIGKILL): finished jobs are then in the checkpoint.
 
-Second signal: exit at once. The checkpoint is written line by line as jobs
-finish, so it still holds every finished job.
+Second signal: cancel every job still in flight at once (in parallel, within a few
+seconds), say in one line which could not be canceled and the command that will
+(``run --cancel-orphans``), and exit. The checkpoint is written line by line as jobs
+are submitted and finish, so it still holds every finished job and every job in flight.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from jes_runner.errors import ExitCode
 log = logging.getLogger("jes_runner.shutdown")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+MAX_NAMED = 20  # jobs named in the second signal's line; the rest counted
 
 
 def exit_code_for(signum: int) -> int:
@@ -45,12 +48,15 @@ class GracefulShutdown:
         grace_period_s: float = 25.0,
         *,
         on_signal: Callable[[int], None] | None = None,
+        on_second_signal: Callable[[], list[str]] | None = None,
         hard_exit: Callable[[int], Any] = os._exit,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stop_event = stop_event
         self.grace_period_s = grace_period_s
         self.on_signal = on_signal
+        # cancels what is in flight; returns the unique names it could not cancel
+        self.on_second_signal = on_second_signal
         self.hard_exit = hard_exit
         self.clock = clock
         self.signum: int | None = None
@@ -90,8 +96,7 @@ class GracefulShutdown:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.signum is not None:  # second signal: no more grace
-            _say(f"{name} again: exiting now; finished jobs are in the checkpoint")
-            self.hard_exit(exit_code_for(signum))
+            self._hard_stop(name, signum)
             return
         self.signum = signum
         self.deadline = self.clock() + self.grace_period_s
@@ -107,6 +112,28 @@ class GracefulShutdown:
         self.stop_event.set()
         self._watchdog = threading.Thread(target=self._watch, name="grace-watchdog", daemon=True)
         self._watchdog.start()
+
+    def _hard_stop(self, name: str, signum: int) -> None:
+        left: list[str] = []
+        if self.on_second_signal is not None:
+            try:
+                left = self.on_second_signal()
+            except Exception as e:  # noqa: BLE001 - exiting anyway: say it, do not hide the exit
+                left = [f"(cancel failed: {type(e).__name__})"]
+        if left:
+            shown = ", ".join(left[:MAX_NAMED]) + (
+                f" and {len(left) - MAX_NAMED} more" if len(left) > MAX_NAMED else ""
+            )
+            _say(
+                f"{name} again: exiting now; {len(left)} job(s) could not be canceled and may still "
+                f"run: {shown} -- `jes-runner run --cancel-orphans` cancels them once past their "
+                "job timeout; finished jobs are in the checkpoint"
+            )
+        else:
+            _say(
+                f"{name} again: exiting now; jobs in flight canceled, finished jobs are in the checkpoint"
+            )
+        self.hard_exit(exit_code_for(signum))
 
     def _watch(self) -> None:
         remaining = self.remaining() or 0.0
@@ -140,4 +167,9 @@ def graceful(runner: Any, grace_period_s: float) -> GracefulShutdown:
         # the sinks (the Pushgateway push) get only what is left, less a second to exit cleanly
         runner.stop_deadline = time.monotonic() + max(0.0, grace_period_s - 1.0)
 
-    return GracefulShutdown(runner.stop_event, grace_period_s, on_signal=on_signal)
+    return GracefulShutdown(
+        runner.stop_event,
+        grace_period_s,
+        on_signal=on_signal,
+        on_second_signal=getattr(runner, "cancel_in_flight", None),
+    )

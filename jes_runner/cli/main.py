@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from jes_runner import __version__
 from jes_runner.cli.commands import SUMMARIES
@@ -25,8 +26,16 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error shape: one ``error:`` line (and where the usage is), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {' '.join(message.split())} -- see `{self.prog} --help`\n")
+        raise SystemExit(int(ExitCode.BAD_INPUT))
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jes-runner",
         description="Measure SAS Viya batch jobs run sequentially versus concurrently.",
     )

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import IO, Any
 
 from pydantic import SecretStr
@@ -32,14 +32,13 @@ from jes_runner.config.settings import (
 from jes_runner.console import run_id_in_logs
 from jes_runner.errors import ConfigError, ExitCode, JesError
 from jes_runner.measure.plan import (
-    PlannedJob,
     RunPlan,
     build_plan,
     load_file_settings,
     load_jobs,
     select_phases,
 )
-from jes_runner.runner import RunContext, Runner, Sink
+from jes_runner.runner import RunContext, Runner, Sink, fill_expected_runtimes
 from jes_runner.shutdown import graceful
 from jes_runner.viya import Credentials, Handler, RetryPolicy, ViyaClient
 
@@ -250,15 +249,9 @@ def apply_runtime_history(target: Target, plan: RunPlan) -> dict[str, Any] | Non
         )
         return {"source": None, "jobs_with_history": 0, "jobs_without": len(missing)}
     filled = {n: hist.runtimes[n] for n in missing if n in hist.runtimes}
-
-    def fill(jobs: list[PlannedJob]) -> list[PlannedJob]:
-        return [
-            replace(j, expected_runtime_s=filled[j.name]) if j.name in filled else j for j in jobs
-        ]
-
-    plan.jobs = fill(plan.jobs)
+    plan.jobs = fill_expected_runtimes(plan.jobs, filled)
     for phase in plan.phases:
-        phase.jobs = fill(phase.jobs)
+        phase.jobs = fill_expected_runtimes(phase.jobs, filled)
     log.info(
         "expected runtimes of %d job(s) from %s",
         len(filled),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Any
 
 from jes_runner._util import parse_ts
 from jes_runner.measure.records import JobRecord
-from jes_runner.viya import ViyaClient, ViyaError, ViyaHTTPError
+from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError
 
 log = logging.getLogger("jes_runner.measure.correlation")
 
@@ -86,14 +87,21 @@ class Correlator:
         *,
         deadline_s: float = 120.0,
         page_limit: int = 500,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stop_event: threading.Event | None = None,
+        stop_budget_s: float = 5.0,
     ) -> None:
         self.client = client
         self.deadline_s = deadline_s
+        # stopping (SIGTERM/SIGINT): what is matched within stop_budget_s of the signal is kept,
+        # the rest listed unmatched -- correlation never eats the grace period
+        self.stop_event = stop_event or threading.Event()
+        self.stop_budget_s = stop_budget_s
         self.page_limit = page_limit
-        self.sleep = sleep
+        self.sleep = sleep or self._nap
         self.clock = clock
+        self._stop_seen: float | None = None
         self.available = True  # False once the orchestrator answered 404/403: stop asking
 
     def correlate(self, records: list[JobRecord], phase_start: datetime | None) -> list[str]:
@@ -123,6 +131,7 @@ class Correlator:
         deadline = self.clock() + self.deadline_s
         delay = 0.2
         while True:
+            deadline = self._stop_bound(deadline)
             try:
                 # the listing's own retries stop at the deadline too (monotonic, whatever self.clock is)
                 self._scan(
@@ -142,11 +151,15 @@ class Correlator:
                     self.available = False
                     break
                 log.warning("orchestrator listing failed: %s", e)
+            except AuthError as e:  # no token will come back by waiting: keep what matched
+                log.warning("orchestrator listing refused (%s); the rest stays unmatched", e)
+                break
             except ViyaError as e:
                 log.warning("orchestrator listing failed: %s", e)
             pending = [
                 k for k in want if k not in ambiguous and (k not in found or not _ended(found[k]))
             ]
+            deadline = self._stop_bound(deadline)
             remaining = deadline - self.clock()
             if not pending or remaining <= 0:
                 break
@@ -174,6 +187,25 @@ class Correlator:
             )
         return unmatched_names + missing
 
+    def _nap(self, seconds: float) -> None:
+        """Wait between listings; a stop arriving cuts the wait short (then waits go on, bounded)."""
+        if self.stop_event.is_set():
+            time.sleep(seconds)
+        else:
+            self.stop_event.wait(seconds)
+
+    def _stop_bound(self, deadline: float) -> float:
+        """The deadline, pulled in to ``stop_budget_s`` after a stop was first seen."""
+        if not self.stop_event.is_set():
+            return deadline
+        if self._stop_seen is None:
+            self._stop_seen = self.clock()
+            log.warning(
+                "stopping: correlation keeps what it matches within %.1f s, the rest is listed unmatched",
+                self.stop_budget_s,
+            )
+        return min(deadline, self._stop_seen + self.stop_budget_s)
+
     def _scan(
         self,
         want: dict[str, JobRecord],
@@ -184,6 +216,8 @@ class Correlator:
     ) -> None:
         ambiguous = {} if ambiguous is None else ambiguous
         for page in self.client.orchestrator_pages(self.page_limit, deadline=deadline):
+            if self.stop_event.is_set() and self.clock() >= self._stop_bound(float("inf")):
+                return  # a stop's budget is spent: keep what was found
             older = False
             for item in page:
                 rq = item.get("request") or {}

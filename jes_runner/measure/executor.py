@@ -30,9 +30,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jes_runner._util import utcnow
+from jes_runner.errors import AuthFailedError, ConfigError, JesError
 from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
-from jes_runner.measure.records import TERMINAL_STATES, JobRecord
-from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, TIMEOUT_PROPERTY, ViyaClient, ViyaError
+from jes_runner.measure.records import TERMINAL_STATES, JobRecord, JobStatus
+from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, job_request
 
 log = logging.getLogger("jes_runner.measure.executor")
 
@@ -183,6 +184,9 @@ class PhaseOutcome:
     client_ended_at: datetime | None = None
     requests: int = 0
     learned_factor: float | None = None
+    # an error the run cannot ride out stopped the phase (authentication refused: exit 7; the
+    # context or a job definition gone from Viya: exit 2); the runner starts no further phase
+    stopped: JesError | None = None
 
 
 class PhaseExecutor:
@@ -232,6 +236,7 @@ class PhaseExecutor:
             None  # clock() of the first failed poll in the current run of failures
         )
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
+        self._stopped: JesError | None = None  # see PhaseOutcome.stopped
 
     # -- public ------------------------------------------------------------------
 
@@ -252,7 +257,8 @@ class PhaseExecutor:
                         else:
                             self._harvest(fut, rec)
                     self._submitting.clear()
-                    self._cancel_all("run aborted")
+                    self._wind_down()
+        outcome.stopped = self._stopped
         outcome.client_ended_at = utcnow()
         outcome.requests = self.client.request_count - start_requests
         outcome.learned_factor = self.model.factor
@@ -263,8 +269,8 @@ class PhaseExecutor:
 
     def _loop(self) -> bool:
         while True:
-            if self.stop_event.is_set():
-                self._cancel_all("run aborted")
+            if self.stop_event.is_set() or self._stopped is not None:
+                self._wind_down()
                 return True
             self._release()
             if not self._queue and not self._submitting and not self._flights:
@@ -311,20 +317,15 @@ class PhaseExecutor:
             sequence=sequence,
             definition_id=definition_id,
         )
-        body = {
-            "jobDefinitionUri": f"/jobDefinitions/definitions/{definition_id}",
-            "name": unique,
-            "description": f"jes-runner run {self.run_id} phase {self.phase.name}",
-            "arguments": {**job.arguments, "_contextName": self.phase.context},
-            "createdByApplication": APPLICATION,
-            # the run's marks: which run, and when that run gives up on the job (orphan detection,
-            # preflight.py); Viya's shape: a list of name/value pairs
-            "properties": [
-                {"name": RUN_ID_PROPERTY, "value": self.run_id},
-                {"name": "jes_runner_phase", "value": self.phase.name},
-                {"name": TIMEOUT_PROPERTY, "value": f"{self.policy.job_timeout_s:g}"},
-            ],
-        }
+        body = job_request(
+            name=unique,
+            definition_id=str(definition_id),
+            context=self.phase.context,
+            arguments=job.arguments,
+            run_id=self.run_id,
+            phase=self.phase.name,
+            job_timeout_s=self.policy.job_timeout_s,
+        )
         assert self._pool is not None
         fut = self._pool.submit(self._post, body)
         self._submitting[fut] = record
@@ -339,7 +340,14 @@ class PhaseExecutor:
         job_cfg = self._job_of.pop(id(record))
         try:
             job, sent_at, t_answer = fut.result()
+        except (
+            AuthError
+        ) as e:  # refused with a 401: certainly not created, and nothing more will be
+            self._auth_refused(e)
+            return
         except ViyaError as e:
+            if self._refused_for_drift(e):
+                return  # the phase stops on it: one line, not one failure per job
             record.status = "submit_failed"
             record.error = str(e)
             record.client_submitted_at = utcnow()
@@ -453,6 +461,11 @@ class PhaseExecutor:
         ids = [f.record.job_instance_id or "" for f in flights]
         try:
             jobs = self.client.get_jobs(ids)
+        except AuthError as e:
+            for f in flights:
+                self._schedule(f, f.due)  # still in flight: _wind_down marks them
+            self._auth_refused(e)
+            return
         except ViyaError as e:
             self._poll_failures += 1
             if self._failing_since is None:
@@ -697,6 +710,69 @@ class PhaseExecutor:
                 f" (cancel request failed: {failures[job_id]})" if failures[job_id] else ""
             )
             self._finish(f.record)
+
+    # -- errors the phase cannot ride out ------------------------------------------------
+
+    def _wind_down(self) -> None:
+        """End the phase's jobs in flight: canceled on a stop; after a refused authentication no
+        request can succeed, so they are left as they are -- status unknown, still on the server."""
+        if not isinstance(self._stopped, AuthFailedError):
+            reason = "run aborted" if self._stopped is None else f"run stopped: {self._stopped}"
+            self._cancel_all(reason)
+            return
+        for f in list(self._flights.values()):
+            self._flights.pop(f.record.job_instance_id or "", None)
+            f.record.status = JobStatus.UNKNOWN
+            f.record.error = (
+                "authentication refused mid-run: state unknown, may still run on the server"
+            )
+            f.record.client_ended_at = utcnow()
+            self._finish(f.record)
+
+    def _auth_refused(self, e: AuthError) -> None:
+        if self._stopped is not None:
+            return
+        self._stopped = AuthFailedError(
+            f"authentication failed during phase {self.phase.name}: {e} -- the jobs in flight "
+            "may still run on the server (status 'unknown' in the results); renew the "
+            "credentials (`jes-runner auth`) and cancel them with `jes-runner run --cancel-orphans`"
+        )
+        log.error("%s", self._stopped)
+
+    def _refused_for_drift(self, e: ViyaError) -> bool:
+        """A submission refused because the configuration left Viya (this one found it, or an
+        earlier one did): not created, so not a job record -- the phase's planned count shows it."""
+        if isinstance(self._stopped, ConfigError):
+            return isinstance(e, ViyaHTTPError) and e.status in (400, 404)
+        return self._stopped is None and self._configuration_gone(e)
+
+    def _configuration_gone(self, e: ViyaError) -> bool:
+        """A submission refused because the phase's context or the job's definition disappeared
+        from Viya mid-run (asked of Viya, not guessed from the message): stop the phase."""
+        if not isinstance(e, ViyaHTTPError) or e.status not in (400, 404):
+            return False
+        try:
+            contexts = {str(c.get("name")) for c in self.client.list_contexts()}
+            gone = (
+                []
+                if self.phase.context in contexts
+                else [f"compute context '{self.phase.context}'"]
+            )
+            gone += [
+                f"job definition {d}"
+                for d in sorted(set(self.definition_ids.values()))
+                if not self.client.definition_exists(d)
+            ]
+        except ViyaError:
+            return False
+        if not gone:
+            return False
+        self._stopped = ConfigError(
+            f"{' and '.join(gone[:3])} disappeared from Viya during phase {self.phase.name} "
+            "-- fix the job config or the phases (`jes-runner check`), then run again"
+        )
+        log.error("%s", self._stopped)
+        return True
 
     def _try_cancel(self, job_id: str) -> str | None:
         try:

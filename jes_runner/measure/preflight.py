@@ -26,21 +26,43 @@ from jes_runner.viya import (
 log = logging.getLogger("jes_runner.preflight")
 
 
-def preflight(client: ViyaClient, plan: RunPlan) -> None:
-    """Token, contexts, definitions: checked before any job is submitted; one line per failure."""
-    with user_errors("preflight"):
-        client.authenticate()
-        contexts = client.list_contexts()
-        definitions = client.list_job_definitions()
+MAX_NAMED = 10  # jobs named in a finding; the rest counted
 
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One preflight problem: what ``check`` prints as a FAIL line and ``run`` raises (exit 2)."""
+
+    name: str  # the check's name: "context '<name>'" or "job definitions"
+    problem: str
+    fix: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.problem} -- {self.fix}"
+
+
+def context_findings(plan: RunPlan, contexts: list[dict[str, Any]]) -> list[Finding]:
+    """Every phase whose compute context Viya does not list."""
     names = {str(c.get("name")) for c in contexts if c.get("name")}
-    for phase in plan.phases:
-        if phase.context not in names:
-            raise PreflightError(
-                f"unknown compute context '{phase.context}' (phase '{phase.name}'); available: "
-                + (", ".join(sorted(names)) or "none")
-            )
+    return [
+        Finding(
+            f"context '{phase.context}'",
+            f"unknown compute context '{phase.context}' (phase '{phase.name}'); available: "
+            + (", ".join(sorted(names)) or "none"),
+            "fix the phase's context in JES_PHASES / --phases, or create the context in SAS "
+            "Environment Manager",
+        )
+        for phase in plan.phases
+        if phase.context not in names
+    ]
 
+
+def resolve_definitions(
+    plan: RunPlan, definitions: list[dict[str, Any]]
+) -> tuple[dict[str, str], list[Finding]]:
+    """Job name -> definition id for every enabled job, and the finding naming those that do not
+    resolve (a name matching several definitions takes the most recently modified, with a warning)."""
     by_id = {str(d.get("id")): d for d in definitions if d.get("id")}
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for d in definitions:
@@ -68,14 +90,33 @@ def preflight(client: ViyaClient, plan: RunPlan) -> None:
                 candidates, key=lambda d: str(d.get("modifiedTimeStamp") or ""), reverse=True
             )
         resolved[job.name] = str(candidates[0]["id"])
-    if missing:
-        shown = ", ".join(missing[:10]) + (
-            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    if not missing:
+        return resolved, []
+    shown = ", ".join(missing[:MAX_NAMED]) + (
+        f" and {len(missing) - MAX_NAMED} more" if len(missing) > MAX_NAMED else ""
+    )
+    return resolved, [
+        Finding(
+            "job definitions",
+            f"{len(missing)} of {len(plan.jobs)} enabled jobs do not resolve, their job "
+            f"definition(s) not found on Viya: {shown}",
+            f"fix {plan.job_config_path} (names or definition_id), or regenerate it with "
+            "`jes-runner discover`",
         )
-        raise PreflightError(
-            f"{len(missing)} job definition(s) not found on Viya: {shown} -- fix {plan.job_config_path} "
-            "or regenerate it with `jes-runner discover`"
-        )
+    ]
+
+
+def preflight(client: ViyaClient, plan: RunPlan) -> None:
+    """Token, contexts, definitions: checked before any job is submitted; the first finding is
+    the one line (exit 2). ``check`` prints the same findings, one line each."""
+    with user_errors("preflight"):
+        client.authenticate()
+        contexts = client.list_contexts()
+        definitions = client.list_job_definitions()
+    resolved, missing = resolve_definitions(plan, definitions)
+    findings = context_findings(plan, contexts) + missing
+    if findings:
+        raise PreflightError(findings[0].line)
     plan.definition_ids = resolved
 
 

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from jes_runner._util import iso, parse_ts
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
+
+
+class JobStatus(StrEnum):
+    """A job record's status (the results schema's enum); a StrEnum, so it is written as its value."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+    SUBMIT_FAILED = "submit_failed"
+    # the run stopped (authentication refused, or it died and `recover` could not learn the end)
+    # while the job was on the server: it may still run there -- never counted as failed
+    UNKNOWN = "unknown"
 
 
 @dataclass(slots=True)

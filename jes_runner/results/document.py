@@ -1,14 +1,27 @@
-"""The results document: the dict written to the results file (schema in ``schemas/``)."""
+"""The results document: the dict written to the results file (schema in ``schemas/``).
+
+:func:`build_run_document` is the one way from phase outcomes to a results document
+(phase documents -> comparisons with the baseline -> the run document): the runner and
+``recover`` both call it, so the two can never drift apart.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from jes_runner import __version__
 from jes_runner._util import iso
 from jes_runner.measure.executor import PhaseOutcome
-from jes_runner.measure.stats import phase_stats, phase_status, phase_window
+from jes_runner.measure.stats import (
+    not_comparable_reason,
+    phase_stats,
+    phase_status,
+    phase_window,
+    spans,
+    vs_baseline,
+)
 
 SCHEMA_VERSION = 1
 
@@ -132,6 +145,82 @@ def phase_document(outcome: PhaseOutcome, unmatched: list[str]) -> dict[str, Any
     }
 
 
+@dataclass
+class PhaseResult:
+    """One phase as measured: its outcome, the jobs correlation left unmatched, and its document
+    (built once here; enrichers such as the node timeline add keys to it)."""
+
+    outcome: PhaseOutcome
+    unmatched: list[str]
+    document: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.document = phase_document(self.outcome, self.unmatched)
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What the results document says about the run itself (``viya_url``, ``settings`` masked)."""
+
+    run_id: str
+    started: datetime
+    ended: datetime
+    elapsed_s: float
+    viya_url: str
+    labels: dict[str, str]
+    job_config: str
+    settings: dict[str, Any]
+    emulated: bool
+    viya_requests: dict[str, Any]
+    emulator: dict[str, Any] | None = None
+    runtime_history: dict[str, Any] | None = None
+
+
+def compare_with_baseline(phases: list[PhaseResult]) -> None:
+    """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
+    base = next((p.outcome for p in phases if p.outcome.phase.baseline), None)
+    if base is None:
+        return
+    base_jobs = spans(base.records)
+    base_reason = not_comparable_reason(
+        base.phase.name, base_jobs, base.aborted, len(base.phase.jobs)
+    )
+    for p in phases:
+        o = p.outcome
+        if o.phase.baseline:
+            continue
+        jobs = spans(o.records)
+        p.document["vs_baseline"] = vs_baseline(
+            base_jobs,
+            jobs,
+            baseline_reason=base_reason,
+            reason=not_comparable_reason(o.phase.name, jobs, o.aborted, len(o.phase.jobs)),
+        )
+
+
+def build_run_document(
+    phases: list[PhaseResult], meta: RunMeta, *, aborted: bool
+) -> dict[str, Any]:
+    """Phase results -> the comparisons -> the whole results document."""
+    compare_with_baseline(phases)
+    return run_document(
+        [p.document for p in phases],
+        run_id=meta.run_id,
+        started=meta.started,
+        ended=meta.ended,
+        elapsed_s=meta.elapsed_s,
+        aborted=aborted,
+        viya_url=meta.viya_url,
+        labels=meta.labels,
+        job_config=meta.job_config,
+        settings=meta.settings,
+        emulated=meta.emulated,
+        viya_requests=meta.viya_requests,
+        emulator=meta.emulator,
+        runtime_history=meta.runtime_history,
+    )
+
+
 def run_document(
     phases: list[dict[str, Any]],
     *,
@@ -160,7 +249,7 @@ def run_document(
     other = next((p for p in phases if not p["baseline"]), None)
     seq = seed_execution(base, mode_label="sequential")
     asy = seed_execution(other, mode_label="asynchronous")
-    doc = {
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "status": status,

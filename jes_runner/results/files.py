@@ -1,16 +1,9 @@
-"""The results file (atomic write) and the per-run checkpoint (JSON lines).
-
-The checkpoint gets each job as it finishes, flushed at once, so a crash loses
-nothing already measured; it is fsynced at most once a second (and on close)
-because an fsync per job would cost more than the measurement at 10,000 jobs.
-"""
+"""The results file: created exclusively, never replaced (the checkpoint is ``checkpoint.py``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -25,61 +18,6 @@ RESULTS_PREFIX = "pooled_jobs_comparison_"
 
 def results_filename(when: datetime) -> str:
     return f"{RESULTS_PREFIX}{when.strftime('%Y%m%d_%H%M%S')}.json"
-
-
-class Checkpoint:
-    """Append-only JSON lines at `<output_dir>/<run_id>.checkpoint.jsonl`; never raises."""
-
-    def __init__(self, output_dir: Path, run_id: str) -> None:
-        self.path = Path(output_dir) / f"{run_id}.checkpoint.jsonl"
-        self.error: str | None = None
-        self._fh: IO[str] | None = None
-        self._last_sync = 0.0
-        self.lines = 0
-
-    def open(self) -> bool:
-        """Create the file exclusively: a run id is a UUID, so an existing file is another process's."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - lives for the whole run
-        except OSError as e:
-            self.error = f"cannot write checkpoint {self.path}: {e.strerror or e}"
-            return False
-        return True
-
-    def append(self, entry: dict[str, Any]) -> None:
-        if self._fh is None:
-            return
-        try:
-            self._fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            self._fh.flush()
-            self.lines += 1
-            now = time.monotonic()
-            if now - self._last_sync >= 1.0:
-                os.fsync(self._fh.fileno())
-                self._last_sync = now
-        except OSError as e:
-            self.error = f"checkpoint {self.path} stopped: {e.strerror or e}"
-            log.warning("%s; figures continue on stdout", self.error)
-            self._close_quietly()
-
-    def close(self) -> None:
-        if self._fh is None:
-            return
-        try:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-        except OSError as e:
-            self.error = f"checkpoint {self.path}: {e.strerror or e}"
-        self._close_quietly()
-
-    def _close_quietly(self) -> None:
-        try:
-            if self._fh:
-                self._fh.close()
-        except OSError:
-            pass
-        self._fh = None
 
 
 def results_candidates(output_dir: Path, when: datetime, run_id: str) -> list[Path]:

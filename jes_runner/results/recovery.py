@@ -2,150 +2,53 @@
 
 Rules:
 
-* The checkpoint (``<run_id>.checkpoint.jsonl``, see ``files.Checkpoint``) starts
-  with a ``run`` line -- the plan and the metadata a results document needs --
-  then a ``job`` line per finished job, ``orchestrator`` lines and a ``phase``
-  line per finished phase. A line cut short by the crash (the last one) is skipped.
-* Every job measured is kept, with its server timestamps; nothing is invented:
-  jobs that were still in flight at the crash are absent (they were never measured).
+* The checkpoint (``checkpoint.py``) holds the run line, every job Viya accepted
+  (``submitted``), every job that ended (``job``), correlations and ended phases.
+* Every job measured is kept, with its server timestamps. A job that was in flight
+  at the crash is asked of Viya (when a client is given): one that ended since is
+  measured from the server's timestamps like any other; one still queued or running,
+  gone, or not asked about is kept with status ``unknown`` (still on the server:
+  ``run --cancel-orphans`` cancels it) -- never dropped, never guessed.
 * A phase that ended has its correlation from the checkpoint. A phase the crash
-  interrupted gets its correlation redone for its finished jobs when a client is
-  given (the orchestrator keeps its records); without one they are listed unmatched.
-* The document is schema-valid with status ``aborted``; ``report``, ``export``,
-  ``compare`` and ``push`` read it like any results file.
+  interrupted gets its correlation redone when a client is given (the orchestrator
+  keeps its records); without one its jobs are listed unmatched.
+* Planned counts come from the run line, so a recovered phase says how much was
+  never run. The document is built by ``document.build_run_document`` -- the same
+  function the runner uses -- schema-valid, status ``aborted``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jes_runner._util import iso, parse_ts, utcnow
-from jes_runner.config.phases import slug
-from jes_runner.errors import ConfigError
+from jes_runner._util import parse_ts, utcnow
 from jes_runner.measure.correlation import Correlator
 from jes_runner.measure.executor import PhaseOutcome
-from jes_runner.measure.plan import PhasePlan, RunPlan
-from jes_runner.measure.records import JobRecord
-from jes_runner.measure.stats import phase_window, vs_baseline
-from jes_runner.results.document import phase_document, run_document
-from jes_runner.viya import ViyaClient
+from jes_runner.measure.plan import PhasePlan
+from jes_runner.measure.records import TERMINAL_STATES, JobRecord, JobStatus
+from jes_runner.measure.stats import phase_window
+from jes_runner.results.checkpoint import Checkpointed, read_checkpoint
+from jes_runner.results.document import PhaseResult, RunMeta, build_run_document
+from jes_runner.viya import (
+    PHASE_PROPERTY,
+    ViyaClient,
+    ViyaError,
+    job_property,
+    job_run_id,
+)
 
 log = logging.getLogger("jes_runner.results.recovery")
 
-CHECKPOINT_SUFFIX = ".checkpoint.jsonl"
-
-
-def run_line(
-    plan: RunPlan,
-    *,
-    started: datetime,
-    viya_url: str,
-    labels: dict[str, str],
-    settings: dict[str, Any],
-    emulated: bool,
-) -> dict[str, Any]:
-    """The checkpoint's first line: what ``recover`` needs to rebuild the results document.
-    ``viya_url`` and ``settings`` must already be masked (they are stored as given)."""
-    return {
-        "type": "run",
-        "run_id": plan.run_id,
-        "started_at": iso(started),
-        "viya_url": viya_url,
-        "labels": labels,
-        "job_config": str(plan.job_config_path),
-        "settings": settings,
-        "emulator": emulated,
-        "phases": [p.describe() for p in plan.phases],
-    }
-
-
-@dataclass
-class Checkpointed:
-    """What a checkpoint holds, by kind."""
-
-    path: Path
-    run: dict[str, Any] = field(default_factory=dict)
-    jobs: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )  # phase -> lines
-    orchestrator: dict[str, dict[str, Any]] = field(default_factory=dict)  # unique name -> data
-    phases: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # phase name -> its "phase" line
-    skipped: int = 0
-
-
-def read_checkpoint(path: Path) -> Checkpointed:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
-    cp = Checkpointed(path)
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            cp.skipped += 1  # the line the crash cut short
-            continue
-        if not isinstance(entry, dict):
-            cp.skipped += 1
-            continue
-        kind = entry.get("type")
-        if kind == "run" and not cp.run:
-            cp.run = entry
-        elif kind == "job" and entry.get("unique_job_name") and entry.get("phase"):
-            cp.jobs[str(entry["phase"])].append(entry)
-        elif kind == "orchestrator" and entry.get("unique_job_name"):
-            cp.orchestrator[str(entry["unique_job_name"])] = entry.get("orchestrator_data") or {}
-        elif kind == "phase" and entry.get("name"):
-            cp.phases[str(entry["name"])] = entry
-        else:
-            cp.skipped += 1
-    if not cp.run and not cp.jobs:
-        raise ConfigError(
-            f"{path}: not a jes-runner checkpoint (no run or job lines) -- pass the "
-            f"<run_id>{CHECKPOINT_SUFFIX} file the dead run left in its output directory"
-        )
-    return cp
-
-
-def _phase_plans(cp: Checkpointed) -> list[PhasePlan]:
-    specs = cp.run.get("phases") if cp.run else None
-    if not specs:  # a checkpoint from before the run line: phases as the job lines name them
-        log.warning(
-            "%s has no run line (an older version wrote it): phase modes are unknown, shown as 'window'",
-            cp.path.name,
-        )
-        specs = [
-            {
-                "name": name,
-                "context": lines[0].get("context") or "?",
-                "mode": "window",
-                "concurrency": len(lines),
-                "baseline": i == 0,
-            }
-            for i, (name, lines) in enumerate(cp.jobs.items())
-        ]
-    return [
-        PhasePlan(
-            name=str(s["name"]),
-            slug=slug(str(s["name"])),
-            context=str(s["context"]),
-            mode=s["mode"],
-            concurrency=int(s.get("concurrency") or 1),
-            baseline=bool(s.get("baseline")),
-            jobs=[],
-        )
-        for s in specs
-    ]
+NOT_ASKED = (
+    "in flight when the run died; no Viya to ask (pass --viya-url): may still be on the server"
+)
+STILL_ACTIVE = "in flight when the run died and still {state} on the server at recovery"
+GONE = "in flight when the run died; the server no longer has it"
+UNREACHABLE = "in flight when the run died; Viya could not be asked ({error})"
+CANCEL_HINT = " -- `jes-runner run --cancel-orphans` cancels it"
 
 
 def recover(
@@ -153,55 +56,26 @@ def recover(
 ) -> dict[str, Any]:
     """The results document of the run that left checkpoint ``path`` (status ``aborted``)."""
     cp = read_checkpoint(path)
-    run_id = str(cp.run.get("run_id") or path.name.removesuffix(CHECKPOINT_SUFFIX))
+    in_flight = _in_flight_records(cp, client)
     correlator = (
         Correlator(client, deadline_s=correlation_deadline_s) if client is not None else None
     )
-    phase_dicts: list[dict[str, Any]] = []
-    baseline_makespan = None
-    for plan in _phase_plans(cp):
-        lines = cp.jobs.get(plan.name, [])
+    results: list[PhaseResult] = []
+    for plan in cp.phase_plans():
+        records = _phase_records(cp, plan, in_flight)
         done = cp.phases.get(plan.name)
-        if not lines and done is None:
+        if not records and done is None:
             continue  # the crash came before this phase started
-        records = sorted((JobRecord.from_dict(d) for d in lines), key=lambda r: r.sequence)
-        for r in records:
-            if r.orchestrator is None and r.unique_job_name in cp.orchestrator:
-                r.orchestrator = cp.orchestrator[r.unique_job_name]
-                r.started_at = parse_ts(r.orchestrator.get("start_time")) or r.started_at
-        if done is not None:
-            unmatched = [str(u) for u in done.get("unmatched_jobs") or []]
-        elif correlator is not None:
-            first, _ = phase_window(records)
-            unmatched = correlator.correlate(records, first)
-        else:
-            unmatched = [r.unique_job_name for r in records if r.orchestrator is None]
-            if unmatched:
-                log.warning(
-                    "phase %s: %d job(s) not correlated (no Viya to ask: pass --viya-url)",
-                    plan.name,
-                    len(unmatched),
-                )
-        outcome = PhaseOutcome(plan, records, aborted=done is None)
-        pd = phase_document(outcome, unmatched)
-        if plan.baseline:
-            baseline_makespan = pd["stats"]["makespan_seconds"]
-        phase_dicts.append(pd)
-    for pd in phase_dicts:
-        pd["vs_baseline"] = (
-            None
-            if pd["baseline"]
-            else vs_baseline(baseline_makespan, pd["stats"]["makespan_seconds"])
-        )
-    started = parse_ts(cp.run.get("started_at")) or _first(phase_dicts, "started_at") or utcnow()
-    ended = _last(phase_dicts) or started
-    return run_document(
-        phase_dicts,
-        run_id=run_id,
+        unmatched = _unmatched(plan, records, done, correlator)
+        results.append(PhaseResult(PhaseOutcome(plan, records, aborted=done is None), unmatched))
+    docs = [r.document for r in results]
+    started = parse_ts(cp.run.get("started_at")) or _first(docs) or utcnow()
+    ended = _last(docs) or started
+    meta = RunMeta(
+        run_id=cp.run_id,
         started=started,
         ended=ended,
         elapsed_s=max(0.0, (ended - started).total_seconds()),
-        aborted=True,
         viya_url=str(cp.run.get("viya_url") or ""),
         labels=dict(cp.run.get("labels") or {}),
         job_config=str(cp.run.get("job_config") or ""),
@@ -212,10 +86,149 @@ def recover(
             "by_kind": dict(sorted(client.requests_by_kind.items())) if client else {},
         },
     )
+    return build_run_document(results, meta, aborted=True)
 
 
-def _first(phases: list[dict[str, Any]], key: str) -> datetime | None:
-    stamps = [t for p in phases if (t := parse_ts(p.get(key)))]
+def _phase_records(
+    cp: Checkpointed, plan: PhasePlan, in_flight: dict[str, JobRecord]
+) -> list[JobRecord]:
+    records = [JobRecord.from_dict(d) for d in cp.jobs.get(plan.name, [])]
+    records += [r for r in in_flight.values() if r.phase == plan.name]
+    for r in records:
+        if r.orchestrator is None and r.unique_job_name in cp.orchestrator:
+            r.orchestrator = cp.orchestrator[r.unique_job_name]
+            r.started_at = parse_ts(r.orchestrator.get("start_time")) or r.started_at
+    return sorted(records, key=lambda r: r.sequence)
+
+
+def _unmatched(
+    plan: PhasePlan,
+    records: list[JobRecord],
+    done: dict[str, Any] | None,
+    correlator: Correlator | None,
+) -> list[str]:
+    if done is not None:
+        return [str(u) for u in done.get("unmatched_jobs") or []]
+    if correlator is not None:
+        first, _ = phase_window(records)
+        return correlator.correlate(records, first)
+    unmatched = [r.unique_job_name for r in records if r.orchestrator is None]
+    if unmatched:
+        log.warning(
+            "phase %s: %d job(s) not correlated (no Viya to ask: pass --viya-url)",
+            plan.name,
+            len(unmatched),
+        )
+    return unmatched
+
+
+ALL_STATES = ("pending", "running", "completed", "failed", "canceled")
+
+
+def _in_flight_records(cp: Checkpointed, client: ViyaClient | None) -> dict[str, JobRecord]:
+    """Jobs submitted but never seen ending, as Viya knows them now (unique name -> record):
+    the checkpoint's submissions without an end, and -- asked of Viya -- jobs carrying this run's
+    mark that the checkpoint never saw (the POST whose answer the kill cut off)."""
+    records = {str(s["unique_job_name"]): _submitted_record(s) for s in cp.in_flight()}
+    if client is None:
+        _mark_unknown(records.values(), NOT_ASKED)
+        return records
+    try:
+        records.update(_unseen(cp, client, {str(p.name): p.slug for p in cp.phase_plans()}))
+    except ViyaError as e:
+        log.warning("could not list this run's jobs on the server: %s", e)
+    if not records:
+        return records
+    ids = [r.job_instance_id for r in records.values() if r.job_instance_id]
+    try:
+        served = {j.get("id"): j for j in client.get_jobs(ids) if isinstance(j, dict)}
+    except ViyaError as e:
+        log.warning(
+            "the %d job(s) in flight at the crash could not be asked about: %s", len(ids), e
+        )
+        _mark_unknown(records.values(), UNREACHABLE.format(error=e))
+        return records
+    for r in records.values():
+        job = served.get(r.job_instance_id)
+        if job is None:
+            _mark_unknown([r], GONE)
+        elif job.get("state") in TERMINAL_STATES:
+            r.apply_server_job(job)  # ended after the crash: measured from the server's timestamps
+        else:
+            r.apply_server_job(job)
+            _mark_unknown(
+                [r], STILL_ACTIVE.format(state=job.get("state") or "active") + CANCEL_HINT
+            )
+    ended = sum(1 for r in records.values() if r.status != JobStatus.UNKNOWN)
+    log.info(
+        "%d job(s) in flight at the crash: %d ended since (measured from the server), %d unknown",
+        len(records),
+        ended,
+        len(records) - ended,
+    )
+    return records
+
+
+def _unseen(cp: Checkpointed, client: ViyaClient, slugs: dict[str, str]) -> dict[str, JobRecord]:
+    """This run's jobs on the server that no checkpoint line names."""
+    seen = {
+        str(x["unique_job_name"])
+        for group in (cp.jobs, cp.submitted)
+        for lines in group.values()
+        for x in lines
+    }
+    out: dict[str, JobRecord] = {}
+    for job in client.list_marked_jobs(ALL_STATES):
+        unique = str((job.get("jobRequest") or {}).get("name") or job.get("name") or "")
+        phase = job_property(job, PHASE_PROPERTY)
+        if job_run_id(job) != cp.run_id or not unique or unique in seen or phase not in slugs:
+            continue
+        name, sequence = _split_unique(unique, slugs[phase])
+        out[unique] = _submitted_record(
+            {
+                "name": name,
+                "unique_job_name": unique,
+                "phase": phase,
+                "sequence": sequence,
+                "job_instance_id": job.get("id"),
+                "context": (job.get("jobRequest") or {}).get("arguments", {}).get("_contextName"),
+            }
+        )
+    if out:
+        log.info("%d job(s) of this run on the server that the checkpoint never saw", len(out))
+    return out
+
+
+def _split_unique(unique: str, slug: str) -> tuple[str, int]:
+    """``<job>_<slug>_<seq>_<epoch>_<token>`` -> (job, seq) (``PhasePlan.unique_job_name``)."""
+    head, sep, tail = unique.rpartition(f"_{slug}_")
+    seq = tail.split("_", 1)[0]
+    return (head if sep else unique), int(seq) if seq.isdigit() else 0
+
+
+def _submitted_record(line: dict[str, Any]) -> JobRecord:
+    return JobRecord(
+        name=str(line["name"]),
+        unique_job_name=str(line["unique_job_name"]),
+        phase=str(line["phase"]),
+        context=str(line.get("context") or ""),
+        sequence=int(line.get("sequence") or 0),
+        definition_id=line.get("definition_id"),
+        job_instance_id=line.get("job_instance_id"),
+        status=JobStatus.UNKNOWN,
+        submitted_at=parse_ts(line.get("submitted_at")),
+        client_submitted_at=parse_ts(line.get("client_submitted_at")),
+    )
+
+
+def _mark_unknown(records: Any, reason: str) -> None:
+    for r in records:
+        r.status = JobStatus.UNKNOWN
+        r.error = reason
+
+
+def _first(phases: list[dict[str, Any]]) -> datetime | None:
+    stamps = [t for p in phases if (t := parse_ts(p.get("started_at")))]
     return min(stamps) if stamps else None
 
 

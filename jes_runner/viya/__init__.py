@@ -21,10 +21,12 @@ from jes_runner.viya._auth import (
 from jes_runner.viya._client import (
     ACTIVE_STATES,
     APPLICATION,
+    PHASE_PROPERTY,
     RUN_ID_PROPERTY,
     TIMEOUT_PROPERTY,
     ViyaClient,
     job_property,
+    job_request,
     job_run_id,
     quote,
 )
@@ -42,9 +44,11 @@ from jes_runner.viya._transport import Handler, RequestsTransport
 __all__ = [
     "ACTIVE_STATES",
     "APPLICATION",
+    "PHASE_PROPERTY",
     "RUN_ID_PROPERTY",
     "TIMEOUT_PROPERTY",
     "job_property",
+    "job_request",
     "job_run_id",
     "AuthError",
     "Credentials",

@@ -24,7 +24,12 @@ from jes_runner.viya._errors import (
     ViyaUnreachable,
 )
 from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
-from jes_runner.viya._transport import Handler, RequestsTransport, describe_transport_error
+from jes_runner.viya._transport import (
+    Handler,
+    RequestsTransport,
+    body_truncated,
+    describe_transport_error,
+)
 
 JSON = "application/json"
 JOB_REQUEST = "application/vnd.sas.job.execution.job.request+json"
@@ -32,6 +37,12 @@ JOB = "application/vnd.sas.job.execution.job+json"
 IDS_PER_LIST = 100  # ids per in(id,...) filter: keeps URLs well under common 8 KB limits
 SETTLE_LOOKUPS = 8  # answered lookups at most for one submission of unknown fate
 LOG_TAIL_BYTES = 8192  # a failed job's log: its last 8 KB is where SAS writes the ERROR lines
+LOG_RANGE_BYTES = 4 * LOG_TAIL_BYTES  # asked with Range: a server that honours it sends only this
+LOG_DEADLINE_S = 15.0
+# until Viya has answered once, a silent server must not hold a run or `check` for minutes: each
+# attempt gets this long, and all of them together FIRST_CONTACT_DEADLINE_S (then: unreachable)
+FIRST_CONTACT_TIMEOUT_S = 10.0
+FIRST_CONTACT_DEADLINE_S = 20.0
 SETTLE_FAILURES = (
     12  # failed lookups (each already retried) before the job is given up as unconfirmed
 )
@@ -41,7 +52,39 @@ log = logging.getLogger("jes_runner.viya")
 # jes-runner's marks on every job it submits: who (createdByApplication) and which run (a property)
 APPLICATION = "jes-runner"
 RUN_ID_PROPERTY = "jes_runner_run_id"
+PHASE_PROPERTY = "jes_runner_phase"
 TIMEOUT_PROPERTY = "jes_runner_job_timeout_s"  # the run cancels the job itself after this long
+DEFINITIONS_PATH = "/jobDefinitions/definitions"
+CONTEXT_ARGUMENT = "_contextName"  # the job request argument naming the compute context
+
+
+def job_request(
+    *,
+    name: str,
+    definition_id: str,
+    context: str,
+    arguments: dict[str, str],
+    run_id: str,
+    phase: str,
+    job_timeout_s: float,
+) -> dict[str, Any]:
+    """The one job-request body jes-runner posts: the definition, the context, and the run's marks
+    -- which run and phase, and when that run gives up on the job (orphan detection); Viya's
+    shape for properties is a list of name/value pairs."""
+    return {
+        "jobDefinitionUri": f"{DEFINITIONS_PATH}/{definition_id}",
+        "name": name,
+        "description": f"jes-runner run {run_id} phase {phase}",
+        "arguments": {**arguments, CONTEXT_ARGUMENT: context},
+        "createdByApplication": APPLICATION,
+        "properties": [
+            {"name": RUN_ID_PROPERTY, "value": run_id},
+            {"name": PHASE_PROPERTY, "value": phase},
+            {"name": TIMEOUT_PROPERTY, "value": f"{job_timeout_s:g}"},
+        ],
+    }
+
+
 ACTIVE_STATES = ("pending", "running")
 
 
@@ -112,6 +155,8 @@ class ViyaClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests_by_kind: Counter[str] = Counter()
+        self.answered = 0  # HTTP answers received (any status): Viya is reachable once this is > 0
+        self._first_contact: float | None = None  # monotonic time of the first attempt
         self.server_date: str | None = (
             None  # the Date header of the latest answer: the server's clock
         )
@@ -135,7 +180,35 @@ class ViyaClient:
         parts = [p for p in path.split("/") if p][:2]
         with self._lock:
             self.requests_by_kind[f"{request.method} /{'/'.join(parts)}"] += 1
-        return self._transport(request)
+        if not self.answered:
+            self._bound_first_contact(request)
+        resp = self._transport(request)
+        with self._lock:
+            self.answered += 1
+        return resp
+
+    def _bound_first_contact(self, request: requests.PreparedRequest) -> None:
+        """Before any answer: a short per-attempt timeout, and none at all past the deadline."""
+        now = time.monotonic()
+        if self._first_contact is None:
+            self._first_contact = now
+        left = self._first_contact + FIRST_CONTACT_DEADLINE_S - now
+        if left <= 0:
+            raise requests.exceptions.ConnectTimeout(
+                f"no answer within {FIRST_CONTACT_DEADLINE_S:g} s"
+            )
+        request.jes_timeout = min(FIRST_CONTACT_TIMEOUT_S, left)  # type: ignore[attr-defined]
+
+    def ping(self) -> None:
+        """One unauthenticated request: returns once the server answered anything at all, raises
+        :class:`ViyaUnreachable` otherwise (``check`` says "reachable" only after an answer)."""
+        prep = requests.Request("GET", self.base_url + "/SASLogon/").prepare()
+        try:
+            self._counted(prep)
+        except requests.RequestException as e:
+            raise ViyaUnreachable(
+                f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})"
+            ) from None
 
     def _send_once(self, request: requests.PreparedRequest) -> requests.Response:
         flow = self.auth.flow(request)
@@ -161,12 +234,13 @@ class ViyaClient:
         retry: bool = True,
         raise_for_status: bool = True,
         deadline: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """One logical request: retried on connection errors and 429/5xx with backoff and jitter
         (``Retry-After`` honoured), never past ``deadline`` (``time.monotonic()``; default: now +
         ``retry.deadline_s``). A retry whose wait would end after the deadline is not made."""
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **(headers or {})}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -219,6 +293,8 @@ class ViyaClient:
         deadline: float | None = None,
     ) -> Any:
         resp = self.request("GET", path, params=params, retry=retry, deadline=deadline)
+        if body_truncated(resp):
+            raise ViyaError(f"GET {path}: answer too large (over {len(resp.content)} bytes)")
         try:
             return resp.json()
         except ValueError:
@@ -282,9 +358,20 @@ class ViyaClient:
         params = {"filter": filter_expr} if filter_expr else {}
         return [
             item
-            for page in self.iter_collection("/jobDefinitions/definitions", params, limit=1000)
+            for page in self.iter_collection(DEFINITIONS_PATH, params, limit=1000)
             for item in page
         ]
+
+    def definition_exists(self, definition_id: str) -> bool:
+        """Is the job definition still there (a 404 says it is gone)?"""
+        resp = self.request("GET", f"{DEFINITIONS_PATH}/{definition_id}", raise_for_status=False)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 400:
+            raise ViyaHTTPError(
+                resp.status_code, "GET", f"{DEFINITIONS_PATH}/{{id}}", _error_message(resp)
+            )
+        return True
 
     # -- jobs ------------------------------------------------------------------
 
@@ -498,17 +585,24 @@ class ViyaClient:
         if not isinstance(href, str) or not href.startswith("/files/files/"):
             return None
         path = href if href.endswith("/content") else href.rstrip("/") + "/content"
+        # only the tail: Range where the server honours it; otherwise the body is streamed and
+        # only its last bytes are held (the transport's cap), never the whole log
         resp = self.request(
-            "GET", path, accept="text/plain", raise_for_status=False, deadline=time.monotonic() + 15
+            "GET",
+            path,
+            accept="text/plain",
+            raise_for_status=False,
+            deadline=time.monotonic() + LOG_DEADLINE_S,
+            headers={"Range": f"bytes=-{LOG_RANGE_BYTES}"},
         )
-        if resp.status_code == 404:
+        if resp.status_code in (404, 416):  # no log, or an empty one
             return None
         if resp.status_code >= 400:
             raise ViyaHTTPError(
                 resp.status_code, "GET", "/files/files/{id}/content", _error_message(resp)
             )
         data = resp.content[-max_bytes:]
-        if len(resp.content) > max_bytes and b"\n" in data:
+        if (len(resp.content) > max_bytes or resp.status_code == 206) and b"\n" in data:
             data = data[data.index(b"\n") + 1 :]  # start at a whole line
         return data.decode("utf-8", "replace")
 

@@ -6,6 +6,7 @@ network (tests pass a function; the benchmark wraps the default to count calls).
 
 from __future__ import annotations
 
+import collections
 import logging
 import warnings
 from collections.abc import Callable, Mapping
@@ -19,6 +20,36 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from jes_runner._util import SocketDeadline
 
 Handler = Callable[[requests.PreparedRequest], requests.Response]
+
+# the most of any answer body held in memory: a bigger one keeps its last MAX_BODY_BYTES (a log's
+# tail is what is wanted of it) and is marked truncated (a JSON reader refuses it as too large)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+TRUNCATED_ATTR = "jes_body_truncated"
+
+
+def body_truncated(resp: requests.Response) -> bool:
+    return bool(getattr(resp, TRUNCATED_ATTR, False))
+
+
+def _read_capped(resp: requests.Response, cap: int) -> None:
+    """Read the streamed body, holding at most ``cap`` bytes (the last ones) at any time."""
+    chunks: collections.deque[bytes] = collections.deque()
+    held = 0
+    truncated = False
+    for chunk in resp.iter_content(CHUNK_BYTES):
+        chunks.append(chunk)
+        held += len(chunk)
+        while held - len(chunks[0]) >= cap:
+            held -= len(chunks.popleft())
+            truncated = True
+    body = b"".join(chunks)
+    if len(body) > cap:
+        body, truncated = body[-cap:], True
+    resp._content = body
+    resp._content_consumed = True  # type: ignore[attr-defined]
+    setattr(resp, TRUNCATED_ATTR, truncated)
+
 
 log = logging.getLogger("jes_runner.viya")
 
@@ -59,6 +90,7 @@ class _DeadlineAdapter(HTTPAdapter):
 class RequestsTransport:
     """Default handler: a pooled requests.Session, no redirects, no adapter retries.
 
+    Bodies are streamed and capped (``MAX_BODY_BYTES``, see ``_read_capped``).
     ``timeout`` bounds each whole exchange -- connect, send, the status line, headers and
     body -- not each read: a server trickling one byte every few seconds is cut off
     when the time is up (:class:`SocketDeadline`), and the exchange fails as a timeout.
@@ -66,9 +98,15 @@ class RequestsTransport:
     """
 
     def __init__(
-        self, *, timeout: float = 30.0, verify: bool | str = True, pool_size: int = 16
+        self,
+        *,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        pool_size: int = 16,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
         self.verify = verify
         self.session = requests.Session()
         adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
@@ -87,19 +125,27 @@ class RequestsTransport:
         env: Mapping[str, Any] = self.session.merge_environment_settings(
             request.url, {}, None, self.verify, None
         )
-        with SocketDeadline(self.timeout) as deadline:
+        # the client may shorten one exchange (first contact with a server that never answered)
+        timeout = min(getattr(request, "jes_timeout", None) or self.timeout, self.timeout)
+        with SocketDeadline(timeout) as deadline:
             try:
-                return self.session.send(
+                resp = self.session.send(
                     request,
-                    timeout=self.timeout,
+                    timeout=timeout,
                     allow_redirects=False,
                     verify=env.get("verify", self.verify),
                     proxies=env.get("proxies") or {},
+                    stream=True,  # read below, capped: no answer can take the runner's memory
                 )
+                try:
+                    _read_capped(resp, self.max_body_bytes)
+                finally:
+                    resp.close()
+                return resp
             except requests.RequestException as e:
                 if deadline.expired:
                     raise requests.exceptions.Timeout(
-                        f"no complete answer within {self.timeout:g} s"
+                        f"no complete answer within {timeout:g} s"
                     ) from e
                 raise
 

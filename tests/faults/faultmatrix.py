@@ -118,6 +118,11 @@ class Case:
     special: Callable[[Case, Path, str | None], Row] | None = (
         None  # a case with its own shape (issue 11)
     )
+    # the run leaves jobs it could not cancel (auth refused): the ground truth is read once the
+    # server finished them, so "orphaned" counts jobs no record points at, not jobs still ending
+    settle: bool = False
+    # runs once the runner exited, the emulator still up (e.g. `recover` on its checkpoint)
+    after_run: Callable[[Ctx, dict[str, str]], None] | None = None
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +213,182 @@ def sigterm_mid_phase(ctx: Ctx) -> None:
             ctx.proc.send_signal(signal.SIGTERM)
             ctx.log.append(f"SIGTERM after {len(done)} jobs of phase 'all'")
             return
+
+
+def _wait_server_idle(emu: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(t["jes_state"] not in ("pending", "running") for t in emu.ground_truth()["jobs"]):
+            return
+        time.sleep(0.1)
+
+
+def _phase_lines(ctx: Ctx, kind: str, phase: str) -> list[dict[str, Any]]:
+    return [
+        ln
+        for ln in _checkpoint_lines(ctx.out_dir)
+        if ln.get("type") == kind and (ln.get("phase") or ln.get("name")) == phase
+    ]
+
+
+def sigterm_correlating(ctx: Ctx) -> None:
+    """SIGTERM 1 s into the first phase's correlation (the orchestrator lags far behind)."""
+    while not ctx.stop.wait(0.02):
+        if len(_phase_lines(ctx, "job", "window")) >= JOBS:
+            time.sleep(1.0)
+            ctx.proc.send_signal(signal.SIGTERM)
+            ctx.log.append("SIGTERM 1 s after the last job of phase 'window' ended")
+            return
+
+
+def double_sigterm(ctx: Ctx) -> None:
+    """Two SIGTERMs 50 ms apart while the all-at-once phase has every job in flight."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "all")) >= JOBS - 4:
+            ctx.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+            ctx.proc.send_signal(signal.SIGTERM)
+            ctx.log.append("two SIGTERMs 50 ms apart in phase 'all'")
+            return
+
+
+def kill_in_phase_two(ctx: Ctx) -> None:
+    """SIGKILL once 20 jobs of the all-at-once phase were submitted and some are still running."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "all")) >= 20:
+            ctx.proc.kill()
+            ctx.log.append("SIGKILL after 20 submissions of phase 'all'")
+            return
+
+
+def settle_and_recover(ctx: Ctx, env: dict[str, str]) -> None:
+    """The server outlives the killed runner: its jobs finish, then `recover` measures them."""
+    _wait_server_idle(ctx.emu)
+    recover_checkpoint(ctx, env)
+
+
+def revoke_refresh(ctx: Ctx) -> None:
+    """SASLogon revokes every refresh token once 10 jobs of the first phase ended (an admin
+    revoked the session): the runner's next refresh is refused and it has no other grant."""
+    while not ctx.stop.wait(0.02):
+        if len(_phase_lines(ctx, "job", "window")) >= 10:
+            with ctx.emu.tokens._lock:
+                ctx.emu.tokens._refresh.clear()
+            ctx.log.append("refresh tokens revoked after 10 jobs of phase 'window'")
+            return
+
+
+def rename_context(ctx: Ctx) -> None:
+    """The second phase's compute context is renamed once 10 of its jobs were submitted."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "all")) >= 10:
+            cat = ctx.emu.catalog
+            c = cat.context_by_name.pop(ASYNC_CONTEXT)
+            cat.contexts = [x for x in cat.contexts if x is not c]
+            ctx.log.append("context renamed after 10 submissions of phase 'all'")
+            return
+
+
+def recover_checkpoint(ctx: Ctx, env: dict[str, str]) -> None:
+    """`jes-runner recover` on the dead run's checkpoint, Viya reachable; the file lands beside it."""
+    for cp in ctx.out_dir.glob("*.checkpoint.jsonl"):
+        r = subprocess.run(
+            [sys.executable, "-m", "jes_runner", "recover", str(cp), "--viya-url", ctx.emu.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        ctx.log.append(f"recover exit {r.returncode}: {r.stderr.strip()[-300:]}")
+
+
+def check_recovered_all(o: Outcome) -> list[str]:
+    """Every job the server ran is in the recovered file, completed ones measured as completed."""
+    recs = [j for p in (o.results or {}).get("phases") or [] for j in p["jobs"]]
+    by_id = {t["id"]: t for t in o.truth["jobs"]}
+    problems = []
+    if o.results_source != "file":
+        problems.append("recover wrote no results file")
+    if {j["job_instance_id"] for j in recs} != set(by_id):
+        problems.append(f"{len(recs)} recovered records for {len(by_id)} server jobs")
+    mis = [
+        j["unique_job_name"]
+        for j in recs
+        if j["status"] != by_id[j["job_instance_id"]]["jes_state"]
+    ]
+    if mis:
+        problems.append(f"recovered status differs from the server's: {mis[:3]}")
+    planned = {p["name"]: p["stats"]["jobs_planned"] for p in (o.results or {}).get("phases") or []}
+    if planned != {"window": JOBS, "all": JOBS}:
+        problems.append(f"jobs_planned {planned}")
+    return problems
+
+
+def check_double_signal(o: Outcome) -> list[str]:
+    err = o.stderr.strip().splitlines()
+    problems = []
+    if not err or "again: exiting now" not in err[-1]:
+        problems.append(f"last stderr line {err[-1:]}")
+    elif "could not be canceled" in err[-1] and "--cancel-orphans" not in err[-1]:
+        problems.append("the line names jobs left running but not the command that cancels them")
+    if o.results_source != "file":
+        problems.append("recover wrote no results file")
+    return problems
+
+
+def delete_definition(ctx: Ctx) -> None:
+    """The last job's definition is deleted once 10 jobs of the first phase were submitted."""
+    while not ctx.stop.wait(0.01):
+        if len(_phase_lines(ctx, "submitted", "window")) >= 10:
+            cat = ctx.emu.catalog
+            gone = next(d for d in cat.definitions if d.name == "vs_pooled")
+            cat.definition_by_id.pop(gone.id)
+            cat.definitions = [d for d in cat.definitions if d is not gone]
+            ctx.log.append("definition vs_pooled deleted after 10 submissions of phase 'window'")
+            return
+
+
+def check_correlation_cut(o: Outcome) -> list[str]:
+    res = o.results or {}
+    phases = res.get("phases") or []
+    problems = []
+    if o.results_source != "file":
+        problems.append(f"results came from {o.results_source}, expected the file")
+    if [p["name"] for p in phases] != ["window"]:
+        problems.append(f"phases {[p['name'] for p in phases]}, expected only 'window'")
+    elif len(phases[0]["jobs"]) != JOBS or not phases[0]["unmatched_jobs"]:
+        problems.append("phase 'window' should hold every job, the uncorrelated listed unmatched")
+    if o.elapsed > 60:
+        problems.append(f"took {o.elapsed:.0f} s")
+    return problems
+
+
+def check_auth_unknown(o: Outcome) -> list[str]:
+    res = o.results or {}
+    phases = res.get("phases") or []
+    jobs = [j for p in phases for j in p["jobs"]]
+    problems = []
+    if [p["name"] for p in phases] != ["window"]:
+        problems.append(f"phases {[p['name'] for p in phases]}: the next phase must not start")
+    if any(j["status"] in ("failed", "submit_failed") for j in jobs):
+        problems.append("a job was marked failed for the refused authentication")
+    if not any(j["status"] == "unknown" for j in jobs):
+        problems.append("no job listed as unknown (may still run on the server)")
+    err = o.stderr.strip().splitlines()
+    if not err or "authentication failed" not in err[-1]:
+        problems.append(f"last stderr line {err[-1:]}")
+    return problems
+
+
+def check_drift(o: Outcome) -> list[str]:
+    err = o.stderr.strip().splitlines()
+    problems = []
+    if not err or "disappeared from Viya" not in err[-1]:
+        problems.append(f"last stderr line {err[-1:]}, expected the one configuration line")
+    jobs = [j for p in (o.results or {}).get("phases") or [] for j in p["jobs"]]
+    if sum(1 for j in jobs if j["status"] in ("failed", "submit_failed")) > 0:
+        problems.append("jobs marked failed for a configuration change")
+    return problems
 
 
 # per-case checks (problems as strings) --------------------------------------------------------
@@ -451,6 +632,69 @@ CASES: list[Case] = [
         injected=("reset",),
         check=check_no_lost_poll,
     ),
+    Case(
+        "sigterm-correlating",
+        "SIGTERM during correlation (orchestrator lagging)",
+        143,
+        {"registration_lag_s": 1e6},
+        env={"JES_CORRELATION_DEADLINE_S": "120", "JES_GRACE_PERIOD_SECONDS": "8"},
+        driver=sigterm_correlating,
+        check=check_correlation_cut,
+        status="aborted",
+    ),
+    Case(
+        "double-sigterm",
+        "two SIGTERMs 50 ms apart, 50 jobs in flight",
+        143,
+        driver=double_sigterm,
+        pushgateway=False,  # the second signal exits at once: `recover` writes the results
+        after_run=recover_checkpoint,
+        check=check_double_signal,
+        status="aborted",
+    ),
+    Case(
+        "kill9-phase2",
+        "kill -9 in phase 2, server finishes, recover",
+        -9,
+        driver=kill_in_phase_two,
+        pushgateway=False,  # killed: `recover` writes the results
+        after_run=settle_and_recover,
+        check=check_recovered_all,
+        status="aborted",
+    ),
+    Case(
+        "auth-revoked",
+        "refresh token revoked mid-phase (no other grant)",
+        7,
+        # the client may refresh only: no password (unset below), no client_credentials grant
+        {
+            "auth": {
+                "access_token_lifetime_s": 1.0,
+                "clients": {CLIENT_ID: {"grants": ["password", "refresh_token"]}},
+            }
+        },
+        env={"JES_USERNAME": "", "JES_PASSWORD": ""},
+        driver=revoke_refresh,
+        check=check_auth_unknown,
+        status="aborted",
+        settle=True,
+    ),
+    Case(
+        "definition-deleted",
+        "job definition deleted mid-run",
+        2,
+        driver=delete_definition,
+        check=check_drift,
+        status="aborted",
+    ),
+    Case(
+        "context-renamed",
+        "compute context renamed mid-phase",
+        2,
+        driver=rename_context,
+        check=check_drift,
+        status="aborted",
+    ),
 ]
 CASE_IDS = [c.id for c in CASES]
 
@@ -681,6 +925,10 @@ def run_case(
                 driver.join(10)
         elapsed = time.monotonic() - t0
         ended_wall = time.time()
+        if case.after_run is not None:
+            case.after_run(ctx, env)
+        if case.settle:
+            _wait_server_idle(emu)
         truth = emu.ground_truth()
         artifacts = collect_artifacts(out_dir, {"stdout": stdout, "stderr": stderr}, scanned_pg)
 
@@ -1234,10 +1482,20 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         problems.append(
             f"{len(lost)} checkpointed job(s) missing from the recovered file: {sorted(lost)[:3]}"
         )
-    if len(before_kill) != len(recs):
-        problems.append(
-            f"{len(recs)} recovered records, {len(before_kill)} of them finished server jobs"
-        )
+    # every job of the dead run on the server is recovered -- the ones in flight at the kill too,
+    # asked of Viya: each with the server's final state (the stuck ones: canceled by the restart)
+    own = _own_truth(truth, token)["jobs"]
+    if {j["job_instance_id"] for j in recs} != {t["id"] for t in own}:
+        problems.append(f"{len(recs)} recovered records for {len(own)} server jobs of the run")
+    mis = [
+        j["unique_job_name"]
+        for j in recs
+        if j["status"] != by_id.get(j["job_instance_id"], {}).get("jes_state")
+    ]
+    if mis:
+        problems.append(f"recovered status differs from the server's: {mis[:3]}")
+    if len(before_kill) + len(STUCK_AT_KILL) > len(recs):
+        problems.append(f"{len(recs)} recovered records, fewer than the finished + in flight")
     row = Row(
         case.fault,
         len(recs),

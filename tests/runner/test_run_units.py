@@ -30,7 +30,8 @@ from jes_runner.measure.stats import (
     spans,
     vs_baseline,
 )
-from jes_runner.results.files import Checkpoint, write_results
+from jes_runner.results.checkpoint import Checkpoint
+from jes_runner.results.files import write_results
 from jes_runner.viya import (
     Credentials,
     RetryPolicy,

@@ -39,6 +39,7 @@ from jes_runner.cli.session import (
 from jes_runner.config.settings import Settings
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.measure.plan import RunPlan, load_file_settings
+from jes_runner.measure.preflight import context_findings, resolve_definitions
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, ViyaUnreachable
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -64,7 +65,7 @@ class Report:
         return sum(1 for s, _, _ in self.lines if s == FAIL)
 
 
-def _one_line(e: BaseException) -> str:
+def _one_line(e: BaseException | str) -> str:
     return " ".join(str(e).split()) or e.__class__.__name__
 
 
@@ -118,6 +119,8 @@ def _check_viya(
             report.add(SKIP, name, "not checked: Viya is unreachable")
         return
     except AuthError as e:
+        if not _reachable(client, url, report):
+            return
         report.add(OK, "viya", f"reachable at {url}")
         report.add(
             FAIL,
@@ -164,17 +167,13 @@ def _check_viya(
         report.add(SKIP, "job definitions", "not checked: no plan (settings or job config failed)")
         return
 
-    names = sorted({str(c.get("name")) for c in contexts if c.get("name")})
+    failed = {f.name: f for f in context_findings(plan, contexts)}
     for phase in plan.phases:
-        if phase.context in names:
-            report.add(OK, f"context '{phase.context}'", f"exists (phase '{phase.name}')")
+        name = f"context '{phase.context}'"
+        if name in failed:
+            report.add(FAIL, name, failed[name].problem, failed[name].fix)
         else:
-            report.add(
-                FAIL,
-                f"context '{phase.context}'",
-                f"not found on Viya (phase '{phase.name}'); available: {', '.join(names) or 'none'}",
-                "fix the phase's context in JES_PHASES / --phases, or create the context in SAS Environment Manager",
-            )
+            report.add(OK, name, f"exists (phase '{phase.name}')")
 
     try:
         definitions = client.list_job_definitions()
@@ -186,29 +185,34 @@ def _check_viya(
             "the user needs read access to /jobDefinitions/definitions",
         )
         return
-    ids = {str(d.get("id")) for d in definitions if d.get("id")}
-    by_name = {str(d.get("name")) for d in definitions if d.get("name")}
-    missing = [
-        f"{j.name} (id {j.definition_id})" if j.definition_id else j.name
-        for j in plan.jobs
-        if (j.definition_id not in ids if j.definition_id else j.name not in by_name)
-    ]
-    if missing:
-        shown = ", ".join(missing[:10]) + (
-            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        )
-        report.add(
-            FAIL,
-            "job definitions",
-            f"{len(missing)} of {len(plan.jobs)} enabled jobs do not resolve: {shown}",
-            f"fix {plan.job_config_path} (names or definition_id), or regenerate it with `jes-runner discover`",
-        )
-    else:
+    _, missing = resolve_definitions(plan, definitions)
+    for f in missing:
+        report.add(FAIL, f.name, f.problem, f.fix)
+    if not missing:
         report.add(
             OK,
             "job definitions",
             f"all {len(plan.jobs)} enabled jobs resolve ({plan.job_config_path})",
         )
+
+
+def _reachable(client: ViyaClient, url: str, report: Report) -> bool:
+    """Only an answer proves reachability: no credentials means no request was made yet."""
+    if client.answered:
+        return True
+    try:
+        client.ping()
+    except ViyaUnreachable as e:
+        report.add(
+            FAIL,
+            "viya",
+            _one_line(e),
+            "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya",
+        )
+        for name in ("token", "contexts", "job definitions"):
+            report.add(SKIP, name, "not checked: Viya is unreachable")
+        return False
+    return True
 
 
 def _token_detail(settings: Settings, client: ViyaClient) -> str:

@@ -1,9 +1,10 @@
 """`jes-runner recover CHECKPOINT`: a dead run's checkpoint as a results file (status `aborted`).
 
 For a run killed without a chance to write its results (``kill -9``, an OOM-killed or
-evicted pod past its grace period). With a Viya URL (flag or JES_VIYA_URL), correlation is
-redone for the finished jobs of the interrupted phase; `report`, `export`, `compare` and
-`push` then read the file like any other.
+evicted pod past its grace period), in any phase. Viya (flag, JES_VIYA_URL, else the URL in
+the checkpoint's run line; credentials as for `run`) is asked for the final state of every
+job in flight at the crash, and correlation is redone for the interrupted phase;
+`report`, `export`, `compare` and `push` then read the file like any other.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_viya(
         p,
-        url_help="Viya base URL for the correlation (JES_VIYA_URL; without it jobs stay uncorrelated)",
+        url_help="Viya base URL (JES_VIYA_URL; default: the dead run's, from its checkpoint)",
     )
     p.add_argument(
         "--output-dir",
@@ -57,7 +58,10 @@ def _cmd(args: argparse.Namespace) -> int:
         viya_url=args.viya_url, ca_bundle=args.ca_bundle, verify_tls=args.verify_tls
     )
     configure_logging(settings.log_format)
-    read_checkpoint(args.checkpoint)  # not a checkpoint: one line before anything connects
+    cp = read_checkpoint(args.checkpoint)  # not a checkpoint: one line before anything connects
+    if not settings.viya_url and cp.run.get("viya_url") and not cp.run.get("emulator"):
+        # the dead run's Viya (its run line), with the credentials of flags/env as for `run`
+        settings = settings.model_copy(update={"viya_url": str(cp.run["viya_url"])})
     client = make_client(settings) if settings.viya_url else None
     try:
         with user_errors("recover"):
