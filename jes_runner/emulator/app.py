@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from jes_runner.emulator.catalog import Catalog
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.faults import FaultInjector
+from jes_runner.emulator.http import emulator_identity
 from jes_runner.emulator.k8s import KubeApi
 from jes_runner.emulator.model import Cluster
 from jes_runner.emulator.scenario import FaultsSpec, Scenario, default_scenario, load_scenario
@@ -201,6 +202,10 @@ class Emulator:
             self.faults.apply(parsed, now)
             self.cluster.job_failure_rate = parsed.job_failure_rate
             return parsed.model_dump()
+
+    def identity(self) -> str:
+        """What every response says about this emulator (the ``X-Jes-Emulator`` header)."""
+        return emulator_identity(self.scenario.speed_factor, self.scenario.name)
 
     def ground_truth(self) -> dict[str, Any]:
         """The true history: jobs, nodes, node events, request counts, injected faults."""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from jes_runner.emulator.clock import iso_ms
-from jes_runner.emulator.http import ApiError, Request, Response, sas_error
+from jes_runner.emulator.http import EMULATOR_HEADER, ApiError, Request, Response, sas_error
 from jes_runner.emulator.routes import ROUTER
 
 if TYPE_CHECKING:
@@ -335,6 +335,7 @@ class Handler(BaseHTTPRequestHandler):
                 ctype += "; charset=utf-8"
             headers["Content-Type"] = ctype
         headers.update(resp.headers)
+        headers[EMULATOR_HEADER] = self.server.app.identity()
         headers["Content-Length"] = str(len(data))
         reason = (
             HTTPStatus(resp.status).phrase if resp.status in HTTPStatus._value2member_map_ else ""
@@ -350,6 +351,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"Server": self.version_string(), "Date": self.date_time_string()}
         headers["Content-Type"] = resp.content_type
         headers.update(resp.headers)
+        headers[EMULATOR_HEADER] = self.server.app.identity()
         headers["Transfer-Encoding"] = "chunked"
         head = f"{self.protocol_version} {resp.status} {HTTPStatus(resp.status).phrase}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"

@@ -21,11 +21,13 @@ from jes_runner.viya._auth import (
 from jes_runner.viya._client import (
     ACTIVE_STATES,
     APPLICATION,
+    EMULATOR_HEADER,
     RUN_ID_PROPERTY,
     TIMEOUT_PROPERTY,
     ViyaClient,
     job_property,
     job_run_id,
+    parse_emulator_header,
     quote,
 )
 from jes_runner.viya._errors import (
@@ -40,6 +42,8 @@ from jes_runner.viya._retry import RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport
 
 __all__ = [
+    "EMULATOR_HEADER",
+    "parse_emulator_header",
     "ACTIVE_STATES",
     "APPLICATION",
     "RUN_ID_PROPERTY",

@@ -43,6 +43,28 @@ APPLICATION = "jes-runner"
 RUN_ID_PROPERTY = "jes_runner_run_id"
 TIMEOUT_PROPERTY = "jes_runner_job_timeout_s"  # the run cancels the job itself after this long
 ACTIVE_STATES = ("pending", "running")
+# jes-runner's emulator names itself on every answer (``speed_factor=<f>; scenario=<name>``): a run pointed
+# at it by URL is labelled emulated, its figures read in the modelled cluster's seconds
+EMULATOR_HEADER = "X-Jes-Emulator"
+
+
+def parse_emulator_header(value: str | None) -> dict[str, Any] | None:
+    """``{"scenario", "speed_factor"}`` from an ``X-Jes-Emulator`` value (None: absent or malformed)."""
+    if not value:
+        return None
+    fields = dict(
+        (k.strip(), v.strip())
+        for part in value.split(";")
+        if "=" in part
+        for k, v in [part.split("=", 1)]
+    )
+    try:
+        speed = float(fields["speed_factor"])
+    except (KeyError, ValueError):
+        return None
+    if not speed > 0:
+        return None
+    return {"scenario": fields.get("scenario") or None, "speed_factor": speed}
 
 
 def job_property(job: dict[str, Any], name: str) -> str | None:
@@ -115,6 +137,8 @@ class ViyaClient:
         self.server_date: str | None = (
             None  # the Date header of the latest answer: the server's clock
         )
+        # the X-Jes-Emulator header of an answer: this "Viya" is jes-runner's emulator (see emulator_model)
+        self.emulator_header: str | None = None
         self.auth = BearerAuth(
             self.base_url,
             self._counted,
@@ -123,6 +147,11 @@ class ViyaClient:
             retry=self.retry,
             sleep=sleep,
         )
+
+    @property
+    def emulator_model(self) -> dict[str, Any] | None:
+        """``{"scenario", "speed_factor"}`` when an answer came from jes-runner's emulator, else None."""
+        return parse_emulator_header(self.emulator_header)
 
     # -- plumbing --------------------------------------------------------------
 
@@ -144,6 +173,8 @@ class ViyaClient:
             resp = self._counted(req)
             if resp.headers.get("Date"):
                 self.server_date = resp.headers["Date"]
+            if resp.headers.get(EMULATOR_HEADER):
+                self.emulator_header = resp.headers[EMULATOR_HEADER]
             try:
                 req = flow.send(resp)
             except StopIteration:
