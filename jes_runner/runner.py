@@ -28,7 +28,13 @@ from jes_runner.measure.executor import PhaseExecutor, PhaseOutcome, PollPolicy,
 from jes_runner.measure.plan import PhasePlan, RunPlan
 from jes_runner.measure.preflight import handle_orphans, preflight
 from jes_runner.measure.records import JobRecord
-from jes_runner.measure.stats import not_comparable_reason, phase_window, spans, vs_baseline
+from jes_runner.measure.stats import (
+    ComparabilityLimits,
+    judge_phase,
+    phase_window,
+    spans,
+    vs_baseline,
+)
 from jes_runner.results.document import phase_document, run_document
 from jes_runner.results.files import Checkpoint, write_results
 from jes_runner.results.recovery import run_line
@@ -272,7 +278,9 @@ class Runner:
         finally:
             checkpoint.close()
 
-        self._compare_with_baseline(phase_dicts, ctx.outcomes)
+        self._compare_with_baseline(
+            phase_dicts, ctx.outcomes, ComparabilityLimits(s.max_outage_share, s.max_idle_share)
+        )
         ended_at = utcnow()
         ctx.results = run_document(
             phase_dicts,
@@ -323,30 +331,33 @@ class Runner:
 
     @staticmethod
     def _compare_with_baseline(
-        phase_dicts: list[dict[str, Any]], outcomes: list[PhaseOutcome]
+        phase_dicts: list[dict[str, Any]],
+        outcomes: list[PhaseOutcome],
+        limits: ComparabilityLimits,
     ) -> None:
         """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
-        base = next(
-            (o for o, pd in zip(outcomes, phase_dicts, strict=False) if pd["baseline"]), None
-        )
+        verdicts = []
+        for pd, o in zip(phase_dicts, outcomes, strict=False):
+            pd["stats"]["api_error_seconds"] = o.api_error_seconds
+            verdicts.append(
+                judge_phase(
+                    o.phase.name,
+                    o.records,
+                    aborted=o.aborted,
+                    planned=len(o.phase.jobs),
+                    stats=pd["stats"],
+                    api_error_seconds=o.api_error_seconds,
+                    limits=limits,
+                )
+            )
+        base = next((i for i, pd in enumerate(phase_dicts) if pd["baseline"]), None)
         if base is None:
             return
-        base_jobs = spans(base.records)
-        base_reason = not_comparable_reason(
-            base.phase.name, base_jobs, base.aborted, len(base.phase.jobs)
-        )
-        for pd, outcome in zip(phase_dicts, outcomes, strict=False):
-            if pd["baseline"]:
-                continue
-            jobs = spans(outcome.records)
-            pd["vs_baseline"] = vs_baseline(
-                base_jobs,
-                jobs,
-                baseline_reason=base_reason,
-                reason=not_comparable_reason(
-                    outcome.phase.name, jobs, outcome.aborted, len(outcome.phase.jobs)
-                ),
-            )
+        for pd, o, v in zip(phase_dicts, outcomes, verdicts, strict=False):
+            if not pd["baseline"]:
+                pd["vs_baseline"] = vs_baseline(
+                    spans(outcomes[base].records), spans(o.records), verdicts=(verdicts[base], v)
+                )
 
     def _push_metrics(self, ctx: RunContext) -> None:
         """Pushgateway sink (metrics.py); a failed push turns an otherwise clean exit into 4."""

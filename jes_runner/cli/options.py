@@ -126,13 +126,27 @@ def add_thresholds(p: argparse.ArgumentParser) -> None:
         "--max-failed-jobs", type=int, help="threshold: exit 6 above this many failed jobs"
     )
     p.add_argument(
-        "--min-speedup", type=float, help="threshold: exit 6 when a phase's speedup is lower"
+        "--min-speedup",
+        type=float,
+        help="threshold: exit 6 when a comparable phase's busy speedup is lower",
     )
     p.add_argument(
         "--max-queue-wait-p95",
         dest="max_queue_wait_p95_seconds",
         type=float,
         help="threshold: exit 6 when a phase's queue wait p95 (s) is higher",
+    )
+    p.add_argument(
+        "--max-outage-share",
+        type=float,
+        help="a phase with Viya API errors over this share of its makespan is not comparable "
+        "(JES_MAX_OUTAGE_SHARE, default 0.10)",
+    )
+    p.add_argument(
+        "--max-idle-share",
+        type=float,
+        help="a phase idle (none of its jobs on the server) over this share of its makespan is "
+        "not comparable (JES_MAX_IDLE_SHARE, default 0.25)",
     )
 
 

@@ -103,6 +103,8 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
         "max_failed_jobs",
         "min_speedup",
         "max_queue_wait_p95_seconds",
+        "max_outage_share",
+        "max_idle_share",
         "pushgateway_url",
         "cancel_orphans",
     )

@@ -95,6 +95,12 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         return out
 
 
+# share of a phase's makespan with Viya answering errors / with none of its jobs on the server
+# beyond which its figures describe the measurement, not the cluster (vs_baseline.comparable false)
+DEFAULT_MAX_OUTAGE_SHARE = 0.10
+DEFAULT_MAX_IDLE_SHARE = 0.25
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JES_",
@@ -193,6 +199,9 @@ class Settings(BaseSettings):
     max_queue_wait_p95_seconds: float | None = Field(
         default=None, ge=0, le=WEEK_S
     )  # every non-baseline phase
+    # comparability: past these a phase is not comparable (its speedup judges nothing)
+    max_outage_share: float = Field(default=DEFAULT_MAX_OUTAGE_SHARE, ge=0, le=1)
+    max_idle_share: float = Field(default=DEFAULT_MAX_IDLE_SHARE, ge=0, le=1)
 
     @field_validator("viya_url")
     @classmethod

@@ -258,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         with app.lock:
             now = app.sync()
-            decision = app.faults.decide(endpoint, method)
+            decision = app.faults.decide(endpoint, method, now)
             if decision.action and decision.action != "drop":
                 app.faults.record(
                     iso_ms(time.time()),
@@ -287,6 +287,8 @@ class Handler(BaseHTTPRequestHandler):
                 else "An internal server error occurred."
             )
             return decision, sas_error(decision.status, message, ["injected fault"], path)
+        if decision.action == "garbage":
+            return decision, Response(200, "<html>proxy error</html>", "text/html", {})
         if outage and decision.action != "reset":
             return decision, sas_error(
                 503,

@@ -183,6 +183,7 @@ class PhaseOutcome:
     client_ended_at: datetime | None = None
     requests: int = 0
     learned_factor: float | None = None
+    api_error_seconds: float = 0.0  # Viya answered with errors this long during the phase
 
 
 class PhaseExecutor:
@@ -238,6 +239,7 @@ class PhaseExecutor:
     def run(self) -> PhaseOutcome:
         outcome = PhaseOutcome(self.phase, self._records, client_started_at=utcnow())
         start_requests = self.client.request_count
+        start_outage = self.client.outage.seconds
         with ThreadPoolExecutor(
             max_workers=self.submit_workers, thread_name_prefix="submit"
         ) as pool:
@@ -255,6 +257,7 @@ class PhaseExecutor:
                     self._cancel_all("run aborted")
         outcome.client_ended_at = utcnow()
         outcome.requests = self.client.request_count - start_requests
+        outcome.api_error_seconds = round(self.client.outage.seconds - start_outage, 3)
         outcome.learned_factor = self.model.factor
         self._records.sort(key=lambda r: r.sequence)
         return outcome

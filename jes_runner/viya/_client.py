@@ -23,6 +23,7 @@ from jes_runner.viya._errors import (
     ViyaHTTPError,
     ViyaUnreachable,
 )
+from jes_runner.viya._outage import OutageClock
 from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport, describe_transport_error
 
@@ -139,6 +140,7 @@ class ViyaClient:
         )
         # the X-Jes-Emulator header of an answer: this "Viya" is jes-runner's emulator (see emulator_model)
         self.emulator_header: str | None = None
+        self.outage = OutageClock()  # time Viya answered with errors (a phase's share judges it)
         self.auth = BearerAuth(
             self.base_url,
             self._counted,
@@ -212,6 +214,7 @@ class ViyaClient:
             try:
                 resp = self._send_once(prep)
             except requests.RequestException as e:
+                self.outage.failed()
                 wait = self.retry.delay(attempt)
                 # a certificate problem does not heal by waiting: fail at once
                 if (
@@ -224,6 +227,10 @@ class ViyaClient:
                 raise ViyaUnreachable(
                     f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})"
                 ) from None
+            if resp.status_code in RETRY_STATUSES:
+                self.outage.failed()
+            else:
+                self.outage.answered()
             if resp.status_code in RETRY_STATUSES and attempt < attempts:
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if time.monotonic() + wait <= deadline:
@@ -253,6 +260,7 @@ class ViyaClient:
         try:
             return resp.json()
         except ValueError:
+            self.outage.failed()
             raise ViyaError(f"GET {path}: answer is not JSON") from None
 
     def iter_collection(

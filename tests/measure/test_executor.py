@@ -15,6 +15,7 @@ import pytest
 
 from jes_runner.measure.executor import UNKNOWN_GROWTH, PhaseExecutor, PollPolicy, RuntimeModel
 from jes_runner.measure.plan import PhasePlan, PlannedJob
+from jes_runner.viya._outage import OutageClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -60,6 +61,7 @@ class FakeViya:
         self.requests_by_kind: dict[str, int] = {}
         self.canceled: list[str] = []
         self.lock = threading.Lock()
+        self.outage = OutageClock(lambda: clock.t)
 
     def _ts(self, t: float) -> str:
         return (T0 + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
