@@ -404,6 +404,20 @@ class PhaseView:
         return codes
 
     @property
+    def scaling(self) -> dict[str, Any]:
+        """The phase's node figures; an older file's ``time_to_first_scale_up_seconds`` is read as
+        the request time it always measured (``time_to_first_node_request_seconds``)."""
+        sc = (
+            dict(self.raw.get("scaling") or {}) if isinstance(self.raw.get("scaling"), dict) else {}
+        )
+        if (
+            "time_to_first_node_request_seconds" not in sc
+            and "time_to_first_scale_up_seconds" in sc
+        ):
+            sc["time_to_first_node_request_seconds"] = sc["time_to_first_scale_up_seconds"]
+        return sc
+
+    @property
     def data_errors(self) -> list[str]:
         return [j.unique_job_name or j.name for j in self.jobs if j.status == DATA_ERROR]
 
