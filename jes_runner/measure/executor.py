@@ -4,13 +4,9 @@ Modes: ``sequential`` (one at a time), ``batch`` (waves of N: the next wave
 starts when the whole previous one ended, the seed's behaviour), ``window``
 (keep N in flight), ``all`` (everything at once).
 
-Polling spares the API: each tick is one list request (``in(id,...)``, ≤100 ids)
-covering the jobs that are *due*, topped up with the next-due ones for free.
-A job is due at its expected end: ``expected_runtime_s`` × a factor learned
-online (median observed/expected), so a 0.005-speed emulator and a real
-cluster are both polled near completion. Overdue jobs back off geometrically;
-before anything was learned, polls probe at doubling intervals. All intervals
-stay within [poll_interval_min, poll_interval_max].
+Each tick is one list request (``in(id,...)``, ≤100 ids) covering the jobs
+that are *due*, topped up with the next-due ones for free; when a job is due
+is the polling policy's (``measure/polling.py``).
 
 Measurements come from the server's timestamps, so polling late never
 changes a figure; it only changes how soon the next job is released.
@@ -18,7 +14,6 @@ changes a figure; it only changes how soon the next job is released.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 import threading
@@ -31,38 +26,28 @@ from typing import Any, Protocol
 
 from jes_runner._util import utcnow
 from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
+from jes_runner.measure.polling import (
+    BRACKET,
+    BRACKET_STEP,
+    CRITICAL_AGE_FRACTION,
+    DUE_MARGIN,
+    MAX_POLL_FAILURES,
+    MISSING_LIMIT,
+    OVERDUE_AGE_FRACTION,
+    OVERDUE_GROWTH,
+    PROBE_GROWTH,
+    QUEUED_WAIT,
+    RELAXED_GROWTH,
+    RESTART_STEP,
+    SHORTEST_MARGIN,
+    UNKNOWN_GROWTH,
+    PollPolicy,
+    RuntimeModel,
+)
 from jes_runner.measure.records import TERMINAL_STATES, JobRecord
 from jes_runner.viya import APPLICATION, RUN_ID_PROPERTY, TIMEOUT_PROPERTY, ViyaClient, ViyaError
 
 log = logging.getLogger("jes_runner.measure.executor")
-
-MAX_POLL_FAILURES = (
-    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
-)
-LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not
-DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
-# Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
-# a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
-BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
-UNKNOWN_GROWTH = (
-    0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
-)
-SPREAD_LIMIT = (
-    1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
-)
-PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
-SHORTEST_MARGIN = (
-    0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
-)
-OVERDUE_GROWTH = 1.6
-OVERDUE_AGE_FRACTION = 0.2
-# A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
-# is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
-CRITICAL_AGE_FRACTION = 0.04
-RELAXED_GROWTH = (
-    0.5  # not critical (others of its wave still run): each list request covers it anyway
-)
-MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
 class PhaseListener(Protocol):
@@ -77,82 +62,6 @@ class _NullListener:
 
     def job_finished(self, phase: PhasePlan, record: JobRecord) -> None:
         pass
-
-
-@dataclass(frozen=True, slots=True)
-class PollPolicy:
-    interval_min: float = 0.05
-    interval_max: float = 30.0
-    job_timeout_s: float = 3600.0
-    ids_per_request: int = 100
-    lost_contact_s: float = (
-        LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times): give up
-    )
-
-
-class RuntimeModel:
-    """Expected runtime of a job: config estimate × learned factor (median observed/expected)."""
-
-    def __init__(self, prior_factor: float | None = None) -> None:
-        self.prior_factor = prior_factor
-        self._ratios: list[float] = []
-        self._durations: list[float] = []
-
-    @staticmethod
-    def _median(sorted_values: list[float]) -> float:
-        n = len(sorted_values)
-        mid = n // 2
-        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
-
-    @property
-    def factor(self) -> float | None:
-        return self._median(self._ratios) if self._ratios else self.prior_factor
-
-    def observe(self, expected: float | None, observed: float | None) -> None:
-        if observed is None or observed <= 0:
-            return
-        bisect.insort(self._durations, observed)
-        if expected:
-            bisect.insort(self._ratios, observed / expected)
-
-    @property
-    def observed(self) -> int:
-        return len(self._durations)
-
-    @property
-    def shortest(self) -> float | None:
-        """The shortest run time observed in this phase (None before the first)."""
-        return self._durations[0] if self._durations else None
-
-    def exact(self, expected: float | None) -> float | None:
-        """This job's own expected runtime (its estimate × the factor), None without one -- or when
-        the jobs of this phase ran so unevenly against their estimates (contention, queueing) that
-        one factor does not predict a job's end (see ``earliest``)."""
-        f = self.factor
-        if not (expected and f) or self.spread > SPREAD_LIMIT:
-            return None
-        return expected * f
-
-    @property
-    def spread(self) -> float:
-        """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
-        return (
-            self._ratios[-1] / self._ratios[0]
-            if len(self._ratios) >= 2 and self._ratios[0] > 0
-            else 1.0
-        )
-
-    def earliest(self, expected: float | None) -> float | None:
-        """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
-        return expected * self._ratios[0] if expected and self._ratios else None
-
-    def estimate(self, expected: float | None) -> float | None:
-        f = self.factor
-        if expected and f:
-            return expected * f
-        if self._durations:  # no per-job estimate: the typical job of this phase
-            return self._median(self._durations)
-        return None
 
 
 @dataclass(slots=True)
@@ -372,7 +281,7 @@ class PhaseExecutor:
         lo = self.policy.interval_min
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
-            due, step = t_answer + exact * BRACKET[0], max(lo, exact * 0.03)
+            due, step = t_answer + exact * BRACKET[0], max(lo, exact * BRACKET_STEP)
         elif (
             earliest is not None
         ):  # uneven phase: not before its estimate at the best ratio; then as it ages
@@ -529,7 +438,7 @@ class PhaseExecutor:
             # it started between the last "pending" answer and this one: expect it a runtime after the midpoint
             started = (f.last_pending_at + now) / 2
             f.last_pending_at = None
-            f.step = max(lo, est * 0.1)
+            f.step = max(lo, est * RESTART_STEP)
             if f.exact:  # bracket its end again, counted from its start
                 f.t_base, f.bracket = started, 0
                 self._schedule(f, max(now + lo, min(now + hi, started + est * BRACKET[0])))
@@ -566,7 +475,7 @@ class PhaseExecutor:
             delay = (now - f.t_submit) * PROBE_GROWTH
         elif state == "pending":
             # queued, its whole run still ahead: wait half a runtime, or half its age in the queue
-            delay = max(est * 0.5, (now - f.t_submit) * 0.5)
+            delay = max(est * QUEUED_WAIT, (now - f.t_submit) * QUEUED_WAIT)
         else:  # running past its expected end: back off geometrically, but never wait longer
             # than a fraction of its age, so a job slowed down by contention is noticed (and the
             # next batch released) within ~OVERDUE_AGE_FRACTION of its real duration

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from jes_runner.measure.executor import UNKNOWN_GROWTH, PhaseExecutor, PollPolicy, RuntimeModel
+from jes_runner.measure.executor import PhaseExecutor
 from jes_runner.measure.plan import PhasePlan, PlannedJob
+from jes_runner.measure.polling import UNKNOWN_GROWTH, PollPolicy, RuntimeModel
 from jes_runner.viya._outage import OutageClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
