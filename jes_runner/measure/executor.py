@@ -41,6 +41,8 @@ from jes_runner.measure.polling import (
     RESTART_STEP,
     SHORTEST_MARGIN,
     UNKNOWN_GROWTH,
+    WAVE_MODES,
+    WAVE_SPACING,
     PollPolicy,
     RuntimeModel,
 )
@@ -81,6 +83,13 @@ class _Flight:
         0.0  # when its expected runtime started counting (submission, or start after a queue)
     )
     bracket: int = 0  # next BRACKET point to poll at
+
+
+def _expected_end(f: _Flight) -> float:
+    """When the job is expected to end (its bracket's start; -inf without an estimate of its own)."""
+    if f.exact and f.estimate is not None:
+        return f.t_base + f.estimate * BRACKET[0]
+    return float("-inf")
 
 
 @dataclass(slots=True)
@@ -142,6 +151,9 @@ class PhaseExecutor:
             None  # clock() of the first failed poll in the current run of failures
         )
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
+        self._wave_started = (
+            self.clock()
+        )  # the current batch wave's release (the phase's, for "all")
 
     # -- public ------------------------------------------------------------------
 
@@ -205,6 +217,7 @@ class PhaseExecutor:
         mode, n = self.phase.mode, self.phase.concurrency
         if mode == "batch":
             if self._in_flight() == 0 and self._queue:
+                self._wave_started = self.clock()
                 for _ in range(min(n, len(self._queue))):
                     self._submit(*self._queue.pop())
             return
@@ -306,8 +319,22 @@ class PhaseExecutor:
 
     def _schedule(self, flight: _Flight, due: float) -> None:
         flight.version += 1
-        flight.due = due
+        flight.due = max(due, self._quiet_until(flight))
         heapq.heappush(self._heap, (due, flight.version, flight.record.job_instance_id or ""))
+
+    def _quiet_until(self, flight: _Flight) -> float:
+        """A job whose end releases nothing needs no look of its own before the job expected to
+        end last in its wave (batch) or phase (all): that one's looks cover it (one list request
+        covers up to 100 jobs). Without estimates, looks are spaced by a share of the wave's age."""
+        if self.phase.mode not in WAVE_MODES or len(self._flights) <= 1:
+            return float("-inf")
+        last = max(self._flights.values(), key=_expected_end)
+        if flight is not last and _expected_end(last) > _expected_end(flight):
+            return _expected_end(last)
+        if flight.exact:
+            return float("-inf")
+        wave_age = max(0.0, self.clock() - self._wave_started)
+        return self._last_poll + wave_age * WAVE_SPACING
 
     def _peek_due(self) -> float | None:
         while self._heap:
@@ -328,9 +355,26 @@ class PhaseExecutor:
             if self._last_poll > float("-inf")
             else now + self.policy.interval_max
         )
+        earliest = max(earliest, self._wave_floor())
         if due is None:
             return max(earliest, min(latest, now))
         return max(earliest, min(due, latest))
+
+    def _wave_floor(self) -> float:
+        """Batch / all with several jobs in flight: their ends release nothing until the last one,
+        so list requests are spaced by a share of the wave's age, none before its earliest end."""
+        if self.phase.mode not in WAVE_MODES or len(self._flights) <= 1:
+            return float("-inf")
+        ends = [
+            f.t_base + f.estimate * SHORTEST_MARGIN for f in self._flights.values() if f.estimate
+        ]
+        first_end = (
+            min(ends)
+            if len(ends) == len(self._flights)
+            else self._wave_started + (self.model.shortest or 0.0) * SHORTEST_MARGIN
+        )
+        spacing = (self._last_poll - self._wave_started) * WAVE_SPACING
+        return max(first_end, self._last_poll + spacing)
 
     def _pop_valid(self) -> _Flight | None:
         while self._heap:

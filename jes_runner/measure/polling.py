@@ -28,9 +28,11 @@ DUE_MARGIN = 1.04  # a queued job that started: first look a little after its ex
 BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
 BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expected runtime
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
-UNKNOWN_GROWTH = 0.07
+UNKNOWN_GROWTH = 0.05
 SPREAD_LIMIT = 1.05  # observed/expected ratios wider than this: an estimate is a lower bound only
-PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
+PROBE_GROWTH = (
+    0.1  # nothing learned at all (first job of a run): its gap is idle time like any other
+)
 SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less this)
 OVERDUE_GROWTH = 1.6  # overdue: each step this much longer than the last ...
 OVERDUE_AGE_FRACTION = 0.2  # ... but never longer than this share of the job's age
@@ -40,6 +42,10 @@ CRITICAL_AGE_FRACTION = 0.04
 RELAXED_GROWTH = 0.5  # not critical (others of its wave still run): each list request covers it
 RESTART_STEP = 0.1  # a queued job that started: overdue steps from a tenth of its runtime
 QUEUED_WAIT = 0.5  # queued: its whole run still ahead -- wait half a runtime, or half its queue age
+# modes whose jobs release nothing one by one: only the wave's (batch) or phase's (all) last end does
+WAVE_MODES = ("batch", "all")
+# no estimates in such a wave: list requests at least this share of the wave's age apart
+WAVE_SPACING = 0.25
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
