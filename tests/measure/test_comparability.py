@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,34 @@ def _run(emu: Any, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
     monkeypatch.setenv("JES_PASSWORD", emu.password)
     argv = ["run", "--viya-url", emu.url, "--limit-jobs", str(JOBS), "--no-report", *extra]
     return run_cli(argv)
+
+
+def _blip_when_phase_starts(emu: Any, glob: str, rule: dict[str, Any]) -> threading.Thread:
+    """Inject the blip (model seconds after now) as soon as the phase's first job exists."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(fnmatch.fnmatchcase(j["name"], glob) for j in emu.ground_truth()["jobs"]):
+                emu.set_faults({"rules": [rule]})
+                return
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t
+
+
+def _blip(active_from_s: float) -> dict[str, Any]:
+    """30 model seconds of 500/503 and non-JSON answers on the job list."""
+    return {
+        "endpoint": "GET /jobExecution/jobs",
+        "error_rate": 0.5,
+        "error_statuses": [500, 503],
+        "garbage_rate": 1.0,
+        "active_from_s": active_from_s,
+        "active_for_s": 30.0,
+    }
 
 
 def test_impossible_timestamps_are_data_errors(
@@ -65,17 +95,10 @@ def test_impossible_timestamps_are_data_errors(
 def test_api_blip_in_the_baseline_makes_it_not_comparable(
     make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blip_s = 30.0  # model seconds of 500/503 and garbage on the job list, early in the baseline
-    rule = {
-        "endpoint": "GET /jobExecution/jobs",
-        "error_rate": 0.7,
-        "error_statuses": [500, 503],
-        "garbage_rate": 1.0,
-        "active_from_s": 5.0,
-        "active_for_s": blip_s,
-    }
-    emu = make_emulator(speed_factor=SPEED, faults={"rules": [rule]})
+    emu = make_emulator(speed_factor=SPEED)
+    watcher = _blip_when_phase_starts(emu, "*_sequential_*", _blip(5.0))
     _run(emu, monkeypatch)
+    watcher.join()
     res = latest_results(runner_env)
     truth = emu.ground_truth()
     hits = sorted(f["epoch"] for f in truth["faults_injected"] if "jobExecution" in f["endpoint"])
@@ -87,6 +110,35 @@ def test_api_blip_in_the_baseline_makes_it_not_comparable(
     share = seq["stats"]["api_error_seconds"] / seq["stats"]["makespan_seconds"]
     vs = res["phases"][1]["vs_baseline"]
     assert share > 0.10
+    assert vs["comparable"] is False and "api_outage" in vs["reasons"], vs["reason"]
+
+
+def test_api_blip_in_the_concurrent_phase_makes_it_not_comparable(
+    make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The concurrent phase runs first (the baseline after it), so the blip lands in it."""
+    phases = tmp_path / "phases.yaml"
+    phases.write_text(
+        "- {name: async, context: SAS Job Execution compute context, mode: all}\n"
+        "- {name: sequential, context: SAS Job Execution compute context, mode: sequential, "
+        "baseline: true}\n"
+    )
+    emu = make_emulator(speed_factor=SPEED)
+    watcher = _blip_when_phase_starts(emu, "*_async_*", _blip(2.0))
+    _run(emu, monkeypatch, "--phases", str(phases))
+    watcher.join()
+    res = latest_results(runner_env)
+    truth = emu.ground_truth()
+    hits = sorted(f["epoch"] for f in truth["faults_injected"] if "jobExecution" in f["endpoint"])
+    asy, seq = res["phases"]
+    names = {j["unique_job_name"] for j in asy["jobs"]}
+    window = [j for j in truth["jobs"] if j["name"] in names]
+    t0, t1 = min(j["submit_epoch"] for j in window), max(j["jes_end_epoch"] for j in window)
+    assert hits and t0 <= hits[0] and hits[-1] <= t1, "the blip fell outside the concurrent phase"
+    assert asy["stats"]["api_error_seconds"] >= hits[-1] - hits[0] - 0.01
+    assert seq["stats"]["api_error_seconds"] == 0
+    vs = asy["vs_baseline"]
+    assert asy["stats"]["api_error_seconds"] / asy["stats"]["makespan_seconds"] > 0.10
     assert vs["comparable"] is False and "api_outage" in vs["reasons"], vs["reason"]
 
 
