@@ -28,7 +28,7 @@ DUE_MARGIN = 1.04  # a queued job that started: first look a little after its ex
 BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
 BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expected runtime
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
-UNKNOWN_GROWTH = 0.05
+UNKNOWN_GROWTH = 0.035
 SPREAD_LIMIT = 1.05  # observed/expected ratios wider than this: an estimate is a lower bound only
 PROBE_GROWTH = (
     0.1  # nothing learned at all (first job of a run): its gap is idle time like any other

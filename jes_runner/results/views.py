@@ -53,10 +53,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise JesError(f"{p}: not JSON (line {e.lineno}: {e.msg})") from None
-    results = normalize_results(data, str(p))
-    for warning in data_warnings(results):  # every reader (report, export, compare, whatif) says it
-        log.warning("%s: %s", p.name, warning, extra={"event": "results_data_warning"})
-    return results
+    return normalize_results(data, str(p))
 
 
 def data_warnings(results: dict[str, Any]) -> list[str]:
@@ -74,7 +71,15 @@ def data_warnings(results: dict[str, Any]) -> list[str]:
 
 
 def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
-    """Version-1 shaped dict from any known schema version."""
+    """Version-1 shaped dict from any known schema version; what a reader must say before showing
+    its figures (data errors, phases not comparable) is logged, so every reader says it."""
+    results = _normalize(data, source)
+    for warning in data_warnings(results):
+        log.warning("%s: %s", source, warning, extra={"event": "results_data_warning"})
+    return results
+
+
+def _normalize(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise JesError(f"{source}: not a jes-runner results file (top level is not an object)")
     if "schema_version" in data:
