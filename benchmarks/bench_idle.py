@@ -116,7 +116,9 @@ def discovered_config(out: Path, limit: int | None) -> Path:
     return path
 
 
-def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) -> dict[str, Any]:
+def run_jes(
+    emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float, mode: str = "batch"
+) -> dict[str, Any]:
     import logging
 
     from jes_runner.cli.session import Target, apply_runtime_history, make_client
@@ -139,7 +141,7 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
         correlation_deadline_s=5.0,
     )
     configure_logging("text", level=logging.WARNING)
-    plan = build_plan(select_phases(settings), load_jobs(settings)[1], cfg)
+    plan = build_plan(select_phases(settings, mode=mode), load_jobs(settings)[1], cfg)
     model = {"scenario": "default", "speed_factor": speed}
     history = apply_runtime_history(Target(settings, emulated=True, emulator_model=model), plan)
     devnull = open(os.devnull, "w")  # noqa: SIM115
@@ -164,6 +166,7 @@ def run_jes(emu: EmulatorProcess, cfg: Path, results_dir: Path, speed: float) ->
         names = {j["unique_job_name"] for j in p["jobs"]}
         fig = idle_figures(truth, names)
         fig["polls_per_job"] = (p["viya_requests"] - len(p["jobs"])) / len(p["jobs"])
+        fig["requests_per_job"] = p["viya_requests"] / len(p["jobs"])
         out["phases"][p["name"]] = fig
     out["requests_per_job"] = ctx.results["metadata"]["viya_requests"]["total"] / sum(
         len(p["jobs"]) for p in ctx.results["phases"]
@@ -226,6 +229,80 @@ def run_original_style(
     return out
 
 
+TARGETS_CONCURRENT = {"requests_per_job_no_history": 3.0}
+TARGETS_FIRST_RUN = {"seq_status_requests_per_job": 25.0}
+
+
+def matrix(speed: float, job_counts: list[int], modes: list[str]) -> list[dict[str, Any]]:
+    """jes-runner alone: each job count and concurrent mode, a first run (no history) and the run
+    after it (the first one's runtimes), each on a fresh emulator."""
+    rows = []
+    for n in job_counts:
+        for mode in modes:
+            with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
+                cfg = discovered_config(Path(tmp), n)
+                results = Path(tmp) / "results"
+                for history in (False, True):
+                    with EmulatorProcess(speed) as emu:
+                        r = run_jes(emu, cfg, results, speed, mode)
+                    seq, conc = r["phases"]["sequential"], r["phases"]["async"]
+                    rows.append(
+                        {
+                            "jobs": n,
+                            "mode": mode,
+                            "history": history,
+                            "seq_idle_pct": seq["idle_pct"],
+                            "seq_status_requests_per_job": seq["polls_per_job"],
+                            "conc_idle_pct": conc["idle_pct"],
+                            "conc_requests_per_job": conc["requests_per_job"],
+                            "requests_per_job_all": r["requests_per_job"],
+                        }
+                    )
+    return rows
+
+
+def matrix_misses(rows: list[dict[str, Any]]) -> list[str]:
+    misses = []
+    for r in rows:
+        tag = f"{r['jobs']} jobs, {r['mode']}, {'history' if r['history'] else 'no history'}"
+        limit = TARGETS["idle_history_pct"] if r["history"] else TARGETS["idle_no_history_pct"]
+        if r["seq_idle_pct"] > limit:
+            misses.append(f"{tag}: sequential idle {r['seq_idle_pct']:.2f} % > {limit} %")
+        polls = (
+            TARGETS["polls_per_job_history"]
+            if r["history"]
+            else TARGETS_FIRST_RUN["seq_status_requests_per_job"]
+        )
+        if r["seq_status_requests_per_job"] > polls:
+            misses.append(
+                f"{tag}: sequential {r['seq_status_requests_per_job']:.2f} job-status requests/job > {polls}"
+            )
+        if (
+            not r["history"]
+            and r["conc_requests_per_job"] > TARGETS_CONCURRENT["requests_per_job_no_history"]
+        ):
+            misses.append(
+                f"{tag}: concurrent phase {r['conc_requests_per_job']:.2f} requests/job > "
+                f"{TARGETS_CONCURRENT['requests_per_job_no_history']}"
+            )
+    return misses
+
+
+def print_matrix(rows: list[dict[str, Any]], speed: float) -> None:
+    print(f"jes-runner alone, speed factor {speed}; idle = % of the phase makespan (ground truth)")
+    print(
+        f"{'jobs':>4} {'mode':<6} {'history':<8} {'seq idle %':>10} {'seq status req/job':>19} "
+        f"{'conc idle %':>11} {'conc req/job':>12} {'all req/job':>11}"
+    )
+    for r in rows:
+        print(
+            f"{r['jobs']:>4} {r['mode']:<6} {'yes' if r['history'] else 'no':<8} "
+            f"{r['seq_idle_pct']:>10.2f} {r['seq_status_requests_per_job']:>19.2f} "
+            f"{r['conc_idle_pct']:>11.2f} {r['conc_requests_per_job']:>12.2f} "
+            f"{r['requests_per_job_all']:>11.2f}"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -233,7 +310,32 @@ def main() -> int:
     )
     ap.add_argument("--jobs", type=int, default=None, help="first N jobs (default: all 54)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--matrix",
+        action="store_true",
+        help="jes-runner alone: 12 and 54 jobs, batch and all, without and with history",
+    )
+    ap.add_argument("--matrix-jobs", default="12,54", help="job counts of --matrix")
+    ap.add_argument("--matrix-modes", default="batch,all", help="concurrent modes of --matrix")
     args = ap.parse_args()
+    if args.matrix:
+        rows = matrix(
+            args.speed,
+            [int(n) for n in args.matrix_jobs.split(",")],
+            args.matrix_modes.split(","),
+        )
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print_matrix(rows, args.speed)
+        misses = matrix_misses(rows)
+        for m in misses:
+            print("MISSED:", m)
+        return 1 if misses else 0
+    return compare_with_original(args)
+
+
+def compare_with_original(args: argparse.Namespace) -> int:
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
         cfg = discovered_config(Path(tmp), args.jobs)

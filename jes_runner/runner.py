@@ -221,6 +221,9 @@ class Runner:
             extra={"event": "run_started", "run_id": plan.run_id},
         )
         preflight(self.client, plan)
+        if not self.emulated and self.client.emulator_model:
+            # the emulator reached by URL identifies itself: labelled exactly as --emulator
+            self.emulated, self.emulator_model = True, self.client.emulator_model
         log.info(
             "preflight passed: token, %d context(s), %d definition(s) resolved",
             len({p.context for p in plan.phases}),

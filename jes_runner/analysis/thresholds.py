@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jes_runner._util import finite
-from jes_runner.results.views import phase_views
+from jes_runner.results.views import PhaseView, phase_views
 
 
 def check_thresholds(
@@ -51,26 +52,12 @@ def check_thresholds(
                 max_failed_jobs,
                 f"{n} job(s) failed, were canceled or timed out (max_failed_jobs {max_failed_jobs})",
             )
+    not_judged: list[dict[str, Any]] = []
     for p in phases:
         if p.baseline:
             continue
         if min_speedup is not None:
-            if p.speedup is None:
-                breach(
-                    "min_speedup",
-                    p.name,
-                    None,
-                    min_speedup,
-                    f"phase {p.name}: no speedup could be measured (min_speedup {min_speedup})",
-                )
-            elif p.speedup < min_speedup:
-                breach(
-                    "min_speedup",
-                    p.name,
-                    p.speedup,
-                    min_speedup,
-                    f"phase {p.name}: speedup {p.speedup:.2f}x below min_speedup {min_speedup}",
-                )
+            _judge_speedup(p, min_speedup, breach, not_judged)
         if max_queue_wait_p95_seconds is not None:
             w = finite(p.stats.get("queue_wait_p95_seconds"))
             if w is not None and w > max_queue_wait_p95_seconds:
@@ -82,4 +69,41 @@ def check_thresholds(
                     f"phase {p.name}: queue wait p95 {w:.1f} s above max_queue_wait_p95_seconds "
                     f"{max_queue_wait_p95_seconds}",
                 )
-    return {"checked": checked, "breaches": breaches}
+    out: dict[str, Any] = {"checked": checked, "breaches": breaches}
+    if min_speedup is not None:
+        out["speedup_basis"] = SPEEDUP_BASIS
+        out["not_judged"] = not_judged
+    return out
+
+
+# the runner's idle gaps and a blip that stalled it are not the cluster's: only the busy time counts,
+# and only where the phase's figures are comparable at all
+SPEEDUP_BASIS = "busy speedup (time any job was on the server), comparable phases only"
+
+
+def _judge_speedup(
+    p: PhaseView,
+    min_speedup: float,
+    breach: Callable[[str, str | None, float | None, float, str], None],
+    not_judged: list[dict[str, Any]],
+) -> None:
+    if p.comparable is False:
+        not_judged.append({"phase": p.name, "reason": p.reason, "reasons": p.reasons})
+        return
+    speedup = p.busy_speedup
+    if speedup is None:
+        breach(
+            "min_speedup",
+            p.name,
+            None,
+            min_speedup,
+            f"phase {p.name}: no busy speedup could be measured (min_speedup {min_speedup})",
+        )
+    elif speedup < min_speedup:
+        breach(
+            "min_speedup",
+            p.name,
+            speedup,
+            min_speedup,
+            f"phase {p.name}: busy speedup {speedup:.2f}x below min_speedup {min_speedup}",
+        )

@@ -144,11 +144,30 @@ def add_push(p: argparse.ArgumentParser) -> None:
 
 def add_thresholds(p: argparse.ArgumentParser) -> None:
     setting_flag(p, "max_failed_jobs", "threshold: exit 6 above this many failed jobs", type=int)
-    setting_flag(p, "min_speedup", "threshold: exit 6 when a phase's speedup is lower", type=float)
+    setting_flag(
+        p,
+        "min_speedup",
+        "threshold: exit 6 when a comparable phase's busy speedup is lower",
+        type=float,
+    )
     setting_flag(
         p,
         "max_queue_wait_p95_seconds",
         "threshold: exit 6 when a phase's queue wait p95 (s) is higher",
+        type=float,
+    )
+    setting_flag(
+        p,
+        "max_outage_share",
+        "a phase with Viya API errors over this share of its makespan is not comparable "
+        "(default 0.10)",
+        type=float,
+    )
+    setting_flag(
+        p,
+        "max_idle_share",
+        "a phase idle (none of its jobs on the server) over this share of its makespan is "
+        "not comparable (default 0.25)",
         type=float,
     )
 

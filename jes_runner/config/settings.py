@@ -72,6 +72,12 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         return dict(read_secrets_dir(self.directory))
 
 
+# share of a phase's makespan with Viya answering errors / with none of its jobs on the server
+# beyond which its figures describe the measurement, not the cluster (vs_baseline.comparable false)
+DEFAULT_MAX_OUTAGE_SHARE = 0.10
+DEFAULT_MAX_IDLE_SHARE = 0.25
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JES_",
@@ -166,6 +172,9 @@ class Settings(BaseSettings):
     min_speedup: float | None = Field(default=None, gt=0, le=10**6)  # every non-baseline phase
     # every non-baseline phase
     max_queue_wait_p95_seconds: float | None = Field(default=None, ge=0, le=WEEK_S)
+    # comparability: past these a phase is not comparable (its speedup judges nothing)
+    max_outage_share: float = Field(default=DEFAULT_MAX_OUTAGE_SHARE, ge=0, le=1)
+    max_idle_share: float = Field(default=DEFAULT_MAX_IDLE_SHARE, ge=0, le=1)
 
     @field_validator("viya_url")
     @classmethod
@@ -334,6 +343,8 @@ SETTING_FLAGS: dict[str, str] = {
     "max_failed_jobs": "--max-failed-jobs",
     "min_speedup": "--min-speedup",
     "max_queue_wait_p95_seconds": "--max-queue-wait-p95",
+    "max_outage_share": "--max-outage-share",
+    "max_idle_share": "--max-idle-share",
 }
 # JES_* variables that are not settings but are read by the build scripts
 OTHER_ENV = frozenset({"JES_BASE_IMAGE", "JES_IMAGE"})

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from jes_runner.emulator.catalog import Catalog
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.faults import FaultInjector
+from jes_runner.emulator.http import emulator_identity
 from jes_runner.emulator.k8s import KubeApi
 from jes_runner.emulator.tokens import TokenService
 from jes_runner.emulator.views import Views
@@ -89,8 +90,8 @@ class Emulator:
         self.timeline = Timeline(self.scenario.speed_factor)
         self.cluster = Cluster(self.scenario)
         self.catalog = Catalog(self.scenario)
-        self.views = Views(self.cluster, self.timeline)
         self.faults = FaultInjector(self.scenario.faults, 0.0)
+        self.views = Views(self.cluster, self.timeline, self.faults)
         self.tokens = TokenService(self.scenario.auth, {username: password})
         self.requests: Counter[str] = Counter()
         self.deleted: set[str] = set()
@@ -201,6 +202,10 @@ class Emulator:
             self.faults.apply(parsed, now)
             self.cluster.job_failure_rate = parsed.job_failure_rate
             return parsed.model_dump()
+
+    def identity(self) -> str:
+        """What every response says about this emulator (the ``X-Jes-Emulator`` header)."""
+        return emulator_identity(self.scenario.speed_factor, self.scenario.name)
 
     def ground_truth(self) -> dict[str, Any]:
         """The true history: jobs, nodes, node events, request counts, injected faults."""

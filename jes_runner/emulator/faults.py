@@ -39,14 +39,28 @@ class FaultInjector:
         self.rng = random.Random(spec.seed)
         self.applied_at = now_model
 
-    def _rules(self, endpoint: str) -> list[FaultRule]:
-        return [r for r in self.spec.rules if fnmatch.fnmatchcase(endpoint, r.endpoint)]
+    def _rules(self, endpoint: str, now_model: float | None = None) -> list[FaultRule]:
+        return [
+            r
+            for r in self.spec.rules
+            if fnmatch.fnmatchcase(endpoint, r.endpoint) and self._active(r, now_model)
+        ]
+
+    def _active(self, rule: FaultRule, now_model: float | None) -> bool:
+        if rule.active_for_s is None or now_model is None:
+            return rule.active_for_s is None
+        start = self.applied_at + rule.active_from_s
+        return start <= now_model < start + rule.active_for_s
+
+    def impossible_end(self, job_name: str) -> bool:
+        """Serve this job's endTimeStamp before its creation (bad server data)."""
+        return any(fnmatch.fnmatchcase(job_name, g) for g in self.spec.impossible_end_jobs)
 
     def _hit(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
 
-    def decide(self, endpoint: str, method: str) -> Decision:
-        rules = self._rules(endpoint)
+    def decide(self, endpoint: str, method: str, now_model: float | None = None) -> Decision:
+        rules = self._rules(endpoint, now_model)
         d = Decision(latency_s=sum(r.latency_ms for r in rules) / 1000.0)
         for r in rules:
             if self._hit(r.reset_rate):
@@ -57,6 +71,8 @@ class FaultInjector:
                 d.action, d.status = "error", self.rng.choice(r.error_statuses)
             elif method == "POST" and self._hit(r.drop_reply_rate):
                 d.action = "drop"
+            elif self._hit(r.garbage_rate):
+                d.action, d.status = "garbage", 200
             if d.action:
                 break
         return d

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from jes_runner.emulator.app import Emulator
 
 ERROR_TYPE = "application/vnd.sas.error+json"
+# on every response: a run pointed at the emulator by URL knows it measured a model, and at what speed
+EMULATOR_HEADER = "X-Jes-Emulator"
+
+
+def emulator_identity(speed_factor: float, scenario: str) -> str:
+    """The ``X-Jes-Emulator`` value: ``speed_factor=<f>; scenario=<name>``."""
+    return f"speed_factor={float(speed_factor)}; scenario={scenario}"
 
 
 @dataclass

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from jes_runner.emulator.clock import iso_ms
-from jes_runner.emulator.http import ApiError, Request, Response, sas_error
+from jes_runner.emulator.http import EMULATOR_HEADER, ApiError, Request, Response, sas_error
 from jes_runner.emulator.routes import ROUTER
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         with app.lock:
             now = app.sync()
-            decision = app.faults.decide(endpoint, method)
+            decision = app.faults.decide(endpoint, method, now)
             if decision.action and decision.action != "drop":
                 app.faults.record(
                     iso_ms(time.time()),
@@ -287,6 +287,8 @@ class Handler(BaseHTTPRequestHandler):
                 else "An internal server error occurred."
             )
             return decision, sas_error(decision.status, message, ["injected fault"], path)
+        if decision.action == "garbage":
+            return decision, Response(200, "<html>proxy error</html>", "text/html", {})
         if outage and decision.action != "reset":
             return decision, sas_error(
                 503,
@@ -335,6 +337,7 @@ class Handler(BaseHTTPRequestHandler):
                 ctype += "; charset=utf-8"
             headers["Content-Type"] = ctype
         headers.update(resp.headers)
+        headers[EMULATOR_HEADER] = self.server.app.identity()
         headers["Content-Length"] = str(len(data))
         reason = (
             HTTPStatus(resp.status).phrase if resp.status in HTTPStatus._value2member_map_ else ""
@@ -350,6 +353,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"Server": self.version_string(), "Date": self.date_time_string()}
         headers["Content-Type"] = resp.content_type
         headers.update(resp.headers)
+        headers[EMULATOR_HEADER] = self.server.app.identity()
         headers["Transfer-Encoding"] = "chunked"
         head = f"{self.protocol_version} {resp.status} {HTTPStatus(resp.status).phrase}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"

@@ -29,6 +29,7 @@ from typing import Any
 from jes_runner.emulator.catalog import Context, Definition
 from jes_runner.emulator.clock import Timeline, iso_ms
 from jes_runner.emulator.envelope import link
+from jes_runner.emulator.faults import FaultInjector
 from jes_runner.sim.model import Cluster, Node, SimJob
 
 JOB_TYPE = "application/vnd.sas.job.execution.job"
@@ -66,9 +67,12 @@ def _dt(epoch: float) -> datetime:
 class Views:
     """Builds documents at model time ``cluster.now`` (call under the emulator lock)."""
 
-    def __init__(self, cluster: Cluster, timeline: Timeline) -> None:
+    def __init__(
+        self, cluster: Cluster, timeline: Timeline, faults: FaultInjector | None = None
+    ) -> None:
         self.cluster = cluster
         self.tl = timeline
+        self.faults = faults  # bad server data to serve (impossible timestamps)
 
     # ----- Job Execution ------------------------------------------------------
 
@@ -150,6 +154,9 @@ class Views:
         )
         if end is not None:
             doc["endTimeStamp"] = tl.iso(end)
+            if self.faults is not None and self.faults.impossible_end(job.name):
+                bad = job.submit_t - self.faults.spec.impossible_end_s
+                doc["endTimeStamp"] = tl.iso(bad)
         if state in ("completed", "failed") and job.dispatch_t is not None:
             cj = str(uuid.UUID(job.orch_name[-36:])).upper()
             log_id = self.log_id(job)

@@ -4,13 +4,9 @@ Modes: ``sequential`` (one at a time), ``batch`` (waves of N: the next wave
 starts when the whole previous one ended, the seed's behaviour), ``window``
 (keep N in flight), ``all`` (everything at once).
 
-Polling spares the API: each tick is one list request (``in(id,...)``, ≤100 ids)
-covering the jobs that are *due*, topped up with the next-due ones for free.
-A job is due at its expected end: ``expected_runtime_s`` × a factor learned
-online (median observed/expected), so a 0.005-speed emulator and a real
-cluster are both polled near completion. Overdue jobs back off geometrically;
-before anything was learned, polls probe at doubling intervals. All intervals
-stay within [poll_interval_min, poll_interval_max].
+Each tick is one list request (``in(id,...)``, ≤100 ids) covering the jobs
+that are *due*, topped up with the next-due ones for free; when a job is due
+is the polling policy's (``measure/polling.py``).
 
 Measurements come from the server's timestamps, so polling late never
 changes a figure; it only changes how soon the next job is released.
@@ -18,7 +14,6 @@ changes a figure; it only changes how soon the next job is released.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 import threading
@@ -32,38 +27,30 @@ from typing import Any, Protocol
 from jes_runner._util import utcnow
 from jes_runner.errors import AuthFailedError, ConfigError, JesError
 from jes_runner.measure.plan import PhasePlan, PlannedJob, run_token
+from jes_runner.measure.polling import (
+    BRACKET,
+    BRACKET_STEP,
+    CRITICAL_AGE_FRACTION,
+    DUE_MARGIN,
+    MAX_POLL_FAILURES,
+    MISSING_LIMIT,
+    OVERDUE_AGE_FRACTION,
+    OVERDUE_GROWTH,
+    PROBE_GROWTH,
+    QUEUED_WAIT,
+    RELAXED_GROWTH,
+    RESTART_STEP,
+    SHORTEST_MARGIN,
+    UNKNOWN_GROWTH,
+    WAVE_MODES,
+    WAVE_SPACING,
+    PollPolicy,
+    RuntimeModel,
+)
 from jes_runner.measure.records import TERMINAL_STATES, JobRecord, JobStatus
 from jes_runner.viya import AuthError, ViyaClient, ViyaError, ViyaHTTPError, job_request
 
 log = logging.getLogger("jes_runner.measure.executor")
-
-MAX_POLL_FAILURES = (
-    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
-)
-LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out, a dead Viya is not
-DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
-# Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap between
-# a job's end and the next job's creation (idle time that enters a sequential makespan) stays ~1 % of it.
-BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
-UNKNOWN_GROWTH = (
-    0.07  # no estimate: poll each time the job's age grew by 7 % (gap <= 7 % of its runtime)
-)
-SPREAD_LIMIT = (
-    1.05  # ratios observed/expected wider than this: a job's estimate is a lower bound only
-)
-PROBE_GROWTH = 1.0  # nothing learned at all (first job of a run): doubling its age, it is one job
-SHORTEST_MARGIN = (
-    0.97  # no estimate: nothing ends before the phase's shortest job did (less a margin)
-)
-OVERDUE_GROWTH = 1.6
-OVERDUE_AGE_FRACTION = 0.2
-# A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
-# is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
-CRITICAL_AGE_FRACTION = 0.04
-RELAXED_GROWTH = (
-    0.5  # not critical (others of its wave still run): each list request covers it anyway
-)
-MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
 class PhaseListener(Protocol):
@@ -78,82 +65,6 @@ class _NullListener:
 
     def job_finished(self, phase: PhasePlan, record: JobRecord) -> None:
         pass
-
-
-@dataclass(frozen=True, slots=True)
-class PollPolicy:
-    interval_min: float = 0.05
-    interval_max: float = 30.0
-    job_timeout_s: float = 3600.0
-    ids_per_request: int = 100
-    lost_contact_s: float = (
-        LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times): give up
-    )
-
-
-class RuntimeModel:
-    """Expected runtime of a job: config estimate × learned factor (median observed/expected)."""
-
-    def __init__(self, prior_factor: float | None = None) -> None:
-        self.prior_factor = prior_factor
-        self._ratios: list[float] = []
-        self._durations: list[float] = []
-
-    @staticmethod
-    def _median(sorted_values: list[float]) -> float:
-        n = len(sorted_values)
-        mid = n // 2
-        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
-
-    @property
-    def factor(self) -> float | None:
-        return self._median(self._ratios) if self._ratios else self.prior_factor
-
-    def observe(self, expected: float | None, observed: float | None) -> None:
-        if observed is None or observed <= 0:
-            return
-        bisect.insort(self._durations, observed)
-        if expected:
-            bisect.insort(self._ratios, observed / expected)
-
-    @property
-    def observed(self) -> int:
-        return len(self._durations)
-
-    @property
-    def shortest(self) -> float | None:
-        """The shortest run time observed in this phase (None before the first)."""
-        return self._durations[0] if self._durations else None
-
-    def exact(self, expected: float | None) -> float | None:
-        """This job's own expected runtime (its estimate × the factor), None without one -- or when
-        the jobs of this phase ran so unevenly against their estimates (contention, queueing) that
-        one factor does not predict a job's end (see ``earliest``)."""
-        f = self.factor
-        if not (expected and f) or self.spread > SPREAD_LIMIT:
-            return None
-        return expected * f
-
-    @property
-    def spread(self) -> float:
-        """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
-        return (
-            self._ratios[-1] / self._ratios[0]
-            if len(self._ratios) >= 2 and self._ratios[0] > 0
-            else 1.0
-        )
-
-    def earliest(self, expected: float | None) -> float | None:
-        """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
-        return expected * self._ratios[0] if expected and self._ratios else None
-
-    def estimate(self, expected: float | None) -> float | None:
-        f = self.factor
-        if expected and f:
-            return expected * f
-        if self._durations:  # no per-job estimate: the typical job of this phase
-            return self._median(self._durations)
-        return None
 
 
 @dataclass(slots=True)
@@ -175,6 +86,13 @@ class _Flight:
     bracket: int = 0  # next BRACKET point to poll at
 
 
+def _expected_end(f: _Flight) -> float:
+    """When the job is expected to end (its bracket's start; -inf without an estimate of its own)."""
+    if f.exact and f.estimate is not None:
+        return f.t_base + f.estimate * BRACKET[0]
+    return float("-inf")
+
+
 @dataclass(slots=True)
 class PhaseOutcome:
     phase: PhasePlan
@@ -187,6 +105,7 @@ class PhaseOutcome:
     # an error the run cannot ride out stopped the phase (authentication refused: exit 7; the
     # context or a job definition gone from Viya: exit 2); the runner starts no further phase
     stopped: JesError | None = None
+    api_error_seconds: float = 0.0  # Viya answered with errors this long during the phase
 
 
 class PhaseExecutor:
@@ -237,12 +156,16 @@ class PhaseExecutor:
         )
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
         self._stopped: JesError | None = None  # see PhaseOutcome.stopped
+        self._wave_started = (
+            self.clock()
+        )  # the current batch wave's release (the phase's, for "all")
 
     # -- public ------------------------------------------------------------------
 
     def run(self) -> PhaseOutcome:
         outcome = PhaseOutcome(self.phase, self._records, client_started_at=utcnow())
         start_requests = self.client.request_count
+        start_outage = self.client.outage.seconds
         with ThreadPoolExecutor(
             max_workers=self.submit_workers, thread_name_prefix="submit"
         ) as pool:
@@ -261,6 +184,7 @@ class PhaseExecutor:
         outcome.stopped = self._stopped
         outcome.client_ended_at = utcnow()
         outcome.requests = self.client.request_count - start_requests
+        outcome.api_error_seconds = round(self.client.outage.seconds - start_outage, 3)
         outcome.learned_factor = self.model.factor
         self._records.sort(key=lambda r: r.sequence)
         return outcome
@@ -299,6 +223,7 @@ class PhaseExecutor:
         mode, n = self.phase.mode, self.phase.concurrency
         if mode == "batch":
             if self._in_flight() == 0 and self._queue:
+                self._wave_started = self.clock()
                 for _ in range(min(n, len(self._queue))):
                     self._submit(*self._queue.pop())
             return
@@ -377,7 +302,7 @@ class PhaseExecutor:
         lo = self.policy.interval_min
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
-            due, step = t_answer + exact * BRACKET[0], max(lo, exact * 0.03)
+            due, step = t_answer + exact * BRACKET[0], max(lo, exact * BRACKET_STEP)
         elif (
             earliest is not None
         ):  # uneven phase: not before its estimate at the best ratio; then as it ages
@@ -402,8 +327,22 @@ class PhaseExecutor:
 
     def _schedule(self, flight: _Flight, due: float) -> None:
         flight.version += 1
-        flight.due = due
+        flight.due = max(due, self._quiet_until(flight))
         heapq.heappush(self._heap, (due, flight.version, flight.record.job_instance_id or ""))
+
+    def _quiet_until(self, flight: _Flight) -> float:
+        """A job whose end releases nothing needs no look of its own before the job expected to
+        end last in its wave (batch) or phase (all): that one's looks cover it (one list request
+        covers up to 100 jobs). Without estimates, looks are spaced by a share of the wave's age."""
+        if self.phase.mode not in WAVE_MODES or len(self._flights) <= 1:
+            return float("-inf")
+        last = max(self._flights.values(), key=_expected_end)
+        if flight is not last and _expected_end(last) > _expected_end(flight):
+            return _expected_end(last)
+        if flight.exact:
+            return float("-inf")
+        wave_age = max(0.0, self.clock() - self._wave_started)
+        return self._last_poll + wave_age * WAVE_SPACING
 
     def _peek_due(self) -> float | None:
         while self._heap:
@@ -424,9 +363,26 @@ class PhaseExecutor:
             if self._last_poll > float("-inf")
             else now + self.policy.interval_max
         )
+        earliest = max(earliest, self._wave_floor())
         if due is None:
             return max(earliest, min(latest, now))
         return max(earliest, min(due, latest))
+
+    def _wave_floor(self) -> float:
+        """Batch / all with several jobs in flight: their ends release nothing until the last one,
+        so list requests are spaced by a share of the wave's age, none before its earliest end."""
+        if self.phase.mode not in WAVE_MODES or len(self._flights) <= 1:
+            return float("-inf")
+        ends = [
+            f.t_base + f.estimate * SHORTEST_MARGIN for f in self._flights.values() if f.estimate
+        ]
+        first_end = (
+            min(ends)
+            if len(ends) == len(self._flights)
+            else self._wave_started + (self.model.shortest or 0.0) * SHORTEST_MARGIN
+        )
+        spacing = (self._last_poll - self._wave_started) * WAVE_SPACING
+        return max(first_end, self._last_poll + spacing)
 
     def _pop_valid(self) -> _Flight | None:
         while self._heap:
@@ -539,7 +495,7 @@ class PhaseExecutor:
             # it started between the last "pending" answer and this one: expect it a runtime after the midpoint
             started = (f.last_pending_at + now) / 2
             f.last_pending_at = None
-            f.step = max(lo, est * 0.1)
+            f.step = max(lo, est * RESTART_STEP)
             if f.exact:  # bracket its end again, counted from its start
                 f.t_base, f.bracket = started, 0
                 self._schedule(f, max(now + lo, min(now + hi, started + est * BRACKET[0])))
@@ -576,7 +532,7 @@ class PhaseExecutor:
             delay = (now - f.t_submit) * PROBE_GROWTH
         elif state == "pending":
             # queued, its whole run still ahead: wait half a runtime, or half its age in the queue
-            delay = max(est * 0.5, (now - f.t_submit) * 0.5)
+            delay = max(est * QUEUED_WAIT, (now - f.t_submit) * QUEUED_WAIT)
         else:  # running past its expected end: back off geometrically, but never wait longer
             # than a fraction of its age, so a job slowed down by contention is noticed (and the
             # next batch released) within ~OVERDUE_AGE_FRACTION of its real duration

@@ -27,6 +27,12 @@ class JobStatus(StrEnum):
     # the run stopped (authentication refused, or it died and `recover` could not learn the end)
     # while the job was on the server: it may still run there -- never counted as failed
     UNKNOWN = "unknown"
+    # the server's timestamps cannot be true (ended before it was created, negative elapsed
+    # time): recorded, shown, and kept out of every statistic
+    DATA_ERROR = "data_error"
+
+
+DATA_ERROR = JobStatus.DATA_ERROR
 
 
 @dataclass(slots=True)
@@ -52,7 +58,10 @@ class JobRecord:
 
     @property
     def duration(self) -> float | None:
-        """Server seconds: endTimeStamp − creationTimeStamp (client figures only as a fallback)."""
+        """Server seconds: endTimeStamp − creationTimeStamp (client figures only as a fallback);
+        None for a data error: an impossible figure enters no sum."""
+        if self.status == DATA_ERROR:
+            return None
         if self.submitted_at and self.ended_at:
             return round((self.ended_at - self.submitted_at).total_seconds(), 3)
         return self.client_duration if self.status != "submit_failed" else None
@@ -79,6 +88,18 @@ class JobRecord:
             self.status = state
         if state == "failed" and not self.error:
             self.error = _job_error(job) or "job failed"
+        impossible = self.impossible_timestamps()
+        if state in TERMINAL_STATES and impossible:
+            self.status, self.error = DATA_ERROR, f"impossible server timestamps: {impossible}"
+
+    def impossible_timestamps(self) -> str | None:
+        """What in the server's figures cannot be true (None: nothing)."""
+        if self.submitted_at and self.ended_at and self.ended_at < self.submitted_at:
+            gap = (self.submitted_at - self.ended_at).total_seconds()
+            return f"endTimeStamp {gap:.3f} s before creationTimeStamp"
+        if isinstance(self.elapsed_time_ms, int | float) and self.elapsed_time_ms < 0:
+            return f"elapsedTime {self.elapsed_time_ms} ms is negative"
+        return None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobRecord:

@@ -15,17 +15,26 @@ Rules the figures keep:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from jes_runner._util import parse_ts, percentile  # percentile: re-exported for callers
-from jes_runner.measure.records import JobRecord
+from jes_runner.config.settings import DEFAULT_MAX_IDLE_SHARE, DEFAULT_MAX_OUTAGE_SHARE
+from jes_runner.measure.records import DATA_ERROR, JobRecord
+
+
+def measured(records: list[JobRecord]) -> list[JobRecord]:
+    """The records whose server figures can be believed: a data error enters no statistic."""
+    return [r for r in records if r.status != DATA_ERROR]
 
 
 def phase_window(records: list[JobRecord]) -> tuple[datetime | None, datetime | None]:
-    """First server creation, last server end."""
-    starts = [r.submitted_at for r in records if r.submitted_at]
-    ends = [r.ended_at for r in records if r.ended_at]
+    """First server creation, last server end (data errors left out)."""
+    starts = [r.submitted_at for r in measured(records) if r.submitted_at]
+    ends = [r.ended_at for r in measured(records) if r.ended_at]
     return (min(starts) if starts else None, max(ends) if ends else None)
 
 
@@ -107,12 +116,13 @@ def span_seconds(intervals: list[Interval]) -> float | None:
     return round((max(b for _, b in intervals) - min(a for a, _ in intervals)).total_seconds(), 3)
 
 
-def phase_stats(records: list[JobRecord], planned: int | None = None) -> dict[str, Any]:
+def phase_stats(all_records: list[JobRecord], planned: int | None = None) -> dict[str, Any]:
+    counts = Counter(r.status for r in all_records)
+    records = measured(all_records)
     first, last = phase_window(records)
     makespan = round((last - first).total_seconds(), 3) if first and last else None
     busy = busy_seconds(server_intervals(spans(records)))
     idle = round(makespan - busy, 3) if makespan is not None and busy is not None else None
-    counts = Counter(r.status for r in records)
     durations = [r.duration for r in records if r.status == "completed" and r.duration is not None]
     waits = [
         float(w)
@@ -134,13 +144,14 @@ def phase_stats(records: list[JobRecord], planned: int | None = None) -> dict[st
         "busy_makespan_seconds": busy,
         "idle_seconds": idle,
         "idle_percent": round(idle / makespan * 100, 2) if idle is not None and makespan else None,
-        "jobs_planned": len(records) if planned is None else planned,
-        "jobs_submitted": sum(1 for r in records if r.job_instance_id),
-        "jobs_total": len(records),
+        "jobs_planned": len(all_records) if planned is None else planned,
+        "jobs_submitted": sum(1 for r in all_records if r.job_instance_id),
+        "jobs_total": len(all_records),
         "jobs_completed": counts["completed"],
         "jobs_failed": counts["failed"] + counts["submit_failed"],
         "jobs_canceled": counts["canceled"],
         "jobs_timed_out": counts["timed_out"],
+        "jobs_data_error": counts[DATA_ERROR],
         "duration_p50_seconds": percentile(durations, 50),
         "duration_p95_seconds": percentile(durations, 95),
         "duration_max_seconds": round(max(durations), 3) if durations else None,
@@ -173,7 +184,7 @@ def not_comparable_reason(
     """Why a phase's figures cannot stand for "the same work, faster" (None: they can)."""
     if aborted:
         return f"phase {name} was aborted"
-    counts = Counter(j.status for j in jobs if j.status != "completed")
+    counts = Counter(j.status for j in jobs if j.status not in ("completed", DATA_ERROR))
     if planned is not None and planned > len(jobs):
         counts["not_run"] += planned - len(jobs)
     if not counts:
@@ -182,12 +193,90 @@ def not_comparable_reason(
     return f"phase {name} had jobs not completed ({what})"
 
 
+@dataclass(frozen=True, slots=True)
+class ComparabilityLimits:
+    """Beyond these a phase's figures say more about the measurement than about the cluster."""
+
+    max_outage_share: float = DEFAULT_MAX_OUTAGE_SHARE
+    max_idle_share: float = DEFAULT_MAX_IDLE_SHARE
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ComparabilityLimits:
+        """The limits a run used, from its (masked) settings; the defaults where absent."""
+        return cls(
+            float(settings.get("max_outage_share", DEFAULT_MAX_OUTAGE_SHARE)),
+            float(settings.get("max_idle_share", DEFAULT_MAX_IDLE_SHARE)),
+        )
+
+
+class Reason(StrEnum):
+    """Why a phase is not comparable: the short form (metrics label, reader flags)."""
+
+    ABORTED = "aborted"
+    NOT_COMPLETED = "jobs_not_completed"
+    DATA_ERROR = "data_error"
+    API_OUTAGE = "api_outage"
+    IDLE = "idle"
+    NO_COMMON_JOBS = "no_common_jobs"
+
+
+@dataclass(slots=True)
+class Verdict:
+    """A phase's comparability: reason codes and the sentences that explain them."""
+
+    codes: list[Reason] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def add(self, code: Reason, text: str) -> None:
+        if code not in self.codes:
+            self.codes.append(code)
+        self.texts.append(text)
+
+
+def judge_phase(
+    name: str,
+    records: list[JobRecord],
+    *,
+    aborted: bool,
+    planned: int | None,
+    stats: dict[str, Any],
+    api_error_seconds: float,
+    limits: ComparabilityLimits,
+) -> Verdict:
+    """Everything that keeps a phase's figures from meaning "the same work, faster"."""
+    verdict = Verdict()
+    jobs = spans(records)
+    text = not_comparable_reason(name, jobs, aborted, planned)
+    if text:
+        code = Reason.ABORTED if aborted else Reason.NOT_COMPLETED
+        verdict.add(code, text)
+    if any(j.status == DATA_ERROR for j in jobs):
+        verdict.add(Reason.DATA_ERROR, f"phase {name} has jobs with impossible server timestamps")
+    makespan = stats.get("makespan_seconds")
+    if makespan and api_error_seconds > limits.max_outage_share * makespan:
+        verdict.add(
+            Reason.API_OUTAGE,
+            f"phase {name}: Viya answered with errors for {api_error_seconds:.1f} s, "
+            f"{api_error_seconds / makespan:.0%} of its makespan (max_outage_share "
+            f"{limits.max_outage_share:.0%}): the runner lost sight of its jobs",
+        )
+    idle = stats.get("idle_percent")
+    if idle is not None and idle / 100 > limits.max_idle_share:
+        verdict.add(
+            Reason.IDLE,
+            f"phase {name}: {idle:.0f} % of its makespan had none of its jobs on the server "
+            f"(max_idle_share {limits.max_idle_share:.0%})",
+        )
+    return verdict
+
+
 def vs_baseline(
     baseline: list[JobSpan],
     jobs: list[JobSpan],
     *,
     baseline_reason: str | None = None,
     reason: str | None = None,
+    verdicts: tuple[Verdict, ...] = (),
 ) -> dict[str, Any] | None:
     """The phase against the baseline over the jobs completed in both (matched by name and occurrence).
 
@@ -201,13 +290,19 @@ def vs_baseline(
     b_iv = server_intervals([base_done[k] for k in both])
     c_iv = server_intervals([cur_done[k] for k in both])
     reasons = [r for r in (baseline_reason, reason) if r]
+    codes = [Reason.NOT_COMPLETED] if reasons else []
+    for v in verdicts:
+        reasons += [t for t in v.texts if t not in reasons]
+        codes += [c for c in v.codes if c not in codes]
     if not both:
         reasons.append("no job completed in both phases")
+        codes.append(Reason.NO_COMMON_JOBS)
     out: dict[str, Any] = {
         "basis": "jobs completed in both phases",
         "jobs_compared": len(both),
         "comparable": not reasons,
         "reason": "; ".join(reasons) or None,
+        "reasons": [str(c) for c in codes],
         "baseline_makespan_seconds": span_seconds(b_iv),
         "makespan_seconds": span_seconds(c_iv),
         "baseline_busy_seconds": busy_seconds(b_iv),

@@ -15,7 +15,8 @@ from jes_runner import __version__
 from jes_runner._util import iso
 from jes_runner.measure.executor import PhaseOutcome
 from jes_runner.measure.stats import (
-    not_comparable_reason,
+    ComparabilityLimits,
+    judge_phase,
     phase_stats,
     phase_status,
     phase_window,
@@ -176,33 +177,41 @@ class RunMeta:
     runtime_history: dict[str, Any] | None = None
 
 
-def compare_with_baseline(phases: list[PhaseResult]) -> None:
-    """Each phase against the baseline, over the jobs completed in both (whatever the phase order)."""
-    base = next((p.outcome for p in phases if p.outcome.phase.baseline), None)
-    if base is None:
-        return
-    base_jobs = spans(base.records)
-    base_reason = not_comparable_reason(
-        base.phase.name, base_jobs, base.aborted, len(base.phase.jobs)
-    )
+def compare_with_baseline(phases: list[PhaseResult], limits: ComparabilityLimits) -> None:
+    """Each phase judged (failures, outage, idle, data errors), then against the baseline over the
+    jobs completed in both (whatever the phase order)."""
+    verdicts = []
     for p in phases:
         o = p.outcome
-        if o.phase.baseline:
-            continue
-        jobs = spans(o.records)
-        p.document["vs_baseline"] = vs_baseline(
-            base_jobs,
-            jobs,
-            baseline_reason=base_reason,
-            reason=not_comparable_reason(o.phase.name, jobs, o.aborted, len(o.phase.jobs)),
+        p.document["stats"]["api_error_seconds"] = o.api_error_seconds
+        verdicts.append(
+            judge_phase(
+                o.phase.name,
+                o.records,
+                aborted=o.aborted,
+                planned=len(o.phase.jobs),
+                stats=p.document["stats"],
+                api_error_seconds=o.api_error_seconds,
+                limits=limits,
+            )
         )
+    base = next((i for i, p in enumerate(phases) if p.outcome.phase.baseline), None)
+    if base is None:
+        return
+    base_jobs = spans(phases[base].outcome.records)
+    for p, verdict in zip(phases, verdicts, strict=True):
+        if not p.outcome.phase.baseline:
+            p.document["vs_baseline"] = vs_baseline(
+                base_jobs, spans(p.outcome.records), verdicts=(verdicts[base], verdict)
+            )
 
 
 def build_run_document(
     phases: list[PhaseResult], meta: RunMeta, *, aborted: bool
 ) -> dict[str, Any]:
-    """Phase results -> the comparisons -> the whole results document."""
-    compare_with_baseline(phases)
+    """Phase results -> the comparisons -> the whole results document. The comparability limits
+    are the run's own settings (so ``recover`` judges a dead run as the run would have)."""
+    compare_with_baseline(phases, ComparabilityLimits.from_settings(meta.settings))
     return run_document(
         [p.document for p in phases],
         run_id=meta.run_id,

@@ -15,6 +15,7 @@ efficiency), so the report, the export and compare all compute them one way.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,9 @@ from jes_runner.errors import JesError
 KNOWN_SCHEMA_VERSIONS = (0, 1)
 NOT_COMPLETED = ("failed", "canceled", "timed_out", "submit_failed")
 UNKNOWN_HOST = "(no orchestrator match)"
+DATA_ERROR = "data_error"  # impossible server timestamps: shown, flagged, in no statistic
+
+log = logging.getLogger("jes_runner.results")
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -52,8 +56,30 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return normalize_results(data, str(p))
 
 
+def data_warnings(results: dict[str, Any]) -> list[str]:
+    """What a reader must say before showing a file's figures: data errors, phases not comparable."""
+    out: list[str] = []
+    for p in phase_views(results):
+        if p.data_errors:
+            out.append(
+                f"phase {p.name}: {len(p.data_errors)} job(s) with impossible server timestamps "
+                f"({', '.join(p.data_errors[:5])}) left out of its figures"
+            )
+        if not p.baseline and p.comparable is False:
+            out.append(f"phase {p.name} is not comparable: {p.reason or 'see vs_baseline'}")
+    return out
+
+
 def normalize_results(data: Any, source: str = "results") -> dict[str, Any]:
-    """Version-1 shaped dict from any known schema version."""
+    """Version-1 shaped dict from any known schema version; what a reader must say before showing
+    its figures (data errors, phases not comparable) is logged, so every reader says it."""
+    results = _normalize(data, source)
+    for warning in data_warnings(results):
+        log.warning("%s: %s", source, warning, extra={"event": "results_data_warning"})
+    return results
+
+
+def _normalize(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise JesError(f"{source}: not a jes-runner results file (top level is not an object)")
     if "schema_version" in data:
@@ -297,6 +323,10 @@ class JobView:
         duration = _num(j.get("duration"))
         if duration is None and submitted and ended:
             duration = round((ended - submitted).total_seconds(), 3)
+        status = str(j.get("status") or "unknown")
+        elapsed = _num(j.get("elapsed_time_ms"))
+        if (submitted and ended and ended < submitted) or (elapsed is not None and elapsed < 0):
+            status, duration = DATA_ERROR, None  # older files took such a job as measured
         seq = j.get("sequence")
         return cls(
             raw=j,
@@ -304,7 +334,7 @@ class JobView:
             name=str(j.get("name") or "?"),
             unique_job_name=j.get("unique_job_name"),
             sequence=int(seq) if isinstance(seq, int | float) else 0,
-            status=str(j.get("status") or "unknown"),
+            status=status,
             submitted=submitted,
             ended=ended,
             duration=duration,
@@ -363,6 +393,50 @@ class PhaseView:
         return _num((self.vs_baseline or {}).get("speedup"))
 
     @property
+    def busy_speedup(self) -> float | None:
+        """Speedup without the runner's idle gaps (the figure thresholds judge); makespan one in older files."""
+        busy = _num((self.vs_baseline or {}).get("busy_speedup"))
+        return busy if busy is not None else self.speedup
+
+    @property
+    def comparable(self) -> bool | None:
+        c = (self.vs_baseline or {}).get("comparable")
+        if self.data_errors and not self.baseline:
+            return False  # an older file may have called it comparable
+        return c if isinstance(c, bool) else None
+
+    @property
+    def reason(self) -> str | None:
+        r = (self.vs_baseline or {}).get("reason")
+        return str(r) if r else None
+
+    @property
+    def reasons(self) -> list[str]:
+        """Short reason codes (``vs_baseline.reasons``; "data_error" added for such jobs in any file)."""
+        codes = [str(c) for c in (self.vs_baseline or {}).get("reasons") or []]
+        if self.data_errors and DATA_ERROR not in codes:
+            codes.append(DATA_ERROR)
+        return codes
+
+    @property
+    def scaling(self) -> dict[str, Any]:
+        """The phase's node figures; an older file's ``time_to_first_scale_up_seconds`` is read as
+        the request time it always measured (``time_to_first_node_request_seconds``)."""
+        sc = (
+            dict(self.raw.get("scaling") or {}) if isinstance(self.raw.get("scaling"), dict) else {}
+        )
+        if (
+            "time_to_first_node_request_seconds" not in sc
+            and "time_to_first_scale_up_seconds" in sc
+        ):
+            sc["time_to_first_node_request_seconds"] = sc["time_to_first_scale_up_seconds"]
+        return sc
+
+    @property
+    def data_errors(self) -> list[str]:
+        return [j.unique_job_name or j.name for j in self.jobs if j.status == DATA_ERROR]
+
+    @property
     def jobs_not_completed(self) -> int:
         """Jobs that ended any way but completed (failed, canceled, timed out, never submitted)."""
         return sum(1 for j in self.jobs if j.status in NOT_COMPLETED)
@@ -388,8 +462,8 @@ def _phase(p: dict[str, Any]) -> PhaseView:
     jobs = [JobView.from_dict(j, name) for j in p.get("jobs") or [] if isinstance(j, dict)]
     stats = dict(p.get("stats") or {})
     started, ended = parse_ts(p.get("started_at")), parse_ts(p.get("ended_at"))
-    subs = [j.submitted for j in jobs if j.submitted]
-    ends = [j.ended for j in jobs if j.ended]
+    subs = [j.submitted for j in jobs if j.submitted and j.status != DATA_ERROR]
+    ends = [j.ended for j in jobs if j.ended and j.status != DATA_ERROR]
     started = min(subs) if subs else started  # server times win over the phase's own stamps
     ended = max(ends) if ends else ended
     if _num(stats.get("makespan_seconds")) is None and started and ended:

@@ -133,6 +133,10 @@ class FaultRule(_Strict):
     reset_rate: float = Field(default=0.0, ge=0, le=1)  # TCP reset, no response
     latency_ms: float = Field(default=0.0, ge=0)  # real milliseconds added before answering
     drop_reply_rate: float = Field(default=0.0, ge=0, le=1)  # POST processed, reply dropped
+    garbage_rate: float = Field(default=0.0, ge=0, le=1)  # 200 whose body is not JSON
+    # when the rule acts: model s after the faults were applied, for this long (None: always)
+    active_from_s: float = Field(default=0.0, ge=0)
+    active_for_s: float | None = Field(default=None, gt=0)
 
 
 class OutageSpec(_Strict):
@@ -145,6 +149,9 @@ class FaultsSpec(_Strict):
     rules: list[FaultRule] = Field(default_factory=list)
     job_failure_rate: float = Field(default=0.0, ge=0, le=1)
     orchestrator_outage: OutageSpec | None = None
+    # jobs (fnmatch on the job name) whose endTimeStamp is served this many model s before creation
+    impossible_end_jobs: list[str] = Field(default_factory=list)
+    impossible_end_s: float = Field(default=90.0, gt=0)
 
 
 class ClientSpec(_Strict):

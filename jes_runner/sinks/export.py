@@ -76,6 +76,36 @@ STAT_FIELDS = [
     "idle_seconds",
 ]
 VS_FIELDS = ["comparable", "reason", "jobs_compared", "busy_time_saved_seconds", "busy_speedup"]
+SCALING_FIELDS = [
+    "time_to_first_node_request_seconds",
+    "time_to_first_node_ready_seconds",
+    "time_to_first_job_on_new_node_seconds",
+    "node_seconds",
+]
+# an emulated run: these served-second figures also in the modelled cluster's seconds (``*_model``)
+MODEL_JOB_FIELDS = ["duration"]
+MODEL_PHASE_FIELDS = [
+    "makespan_seconds",
+    "busy_makespan_seconds",
+    "idle_seconds",
+    "duration_p50_seconds",
+    "duration_p95_seconds",
+    "queue_wait_p95_seconds",
+    "time_saved_seconds",
+    *SCALING_FIELDS,
+]
+
+
+def _model(results: dict[str, Any]) -> float | None:
+    """1 / speed factor for an emulated run (served s -> model s), else None."""
+    from jes_runner.sinks.summary import time_scale
+
+    factor, unit = time_scale(results)
+    return factor if unit == "model s" else None
+
+
+def _times(v: Any, factor: float) -> float | None:
+    return round(v * factor, 3) if isinstance(v, int | float) else None
 
 
 def job_rows(
@@ -86,9 +116,12 @@ def job_rows(
     limit_keys = sorted(
         {k for p in phases for j in p.jobs for k in ((j.orchestrator or {}).get("limits") or {})}
     )
+    factor = _model(results)
+    model_cols = [f"{k}_model_seconds" for k in MODEL_JOB_FIELDS] if factor else []
     header = (
-        ["run_id", "phase", "context", "mode", "concurrency", "baseline"]
+        ["run_id", "emulated", "phase", "context", "mode", "concurrency", "baseline"]
         + JOB_FIELDS
+        + model_cols
         + ["orchestrator_matched"]
         + ORCH_FIELDS
         + [f"limit_{k}" for k in limit_keys]
@@ -99,6 +132,7 @@ def job_rows(
             o = j.orchestrator or {}
             row: dict[str, Any] = {
                 "run_id": results.get("run_id"),
+                "emulated": factor is not None,
                 "phase": p.name,
                 "context": j.raw.get("context") or p.context,
                 "mode": p.mode,
@@ -106,6 +140,9 @@ def job_rows(
                 "baseline": p.baseline,
             }
             row.update({k: j.raw.get(k) for k in JOB_FIELDS})
+            row["status"] = j.status  # data_error even where an older file took the job as measured
+            if factor:
+                row.update({f"{k}_model_seconds": _times(row[k], factor) for k in MODEL_JOB_FIELDS})
             row["orchestrator_matched"] = bool(j.orchestrator)
             row.update({k: o.get(k) for k in ORCH_FIELDS})
             limits = o.get("limits") or {}
@@ -114,7 +151,10 @@ def job_rows(
     return header, rows
 
 
-def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]]:
+def phase_rows(
+    phases: list[PhaseView], results: dict[str, Any] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    factor = _model(results or {})
     header = (
         ["phase", "context", "mode", "concurrency", "baseline", "status", "started_at", "ended_at"]
         + STAT_FIELDS
@@ -128,6 +168,10 @@ def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]
             "perfect_split_seconds",
             "per_node_efficiency_percent",
             "vs_perfect_split_percent",
+            "reasons",
+            "data_error_jobs",
+            *SCALING_FIELDS,
+            *([f"{k}_model" for k in MODEL_PHASE_FIELDS] if factor else []),
         ]
     )
     rows = []
@@ -154,8 +198,15 @@ def phase_rows(phases: list[PhaseView]) -> tuple[list[str], list[dict[str, Any]]
                 "perfect_split_seconds": p.perfect_split_seconds,
                 "per_node_efficiency_percent": p.per_node_efficiency_percent,
                 "vs_perfect_split_percent": p.vs_perfect_split_percent,
+                "comparable": p.comparable,  # false with data errors whatever an older file said
+                "reasons": ",".join(p.reasons),
+                "data_error_jobs": len(p.data_errors),
+                **{k: p.scaling.get(k) for k in SCALING_FIELDS},
             }
         )
+        if factor:
+            row = rows[-1]
+            row.update({f"{k}_model": _times(row[k], factor) for k in MODEL_PHASE_FIELDS})
     return header, rows
 
 
@@ -185,7 +236,7 @@ def write_csv(results: dict[str, Any], path: Path) -> list[Path]:
     phases_path = path.with_name(f"{path.stem}_phases.csv")
     for target, (header, rows) in (
         (path, job_rows(results, phases)),
-        (phases_path, phase_rows(phases)),
+        (phases_path, phase_rows(phases, results)),
     ):
         with open(target, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=header)
@@ -230,7 +281,7 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
     jobs = wb.active
     jobs.title = "Jobs"
     table(jobs, *job_rows(results, phases))
-    table(wb.create_sheet("Phases"), *phase_rows(phases))
+    table(wb.create_sheet("Phases"), *phase_rows(phases, results))
 
     run = wb.create_sheet("Run")
     meta = results.get("metadata") or {}
@@ -239,6 +290,8 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
         ("run_id", results.get("run_id")),
         ("status", results.get("status")),
         ("schema_version", results.get("schema_version")),
+        ("emulated", bool(results.get("emulator"))),
+        ("emulator_model", meta.get("emulator_model")),
     ] + [
         (k, meta.get(k))
         for k in (
@@ -257,7 +310,7 @@ def write_xlsx(results: dict[str, Any], path: Path) -> list[Path]:
         run.append([f"label_{k}", _cell(v)])
 
     used = {"jobs", "phases", "run"}
-    _, prow = phase_rows(phases)
+    _, prow = phase_rows(phases, results)
     for p, summary in zip(phases, prow, strict=True):
         ws = wb.create_sheet(_sheet_title(p.name, used))
         ws.append(["figure", "value"])

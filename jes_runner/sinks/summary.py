@@ -34,59 +34,123 @@ def model_seconds(results: dict[str, Any], served: float | None) -> float | None
     return round(served / sf, 1)
 
 
-def render_summary(results: dict[str, Any]) -> str:
-    """The terminal table at the end of a run."""
-    emulated = bool(results.get("emulator")) and model_seconds(results, 1.0) is not None
-    head = [
+def time_scale(results: dict[str, Any]) -> tuple[float, str]:
+    """(factor, unit) for the durations a reader is shown: model seconds for an emulated run."""
+    sf = ((results.get("metadata") or {}).get("emulator_model") or {}).get("speed_factor")
+    if results.get("emulator") and isinstance(sf, int | float) and sf > 0:
+        return 1.0 / sf, "model s"
+    return 1.0, "s"
+
+
+def _scaled(value: Any, factor: float) -> float | None:
+    return value * factor if isinstance(value, int | float) else None
+
+
+def _head(unit: str, emulated: bool) -> list[str]:
+    return [
         "phase",
         "context",
         "mode",
+        "concurrency cfg/achieved",
         "ok/planned",
-        "makespan s",
-        *(["model s"] if emulated else []),
+        f"makespan {unit}",
+        *(["served s"] if emulated else []),
         "idle %",
-        "p50 s",
-        "p95 s",
-        "queue p95 s",
+        f"p50 {unit}",
+        f"p95 {unit}",
+        f"queue p95 {unit}",
         "hosts",
         "peak nodes",
-        "concurrency",
-        "saved s",
+        f"saved {unit}",
         "speedup",
         "busy speedup",
     ]
-    rows: list[list[str]] = []
-    for p in results.get("phases", []):
-        s, vb = p["stats"], p.get("vs_baseline") or {}
-        mode = p["mode"] + ("" if p["mode"] in ("sequential", "all") else f" {p['concurrency']}")
-        planned = s.get("jobs_planned", s["jobs_total"])
-        mark = "" if vb.get("comparable", True) else " !"
-        rows.append(
-            [
-                p["name"] + (" *" if p.get("baseline") else ""),
-                p["context"],
-                mode,
-                f"{s['jobs_completed']}/{planned}",
-                fmt_number(s["makespan_seconds"], 2),
-                *(
-                    [fmt_number(model_seconds(results, s["makespan_seconds"]), 1)]
-                    if emulated
-                    else []
-                ),
-                fmt_number(s.get("idle_percent"), 1),
-                fmt_number(s["duration_p50_seconds"], 2),
-                fmt_number(s["duration_p95_seconds"], 2),
-                fmt_number(s["queue_wait_p95_seconds"], 2),
-                fmt_number(s["hosts_used"]),
-                fmt_number(s["peak_nodes"]),
-                fmt_number(s["concurrency_achieved"], 2),
-                fmt_number(vb.get("time_saved_seconds"), 2),
-                (fmt_number(vb.get("speedup"), 2) + "x" + mark) if vb.get("speedup") else "-",
-                (fmt_number(vb.get("busy_speedup"), 2) + "x" + mark)
-                if vb.get("busy_speedup")
-                else "-",
-            ]
+
+
+def _row(p: dict[str, Any], factor: float, emulated: bool) -> list[str]:
+    s, vb = p["stats"], p.get("vs_baseline") or {}
+    mode = p["mode"] + ("" if p["mode"] in ("sequential", "all") else f" {p['concurrency']}")
+    planned = s.get("jobs_planned", s["jobs_total"])
+    mark = "" if vb.get("comparable", True) else " !"
+    digits = 1 if emulated else 2
+
+    def sec(v: Any) -> str:
+        return fmt_number(_scaled(v, factor), digits)
+
+    def ratio(v: Any) -> str:
+        return (fmt_number(v, 2) + "x" + mark) if v else "-"
+
+    return [
+        p["name"] + (" *" if p.get("baseline") else ""),
+        p["context"],
+        mode,
+        f"{p.get('concurrency', '-')}/{fmt_number(s.get('concurrency_achieved'), 2)}",
+        f"{s['jobs_completed']}/{planned}",
+        sec(s["makespan_seconds"]),
+        *([fmt_number(s["makespan_seconds"], 2)] if emulated else []),
+        fmt_number(s.get("idle_percent"), 1),
+        sec(s["duration_p50_seconds"]),
+        sec(s["duration_p95_seconds"]),
+        sec(s["queue_wait_p95_seconds"]),
+        fmt_number(s["hosts_used"]),
+        fmt_number(s["peak_nodes"]),
+        sec(vb.get("time_saved_seconds")),
+        ratio(vb.get("speedup")),
+        ratio(vb.get("busy_speedup")),
+    ]
+
+
+def _scaling_line(p: dict[str, Any], factor: float, unit: str) -> str | None:
+    sc = p.get("scaling") or {}
+    ready = sc.get("time_to_first_node_ready_seconds")
+    request = sc.get("time_to_first_node_request_seconds", sc.get("time_to_first_scale_up_seconds"))
+    if ready is None and request is None:
+        return None
+    job = sc.get("time_to_first_job_on_new_node_seconds")
+    return (
+        f"phase {p['name']}: its demand added nodes: first requested after "
+        f"{fmt_number(_scaled(request, factor), 1)} {unit}, first Ready after "
+        f"{fmt_number(_scaled(ready, factor), 1)} {unit}, first job on one after "
+        f"{fmt_number(_scaled(job, factor), 1)} {unit} (from the phase's first job creation)"
+    )
+
+
+def _notes(p: dict[str, Any], factor: float, unit: str) -> list[str]:
+    out = []
+    vb = p.get("vs_baseline") or {}
+    if vb and not vb.get("comparable", True):
+        out.append(
+            f"phase {p['name']}: NOT COMPARABLE (!): {vb.get('reason')}; figures over the "
+            f"{vb.get('jobs_compared')} job(s) completed in both phases"
         )
+    if p.get("unmatched_jobs"):
+        out.append(
+            f"phase {p['name']}: {len(p['unmatched_jobs'])} job(s) without Workload Orchestrator data"
+        )
+    bad = [j for j in p["jobs"] if j["status"] != "completed"]
+    for j in bad[:10]:
+        out.append(
+            f"phase {p['name']}: {j['unique_job_name']} {j['status']}"
+            + (f": {j['error']}" if j.get("error") else "")
+        )
+    if len(bad) > 10:
+        out.append(f"phase {p['name']}: ... and {len(bad) - 10} more not completed")
+    scaling = _scaling_line(p, factor, unit)
+    if scaling:
+        out.append(scaling)
+    cold = p.get("cold_start")
+    if cold:
+        out.append(f"phase {p['name']}: cold start: {cold.get('note')}")
+    return out
+
+
+def render_summary(results: dict[str, Any]) -> str:
+    """The terminal table at the end of a run (an emulated run's durations in model seconds)."""
+    factor, unit = time_scale(results)
+    emulated = unit == "model s"
+    head = _head(unit, emulated)
+    phases = results.get("phases", [])
+    rows = [_row(p, factor, emulated) for p in phases]
     out = []
     banner = emulator_banner(results)
     if banner:
@@ -94,30 +158,9 @@ def render_summary(results: dict[str, Any]) -> str:
     out += [
         f"run {results.get('run_id')}: {results.get('status')}  (* = baseline; times from Viya server "
         "timestamps; speedup = baseline / phase makespan, busy speedup = the same without idle gaps, "
-        "both over the jobs completed in both phases)",
+        "both over the jobs completed in both phases; thresholds judge the busy speedup)",
         *render_table(head, rows, right=set(range(3, len(head)))),
     ]
-    for p in results.get("phases", []):
-        vb = p.get("vs_baseline") or {}
-        if vb and not vb.get("comparable", True):
-            out.append(
-                f"phase {p['name']}: NOT COMPARABLE (!): {vb.get('reason')}; figures over the "
-                f"{vb.get('jobs_compared')} job(s) completed in both phases"
-            )
-    for p in results.get("phases", []):
-        if p.get("unmatched_jobs"):
-            out.append(
-                f"phase {p['name']}: {len(p['unmatched_jobs'])} job(s) without Workload Orchestrator data"
-            )
-        bad = [j for j in p["jobs"] if j["status"] != "completed"]
-        for j in bad[:10]:
-            out.append(
-                f"phase {p['name']}: {j['unique_job_name']} {j['status']}"
-                + (f": {j['error']}" if j.get("error") else "")
-            )
-        if len(bad) > 10:
-            out.append(f"phase {p['name']}: ... and {len(bad) - 10} more not completed")
-        cold = p.get("cold_start")
-        if cold:
-            out.append(f"phase {p['name']}: cold start: {cold.get('note')}")
+    for p in phases:
+        out += _notes(p, factor, unit)
     return "\n".join(out)

@@ -21,6 +21,7 @@ from jes_runner.viya._auth import (
 from jes_runner.viya._client import (
     ACTIVE_STATES,
     APPLICATION,
+    EMULATOR_HEADER,
     PHASE_PROPERTY,
     RUN_ID_PROPERTY,
     TIMEOUT_PROPERTY,
@@ -28,6 +29,7 @@ from jes_runner.viya._client import (
     job_property,
     job_request,
     job_run_id,
+    parse_emulator_header,
     quote,
 )
 from jes_runner.viya._errors import (
@@ -42,6 +44,8 @@ from jes_runner.viya._retry import RetryPolicy
 from jes_runner.viya._transport import Handler, RequestsTransport
 
 __all__ = [
+    "EMULATOR_HEADER",
+    "parse_emulator_header",
     "ACTIVE_STATES",
     "APPLICATION",
     "PHASE_PROPERTY",

@@ -23,6 +23,7 @@ from jes_runner.viya._errors import (
     ViyaHTTPError,
     ViyaUnreachable,
 )
+from jes_runner.viya._outage import OutageClock
 from jes_runner.viya._retry import RETRY_STATUSES, RetryPolicy
 from jes_runner.viya._transport import (
     Handler,
@@ -86,6 +87,28 @@ def job_request(
 
 
 ACTIVE_STATES = ("pending", "running")
+# jes-runner's emulator names itself on every answer (``speed_factor=<f>; scenario=<name>``): a run pointed
+# at it by URL is labelled emulated, its figures read in the modelled cluster's seconds
+EMULATOR_HEADER = "X-Jes-Emulator"
+
+
+def parse_emulator_header(value: str | None) -> dict[str, Any] | None:
+    """``{"scenario", "speed_factor"}`` from an ``X-Jes-Emulator`` value (None: absent or malformed)."""
+    if not value:
+        return None
+    fields = dict(
+        (k.strip(), v.strip())
+        for part in value.split(";")
+        if "=" in part
+        for k, v in [part.split("=", 1)]
+    )
+    try:
+        speed = float(fields["speed_factor"])
+    except (KeyError, ValueError):
+        return None
+    if not speed > 0:
+        return None
+    return {"scenario": fields.get("scenario") or None, "speed_factor": speed}
 
 
 def job_property(job: dict[str, Any], name: str) -> str | None:
@@ -160,6 +183,9 @@ class ViyaClient:
         self.server_date: str | None = (
             None  # the Date header of the latest answer: the server's clock
         )
+        # the X-Jes-Emulator header of an answer: this "Viya" is jes-runner's emulator (see emulator_model)
+        self.emulator_header: str | None = None
+        self.outage = OutageClock()  # time Viya answered with errors (a phase's share judges it)
         self.auth = BearerAuth(
             self.base_url,
             self._counted,
@@ -168,6 +194,11 @@ class ViyaClient:
             retry=self.retry,
             sleep=sleep,
         )
+
+    @property
+    def emulator_model(self) -> dict[str, Any] | None:
+        """``{"scenario", "speed_factor"}`` when an answer came from jes-runner's emulator, else None."""
+        return parse_emulator_header(self.emulator_header)
 
     # -- plumbing --------------------------------------------------------------
 
@@ -217,6 +248,8 @@ class ViyaClient:
             resp = self._counted(req)
             if resp.headers.get("Date"):
                 self.server_date = resp.headers["Date"]
+            if resp.headers.get(EMULATOR_HEADER):
+                self.emulator_header = resp.headers[EMULATOR_HEADER]
             try:
                 req = flow.send(resp)
             except StopIteration:
@@ -255,6 +288,7 @@ class ViyaClient:
             try:
                 resp = self._send_once(prep)
             except requests.RequestException as e:
+                self.outage.failed()
                 wait = self.retry.delay(attempt)
                 # a certificate problem does not heal by waiting: fail at once
                 if (
@@ -267,6 +301,10 @@ class ViyaClient:
                 raise ViyaUnreachable(
                     f"cannot reach Viya at {self.base_url} ({describe_transport_error(e)})"
                 ) from None
+            if resp.status_code in RETRY_STATUSES:
+                self.outage.failed()
+            else:
+                self.outage.answered()
             if resp.status_code in RETRY_STATUSES and attempt < attempts:
                 wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
                 if time.monotonic() + wait <= deadline:
@@ -298,6 +336,7 @@ class ViyaClient:
         try:
             return resp.json()
         except ValueError:
+            self.outage.failed()
             raise ViyaError(f"GET {path}: answer is not JSON") from None
 
     def iter_collection(

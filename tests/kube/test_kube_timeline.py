@@ -115,7 +115,7 @@ def test_run_records_timeline_with_a_node_removed_mid_phase(
     start, end = _epoch(phase["started_at"]), _epoch(phase["ended_at"])
     assert truth[("remove", "2r")] < end  # removed while the phase still ran
     assert sc["peak_nodes"] == phase["stats"]["peak_nodes"] == 2
-    assert sc["time_to_first_scale_up_seconds"] == pytest.approx(
+    assert sc["time_to_first_node_request_seconds"] == pytest.approx(
         truth[("add", "2q")] - start, abs=0.01
     )
     removed_seen = _epoch(next(e["time"] for e in tl if e["event"] == "removed"))
@@ -158,7 +158,7 @@ def test_no_permission_falls_back_to_orchestrator_hosts(
     # (6 jobs on 4-slot nodes: both nodes requested in one step, Ready in that order)
     got = [(e["event"], e["node"][-2:]) for e in asy["node_timeline"]]
     assert got[:4] == [("added", "2q"), ("added", "2r"), ("ready", "2q"), ("ready", "2r")]
-    assert asy["scaling"]["time_to_first_scale_up_seconds"] is not None
+    assert asy["scaling"]["time_to_first_node_request_seconds"] is not None
     gt = emu.ground_truth()
     window = (_epoch(asy["started_at"]), _epoch(asy["ended_at"]))
     assert asy["scaling"]["peak_nodes"] == max(1, _ready_peak(gt, "computetmp", *window))
@@ -232,7 +232,7 @@ def test_scaling_figures_from_synthetic_events() -> None:
     assert [e["event"] for e in timeline] == ["added", "added", "ready", "ready", "removed"]
     assert sc["pools"] == ["computetmp"] and sc["source"] == "kubernetes"
     assert sc["peak_nodes"] == 2  # a and b Ready from 110 to 150; the fixed pool does not count
-    assert sc["time_to_first_scale_up_seconds"] == 10.0
+    assert sc["time_to_first_node_request_seconds"] == 10.0
     assert sc["node_seconds"] == pytest.approx((180 - 10) + (150 - 20))
     assert sc["jobs_per_node"] == {a: 2, b: 1}
     assert sc["nodes_removed"] == 1 and sc["note"] is None
@@ -241,4 +241,4 @@ def test_scaling_figures_from_synthetic_events() -> None:
     _, none = scaling_for_phase(pd, None, extra_note="no Kubernetes node data (HTTP 403)")
     assert none["source"] == "orchestrator" and none["peak_nodes"] == 1
     assert none["node_seconds"] == pytest.approx(80 + 30)
-    assert none["time_to_first_scale_up_seconds"] is None and "HTTP 403" in none["note"]
+    assert none["time_to_first_node_request_seconds"] is None and "HTTP 403" in none["note"]

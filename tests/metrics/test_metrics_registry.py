@@ -19,7 +19,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 ASYNC = {"phase": "async", "context": "Autoscaling POC Context", "mode": "batch"}
 SEQ = {"phase": "sequential", "context": "SAS Job Execution compute context", "mode": "sequential"}
-DEPLOY = {"cluster": "test-cluster", "environment": "ci", "profile": "nightly"}
+DEPLOY = {"cluster": "test-cluster", "environment": "ci", "profile": "nightly", "emulated": "false"}
 
 
 def samples(results: dict[str, Any], labels: dict[str, str] | None = None) -> Samples:
@@ -62,7 +62,7 @@ def test_every_metric_of_a_successful_run_with_values_from_the_results_file() ->
         "run_id": r["run_id"],
         "version": "0.1.0",
         "status": "completed",
-        "emulated": "false",
+        "speed_factor": "",
     }
     assert get(s, "jes_run_timestamp_seconds") == end_ts
     assert get(s, "jes_run_duration_seconds") == r["metadata"]["duration_seconds"]
@@ -224,7 +224,8 @@ def test_scaling_figures_of_a_phase_become_metrics() -> None:
     assert validate_results(results) == []  # the schema accepts the scaling block
     s = samples(results)
     assert get(s, "jes_phase_scaling_info", **ASYNC, source="kubernetes") == 1.0
-    assert get(s, "jes_phase_time_to_first_scale_up_seconds", **ASYNC) == 4.5
+    # an older file's key is read as the request time it always was
+    assert get(s, "jes_phase_time_to_first_node_request_seconds", **ASYNC) == 4.5
     assert get(s, "jes_phase_node_seconds", **ASYNC) == 321.0
     assert get(s, "jes_phase_nodes_added", **ASYNC) == 2.0
     assert get(s, "jes_phase_nodes_removed", **ASYNC) == 1.0
@@ -233,3 +234,51 @@ def test_scaling_figures_of_a_phase_become_metrics() -> None:
     assert not [
         k for k in s if k[0] == "jes_phase_node_seconds" and ("phase", "sequential") in k[1]
     ]
+
+
+def test_node_latencies_cold_start_and_comparability_reason() -> None:
+    results = make_results()
+    asy = results["phases"][1]
+    asy["scaling"] = {
+        "source": "orchestrator",
+        "peak_nodes": 2,
+        "time_to_first_node_request_seconds": 0.4,
+        "time_to_first_node_ready_seconds": 258.0,
+        "time_to_first_job_on_new_node_seconds": 262.5,
+        "node_seconds": 321.0,
+        "jobs_per_node": {},
+        "note": None,
+    }
+    asy["cold_start"] = {"waited_seconds": 12.5, "reached_minimum": True, "nodes_at_start": 0}
+    asy["warm_nodes_at_start"] = 0
+    asy["vs_baseline"].update(comparable=False, reasons=["api_outage", "idle"], reason="...")
+    assert validate_results(results) == []
+    s = samples(results)
+    assert get(s, "jes_phase_time_to_first_node_request_seconds", **ASYNC) == 0.4
+    assert get(s, "jes_phase_time_to_first_node_ready_seconds", **ASYNC) == 258.0
+    assert get(s, "jes_phase_time_to_first_job_on_new_node_seconds", **ASYNC) == 262.5
+    assert get(s, "jes_phase_cold_start_wait_seconds", **ASYNC) == 12.5
+    assert get(s, "jes_phase_warm_nodes_at_start", **ASYNC) == 0.0
+    assert get(s, "jes_phase_comparable", **ASYNC, reason="api_outage,idle") == 0.0
+
+
+def test_emulated_run_is_labelled_and_in_model_seconds() -> None:
+    speed = 0.005
+    results = make_results()
+    results["emulator"] = True
+    results["metadata"]["emulator_model"] = {"scenario": "default", "speed_factor": speed}
+    s = samples(results)
+    emu = {**ASYNC, "emulated": "true"}
+    assert all(dict(labels)["emulated"] == "true" for _, labels in s)
+    asy = results["phases"][1]
+    # served seconds (in the file) / speed factor = the modelled cluster's seconds
+    assert get(s, "jes_phase_makespan_seconds", **emu) == pytest.approx(
+        asy["stats"]["makespan_seconds"] / speed
+    )
+    job = asy["jobs"][0]
+    assert get(s, "jes_job_duration_seconds", **emu, sas_job_name=job["name"]) == pytest.approx(
+        job["duration"] / speed
+    )
+    # ratios and counts are the same in either scale
+    assert get(s, "jes_phase_speedup_ratio", **emu) == asy["vs_baseline"]["speedup"]
+    assert get(s, "jes_phase_concurrency", **emu) == asy["concurrency"]

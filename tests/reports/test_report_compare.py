@@ -201,4 +201,7 @@ def test_thresholds_on_one_run() -> None:
         out["breaches"][0]["message"]
         == "2 job(s) failed, were canceled or timed out (max_failed_jobs 1)"
     )
-    assert out["breaches"][1]["message"] == "phase fixed_pool: speedup 3.12x below min_speedup 4.0"
+    assert (
+        out["breaches"][1]["message"]
+        == "phase fixed_pool: busy speedup 3.12x below min_speedup 4.0"
+    )

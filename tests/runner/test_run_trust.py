@@ -152,7 +152,7 @@ def test_cold_start_scale_up_whatever_the_position(
     auto = next(p for p in res["phases"] if p["name"] == "autoscaling_all")
     assert (
         auto["scaling"]["nodes_added"] >= 1
-        and auto["scaling"]["time_to_first_scale_up_seconds"] is not None
+        and auto["scaling"]["time_to_first_node_request_seconds"] is not None
     )
     assert auto["warm_nodes_at_start"] == 0  # it started from a cold pool
     cold = auto["cold_start"]

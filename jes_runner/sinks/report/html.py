@@ -253,19 +253,25 @@ def _emulator_banner(results: dict[str, Any]) -> str:
 
 
 def _comparability_section(phases: list[PhaseView]) -> str:
-    bad = [
-        (p.name, p.vs_baseline or {})
+    """Phases not comparable (with why) and jobs whose server timestamps are impossible."""
+    items = [
+        f"<li>{_e(p.name)}: {_e(p.reason or ', '.join(p.reasons))} -- speedup and time saved over the "
+        f"{_e((p.vs_baseline or {}).get('jobs_compared'))} job(s) completed in both phases</li>"
         for p in phases
-        if (p.vs_baseline or {}).get("comparable") is False
+        if not p.baseline and p.comparable is False
     ]
-    if not bad:
+    items += [
+        f"<li>{_e(p.name)}: {len(p.data_errors)} job(s) with impossible server timestamps "
+        f"(data_error: {_e(', '.join(p.data_errors[:5]))}) left out of every figure</li>"
+        for p in phases
+        if p.data_errors
+    ]
+    if not items:
         return ""
-    items = "".join(
-        f"<li>{_e(n)}: {_e(vb.get('reason'))} -- speedup and time saved over the "
-        f"{_e(vb.get('jobs_compared'))} job(s) completed in both phases</li>"
-        for n, vb in bad
+    return (
+        f'<section id="not-comparable"><h2 class="err">Not comparable</h2><ul>{"".join(items)}</ul>'
+        "</section>"
     )
-    return f'<section id="not-comparable"><h2 class="err">Not comparable</h2><ul>{items}</ul></section>'
 
 
 def _thresholds_section(results: dict[str, Any]) -> str:
@@ -278,6 +284,10 @@ def _thresholds_section(results: dict[str, Any]) -> str:
         for b in breaches
     )
     checked = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in (th.get("checked") or {}).items())
+    if th.get("speedup_basis"):
+        checked += f"; min_speedup judges the {_e(th['speedup_basis'])}"
+    for nj in th.get("not_judged") or []:
+        checked += f"; phase {_e(nj.get('phase'))} not judged (not comparable)"
     verdict = (
         f'<p class="err"><strong>{len(breaches)} threshold(s) crossed</strong> (exit code 6)</p><ul>{rows}</ul>'
         if breaches
@@ -287,27 +297,43 @@ def _thresholds_section(results: dict[str, Any]) -> str:
 
 
 def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None) -> str:
-    from jes_runner.sinks.summary import model_seconds
+    from jes_runner.sinks.summary import model_seconds, time_scale
 
     res = results or {}
     emulated = model_seconds(res, 1.0) is not None
+    factor, unit = time_scale(res)
+    u = f" ({unit})" if emulated else ""  # an emulated run's durations: the modelled cluster's
+
+    def sec(v: Any) -> str:
+        v = v * factor if isinstance(v, int | float) else None
+        return _num_td(v, fmt_seconds(v))
+
     head1 = (
-        "<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency</th><th>Status</th>"
-        "<th class=n>Jobs ok / submitted / planned</th><th class=n>Makespan</th>"
-        + ("<th class=n>Makespan (model s)</th>" if emulated else "")
-        + "<th class=n>Idle</th><th class=n>Busy makespan</th><th class=n>Speedup (makespan)</th>"
-        "<th class=n>Speedup (busy)</th><th class=n>Time saved</th><th class=n>Unmatched</th></tr>"
+        "<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency configured</th>"
+        "<th class=n>Concurrency achieved</th><th>Status</th>"
+        "<th class=n>Jobs ok / submitted / planned</th>"
+        + (
+            "<th class=n>Makespan (served s)</th><th class=n>Makespan (model s)</th>"
+            if emulated
+            else "<th class=n>Makespan</th>"
+        )
+        + f"<th class=n>Idle{u}</th><th class=n>Busy makespan{u}</th><th class=n>Speedup (makespan)</th>"
+        f"<th class=n>Speedup (busy)</th><th class=n>Time saved{u}</th><th class=n>Comparable</th><th class=n>Unmatched</th></tr>"
     )
     head2 = (
-        "<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split</th>"
+        f"<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split{u}</th>"
         "<th class=n>Per-node efficiency</th><th class=n>vs perfect split</th>"
-        "<th class=n>Queue wait p50 / p95 / max</th><th class=n>Duration p50 / p95 / max</th>"
+        f"<th class=n>Queue wait p50 / p95 / max{u}</th><th class=n>Duration p50 / p95 / max{u}</th>"
         "<th class=n>Concurrency achieved</th>"
     )
     # node figures from the node watch (phases[].scaling), when the run had one
     has_scaling = any(isinstance(p.raw.get("scaling"), dict) for p in phases)
     if has_scaling:
-        head2 += "<th class=n>First scale-up</th><th class=n>Node time</th><th class=n>Nodes added / removed</th>"
+        head2 += (
+            f"<th class=n>First node requested{u}</th><th class=n>First new node Ready{u}</th>"
+            f"<th class=n>First job on a new node{u}</th><th class=n>Node time{u}</th>"
+            "<th class=n>Nodes added / removed</th>"
+        )
     head2 += "</tr>"
     rows1, rows2 = [], []
     for p in phases:
@@ -319,28 +345,27 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
         model_s = model_seconds(res, p.makespan)
         rows1.append(
             f"<tr>{name}<td>{_e(p.context)}</td><td>{_e(p.mode)}</td>{_num_td(p.concurrency, str(p.concurrency))}"
-            f"<td>{_badge(p.status)}</td>"
+            f"{_num_td(_finite(s.get('concurrency_achieved')))}<td>{_badge(p.status)}</td>"
             f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_submitted', '–'))} / "
             f"{_e(s.get('jobs_planned', s.get('jobs_total')))}</td>"
             f"{_num_td(p.makespan, fmt_seconds(p.makespan))}"
             + (f"{_num_td(model_s, fmt_seconds(model_s))}" if emulated else "")
-            + f"{_num_td(s.get('idle_seconds'), fmt_seconds(s.get('idle_seconds')))}"
-            f"{_num_td(s.get('busy_makespan_seconds'), fmt_seconds(s.get('busy_makespan_seconds')))}"
+            + f"{sec(s.get('idle_seconds'))}{sec(s.get('busy_makespan_seconds'))}"
             f"{_num_td(p.speedup, (f'{p.speedup:.2f}×' + mark) if p.speedup else '–')}"
             f"{_num_td(busy_sp, (f'{busy_sp:.2f}×' + mark) if busy_sp else '–')}"
-            f"{_num_td(vb.get('time_saved_seconds'), _saved(vb))}"
+            f"{_num_td(_scaled_saved(vb, factor), _saved(_scaled_vb(vb, factor)))}"
+            f"<td>{_comparable(p)}</td>"
             f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>"
         )
         achieved = s.get("concurrency_achieved")
         rows2.append(
             f"<tr>{name}{_num_td(p.nodes_used, str(p.nodes_used))}"
             f"{_num_td(s.get('peak_nodes'), _e('–' if s.get('peak_nodes') is None else s.get('peak_nodes')))}"
-            f"{_num_td(p.perfect_split_seconds, fmt_seconds(p.perfect_split_seconds))}"
+            f"{sec(p.perfect_split_seconds)}"
             f"{_num_td(p.per_node_efficiency_percent, _pct(p.per_node_efficiency_percent))}"
             f"{_num_td(vps, ('–' if vps is None else f'{vps:+.1f} %'))}"
-            f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('queue_wait_p50_seconds', 'queue_wait_p95_seconds', 'queue_wait_max_seconds'))}</td>"
-            f"<td class=n>{' / '.join(fmt_seconds(s.get(k)) for k in ('duration_p50_seconds', 'duration_p95_seconds', 'duration_max_seconds'))}</td>"
-            f"{_num_td(achieved if isinstance(achieved, int | float) else None)}{_scaling_tds(p) if has_scaling else ''}</tr>"
+            f"<td class=n>{_triple(s, 'queue_wait', factor)}</td><td class=n>{_triple(s, 'duration', factor)}</td>"
+            f"{_num_td(achieved if isinstance(achieved, int | float) else None)}{_scaling_tds(p, factor) if has_scaling else ''}</tr>"
         )
     note = (
         "<p class=note><strong>Perfect split</strong> = baseline makespan ÷ nodes used: what the phase "
@@ -350,7 +375,10 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
         "(+) or slower (−) than that estimate. <strong>Concurrency achieved</strong> = sum of job "
         "durations ÷ makespan."
         + (
-            " <strong>Node time</strong> = seconds each node of the phase's pools existed during the "
+            " <strong>First node requested / Ready / first job on a new node</strong>: from the phase's "
+            "first job creation to the first node its demand added being asked for, becoming Ready "
+            "(able to run jobs), and running the first of its jobs -- the wait the autoscaler caused. "
+            "<strong>Node time</strong> = seconds each node of the phase's pools existed during the "
             "phase, summed."
             if has_scaling
             else ""
@@ -365,17 +393,56 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
     )
 
 
-def _scaling_tds(p: PhaseView) -> str:
-    sc = p.raw.get("scaling") if isinstance(p.raw.get("scaling"), dict) else {}
-    first, node_s = sc.get("time_to_first_scale_up_seconds"), sc.get("node_seconds")
-    first = first if isinstance(first, int | float) else None
-    node_s = node_s if isinstance(node_s, int | float) else None
+SCALING_LATENCIES = (
+    "time_to_first_node_request_seconds",
+    "time_to_first_node_ready_seconds",
+    "time_to_first_job_on_new_node_seconds",
+)
+
+
+def _scaling_tds(p: PhaseView, factor: float = 1.0) -> str:
+    """Node latencies (from the phase's first job creation), node time, node changes."""
+    sc = p.scaling
+    cells = []
+    for key in (*SCALING_LATENCIES, "node_seconds"):
+        v = sc.get(key)
+        v = v * factor if isinstance(v, int | float) else None
+        empty = "none" if sc and key != "node_seconds" else "–"
+        cells.append(_num_td(v, fmt_seconds(v) if v is not None else empty))
     added, removed = sc.get("nodes_added"), sc.get("nodes_removed")
     changes = "–" if added is None and removed is None else f"{added or 0} / {removed or 0}"
-    return (
-        f"{_num_td(first, fmt_seconds(first) if first is not None else ('none' if sc else '–'))}"
-        f"{_num_td(node_s, fmt_seconds(node_s))}<td class=n>{_e(changes)}</td>"
+    return "".join(cells) + f"<td class=n>{_e(changes)}</td>"
+
+
+def _finite(v: Any) -> float | None:
+    return v if isinstance(v, int | float) else None
+
+
+def _triple(s: dict[str, Any], kind: str, factor: float) -> str:
+    keys = (f"{kind}_p50_seconds", f"{kind}_p95_seconds", f"{kind}_max_seconds")
+    return " / ".join(
+        fmt_seconds(v * factor if isinstance(v, int | float) else None) for v in map(s.get, keys)
     )
+
+
+def _scaled_saved(vb: dict[str, Any], factor: float) -> float | None:
+    v = vb.get("time_saved_seconds")
+    return v * factor if isinstance(v, int | float) else None
+
+
+def _scaled_vb(vb: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {**vb, "time_saved_seconds": _scaled_saved(vb, factor)}
+
+
+def _comparable(p: PhaseView) -> str:
+    """Yes / no with the reasons (data errors flagged whatever the file says)."""
+    if p.baseline:
+        return "baseline"
+    if p.comparable is None:
+        return "–"
+    if p.comparable:
+        return "yes"
+    return f'<span class="err">no: {_e(", ".join(p.reasons) or "see reason")}</span>'
 
 
 def _saved(vb: dict[str, Any]) -> str:

@@ -1,0 +1,123 @@
+"""The polling policy: when to look at a job again, so that a job's end is seen soon after it
+happens (idle time in a sequential makespan) without disturbing the Viya being measured.
+
+A job is due at its expected end: ``expected_runtime_s`` x a factor learned online
+(:class:`RuntimeModel`, median observed/expected), so a 0.005-speed emulator and a real
+cluster are both polled near completion. Known runtimes are bracketed (``BRACKET``); unknown
+ones are looked at each time the job's age grew by a share (``UNKNOWN_GROWTH``); overdue jobs
+back off geometrically. A job whose end releases nothing (others of its batch wave still run)
+needs no close look: each list request covers it anyway. All intervals stay within
+[poll_interval_min, poll_interval_max] (:class:`PollPolicy`).
+
+Measurements come from the server's timestamps, so polling late never changes a figure; it
+only changes how soon the next job is released.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+MAX_POLL_FAILURES = (
+    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
+)
+LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out
+DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
+# Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap
+# between a job's end and the next job's creation (idle time in a sequential makespan) stays ~1 %.
+BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
+BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expected runtime
+# no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
+UNKNOWN_GROWTH = 0.035
+SPREAD_LIMIT = 1.05  # observed/expected ratios wider than this: an estimate is a lower bound only
+PROBE_GROWTH = (
+    0.1  # nothing learned at all (first job of a run): its gap is idle time like any other
+)
+SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less this)
+OVERDUE_GROWTH = 1.6  # overdue: each step this much longer than the last ...
+OVERDUE_AGE_FRACTION = 0.2  # ... but never longer than this share of the job's age
+# A job whose end releases the next one (sequential, window, the last of a batch wave or of "all")
+# is *critical*: its detection delay is idle time in the makespan, so it is looked at more closely.
+CRITICAL_AGE_FRACTION = 0.04
+RELAXED_GROWTH = 0.5  # not critical (others of its wave still run): each list request covers it
+RESTART_STEP = 0.1  # a queued job that started: overdue steps from a tenth of its runtime
+QUEUED_WAIT = 0.5  # queued: its whole run still ahead -- wait half a runtime, or half its queue age
+# modes whose jobs release nothing one by one: only the wave's (batch) or phase's (all) last end does
+WAVE_MODES = ("batch", "all")
+# no estimates in such a wave: list requests at least this share of the wave's age apart
+WAVE_SPACING = 0.25
+MISSING_LIMIT = 3  # list answers without a job before asking for it by id
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    interval_min: float = 0.05
+    interval_max: float = 30.0
+    job_timeout_s: float = 3600.0
+    ids_per_request: int = 100
+    lost_contact_s: float = LOST_CONTACT_S  # polls failing this long (and MAX_POLL_FAILURES times)
+
+
+class RuntimeModel:
+    """Expected runtime of a job: config estimate × learned factor (median observed/expected)."""
+
+    def __init__(self, prior_factor: float | None = None) -> None:
+        self.prior_factor = prior_factor
+        self._ratios: list[float] = []
+        self._durations: list[float] = []
+
+    @staticmethod
+    def _median(sorted_values: list[float]) -> float:
+        n = len(sorted_values)
+        mid = n // 2
+        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
+
+    @property
+    def factor(self) -> float | None:
+        return self._median(self._ratios) if self._ratios else self.prior_factor
+
+    def observe(self, expected: float | None, observed: float | None) -> None:
+        if observed is None or observed <= 0:
+            return
+        bisect.insort(self._durations, observed)
+        if expected:
+            bisect.insort(self._ratios, observed / expected)
+
+    @property
+    def observed(self) -> int:
+        return len(self._durations)
+
+    @property
+    def shortest(self) -> float | None:
+        """The shortest run time observed in this phase (None before the first)."""
+        return self._durations[0] if self._durations else None
+
+    def exact(self, expected: float | None) -> float | None:
+        """This job's own expected runtime (its estimate × the factor), None without one -- or when
+        the jobs of this phase ran so unevenly against their estimates (contention, queueing) that
+        one factor does not predict a job's end (see ``earliest``)."""
+        f = self.factor
+        if not (expected and f) or self.spread > SPREAD_LIMIT:
+            return None
+        return expected * f
+
+    @property
+    def spread(self) -> float:
+        """Largest / smallest observed-to-expected ratio in this phase (1 before two were seen)."""
+        return (
+            self._ratios[-1] / self._ratios[0]
+            if len(self._ratios) >= 2 and self._ratios[0] > 0
+            else 1.0
+        )
+
+    def earliest(self, expected: float | None) -> float | None:
+        """The soonest this job plausibly ends: its estimate × the smallest ratio seen."""
+        return expected * self._ratios[0] if expected and self._ratios else None
+
+    def estimate(self, expected: float | None) -> float | None:
+        f = self.factor
+        if expected and f:
+            return expected * f
+        if self._durations:  # no per-job estimate: the typical job of this phase
+            return self._median(self._durations)
+        return None
