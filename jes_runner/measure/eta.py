@@ -52,26 +52,24 @@ def remaining_seconds(
 ) -> float | None:
     """Served seconds until the phase's last job ends, or None when some job's runtime is unknown."""
     flights = [_runtime(f.expected, model, served_per_expected) for f in state.in_flight]
-    queued = [_runtime(e, model, served_per_expected) for e in state.queued]
-    if any(r is None for r in flights) or any(r is None for r in queued):
+    runs = [_runtime(e, model, served_per_expected) for e in state.queued]
+    if None in flights or None in runs:
         return None
     # a job past its expected end is about to be seen ending: it adds nothing more
-    left = [
-        max(0.0, r - f.age_s)
-        for r, f in zip(flights, state.in_flight, strict=True)
-        if r is not None
-    ]
-    runs = [r for r in queued if r is not None]
+    left = [max(0.0, r - f.age_s) for r, f in zip(flights, state.in_flight, strict=True) if r]
+    known = [r for r in runs if r is not None]
     if state.mode == "batch":
-        return _batches(left, runs, max(1, state.concurrency))
-    slots = (
-        1
-        if state.mode == "sequential"
-        else len(runs) + len(left)
-        if state.mode == "all"
-        else state.concurrency
-    )
-    return _slots(left, runs, max(1, slots))
+        return _batches(left, known, max(1, state.concurrency))
+    return _slots(left, known, _slot_count(state, len(left) + len(known)))
+
+
+def _slot_count(state: PhaseState, jobs: int) -> int:
+    """Jobs the mode runs at once: one (sequential), all of them (all), else its concurrency."""
+    if state.mode == "sequential":
+        return 1
+    if state.mode == "all":
+        return max(1, jobs)
+    return max(1, state.concurrency)
 
 
 def _batches(left: list[float], runs: list[float], size: int) -> float:
