@@ -265,7 +265,7 @@ class Runner:
             stop_event=self.stop_event,
         )
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
-        # expected runtimes measured on this target (history): the factor starts at 1, not unknown
+        # expected runtimes measured on this target (history): the factor starts at the unit, not unknown
         history = self.runtime_history and self.runtime_history.get("jobs_with_history")
         unit = self._speed_factor() or 1.0  # served seconds per expected (config) second
         learned = _Learned(unit if history else None, {}, unit)
