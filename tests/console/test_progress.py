@@ -40,7 +40,7 @@ def _phase(mode: str, n: int, expected: float | None, concurrency: int = 1) -> P
     return PhasePlan("p", "p", CONTEXT, mode, concurrency, False, jobs)  # type: ignore[arg-type]
 
 
-def _record(seq: int, status: str = "completed", duration: float | None = None) -> JobRecord:
+def _record(seq: int, status: str = "completed") -> JobRecord:
     rec = JobRecord(
         name=f"j{seq - 1}",
         unique_job_name=f"j{seq - 1}_p_{seq}",
