@@ -76,6 +76,11 @@ from jes_runner.sim.scenario import JobProfile, Scenario, parse_scenario
 
 HOST_RE = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$")
 CHEAPEST_WITHIN = 0.10  # the cheapest configuration within 10 % of the fastest makespan
+# The client submits a sequential job when it sees the previous one end: it polls every 10 s
+# (the measuring tool, public repository argx-vgaddu/JES, src/jes/job_execution.py,
+# wait_for_completion_no_timeout), so it sees an end on average half a poll interval late.
+# Used only when no sequential phase shows the gap itself.
+MEASURED_TOOL_POLL_S = 10.0
 DEFAULT_SCALE_UP_DELAY = (
     275.0  # no scale-up in the data: the measured AKS delay (docs/CALIBRATION.md)
 )
@@ -687,12 +692,13 @@ def _client_pace(kept: list[MeasuredPhase], notes: list[str]) -> tuple[float, fl
     gaps = [g for p in kept if p.sequential for g in p.gap_s]
     if not gaps:
         notes.append(
-            "client gap between sequential jobs unknown without a sequential phase: 0 assumed "
-            "(sequential predictions are lower bounds by the client's polling delay)"
+            f"client gap between sequential jobs: {MEASURED_TOOL_POLL_S / 2:g} s, half the "
+            f"measuring tool's {MEASURED_TOOL_POLL_S:g} s poll interval (no sequential phase "
+            "to measure it on)"
         )
     return (
         statistics.median(spacing) if spacing else 0.0,
-        statistics.median(gaps) if gaps else 0.0,
+        statistics.median(gaps) if gaps else MEASURED_TOOL_POLL_S / 2,
     )
 
 
@@ -813,10 +819,28 @@ def _submit_phase(fit: Fit, cluster: Cluster, phase: MeasuredPhase, start: float
     return jobs
 
 
-def replay_history(fit: Fit, scenario: Scenario, until: str | None = None) -> dict[str, Outcome]:
+def _configured_nodes_up(fit: Fit, cluster: Cluster, phase: MeasuredPhase) -> None:
+    """Bring the autoscaling pools of ``phase``'s queue up to the nodes its inventory lists
+    (configuration, not outcome): Ready now, image not pulled unless the history pulled it."""
+    ctx = next(c for c in cluster.scenario.contexts if c.name == phase.context)
+    for pool in cluster.scenario.queues[ctx.queue].pools:
+        if pool not in fit.autoscaling_pools:
+            continue
+        configured = sum(1 for h in phase.inventory if (pp := _pool_of(h)) and pp[0] == pool)
+        live = sum(1 for n in cluster.live_nodes() if n.pool == pool)
+        for _ in range(configured - live):
+            cluster.add_ready_node(pool, image_ready=False)
+
+
+def replay_history(
+    fit: Fit, scenario: Scenario, until: str | None = None, configured_start: bool = False
+) -> dict[str, Outcome]:
     """The study's phases as one continuous cluster history: the measured pauses between them,
     nodes a phase scaled up kept for the pool's scale-down delay, the autoscaler's own
-    decisions; nothing of any phase's outcome sets another's start state."""
+    decisions; nothing of any phase's outcome sets another's start state.
+
+    ``configured_start``: the left-out phase starts with its autoscaling pools at the size its
+    inventory lists (the other end of a start state the kept phases cannot pin down)."""
     cluster = Cluster(scenario)
     out: dict[str, Outcome] = {}
     prev: MeasuredPhase | None = None
@@ -825,6 +849,8 @@ def replay_history(fit: Fit, scenario: Scenario, until: str | None = None) -> di
         start = _phase_start(fit, prev, phase, prev_start, prev_end)
         if start > cluster.now:
             cluster.advance(start)
+        if configured_start and phase.name == fit.blind:
+            _configured_nodes_up(fit, cluster, phase)
         jobs = _submit_phase(fit, cluster, phase, start)
         _drain(cluster, jobs)
         ctx = next(c for c in scenario.contexts if c.name == phase.context)
@@ -1099,6 +1125,11 @@ class LeaveOut:
     measured_makespan_s: float  # for the error only; never an input of the prediction
     predicted: Interval | None  # None: not identifiable (``reason``)
     reason: str | None = None
+    # the start state is not identifiable: ``predicted`` starts from the nodes the kept history
+    # leaves (the slow end), ``configured_start`` from every node the pool's inventory lists
+    # (the fast end); ``start_state`` says why the two differ
+    configured_start: Interval | None = None
+    start_state: str | None = None
 
     @property
     def error(self) -> float | None:
@@ -1106,16 +1137,46 @@ class LeaveOut:
             return None
         return (self.predicted.median - self.measured_makespan_s) / self.measured_makespan_s
 
+    @property
+    def configured_start_error(self) -> float | None:
+        if self.configured_start is None:
+            return None
+        return (self.configured_start.median - self.measured_makespan_s) / self.measured_makespan_s
+
+
+START_STATE_MATTERS = 0.05  # the two start states' medians differ by more: say so
+
+
+START_STATE_REASON = (
+    "start state not identifiable: whether the autoscaler kept nodes from an earlier "
+    "backlog (requested past the queue's host limit, never used) leaves no trace in the "
+    "kept phases' jobs; slow end: only the nodes the kept history leaves, fast end: "
+    "every node of the pool's inventory up (image not pulled)"
+)
+
 
 def leave_out(study: Study, phase: str, replicates: int = 10) -> tuple[LeaveOut, Fit]:
     """Fit without ``phase``, then predict its makespan from its inputs alone (jobs, context,
-    mode, submission times, node inventory) after the kept phases' history before it."""
+    mode, submission times, node inventory) after the kept phases' history before it.
+
+    Its autoscaling pools' start state is bracketed when the kept phases cannot pin it down:
+    from the model's own history (nodes kept for the scale-down delay) and from every node
+    the pool's inventory lists; both are reported when their medians differ by more than 5 %."""
     f = fit(study, leave_out=phase)
     measured = study.phase(phase).makespan_s
     if f.unidentified is not None:
         return LeaveOut(phase, measured, None, f.unidentified), f
-    outs = [
-        replay_history(f, f.scenario.model_copy(update={"seed": s}), phase)[phase]
-        for s in range(replicates)
-    ]
-    return LeaveOut(phase, measured, Interval.of([o.makespan_s for o in outs])), f
+    seeds = range(replicates)
+    history = [replay_history(f, f.scenario.model_copy(update={"seed": s}), phase) for s in seeds]
+    predicted = Interval.of([o[phase].makespan_s for o in history])
+    configured = Interval.of(
+        [
+            replay_history(f, f.scenario.model_copy(update={"seed": s}), phase, True)[
+                phase
+            ].makespan_s
+            for s in seeds
+        ]
+    )
+    if abs(configured.median - predicted.median) <= START_STATE_MATTERS * predicted.median:
+        return LeaveOut(phase, measured, predicted), f
+    return LeaveOut(phase, measured, predicted, None, configured, START_STATE_REASON), f
