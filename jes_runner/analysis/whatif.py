@@ -59,6 +59,8 @@ Nothing here reads the wall clock; the same input and seeds give the same answer
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 import re
@@ -995,14 +997,41 @@ def configured(
     return sc.model_copy(update={"pools": pools, "queues": queues})
 
 
+def _shared_config(cluster: Cluster) -> dict[int, Any]:
+    """deepcopy memo: the scenario and its specs are configuration, never changed by a replay,
+    so a copy of the cluster shares them (copying them was most of a copy's cost)."""
+    sc = cluster.scenario
+    shared: list[Any] = [sc, *sc.pools.values(), *sc.queues.values(), *sc.contexts]
+    shared += [*cluster.profiles.values(), *cluster.contexts.values()]
+    return {id(o): o for o in shared}
+
+
+def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
+    """The makespan had the workload stopped at ``jobs``: a copy of the cluster as it is now,
+    drained with nothing more submitted."""
+    clone, clone_jobs = copy.deepcopy((cluster, jobs), _shared_config(cluster))
+    _drain(clone, clone_jobs)
+    lag = clone.scenario.completion_lag_s
+    return max(j.end_t or 0.0 for j in clone_jobs) + lag - min(j.submit_t for j in clone_jobs)
+
+
 def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | None) -> Outcome:
-    """The workload in the target context, at most ``concurrency`` in flight (None: all)."""
+    """The workload in the target context, at most ``concurrency`` in flight (None: all).
+
+    The makespan is the largest over the workload's prefixes (the first k jobs, k = 1..N, on
+    the same seed): one more job may bring a node sooner that an earlier job then uses (the
+    autoscaler scales on the backlog), which would print a shorter makespan for more work.
+    What whatif prints for N jobs is the time N jobs need at most, never less than for fewer:
+    monotone in the jobs by construction (docs/CALIBRATION.md)."""
     cluster = Cluster(sc)
     ctx = fit.target_context
     limit = len(names) if concurrency is None else concurrency
     jobs: list[SimJob] = []
+    prefixes: list[float] = []
     t = 0.0
     for name in names[:limit]:
+        if jobs:
+            prefixes.append(_prefix_makespan(cluster, jobs))
         jobs.append(cluster.submit(t, name, ctx))
         t += fit.submit_spacing_s
     rest = list(names[limit:])
@@ -1018,10 +1047,12 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
             cluster.advance(t_next)
         last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
         t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
+        prefixes.append(_prefix_makespan(cluster, jobs))
         jobs.append(cluster.submit(t, rest.pop(0), ctx))
     _drain(cluster, jobs)
     q = next(c.queue for c in sc.contexts if c.name == ctx)
-    return _outcome(cluster, jobs, set(sc.queues[q].pools))
+    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
+    return dataclasses.replace(out, makespan_s=max([out.makespan_s, *prefixes]))
 
 
 @dataclass
