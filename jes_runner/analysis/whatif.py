@@ -22,7 +22,8 @@ Rules, in the order they are applied:
     contention factor over the concurrent phases (a job beside ``N - 1`` others
     runs ``1 + a (N - 1)`` times slower; the same job at different contention
     separates the two); start-up alone: the concurrent phases' 10th percentile;
-    the client's gap between sequential jobs is then unknown (0: a lower bound);
+    the client's gap between sequential jobs is then half the measuring tool's poll
+    interval (:data:`MEASURED_TOOL_POLL_S`);
   - cluster shape (``aks-<pool>-<vmss>-vmss<index>``): pool sizes from every
     phase's node inventory (a pool the sequential phase ran on is fixed, the
     others autoscale from 0); slots per node = the most jobs a host held at once
@@ -38,7 +39,9 @@ Rules, in the order they are applied:
     by makespan error and the KS statistics of queue wait and run time.
 * **Leave-out** (:func:`leave_out`): the history up to the left-out phase, that
   phase from its inputs only. Not identifiable (no number, the reason instead)
-  when one of its pools never ran two jobs at once in the kept phases.
+  when one of its pools never ran two jobs at once in the kept phases. When its
+  autoscaling pools' start state matters (more than 5 % between the model's history and
+  every inventory node up), both ends are given with why (:class:`LeaveOut`).
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
@@ -48,7 +51,8 @@ Rules, in the order they are applied:
   each pool's cores and slots from the assumed measured size
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
-  makespan, node-minutes (existence of the target queue's pools' nodes from the
+  makespan (per replicate the largest over the workload's prefixes: one more job never
+  prints faster, :func:`replay_config`), node-minutes (existence of the target queue's pools' nodes from the
   first submission to the last end: what the pool cost; times a node-hour price
   when one is given), p95 queue wait. Marked: the fastest (least median makespan)
   and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
