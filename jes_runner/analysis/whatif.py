@@ -67,6 +67,7 @@ import copy
 import dataclasses
 import json
 import math
+import random
 import re
 import statistics
 from collections.abc import Sequence
@@ -1007,7 +1008,11 @@ def _shared_config(cluster: Cluster) -> dict[int, Any]:
     sc = cluster.scenario
     shared: list[Any] = [sc, *sc.pools.values(), *sc.queues.values(), *sc.contexts]
     shared += [*cluster.profiles.values(), *cluster.contexts.values()]
-    return {id(o): o for o in shared}
+    memo: dict[int, Any] = {id(o): o for o in shared}
+    rng = random.Random()  # its state copied in C: deepcopy would copy 625 ints one by one
+    rng.setstate(cluster.rng.getstate())
+    memo[id(cluster.rng)] = rng
+    return memo
 
 
 def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
@@ -1017,6 +1022,15 @@ def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
     _drain(clone, clone_jobs)
     lag = clone.scenario.completion_lag_s
     return max(j.end_t or 0.0 for j in clone_jobs) + lag - min(j.submit_t for j in clone_jobs)
+
+
+def _burst_prefix(fit: Fit, sc: Scenario, names: list[str], ctx: str) -> float:
+    """The makespan of the first burst's first ``len(names)`` jobs alone, replayed afresh."""
+    cluster = Cluster(sc)
+    jobs = [cluster.submit(i * fit.submit_spacing_s, n, ctx) for i, n in enumerate(names)]
+    _drain(cluster, jobs)
+    lag = sc.completion_lag_s
+    return max(j.end_t or 0.0 for j in jobs) + lag - min(j.submit_t for j in jobs)
 
 
 def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | None) -> Outcome:
@@ -1031,13 +1045,15 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
     ctx = fit.target_context
     limit = len(names) if concurrency is None else concurrency
     jobs: list[SimJob] = []
-    prefixes: list[float] = []
     t = 0.0
     for name in names[:limit]:
-        if jobs:
-            prefixes.append(_prefix_makespan(cluster, jobs))
         jobs.append(cluster.submit(t, name, ctx))
         t += fit.submit_spacing_s
+    # the first burst's prefixes: replayed afresh (its history before the k-th submission is
+    # a few seconds long: cheaper than copying the cluster)
+    prefixes: list[float] = [
+        _burst_prefix(fit, sc, names[:k], ctx) for k in range(1, min(limit, len(names)))
+    ]
     rest = list(names[limit:])
     while rest:
         # the window: the next job goes in when one ends (after the client's gap)
