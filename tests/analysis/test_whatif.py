@@ -491,3 +491,16 @@ def test_cost_beside_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         main(["whatif", str(MEASURED), "--node-hour-price", "-1"])
     assert e.value.code == 2
     assert "--node-hour-price: must be a price of 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, not fixed: a third node's own delay/pull draws make 9 jobs at concurrency 10 "
+    "0.2 s slower with 3 max nodes than with 2 (seed 1: 497.4 s -> 502.6 s); the printed "
+    "median moves with it. The nodes half of the property above finds it only sometimes.",
+)
+def test_more_nodes_never_slower_known_counterexample(measured_fit: whatif.Fit) -> None:
+    workload = ["cm_pooled", "cm_pooled", "suppae_pooled", "dm_pooled", "suppae_pooled",
+                "co_pooled", "cm_pooled", "mh_pooled", "cm_pooled"]  # fmt: skip
+    two, three = whatif.run_whatif(measured_fit, [10], [2, 3], workload=workload).configs
+    assert round(three.makespan_s.median, 1) <= round(two.makespan_s.median, 1)
