@@ -224,7 +224,21 @@ def leave_out_line(loo: LeaveOut, unit: str) -> str:
         f"leave-out {loo.phase} (blind: its inputs only): predicted makespan "
         f"{loo.predicted.median / 60:.1f} min [{loo.predicted.low / 60:.1f}-"
         f"{loo.predicted.high / 60:.1f}] vs measured {loo.measured_makespan_s / 60:.1f} min "
-        f"({(loo.error or 0.0) * 100:+.1f} %)" + ("" if unit == "s" else f", in {unit}")
+        f"({(loo.error or 0.0) * 100:+.1f} %)"
+        + ("" if unit == "s" else f", in {unit}")
+        + _start_state_text(loo)
+    )
+
+
+def _start_state_text(loo: LeaveOut) -> str:
+    """The fast end when the start state is not identifiable (the number above is the slow end)."""
+    fast = loo.configured_start
+    if fast is None:
+        return ""
+    return (
+        f"; with every inventory node up at the start {fast.median / 60:.1f} min "
+        f"[{fast.low / 60:.1f}-{fast.high / 60:.1f}] "
+        f"({(loo.configured_start_error or 0.0) * 100:+.1f} %): {loo.start_state}"
     )
 
 
@@ -243,6 +257,18 @@ def leave_out_doc(loo: LeaveOut) -> dict[str, Any]:
         },
         "error_percent": None if loo.error is None else round(loo.error * 100, 1),
         "not_identifiable": loo.reason,
+        # start state not identifiable: the prediction from every inventory node up (fast end)
+        "configured_start_makespan_seconds": None
+        if loo.configured_start is None
+        else {
+            "median": round(loo.configured_start.median, 1),
+            "p10": round(loo.configured_start.low, 1),
+            "p90": round(loo.configured_start.high, 1),
+        },
+        "configured_start_error_percent": None
+        if loo.configured_start_error is None
+        else round(loo.configured_start_error * 100, 1),
+        "start_state_not_identifiable": loo.start_state,
     }
 
 
