@@ -56,6 +56,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 CLUSTER, ENVIRONMENT = "e2e-cluster", "ci"
 LIMIT_JOBS = 3
+NODE_HOUR_PRICE = 2.5
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -114,7 +115,13 @@ def e2e(module_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> E2E:
     runs, windows = [], []
     base = tmp_path_factory.mktemp("demo")
     for i in range(2):
-        results, rc, window, output = demo_run(base / f"run{i}", module_stack.pushgateway.url)
+        # priced, as a chart with cost.nodeHourPrice runs: the cost panel has data
+        results, rc, window, output = demo_run(
+            base / f"run{i}",
+            module_stack.pushgateway.url,
+            JES_NODE_HOUR_PRICE=str(NODE_HOUR_PRICE),
+            JES_CURRENCY="EUR",
+        )
         assert rc == 0, f"demo run {i} exited {rc} (status {results['status']}):\n{output[-3000:]}"
         assert "pushed metrics (PUT" in output
         runs.append(results)
@@ -215,6 +222,12 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
         assert one("jes_phase_hosts_used", **pl) == st["hosts_used"]
         assert one("jes_phase_peak_nodes", **pl) == st["peak_nodes"]
         assert one("jes_phase_summed_run_seconds", **pl) == pytest.approx(st["sum_run_seconds"])
+        # the cost: the phase's node-seconds in the modelled cluster's seconds, priced here
+        sf = r2["metadata"]["emulator_model"]["speed_factor"]
+        model_node_hours = p["scaling"]["node_seconds"] / sf / 3600
+        assert one("jes_phase_cost", **pl, currency="EUR") == pytest.approx(
+            model_node_hours * NODE_HOUR_PRICE, rel=1e-4
+        )
         if p["baseline"]:
             assert not [
                 k for k in got if k[0] == "jes_phase_speedup_ratio" and ("phase", p["name"]) in k[1]
@@ -270,7 +283,6 @@ VARIANTS = {
         "profile": PROFILE,
         "phase": "(sequential|async)",
         "emulated": ".*",  # demo runs are emulated; the default "false|" shows real runs only
-        "node_hour_price": "1.5",
     },
     "all": {
         "cluster": ".+",
@@ -278,7 +290,6 @@ VARIANTS = {
         "profile": ".+",
         "phase": ".+",
         "emulated": ".*",
-        "node_hour_price": "1.5",
     },
 }
 
