@@ -38,23 +38,35 @@ class Price:
         return cls(price, str(settings.get("currency") or ""))
 
 
-def speed_factor(doc: dict[str, Any]) -> float | None:
-    """Served seconds per model second of an emulated run; None for a real one."""
-    meta = doc.get("metadata") or {}
-    if not doc.get("emulator", meta.get("emulator")):
-        return None
-    sf = finite((meta.get("emulator_model") or {}).get("speed_factor"))
-    return sf if sf is not None and sf > 0 else None
+@dataclass(frozen=True)
+class Clock:
+    """Whose seconds a document's figures are in: an emulated run's are served seconds, shown in
+    the modelled cluster's (served / speed_factor); ``speed_factor`` None on an emulated run: the
+    mapping is unknown (a recovered run), and so is any cost."""
+
+    emulated: bool
+    speed_factor: float | None
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Clock:
+        meta = doc.get("metadata") or {}
+        emulated = bool(doc.get("emulator", meta.get("emulator")))
+        sf = finite((meta.get("emulator_model") or {}).get("speed_factor"))
+        return cls(emulated, sf if emulated and sf is not None and sf > 0 else None)
 
 
-def phase_cost(phase: dict[str, Any], price: Price, sf: float | None) -> dict[str, Any]:
+def phase_cost(phase: dict[str, Any], price: Price, clock: Clock) -> dict[str, Any]:
     """``cost`` of one phase; ``amount`` null (never 0) when its node-seconds are unknown."""
     sc = phase.get("scaling") or {}
     served = finite(sc.get("node_seconds"))
     source = sc.get("source") or "none"
+    sf = clock.speed_factor
     if served is None:
         node_s = None
         basis = "no node-seconds (node timeline off or unavailable): cost unknown"
+    elif clock.emulated and sf is None:
+        node_s = None
+        basis = "emulated run without its speed factor: model node-seconds, and cost, unknown"
     elif sf is not None:
         node_s = served / sf
         basis = (
@@ -79,9 +91,9 @@ def price_phases(doc: dict[str, Any]) -> None:
     price = Price.of_settings((doc.get("metadata") or {}).get("settings") or {})
     if price is None:
         return
-    sf = speed_factor(doc)
+    clock = Clock.of(doc)
     for phase in doc.get("phases") or []:
-        phase["cost"] = phase_cost(phase, price, sf)
+        phase["cost"] = phase_cost(phase, price, clock)
 
 
 def cost_currency(results: dict[str, Any]) -> str | None:
