@@ -199,7 +199,7 @@ class Settings(BaseSettings):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str) -> str:
-        v = v.strip()
+        v = v.strip() or DEFAULT_CURRENCY  # JES_CURRENCY= (blank) in a .env: the default
         if not CURRENCY_RE.match(v):
             raise ValueError("must be a currency code of 1 to 8 letters, such as EUR or USD")
         return v.upper()

@@ -200,6 +200,8 @@ def test_settings_validate_the_price_and_the_currency(
     assert load_settings(node_hour_price=0.0).node_hour_price == 0.0  # a free pool is a price
     monkeypatch.delenv("JES_CURRENCY")
     assert load_settings().currency == "USD"
+    monkeypatch.setenv("JES_CURRENCY", " ")  # blank, as `JES_CURRENCY=` in a .env
+    assert load_settings().currency == "USD"
     for kw, flag in (
         ({"node_hour_price": -1.0}, "--node-hour-price"),
         ({"node_hour_price": math.inf}, "--node-hour-price"),
