@@ -137,13 +137,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="PRICE",
         help="price of one node-hour: adds a cost column and marks the cheapest within 10 %% "
-        "of the fastest in money",
+        "of the fastest in money (default: JES_NODE_HOUR_PRICE, the price runs are costed at)",
     )
     p.add_argument(
         "--currency",
-        default="",
+        default=None,
         metavar="CODE",
-        help="currency of --node-hour-price, shown beside the cost (e.g. EUR)",
+        help="currency of --node-hour-price, shown beside the cost (e.g. EUR; default: "
+        "JES_CURRENCY when the price is JES_NODE_HOUR_PRICE)",
     )
     p.add_argument(
         "--json", action="store_true", help="print the answer as JSON instead of a table"
@@ -157,6 +158,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "next to RESULTS as <stem>_whatif.png when matplotlib is installed and --json is not given",
     )
     p.set_defaults(func=_cmd)
+
+
+def _price_and_currency(args: argparse.Namespace) -> tuple[float | None, str]:
+    """--node-hour-price, else the runs' own price (JES_NODE_HOUR_PRICE): one price everywhere."""
+    if args.node_hour_price is not None:
+        return args.node_hour_price, args.currency or ""
+    from jes_runner.config.settings import load_settings
+
+    settings = load_settings(currency=args.currency)
+    return settings.node_hour_price, settings.currency
 
 
 def _price(text: str) -> float:
@@ -298,6 +309,7 @@ def _write_figure(answer: WhatIf, out: Path) -> None:
 def _cmd(args: argparse.Namespace) -> int:
     from jes_runner.analysis import whatif
 
+    price, currency = _price_and_currency(args)
     study = whatif.load_study(args.results)
     loo = None
     if args.leave_out is not None:
@@ -312,8 +324,8 @@ def _cmd(args: argparse.Namespace) -> int:
         jobs_multiplier=args.jobs_multiplier,
         replicates=args.replicates,
         measured_node_cores=args.measured_node_cores,
-        node_hour_price=args.node_hour_price,
-        currency=args.currency,
+        node_hour_price=price,
+        currency=currency,
         emulated=study.emulated,
     )
     out = _figure_path(args)
