@@ -162,6 +162,9 @@ class Runner:
         self.stdout = stdout or sys.stdout
         self.progress = progress or Progress(sys.stderr, log_format=settings.log_format)
         self.emulated = emulated
+        # an emulator in this process dies with the run: `recover` must not ask its URL (an emulator
+        # reached by URL is labelled emulated too, at preflight, but outlives the run)
+        self.embedded_emulator = emulated
         self.emulator_model = emulator_model  # speed factor and scenario of the emulator measured
         self.runtime_history = runtime_history  # where the plan's expected runtimes came from
         self.on_pending = on_pending  # a job was seen queued
@@ -249,6 +252,8 @@ class Runner:
                 labels={"cluster": s.cluster, "environment": s.environment},
                 settings=s.masked(),
                 emulated=self.emulated,
+                embedded_emulator=self.embedded_emulator,
+                emulator_model=self.emulator_model,
             )
         )
         return checkpoint

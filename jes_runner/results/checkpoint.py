@@ -129,10 +129,15 @@ def run_line(
     labels: dict[str, str],
     settings: dict[str, Any],
     emulated: bool,
+    embedded_emulator: bool = False,
+    emulator_model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The first line: what ``recover`` needs to rebuild the results document. ``viya_url`` and
     ``settings`` must already be masked (they are stored as given). Each phase lists its planned
-    job names, so a recovered phase counts what was planned, not only what was seen."""
+    job names, so a recovered phase counts what was planned, not only what was seen.
+    ``embedded_emulator``: the Viya was an emulator inside the run's own process, so its URL died
+    with the run (an emulator reached by URL is ``emulated`` too, but outlives the run and is
+    asked like a Viya)."""
     return {
         "type": "run",
         "run_id": plan.run_id,
@@ -142,6 +147,8 @@ def run_line(
         "job_config": str(plan.job_config_path),
         "settings": settings,
         "emulator": emulated,
+        "embedded_emulator": embedded_emulator,
+        "emulator_model": emulator_model,
         "phases": [{**p.describe(), "jobs": [j.name for j in p.jobs]} for p in plan.phases],
     }
 
@@ -220,6 +227,14 @@ class Checkpointed:
             for s in lines
             if str(s["unique_job_name"]) not in finished
         ]
+
+    def viya_url(self) -> str | None:
+        """The dead run's Viya URL, if it can outlive the run: not that of an emulator that ran
+        inside the dead process. A checkpoint from before ``embedded_emulator`` was written only
+        said ``emulator``, true then for an embedded one alone."""
+        url = str(self.run.get("viya_url") or "")
+        embedded = self.run.get("embedded_emulator", self.run.get("emulator"))
+        return url if url and not embedded else None
 
     def phase_plans(self) -> list[PhasePlan]:
         """The run line's phases (planned jobs by name); an old checkpoint's from its job lines."""

@@ -81,6 +81,7 @@ def recover(
         job_config=str(cp.run.get("job_config") or ""),
         settings=dict(cp.run.get("settings") or {}),
         emulated=bool(cp.run.get("emulator")),
+        emulator=cp.run.get("emulator_model") or None,
         viya_requests={
             "total": client.request_count if client else 0,
             "by_kind": dict(sorted(client.requests_by_kind.items())) if client else {},

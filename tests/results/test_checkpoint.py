@@ -93,3 +93,48 @@ def test_recover_without_viya_keeps_in_flight_jobs_as_unknown(tmp_path: Path) ->
     (phase,) = doc["phases"]
     assert [j["status"] for j in phase["jobs"]] == ["unknown"]
     assert phase["stats"]["jobs_planned"] == 3 and phase["stats"]["jobs_failed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("emulated", "embedded", "asked"),
+    [
+        (False, False, True),  # a Viya
+        (True, False, True),  # an emulator reached by URL: it outlives the run
+        (True, True, False),  # the run's own in-process emulator died with it
+    ],
+)
+def test_the_dead_runs_viya_url_unless_its_emulator_died_with_it(
+    tmp_path: Path, emulated: bool, embedded: bool, asked: bool
+) -> None:
+    cp = Checkpoint(tmp_path, RUN_ID)
+    cp.open()
+    cp.append(
+        run_line(
+            _plan(),
+            started=T0,
+            viya_url="http://127.0.0.1:8123",
+            labels=LABELS,
+            settings={},
+            emulated=emulated,
+            embedded_emulator=embedded,
+        )
+    )
+    cp.close()
+    assert read_checkpoint(cp.path).viya_url() == ("http://127.0.0.1:8123" if asked else None)
+
+
+def test_an_older_checkpoint_without_the_embedded_flag_reads_emulator_as_embedded(
+    tmp_path: Path,
+) -> None:
+    line = run_line(
+        _plan(),
+        started=T0,
+        viya_url="http://127.0.0.1:8123",
+        labels=LABELS,
+        settings={},
+        emulated=True,
+    )
+    del line["embedded_emulator"]
+    path = tmp_path / f"{RUN_ID}.checkpoint.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    assert read_checkpoint(path).viya_url() is None

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +75,18 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass
+class Sink:
+    """A stand-in Pushgateway's address and the bodies it was sent."""
+
+    url: str
+    received: list[bytes] = field(default_factory=list)
+
+
 @pytest.fixture
-def sink_server() -> Iterator[str]:
-    """A stand-in Pushgateway that accepts every push (push must read the file and send it)."""
+def sink_server() -> Iterator[Sink]:
+    """A stand-in Pushgateway that accepts every push (the test asserts push sent the file: a
+    teardown assertion would add a second, misleading error to a test that failed before pushing)."""
     received: list[bytes] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -94,13 +104,12 @@ def sink_server() -> Iterator[str]:
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
+        yield Sink(f"http://127.0.0.1:{srv.server_address[1]}", received)
     finally:
         srv.shutdown()
-        assert received, "push sent nothing"
 
 
-def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: str) -> None:
+def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: Sink) -> None:
     from jes_runner.emulator import Emulator, default_scenario
     from jes_runner.results.schema import validate_results
 
@@ -188,7 +197,110 @@ def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: str) ->
         ["report", str(files[0]), "--no-png", "--out", str(tmp_path / "report")],
         ["export", str(files[0]), "--format", "csv", "--out", str(tmp_path / "jobs.csv")],
         ["compare", str(files[0]), str(files[0])],
-        ["push", str(files[0]), "--pushgateway-url", sink_server],
+        ["push", str(files[0]), "--pushgateway-url", sink_server.url],
     ):
         r = _cli(args, env, tmp_path)
         assert r.returncode == 0, (args[0], r.stderr)
+    assert sink_server.received, "push exited 0 but sent nothing"
+    assert any(doc["run_id"].encode() in body for body in sink_server.received)
+
+
+RUN_ID = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+OTHER_RUN_ID = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+
+
+def test_recover_asks_an_emulator_reached_by_url_for_the_job_whose_reply_the_kill_cut_off(
+    tmp_path: Path,
+) -> None:
+    """The race, made deterministic: Viya created a job but the run died before its `submitted`
+    line. The run was against an emulator reached by URL (labelled emulated, but it outlives the
+    run), so `recover` with no URL asks it -- and finds the job by this run's mark, measured from
+    the server's stamps; another run's job of the same shape is not taken."""
+    from jes_runner._util import utcnow
+    from jes_runner.cli.session import make_client
+    from jes_runner.config.settings import load_settings
+    from jes_runner.emulator import Emulator, default_scenario
+    from jes_runner.measure.plan import PhasePlan, PlannedJob, RunPlan
+    from jes_runner.measure.records import JobRecord
+    from jes_runner.results.checkpoint import Checkpoint, run_line
+    from jes_runner.results.schema import validate_results
+    from jes_runner.viya import job_request
+
+    scenario = default_scenario().model_copy(update={"speed_factor": 0.004})
+    with Emulator(scenario=scenario, port=0) as emu:
+        client = make_client(
+            load_settings(viya_url=emu.url, username=emu.username, password=emu.password)
+        )
+        defs = {d["name"]: d["id"] for d in client.list_job_definitions()}
+        job = PlannedJob("cm_pooled", defs["cm_pooled"], {}, None)
+        phase = PhasePlan("all", "all", "Autoscaling POC Context", "all", 2, True, [job, job])
+        plan = RunPlan(
+            run_id=RUN_ID, epoch=1, phases=[phase], jobs=[job], job_config_path=Path("j.json")
+        )
+
+        def post(seq: int, run_id: str, token: str) -> dict[str, Any]:
+            body = job_request(
+                name=phase.unique_job_name(job, seq, 1, token),
+                definition_id=defs["cm_pooled"],
+                context=phase.context,
+                arguments={},
+                run_id=run_id,
+                phase=phase.name,
+                job_timeout_s=600,
+            )
+            return client.submit_job(body)
+
+        cp = Checkpoint(tmp_path / "results", RUN_ID)
+        assert cp.open()
+        model = {"scenario": scenario.name, "speed_factor": scenario.speed_factor}
+        cp.append(
+            run_line(
+                plan,
+                started=utcnow(),
+                viya_url=emu.url,
+                labels={"cluster": "test", "environment": "unit"},
+                settings={},
+                emulated=True,  # the emulator named itself at preflight
+                embedded_emulator=False,
+                emulator_model=model,
+            )
+        )
+        seen = post(1, RUN_ID, "0b1c2d")
+        cp.submitted(
+            JobRecord(
+                "cm_pooled",
+                phase.unique_job_name(job, 1, 1, "0b1c2d"),
+                "all",
+                phase.context,
+                1,
+                job_instance_id=seen["id"],
+            )
+        )
+        hidden = post(2, RUN_ID, "0b1c2d")  # created by Viya; the kill came before its line
+        post(1, OTHER_RUN_ID, "9f8e7d")  # another run's, still running or not: not this run's
+        cp.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(
+            t["jes_state"] in ("pending", "running") for t in emu.ground_truth()["jobs"]
+        ):
+            time.sleep(0.05)
+        truth = {t["id"]: t for t in emu.ground_truth()["jobs"]}
+        env = {k: v for k, v in _env(emu.url, tmp_path, tmp_path).items() if k != "JES_VIYA_URL"}
+        rec = _cli(["recover", str(cp.path), "--output-dir", str(tmp_path / "rec")], env, tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    (path,) = (tmp_path / "rec").glob("pooled_jobs_comparison_*.json")
+    doc = json.loads(path.read_text())
+    assert validate_results(doc) == []
+    (p,) = doc["phases"]
+    by_id = {j["job_instance_id"]: j for j in p["jobs"]}
+    assert set(by_id) == {seen["id"], hidden["id"]}
+    assert p["stats"]["jobs_submitted"] == 2 and p["stats"]["jobs_planned"] == 2
+    for job_id, j in by_id.items():
+        t = truth[job_id]
+        assert t["jes_state"] == "completed"
+        assert (j["status"], j["timing_source"]) == ("completed", "server")
+        assert abs(j["duration"] - (t["jes_end_epoch"] - t["submit_epoch"])) <= TOLERANCE_S
+    assert by_id[hidden["id"]]["sequence"] == 2
+    # the dead run's emulator model goes on, so its figures read in the modelled cluster's seconds
+    assert doc["emulator"] is True
+    assert doc["metadata"]["emulator_model"]["speed_factor"] == scenario.speed_factor

@@ -66,6 +66,10 @@ def test_modes(
     checkpoint = runner_env / f"{res['run_id']}.checkpoint.jsonl"
     lines = [json.loads(x) for x in checkpoint.read_text().splitlines()]
     assert sum(1 for x in lines if x["type"] == "job") == 16
+    # an emulator reached by URL: labelled emulated, but it outlives the run, so `recover` asks it
+    run = lines[0]
+    assert (run["emulator"], run["embedded_emulator"]) == (True, False)
+    assert run["emulator_model"]["speed_factor"] == FAST
 
 
 def test_three_phases_from_file(
@@ -311,3 +315,7 @@ def test_run_emulator_only_when_asked(runner_env: Path, capsys: pytest.CaptureFi
     )  # logs: stderr
     res = latest_results(runner_env)
     assert res["status"] == "completed" and res["emulator"] is True
+    # the in-process emulator died with the run: its checkpoint tells `recover` not to ask its URL
+    cp = runner_env / f"{res['run_id']}.checkpoint.jsonl"
+    run = json.loads(cp.read_text().splitlines()[0])
+    assert (run["emulator"], run["embedded_emulator"]) == (True, True)

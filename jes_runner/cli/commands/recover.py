@@ -59,9 +59,9 @@ def _cmd(args: argparse.Namespace) -> int:
     )
     configure_logging(settings.log_format)
     cp = read_checkpoint(args.checkpoint)  # not a checkpoint: one line before anything connects
-    if not settings.viya_url and cp.run.get("viya_url") and not cp.run.get("emulator"):
+    if not settings.viya_url and cp.viya_url():
         # the dead run's Viya (its run line), with the credentials of flags/env as for `run`
-        settings = settings.model_copy(update={"viya_url": str(cp.run["viya_url"])})
+        settings = settings.model_copy(update={"viya_url": cp.viya_url()})
     client = make_client(settings) if settings.viya_url else None
     try:
         with user_errors("recover"):
