@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+# the study fixtures (the real 54-job study as a results file, an in-process CLI) for the
+# report, export, compare and sweep tests wherever they live
+from support.study import artifacts, cli, study, write_json  # noqa: F401
+
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PIL import Image
+from support.study import study_results
 
 from jes_runner.results.views import UNKNOWN_HOST, phase_views
 from jes_runner.sinks.report.figures import (
@@ -19,8 +20,6 @@ from jes_runner.sinks.report.figures import (
     timeline_figure,
     timeline_layout,
 )
-
-from .conftest import study_results
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:

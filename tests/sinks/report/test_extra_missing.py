@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # a sitecustomize that makes the extra's modules unimportable, like an image without them
 BLOCKER = """
 import sys

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support.browser import Browser
+from support.study import study_results
 
 from jes_runner.sinks.report.html import build_report, write_report
-
-from .browser import Browser
-from .conftest import study_results
 
 
 def data_block(page: str) -> dict[str, Any]:

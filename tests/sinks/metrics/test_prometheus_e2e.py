@@ -47,7 +47,7 @@ from metrics_helpers import (
 )
 from prometheus_client import generate_latest
 from support.servers import api, free_port, http, parse_metrics_text, query, wait_for
-from test_metrics_dashboard import NOT_YET_PUSHED
+from test_dashboard import NOT_YET_PUSHED
 
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry
