@@ -24,7 +24,7 @@ MEASURED = (
     HERE / "data" / "pooled-54-measured.json"
 )  # the shared measurements (public source inside)
 CONDENSED = Path(whatif.__file__).parent.parent / "sim" / "data" / "pooled54_measured.json"
-RESULTS = HERE.parent / "reports" / "data" / "pooled54_study.json"  # a jes-runner results file
+RESULTS = HERE.parent / "support" / "data" / "pooled54_study.json"  # a jes-runner results file
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
