@@ -19,6 +19,10 @@ from PIL import Image
 from jes_runner.analysis import whatif
 from jes_runner.cli.main import main
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 HERE = Path(__file__).parent
 MEASURED = (
     HERE / "data" / "pooled-54-measured.json"

@@ -21,6 +21,10 @@ from jes_runner.cli.main import main
 
 from .test_html import data_block
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 SLOWER_POOL = {"pools": {"computetmp": {"cpu_capacity": 0.5}}}  # a third of the default 1.5 cores
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 REPO = Path(__file__).resolve().parents[3]
 # a sitecustomize that makes the extra's modules unimportable, like an image without them
 BLOCKER = """
