@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+# the study fixtures (the real 54-job study as a results file, an in-process CLI) for the
+# report, export, compare and sweep tests wherever they live
+from support.study import artifacts, cli, study, write_json  # noqa: F401
+
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
@@ -73,7 +77,8 @@ def runner_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 # ------------------------------------------------------------------ the fast selection
 # `python3 -m pytest -m "not services"` runs without helm, podman, the kube control plane,
-# Prometheus, the Pushgateway or Chromium. Every test that needs one carries
+# Prometheus, the Pushgateway or Chromium; `-m "not services and not slow"` also leaves out
+# the end-to-end runs of seconds (README, Development). Every test that needs a binary carries
 # `@pytest.mark.services` (or a module-level `pytestmark`); the guard below fails a test
 # that starts one of these binaries without the marker, so the selection cannot rot.
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jes_runner._util import WEEK_S, epoch_seconds, median, percentile
+from jes_runner._util import WEEK_S, epoch_seconds, iso, median, parse_ts, percentile
 
 values = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=50)
 
@@ -38,3 +38,9 @@ def test_epoch_seconds_reads_z_offsets_and_naive_as_utc() -> None:
 
 def test_the_week_limit_is_seven_days() -> None:
     assert WEEK_S == 7 * 24 * 3600
+
+
+def test_timestamps_round_trip() -> None:
+    dt = parse_ts("2025-09-15T19:42:30.279Z")
+    assert dt is not None and iso(dt) == "2025-09-15T19:42:30.279Z"
+    assert parse_ts("garbage") is None

@@ -19,12 +19,16 @@ from PIL import Image
 from jes_runner.analysis import whatif
 from jes_runner.cli.main import main
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 HERE = Path(__file__).parent
 MEASURED = (
     HERE / "data" / "pooled-54-measured.json"
 )  # the shared measurements (public source inside)
 CONDENSED = Path(whatif.__file__).parent.parent / "sim" / "data" / "pooled54_measured.json"
-RESULTS = HERE.parent / "reports" / "data" / "pooled54_study.json"  # a jes-runner results file
+RESULTS = HERE.parent / "support" / "data" / "pooled54_study.json"  # a jes-runner results file
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SILENT_LIMIT_S = 30.0
 
@@ -75,6 +77,7 @@ def test_no_credentials_but_viya_answers_is_reachable(tmp_path: Path) -> None:
     assert "FAIL  token" in r.stdout
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_a_silent_server_is_reported_within_30_s(tmp_path: Path) -> None:
     with silent_port() as port:
         t0 = time.monotonic()

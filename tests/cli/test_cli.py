@@ -72,6 +72,7 @@ def _env(tmp: Path) -> dict[str, str]:
     )
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_demo_stdout_is_only_what_it_produces(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "jes_runner", "demo", "--limit-jobs", "3"],
@@ -95,6 +96,7 @@ def test_demo_stdout_is_only_what_it_produces(tmp_path: Path) -> None:
     assert "INFO" in proc.stderr and "phase sequential" in proc.stderr
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     cmd = f'{sys.executable} -m jes_runner demo --limit-jobs 2 | head -1; echo "rc=${{PIPESTATUS[0]}}" >&2'
     proc = subprocess.run(
@@ -111,6 +113,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_sweep_phases_carry_node_data(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """sweep runs through the managed path: its phases get node_timeline and scaling like `run`."""
     rc = main(["sweep", "--emulator", "--concurrency", "2,4", "--limit-jobs", "4", "--no-report"])
@@ -127,6 +130,7 @@ def test_sweep_phases_carry_node_data(runner_env: Path, capsys: pytest.CaptureFi
     assert results["phases"][1]["node_timeline"], results["phases"][1]["scaling"]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_sigterm_during_a_sweep_cancels_its_jobs(tmp_path: Path) -> None:
     scenario: dict[str, Any] = default_scenario().model_dump(mode="json")
     with emulator_process(tmp_path, scenario, 0.01) as (url, _emu):

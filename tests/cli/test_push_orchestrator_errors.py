@@ -11,7 +11,7 @@ from support.cli_output import non_log_lines
 from jes_runner.cli.main import main
 from jes_runner.errors import ExitCode
 
-STUDY = Path(__file__).parents[1] / "reports" / "data" / "pooled54_study.json"
+STUDY = Path(__file__).parents[1] / "support" / "data" / "pooled54_study.json"
 
 
 def _closed_port() -> int:

@@ -12,6 +12,10 @@ import pytest
 
 from jes_runner.cli.main import main
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 ROOT = Path(__file__).resolve().parents[2]
 STUDY_FIXED_POOL_MIN = 15.0  # the real study's measured makespan (CALIBRATION.md)
 

@@ -147,6 +147,7 @@ def _true_ends(ctx: Any, emu: Any) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize("speed_factor", [0.005, 0.01])  # what must not matter: the served speed
 def test_eta_at_phase_start_matches_the_true_time_left(
     make_emulator: Any, runner_env: Path, speed_factor: float

@@ -56,6 +56,7 @@ def run_cli(*args: str) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(

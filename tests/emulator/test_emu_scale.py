@@ -6,9 +6,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from emu_support import ViyaClient, tiny_scenario
 
 from jes_runner.emulator import Emulator
+
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
 
 N = 1000
 

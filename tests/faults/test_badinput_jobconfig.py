@@ -180,6 +180,7 @@ def _check(path: Path, mentions: list[str], capsys: pytest.CaptureFixture[str]) 
     one_line_error(out, err, code, mentions=[str(path), *mentions])
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @SETTINGS
 @given(broken=broken_job_field())
 def test_a_broken_job_field(

@@ -252,6 +252,7 @@ def test_a_broken_structure(
     _check(_write(tmp_path, sc, suffix), field, capsys)
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

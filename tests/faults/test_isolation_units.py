@@ -310,7 +310,7 @@ def test_settings_bounds_and_url_credentials(
 
 
 def test_csv_cells_that_would_be_formulas_are_escaped(tmp_path: Path) -> None:
-    study = Path(__file__).resolve().parents[1] / "reports" / "data" / "pooled54_study.json"
+    study = Path(__file__).resolve().parents[1] / "support" / "data" / "pooled54_study.json"
     results = json.loads(study.read_text())  # the 2025 study (3 phases x 54 jobs) as a results dict
     jobs = results["phases"][1]["jobs"]
     jobs[3]["status"], jobs[3]["error"] = "failed", '=HYPERLINK("http://x","click")'

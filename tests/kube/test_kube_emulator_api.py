@@ -68,6 +68,7 @@ def test_node_list_selectors_and_node_json(make_emulator: Callable[..., Any]) ->
     )
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(
     make_emulator: Callable[..., Any],
 ) -> None:

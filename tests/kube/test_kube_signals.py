@@ -137,6 +137,7 @@ def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_r
         assert [lb["status"] for lb in info] == ["aborted"] and info[0]["run_id"] == res["run_id"]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_second_signal_cancels_in_flight_within_bounds_and_names_the_rest(tmp_path: Path) -> None:
     out = tmp_path / "results"
     with emulator_process(tmp_path, _scenario(), SPEED) as (url, _emu):

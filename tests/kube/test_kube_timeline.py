@@ -67,6 +67,7 @@ def test_watcher_sees_nodes_added_and_removed_and_relists_after_410(
         assert ev.pool == "computetmp"
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_run_records_timeline_with_a_node_removed_mid_phase(
     make_emulator: Callable[..., Any],
     kube_env: Path,
@@ -131,6 +132,7 @@ def test_run_records_timeline_with_a_node_removed_mid_phase(
     assert sc["nodes_added"] == 2 and sc["nodes_at_start"] == []
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize("case", ["forbidden", "no-cluster"])
 def test_no_permission_falls_back_to_orchestrator_hosts(
     case: str, make_emulator: Callable[..., Any], kube_env: Path, monkeypatch: pytest.MonkeyPatch

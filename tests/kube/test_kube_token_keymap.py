@@ -18,6 +18,10 @@ from support.kube_support import password_login, refresh_ok, run_cli
 
 from jes_runner.kube.tokens import REPLACES_KEY, fingerprint
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 NS, NAME, OWN, KUBE_TOKEN = "jes", "viya-oauth", "jes-runner-tokens", "kube-sa-token"
 KEY_MAP = {"refresh_token": "token", "client_id": "client"}
 OPERATOR = [

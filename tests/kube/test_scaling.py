@@ -22,6 +22,7 @@ def _epoch(iso: str) -> float:
     return ts.timestamp()
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize("source", ["kubernetes", "orchestrator"])
 def test_node_ready_latency_matches_ground_truth(
     source: str,

@@ -18,6 +18,10 @@ from runner_helpers import latest_results, run_cli  # noqa: E402
 from jes_runner.analysis.thresholds import check_thresholds  # noqa: E402
 from jes_runner.results.views import data_warnings, phase_views  # noqa: E402
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 SPEED = 0.01  # a 40 model-s job takes 0.4 s: HTTP gaps stay small against it
 JOBS = 5
 

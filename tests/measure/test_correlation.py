@@ -1,14 +1,17 @@
-"""Correlator and the stop event: a signal during correlation keeps what matched, lists the rest."""
+"""measure/correlation.py: the orchestrator name rule; the Correlator and the stop event (a signal during
+correlation keeps what matched, lists the rest); its deadline during an orchestrator outage."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from jes_runner.measure.correlation import Correlator
+from jes_runner.measure.correlation import Correlator, name_key, orchestrator_key
 from jes_runner.measure.records import JobRecord
+from jes_runner.viya import Credentials, RetryPolicy, ViyaClient
 
 BUDGET_S = 0.5
 
@@ -67,3 +70,37 @@ def test_without_a_stop_it_waits_for_the_lagging_job() -> None:
     corr.correlate(records, None)
     assert time.monotonic() - t0 >= 1.4
     assert client.listings > 1
+
+
+def test_orchestrator_name_rule() -> None:
+    key = orchestrator_key("cm_pooled_async_12_1757476678")
+    assert key == "cmpooledasync121757476678"
+    assert name_key(f"{key}-8c1e3d4f-1a2b-4c3d-9e8f-0123456789ab") == key
+    assert name_key("sas-compute-server-abc") is None
+
+
+def test_correlation_stops_at_its_deadline_during_an_outage(make_emulator: Any) -> None:
+    """Orchestrator 503s: the listing's own retries (0.5 s backoff, 4 retries: ~4-7 s) stop at the 1 s deadline."""
+    emu = make_emulator(faults={"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}})
+    c = ViyaClient(
+        emu.url,
+        Credentials(username=emu.username, password=emu.password),
+        retry=RetryPolicy(max_retries=4, backoff_s=0.5),
+    )
+    c.authenticate()
+    records = [
+        JobRecord(
+            name="a",
+            unique_job_name=f"a_p_{i}_1",
+            phase="p",
+            context="c",
+            sequence=i,
+            job_instance_id=f"id{i}",
+        )
+        for i in range(3)
+    ]
+    t0 = time.monotonic()
+    unmatched = Correlator(c, deadline_s=1.0).correlate(records, datetime.now(UTC))
+    assert time.monotonic() - t0 < 1.8
+    assert sorted(unmatched) == sorted(r.unique_job_name for r in records)
+    assert all(r.orchestrator is None for r in records)

@@ -87,6 +87,7 @@ def emulated_run(
     return run
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_cost_is_the_ground_truth_node_hours_in_model_seconds_times_the_price(
     emulated_run: Callable[..., tuple[dict[str, Any], Any]],
 ) -> None:
@@ -113,6 +114,7 @@ def test_cost_is_the_ground_truth_node_hours_in_model_seconds_times_the_price(
     )
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_no_price_no_cost_and_no_metric_sample(
     emulated_run: Callable[..., tuple[dict[str, Any], Any]],
 ) -> None:
@@ -125,6 +127,7 @@ def test_no_price_no_cost_and_no_metric_sample(
     assert "cost" not in _table(render_summary(doc))[0]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_recover_prices_a_dead_run_from_its_own_settings(
     emulated_run: Callable[..., tuple[dict[str, Any], Any]], tmp_path: Path
 ) -> None:
@@ -213,10 +216,11 @@ def test_settings_validate_the_price_and_the_currency(
         assert flag in str(e.value) and "\n" not in str(e.value), kw
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_summary_report_and_export_show_the_cost(tmp_path: Path) -> None:
     """From a priced real-format document: the columns carry the amounts the document holds."""
     base = json.loads(
-        (Path(__file__).parents[1] / "reports" / "data" / "pooled54_study.json").read_text()
+        (Path(__file__).parents[1] / "support" / "data" / "pooled54_study.json").read_text()
     )
     doc = copy.deepcopy(base)
     doc["metadata"]["settings"] = {

@@ -23,6 +23,10 @@ from typing import Any
 
 import pytest
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 16
 TOLERANCE_S = 0.05  # server durations: the emulator's ms stamps, rounded

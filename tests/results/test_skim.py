@@ -13,7 +13,7 @@ from jes_runner.errors import JesError
 from jes_runner.results.skim import _whole, summarize
 
 DATA = Path(__file__).parent / "data"
-STUDY = Path(__file__).parents[1] / "reports" / "data" / "pooled54_study.json"
+STUDY = Path(__file__).parents[1] / "support" / "data" / "pooled54_study.json"
 
 
 def same(path: Path) -> tuple[bool, bool]:

@@ -24,6 +24,7 @@ def _run(emu: Any, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
     return run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "3", "--sequential-only", *extra])
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_registration_lag_is_waited_for(
     make_emulator: Any, env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

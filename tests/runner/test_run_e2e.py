@@ -19,6 +19,7 @@ def creds(monkeypatch: pytest.MonkeyPatch, emu: Any) -> None:
     monkeypatch.setenv("JES_PASSWORD", emu.password)
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize("mode,concurrent", [("batch", 3), ("window", 3), ("all", None)])
 def test_modes(
     mode: str,
@@ -72,6 +73,7 @@ def test_modes(
     assert run["emulator_model"]["speed_factor"] == FAST
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_three_phases_from_file(
     make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -115,6 +117,7 @@ def test_limit_jobs_zero_prints_effective_config(
     assert not runner_env.exists()  # nothing ran, nothing written
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize(
     "flag,expect", [("--async-only", ["async"]), ("--sequential-only", ["sequential"])]
 )
@@ -185,6 +188,7 @@ def test_failing_job_and_timeout(
     assert 'id="log-tails"' in html and "ERROR: The SAS program aborted" in html
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_token_expiry_mid_run(
     make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -288,6 +292,7 @@ def test_json_logs(
     assert summary and summary[0]["phases"][0]["stats"]["jobs_completed"] == 2
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_demo_under_a_minute(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t0 = time.monotonic()
     assert run_cli(["demo"]) == 0

@@ -11,6 +11,7 @@ from runner_helpers import check_results, latest_results, run_cli
 FAST = 0.002
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_lost_replies_errors_and_throttling(
     make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,6 +36,7 @@ def test_check_without_url_names_the_emulator_and_fails(
     assert fail and "JES_VIYA_URL" in fail[0] and "--emulator" in fail[0], out
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_run_emulator_results_and_summary_say_emulated(
     runner_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -65,6 +66,7 @@ def _failing_jobs_config(tmp: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_injected_failures_make_the_comparison_not_comparable(
     make_emulator: Any,
     runner_env: Path,
@@ -133,6 +135,7 @@ THREE = [
 ]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize(
     "order", [(0, 1, 2), (0, 2, 1)], ids=["autoscaling-last", "autoscaling-second"]
 )

@@ -22,6 +22,7 @@ def _cells(text: str, phase: str) -> list[str]:
     return [c for c in line.replace("|", " ").split("  ") if c.strip()]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 @pytest.mark.parametrize("speed", [0.004, 0.008])
 def test_emulated_summary_in_model_seconds(
     speed: float, make_emulator: Any, runner_env: Path, monkeypatch: pytest.MonkeyPatch

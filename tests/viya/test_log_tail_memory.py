@@ -14,12 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 LOG_MB = 400
 RSS_LIMIT_MB = 200
 
+# VmHWM (this process image's own peak), not getrusage's ru_maxrss: Linux carries ru_maxrss over
+# fork + exec, so a probe started by a big pytest process would report the parent's size
 PROBE = """
-import json, resource, sys
+import json, sys
 from jes_runner.viya import Credentials, ViyaClient
 client = ViyaClient(sys.argv[1], Credentials(access_token="opaque-test-token"), timeout=120)
 tail = client.get_log_tail({"logLocation": "/files/files/log-1"})
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak_mb = int(status.split()[0]) / 1024
 print(json.dumps({"peak_rss_mb": peak_mb, "tail_len": len(tail or ""), "tail_end": (tail or "")[-80:]}))
 """
 

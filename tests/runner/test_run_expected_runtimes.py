@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jes_runner.cli.session import Target, apply_runtime_history, make_client
 from jes_runner.config.phases import parse_phases
 from jes_runner.config.settings import load_settings
@@ -74,6 +76,7 @@ def _true_idle_share(emu: Any, results: dict[str, Any]) -> float:
     return gaps / (spans[-1][1] - spans[0][0])
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_history_and_config_estimates_mix_in_one_plan(
     make_emulator: Any, runner_env: Path, tmp_path: Path
 ) -> None:

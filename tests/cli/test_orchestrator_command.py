@@ -88,6 +88,7 @@ def test_orchestrator_lists_recent_jobs(
     assert rc == 0 and out.strip() == "no Workload Orchestrator jobs named nothing_like_this*"
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_orchestrator_errors_are_one_line(
     make_emulator: Callable[..., Any],
     runner_env: Path,

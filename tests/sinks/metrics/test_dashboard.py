@@ -1,4 +1,4 @@
-"""Static checks of the Grafana dashboard JSON (its queries run against Prometheus in test_metrics_e2e)."""
+"""Static checks of the Grafana dashboard JSON (its queries run against Prometheus in test_prometheus_e2e)."""
 
 from __future__ import annotations
 

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support.browser import Browser
+from support.study import study_results
 
 from jes_runner.sinks.report.html import build_report, write_report
-
-from .browser import Browser
-from .conftest import study_results
 
 
 def data_block(page: str) -> dict[str, Any]:
@@ -60,6 +59,7 @@ def test_html_is_self_contained_and_matches_results() -> None:
     assert "156.2 %" in page and "+56.8 %" in page and "23.5 min" in page
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_threshold_verdict_in_report() -> None:
     from jes_runner.analysis.thresholds import check_thresholds
 
@@ -73,6 +73,7 @@ def test_threshold_verdict_in_report() -> None:
     assert "all thresholds met" in build_report(results).html
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_scaling_columns_when_the_node_watch_ran() -> None:
     results = study_results()
     assert "First node requested" not in build_report(results).html
@@ -110,6 +111,7 @@ def test_escaping_of_hostile_names() -> None:
     )  # the data block survived "</script>" in a job name
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_report_command_writes_html_and_pngs(
     tmp_path: Path, cli: Callable[..., Any], write_json: Callable[..., Path]
 ) -> None:

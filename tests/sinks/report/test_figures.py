@@ -8,7 +8,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from PIL import Image
+from support.study import study_results
 
 from jes_runner.results.views import UNKNOWN_HOST, phase_views
 from jes_runner.sinks.report.figures import (
@@ -19,8 +21,6 @@ from jes_runner.sinks.report.figures import (
     timeline_figure,
     timeline_layout,
 )
-
-from .conftest import study_results
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -49,6 +49,7 @@ def test_study_fixture_is_a_valid_results_file() -> None:
     assert [len(p["jobs"]) for p in results["phases"]] == [54, 54, 54]
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_timeline_rows_bars_and_marks_match_results_file() -> None:
     results = study_results()
     for raw, phase in zip(results["phases"], phase_views(results), strict=True):

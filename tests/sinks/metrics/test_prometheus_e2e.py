@@ -47,7 +47,7 @@ from metrics_helpers import (
 )
 from prometheus_client import generate_latest
 from support.servers import api, free_port, http, parse_metrics_text, query, wait_for
-from test_metrics_dashboard import NOT_YET_PUSHED
+from test_dashboard import NOT_YET_PUSHED
 
 from jes_runner.sinks.metrics.push import push_results
 from jes_runner.sinks.metrics.registry import build_registry
@@ -57,7 +57,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 CLUSTER, ENVIRONMENT = "e2e-cluster", "ci"
 LIMIT_JOBS = 3
 # pushed only by a phase with `cold_start: true`; `demo` runs the seed's two phases (its value is
-# checked in test_metrics_registry.py)
+# checked in test_registry.py)
 NOT_IN_DEMO_RUNS = {"jes_phase_cold_start_wait_seconds"}
 NODE_HOUR_PRICE = 2.5
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -224,7 +224,7 @@ def make_results(
 
 # -- rules and dashboard ------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "helm" / "jes-runner" / "files" / "prometheus-rules.yaml"
 RULES_TEST = Path(__file__).with_name("rules_test.yaml")
 DASHBOARD = ROOT / "helm" / "jes-runner" / "files" / "grafana-dashboard.json"

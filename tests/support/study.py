@@ -1,4 +1,5 @@
-"""Fixtures for the report/export/compare tests: the real study as a results file, CLI runner."""
+"""Fixtures for the report/export/compare/sweep tests: the real study as a results file, a CLI runner
+(registered for every test by tests/conftest.py)."""
 
 from __future__ import annotations
 

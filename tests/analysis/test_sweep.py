@@ -94,6 +94,7 @@ def test_sweep_document_from_results() -> None:
     assert "knee: concurrency 2" in text
 
 
+@pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
 def test_sweep_over_emulator_finds_the_slots(
     tmp_path: Path, runner_env: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Any]
 ) -> None:

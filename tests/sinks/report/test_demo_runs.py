@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.browser import Browser
+from support.study import scenario
 
 from jes_runner.cli.main import main
 
-from .browser import Browser
-from .conftest import scenario
-from .test_report_html import data_block
+from .test_html import data_block
+
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
 
 SLOWER_POOL = {"pools": {"computetmp": {"cpu_capacity": 0.5}}}  # a third of the default 1.5 cores
 

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end runs of seconds: outside the fast selection (README, Development)
+
+REPO = Path(__file__).resolve().parents[3]
 # a sitecustomize that makes the extra's modules unimportable, like an image without them
 BLOCKER = """
 import sys

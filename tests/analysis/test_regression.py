@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.study import study_results
 
 from jes_runner.analysis.regression import compare_results
 from jes_runner.analysis.thresholds import check_thresholds
 from jes_runner.cli.commands.compare import parse_percent
-
-from .conftest import study_results
 
 
 def slower(results: dict[str, Any], phase: str, factor: float) -> dict[str, Any]:

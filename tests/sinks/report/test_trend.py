@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support.browser import Browser
 from support.trend_runs import PLANTED_FIGURES, planted_volume
 
 from jes_runner.analysis.trend import build_trend
 from jes_runner.sinks.report.trend import trend_html, write_trend_html
 
-from .browser import Browser
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def data_block(text: str) -> dict:

@@ -1,7 +1,7 @@
 """Regenerate data/pooled54_study.json: the real study (shared/workloads/pooled-54-measured.json)
 as a version-1 results file, built with the runner's own JobRecord and comparison code.
 
-    python tests/reports/make_study_fixture.py /path/to/pooled-54-measured.json
+    python tests/support/make_study_fixture.py /path/to/pooled-54-measured.json
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The Viya client's fault handling, case by case: deadlines, Retry-After, submissions of unknown fate.
+"""viya/_client.py: retries, Retry-After, deadlines, paging of id lists, and submissions of unknown fate
+(a lost reply is looked up, never blindly resubmitted).
 
-The matrix (test_fault_matrix.py) shows the whole runner surviving each fault;
+The fault matrix (tests/faults/test_fault_matrix.py) shows the whole runner surviving each fault;
 these pin down the mechanisms, mostly through the transport seam so every
 answer is exactly the one wanted, and over real HTTP where time matters.
 """
@@ -12,15 +13,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
-from support.viya_fakes import jwt, respond
+from support.viya_fakes import Recorder, jwt, respond
+from support.viya_fakes import seam_client as client
 
-from jes_runner.measure.correlation import Correlator
-from jes_runner.measure.records import JobRecord
 from jes_runner.viya import (
     Credentials,
     RetryPolicy,
@@ -223,28 +222,85 @@ def test_retry_after_is_honoured_until_the_overall_deadline(make_emulator: Any) 
     assert 1.9 < elapsed < 2.6
 
 
-def test_correlation_stops_at_its_deadline_during_an_outage(make_emulator: Any) -> None:
-    """Orchestrator 503s: the listing's own retries (0.5 s backoff, 4 retries: ~4-7 s) stop at the 1 s deadline."""
-    emu = make_emulator(faults={"orchestrator_outage": {"start_s": 0, "duration_s": 1e9}})
-    c = ViyaClient(
-        emu.url,
-        Credentials(username=emu.username, password=emu.password),
-        retry=RetryPolicy(max_retries=4, backoff_s=0.5),
+# -- on the handler seam: retries, lost replies, id paging ---------------------------------
+
+
+def _authed(
+    fn: Callable[[requests.PreparedRequest], requests.Response],
+) -> Callable[[requests.PreparedRequest], requests.Response]:
+    def wrapped(req: requests.PreparedRequest) -> requests.Response:
+        if "oauth/token" in (req.url or ""):
+            return respond(req, 200, {"access_token": jwt(time.time() + 3600)})
+        return fn(req)
+
+    return wrapped
+
+
+def test_get_retried_on_503_and_429_with_retry_after() -> None:
+    answers = iter(
+        [(503, None, {}), (429, None, {"Retry-After": "0"}), (200, {"items": [], "count": 0}, {})]
     )
-    c.authenticate()
-    records = [
-        JobRecord(
-            name="a",
-            unique_job_name=f"a_p_{i}_1",
-            phase="p",
-            context="c",
-            sequence=i,
-            job_instance_id=f"id{i}",
-        )
-        for i in range(3)
-    ]
-    t0 = time.monotonic()
-    unmatched = Correlator(c, deadline_s=1.0).correlate(records, datetime.now(UTC))
-    assert time.monotonic() - t0 < 1.8
-    assert sorted(unmatched) == sorted(r.unique_job_name for r in records)
-    assert all(r.orchestrator is None for r in records)
+    slept: list[float] = []
+
+    def fn(req: requests.PreparedRequest) -> requests.Response:
+        st, body, hd = next(answers)
+        return respond(req, st, body, hd)
+
+    c = ViyaClient(
+        BASE,
+        Credentials(username="u", password="p"),
+        handler=Recorder(_authed(fn)),
+        retry=RetryPolicy(max_retries=3, backoff_s=0.01),
+        sleep=slept.append,
+    )
+    assert c.list_contexts() == []
+    assert len(slept) == 2 and slept[1] == 0.0  # Retry-After honoured
+
+
+def test_lost_submission_reply_is_looked_up_not_duplicated() -> None:
+    created: list[dict[str, Any]] = []
+
+    def fn(req: requests.PreparedRequest) -> requests.Response:
+        u = urllib.parse.urlsplit(req.url or "")
+        if req.method == "POST":
+            body = json.loads(req.body or b"{}")
+            created.append(
+                {
+                    "id": f"id{len(created)}",
+                    "state": "running",
+                    "jobRequest": {"name": body["name"]},
+                }
+            )
+            raise requests.ConnectionError("connection reset by peer")  # processed, reply lost
+        q = urllib.parse.parse_qs(u.query)
+        name = q["filter"][0].split(",", 1)[1].rstrip(")").strip("'\"")
+        return respond(req, 200, {"items": [j for j in created if j["jobRequest"]["name"] == name]})
+
+    h = Recorder(_authed(fn))
+    job = client(h).submit_job({"name": "cm_pooled_async_1_1700000000", "jobDefinitionUri": "/x"})
+    assert job["id"] == "id0" and len(created) == 1
+    assert h.paths().count("POST /jobExecution/jobs") == 1
+
+
+def test_submission_gives_up_cleanly_when_nothing_is_created() -> None:
+    def fn(req: requests.PreparedRequest) -> requests.Response:
+        if req.method == "POST":
+            return respond(req, 503, {"message": "busy"})
+        return respond(req, 200, {"items": []})
+
+    with pytest.raises(SubmissionLost):
+        client(Recorder(_authed(fn))).submit_job({"name": "x_p_1_1", "jobDefinitionUri": "/x"})
+
+
+def test_polling_lists_at_most_100_ids_per_request() -> None:
+    def fn(req: requests.PreparedRequest) -> requests.Response:
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(req.url or "").query)
+        flt = q["filter"][0]
+        assert flt.startswith("in(id,")
+        ids = [x.strip('"') for x in flt[6:-1].split(",")]
+        assert len(ids) <= 100
+        return respond(req, 200, {"items": [{"id": i, "state": "running"} for i in ids]})
+
+    h = Recorder(_authed(fn))
+    jobs = client(h).get_jobs([f"j{i}" for i in range(250)])
+    assert len(jobs) == 250 and h.paths().count("GET /jobExecution/jobs") == 3

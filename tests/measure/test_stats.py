@@ -1,0 +1,86 @@
+"""measure/stats.py: a phase's figures and its comparison with the baseline, worked out by hand from job timings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from jes_runner.measure.records import JobRecord
+from jes_runner.measure.stats import (
+    not_comparable_reason,
+    peak_nodes,
+    percentile,
+    phase_stats,
+    spans,
+    vs_baseline,
+)
+
+
+def _rec(
+    i: int, start: float, end: float, host: str | None = None, status: str = "completed"
+) -> JobRecord:
+    t0 = datetime(2025, 9, 15, 19, 0, tzinfo=UTC)
+    r = JobRecord(
+        name=f"j{i}",
+        unique_job_name=f"j{i}_p_{i}_1",
+        phase="p",
+        context="c",
+        sequence=i,
+        job_instance_id=str(i),
+        status=status,
+        submitted_at=t0 + timedelta(seconds=start),
+        ended_at=t0 + timedelta(seconds=end),
+    )
+    if host:
+        r.orchestrator = {"execution_host": host, "queue_wait_seconds": start / 10}
+    return r
+
+
+def test_phase_stats_and_baseline_figures() -> None:
+    recs = [
+        _rec(1, 0, 10, "a"),
+        _rec(2, 0, 20, "b"),
+        _rec(3, 10, 30, "a"),
+        _rec(4, 31, 32, None, "failed"),
+    ]
+    s = phase_stats(recs)
+    assert s["makespan_seconds"] == 32 and s["jobs_completed"] == 3 and s["jobs_failed"] == 1
+    assert (
+        s["duration_max_seconds"] == 20
+        and s["hosts_used"] == 2
+        and s["jobs_per_host"] == {"a": 2, "b": 1}
+    )
+    assert s["sum_run_seconds"] == 51 and s["concurrency_achieved"] == round(51 / 32, 3)
+    assert s["peak_nodes"] == 2
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert (
+        s["busy_makespan_seconds"] == 31 and s["idle_seconds"] == 1
+    )  # 30 s -> 31 s: nothing on the server
+    assert s["jobs_planned"] == s["jobs_submitted"] == 4
+    base = [_rec(i, 10 * (i - 1), 10 * i) for i in range(1, 5)]  # sequential, back to back
+    cur = [_rec(1, 0, 10), _rec(2, 0, 10), _rec(3, 2, 12), _rec(4, 0, 5, status="failed")]
+    vb = vs_baseline(spans(base), spans(cur), reason=not_comparable_reason("p", spans(cur), False))
+    assert (
+        vb is not None
+        and vb["jobs_compared"] == 3
+        and vb["comparable"] is False
+        and "1 failed" in vb["reason"]
+    )
+    # over j1..j3 only: 30 s sequential against 12 s; busy the same here (no idle gaps)
+    assert (
+        vb["baseline_makespan_seconds"] == 30
+        and vb["makespan_seconds"] == 12
+        and vb["speedup"] == 2.5
+    )
+    assert (
+        vb["busy_speedup"] == 2.5
+        and vb["time_saved_seconds"] == 18
+        and vb["efficiency_gain_percent"] == 60.0
+    )
+    ok = vs_baseline(spans(base), spans(cur[:3]))
+    assert ok is not None and ok["comparable"] is True and ok["reason"] is None
+    assert (
+        phase_stats([_rec(1, 0, 10)])["hosts_used"] is None
+    )  # no orchestrator data: unknown, not 0
+    assert (
+        peak_nodes([_rec(1, 0, 10, "a"), _rec(2, 10, 20, "b")]) == 1
+    )  # back to back is not concurrent
