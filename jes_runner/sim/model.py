@@ -580,7 +580,12 @@ class Cluster:
         node = min(cold, key=lambda n: n.warm_t if n.warm_t < math.inf else self.now + n.pull_s)
         ready_at = node.warm_t if node.warm_t < math.inf else self.now + node.pull_s
         # slots on every other node count, those still pulling too (they free up after the pull)
-        frees = [t for n in nodes if n is not node for t in n.slot_free_times(self.now, self.scenario.start_overhead_s)]
+        frees = [
+            t
+            for n in nodes
+            if n is not node
+            for t in n.slot_free_times(self.now, self.scenario.start_overhead_s)
+        ]
         heapq.heapify(frees)
         start = self.scenario.start_overhead_s
         for job in waiting:
