@@ -27,8 +27,9 @@ The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 * Image pull: the first job placed on a fresh node triggers the compute image
   pull; jobs placed there start when it ends. A job is placed on such a cold
   node only when the pull ends before the warm slot it would otherwise wait
-  for frees up (estimated at current speeds), so a late node never makes a job
-  later than waiting would.
+  for frees up (estimated at current speeds, the jobs ahead of it in the queue
+  taking the slots first and each freed slot coming back after its next job's
+  start-up and run), so a late node never makes a job later than waiting would.
 * CPU contention: a job uses ``d`` cores when alone (its profile's CPU time over
   its run time). On a node whose running jobs demand ``D`` cores of its
   ``job_cores``, a job runs ``(1 - d) + d * max(1, D / job_cores)`` times
@@ -567,8 +568,10 @@ class Cluster:
     def _place_cold(self, queue: str) -> bool:
         """Put waiting jobs on a cold node only when its pull ends before their warm slot frees.
 
-        The k-th waiting job would get the k-th warm slot to free up, so the first
-        jobs (those whose slot frees before the pull ends) keep waiting.
+        The waiting jobs take the warm slots in queue order as they free up, a slot
+        coming back once the job that took it has started up and run (alone): the first
+        waiting job whose slot would free after the pull ends goes to the cold node; the
+        ones before it keep waiting.
         """
         waiting = self.pending[queue]
         if not waiting:
