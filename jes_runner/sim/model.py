@@ -27,8 +27,9 @@ The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 * Image pull: the first job placed on a fresh node triggers the compute image
   pull; jobs placed there start when it ends. A job is placed on such a cold
   node only when the pull ends before the warm slot it would otherwise wait
-  for frees up (estimated at current speeds), so a late node never makes a job
-  later than waiting would.
+  for frees up (estimated at current speeds, the jobs ahead of it in the queue
+  taking the slots first and each freed slot coming back after its next job's
+  start-up and run), so a late node never makes a job later than waiting would.
 * CPU contention: a job uses ``d`` cores when alone (its profile's CPU time over
   its run time). On a node whose running jobs demand ``D`` cores of its
   ``job_cores``, a job runs ``(1 - d) + d * max(1, D / job_cores)`` times
@@ -201,7 +202,7 @@ class Node:
                 j.speed = 1.0 / start_slow
             self.next_done = min(self.next_done, now + max(0.0, j.remaining) / j.speed)
 
-    def slot_free_times(self, now: float) -> list[float]:
+    def slot_free_times(self, now: float, start_s: float) -> list[float]:
         """When each of its jobs is expected to end at today's speeds (an estimate)."""
         out = []
         load = self.run_load()
@@ -215,7 +216,10 @@ class Node:
             )
             if j.state == "running":
                 out.append(now + left)
-            else:  # starting: what is left of its start-up, then its run at today's load
+            else:  # starting: what is left of its start-up (all of it while the image pulls),
+                # then its run at today's load
+                if j not in self.active:
+                    left = start_s
                 out.append(max(now, self.warm_t) + left + run_at_load)
         return out
 
@@ -564,8 +568,10 @@ class Cluster:
     def _place_cold(self, queue: str) -> bool:
         """Put waiting jobs on a cold node only when its pull ends before their warm slot frees.
 
-        The k-th waiting job would get the k-th warm slot to free up, so the first
-        jobs (those whose slot frees before the pull ends) keep waiting.
+        The waiting jobs take the warm slots in queue order as they free up, a slot
+        coming back once the job that took it has started up and run (alone): the first
+        waiting job whose slot would free after the pull ends goes to the cold node; the
+        ones before it keep waiting.
         """
         waiting = self.pending[queue]
         if not waiting:
@@ -577,12 +583,24 @@ class Cluster:
         node = min(cold, key=lambda n: n.warm_t if n.warm_t < math.inf else self.now + n.pull_s)
         ready_at = node.warm_t if node.warm_t < math.inf else self.now + node.pull_s
         # slots on every other node count, those still pulling too (they free up after the pull)
-        frees = sorted(t for n in nodes if n is not node for t in n.slot_free_times(self.now))
-        wait_for_warm = sum(1 for t in frees if t <= ready_at)
-        if wait_for_warm >= len(waiting):
-            return False
-        self._dispatch(waiting[wait_for_warm], node)
-        return True
+        frees = [
+            t
+            for n in nodes
+            if n is not node
+            for t in n.slot_free_times(self.now, self.scenario.start_overhead_s)
+        ]
+        heapq.heapify(frees)
+        start = self.scenario.start_overhead_s
+        for job in waiting:
+            warm_at = heapq.heappop(frees) if frees else math.inf
+            if warm_at > ready_at:
+                self._dispatch(job, node)
+                return True
+            # that slot frees again once this job is done with it: the next waiting job may
+            # get it before a later slot (counting each slot once made a cold node look
+            # better than it was, and one more node slower, as seen)
+            heapq.heappush(frees, warm_at + start + job.run_work)
+        return False
 
     def _schedule(self) -> None:
         """Place waiting jobs (oldest first across queues), then request nodes."""

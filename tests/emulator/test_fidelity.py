@@ -119,13 +119,21 @@ workloads = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(workload=workloads, nodes=st.integers(1, 7), slots=st.integers(1, 6), seed=st.integers(0, 9))
-def test_more_nodes_never_slower(workload: list, nodes: int, slots: int, seed: int) -> None:
-    # alike nodes, as in test_more_jobs_never_faster: one more node's own delay draw must not
-    # decide the property (seen with jitter: 3 jobs, 1 node 368.0 s, 2 nodes 411.8 s, seed 1)
-    fewer, _ = makespan(pool_scenario(nodes, slots, seed, jitter=0.0), workload)
-    more, _ = makespan(pool_scenario(nodes + 1, slots, seed, jitter=0.0), workload)
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    workload=workloads,
+    nodes=st.integers(1, 7),
+    seed=st.integers(0, 9),
+    jitter=st.sampled_from([0.0, 0.15]),
+)
+def test_more_nodes_never_slower(workload: list, nodes: int, seed: int, jitter: float) -> None:
+    # with and without per-node delay jitter: node k draws the same delays whatever the cap.
+    # One-slot nodes: on shared nodes first-free-slot packing can make one more node slower by
+    # CPU contention (a list-scheduling anomaly, ~0.7 % of random configurations); whatif
+    # bounds what it prints over the caps for that (test_whatif's property). Seen before the
+    # cold-node fix: 8 jobs, 4 nodes 380.05 s, 5 nodes 380.53 s (seed 0, no jitter).
+    fewer, _ = makespan(pool_scenario(nodes, 1, seed, jitter=jitter), workload)
+    more, _ = makespan(pool_scenario(nodes + 1, 1, seed, jitter=jitter), workload)
     assert more <= fewer + 1e-6
 
 
