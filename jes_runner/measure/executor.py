@@ -312,7 +312,13 @@ class PhaseExecutor:
             shortest is not None
         ):  # few end before the shortest job so far did; then poll as it ages
             n = self.model.observed
-            due, step = t_answer + max(lo, shortest * min(SHORTEST_MARGIN, n / (n + 1))), lo
+            # a window's looks are shared: its first look waits for the shortest job seen
+            share = (
+                SHORTEST_MARGIN
+                if self.phase.mode == "window"
+                else min(SHORTEST_MARGIN, n / (n + 1))
+            )
+            due, step = t_answer + max(lo, shortest * share), lo
         else:  # nothing learned yet: probe as it ages
             due, step = t_answer + lo, lo
         flight = _Flight(
@@ -522,13 +528,13 @@ class PhaseExecutor:
         if f.due > now + lo:  # polled early for free: keep its own due time
             self._schedule(f, f.due)
             return
-        if state != "pending" and self._shared_window():
-            # past its expected end (or none known): the lead's looks, spaced by a share of its age
-            self._schedule(f, now + min(hi, max(lo, (now - f.t_base) * self._window_growth())))
-            return
         if state != "pending" and f.exact and est is not None and f.bracket + 1 < len(BRACKET):
             f.bracket += 1
             self._schedule(f, max(now + lo, min(now + hi, f.t_base + est * BRACKET[f.bracket])))
+            return
+        if state != "pending" and self._shared_window():
+            # past its bracket (or none known): the lead's looks, spaced by a share of its age
+            self._schedule(f, now + min(hi, max(lo, (now - f.t_base) * self._window_growth())))
             return
         critical = self._critical()
         if not f.exact and state != "pending":
