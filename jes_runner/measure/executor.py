@@ -44,7 +44,7 @@ from jes_runner.measure.polling import (
     UNKNOWN_GROWTH,
     WAVE_MODES,
     WAVE_SPACING,
-    WINDOW_SPREAD,
+    WINDOW_LOOKS_PER_JOB,
     PollPolicy,
     RuntimeModel,
 )
@@ -575,11 +575,12 @@ class PhaseExecutor:
         return self.phase.mode == "window" and len(self._flights) > 1
 
     def _window_growth(self) -> float:
-        """Window mode: a late look leaves one of ``n`` slots empty (a 1/n loss of throughput, and
-        the others keep the cluster busy), so looks may be ``n`` times sparser than a sequential
-        phase's -- within RELAXED_GROWTH."""
+        """Window mode: looks a share of the lead's age apart. One look covers all ``n`` jobs in
+        flight and they end ~n times per runtime, so a share of 1/(WINDOW_LOOKS_PER_JOB x n) costs
+        about WINDOW_LOOKS_PER_JOB looks per job while a freed slot waits ~half that share."""
+        share = 1.0 / (WINDOW_LOOKS_PER_JOB * len(self._flights))
         base = PROBE_GROWTH if self.model.shortest is None else UNKNOWN_GROWTH
-        return min(RELAXED_GROWTH, max(base, UNKNOWN_GROWTH * len(self._flights) * WINDOW_SPREAD))
+        return min(RELAXED_GROWTH, max(base, share))
 
     def _critical(self) -> bool:
         """Does the next job end release work (so that its detection delay is idle time)?"""
