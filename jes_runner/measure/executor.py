@@ -304,6 +304,10 @@ class PhaseExecutor:
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
             due, step = t_answer + exact * BRACKET[0], max(lo, exact * BRACKET_STEP)
+        elif self.phase.mode == "window" and est is not None and self._in_flight() > 1:
+            # the window's shared looks (the lead's) cover an early end: its own first look at
+            # the typical end the phase has learned
+            due, step = t_answer + max(lo, est * SHORTEST_MARGIN), lo
         elif (
             earliest is not None
         ):  # uneven phase: not before its estimate at the best ratio; then as it ages
