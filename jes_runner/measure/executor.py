@@ -44,6 +44,7 @@ from jes_runner.measure.polling import (
     UNKNOWN_GROWTH,
     WAVE_MODES,
     WAVE_SPACING,
+    WINDOW_LOOKS_PER_JOB,
     PollPolicy,
     RuntimeModel,
 )
@@ -303,6 +304,10 @@ class PhaseExecutor:
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
             due, step = t_answer + exact * BRACKET[0], max(lo, exact * BRACKET_STEP)
+        elif self.phase.mode == "window" and est is not None and self._in_flight() > 1:
+            # the window's shared looks (the lead's) cover an early end: its own first look at
+            # the typical end the phase has learned
+            due, step = t_answer + max(lo, est * SHORTEST_MARGIN), lo
         elif (
             earliest is not None
         ):  # uneven phase: not before its estimate at the best ratio; then as it ages
@@ -311,7 +316,13 @@ class PhaseExecutor:
             shortest is not None
         ):  # few end before the shortest job so far did; then poll as it ages
             n = self.model.observed
-            due, step = t_answer + max(lo, shortest * min(SHORTEST_MARGIN, n / (n + 1))), lo
+            # a window's looks are shared: its first look waits for the shortest job seen
+            share = (
+                SHORTEST_MARGIN
+                if self.phase.mode == "window"
+                else min(SHORTEST_MARGIN, n / (n + 1))
+            )
+            due, step = t_answer + max(lo, shortest * share), lo
         else:  # nothing learned yet: probe as it ages
             due, step = t_answer + lo, lo
         flight = _Flight(
@@ -334,7 +345,11 @@ class PhaseExecutor:
         """A job whose end releases nothing needs no look of its own before the job expected to
         end last in its wave (batch) or phase (all): that one's looks cover it (one list request
         covers up to 100 jobs). Without estimates, looks are spaced by a share of the wave's age."""
-        if self.phase.mode not in WAVE_MODES or len(self._flights) <= 1:
+        if len(self._flights) <= 1:
+            return float("-inf")
+        if self.phase.mode == "window":
+            return self._window_quiet_until(flight)
+        if self.phase.mode not in WAVE_MODES:
             return float("-inf")
         last = max(self._flights.values(), key=_expected_end)
         if flight is not last and _expected_end(last) > _expected_end(flight):
@@ -343,6 +358,18 @@ class PhaseExecutor:
             return float("-inf")
         wave_age = max(0.0, self.clock() - self._wave_started)
         return self._last_poll + wave_age * WAVE_SPACING
+
+    def _window_end(self, f: _Flight) -> float:
+        """Window mode: the soonest this job plausibly ends -- its own estimate, else the shortest
+        job this phase has seen, else its submission (nothing learned: the oldest ends first)."""
+        run = f.estimate if f.estimate is not None else self.model.shortest
+        return f.t_base + (run or 0.0) * SHORTEST_MARGIN
+
+    def _window_quiet_until(self, flight: _Flight) -> float:
+        """Window mode: one list request covers every job in flight, so only the job expected to
+        end first (the *lead*) sets when to look; the others wait for its looks."""
+        lead = min(self._flights.values(), key=self._window_end)
+        return float("-inf") if flight is lead else lead.due
 
     def _peek_due(self) -> float | None:
         while self._heap:
@@ -509,12 +536,18 @@ class PhaseExecutor:
             f.bracket += 1
             self._schedule(f, max(now + lo, min(now + hi, f.t_base + est * BRACKET[f.bracket])))
             return
+        if state != "pending" and self._shared_window():
+            # past its bracket (or none known): the lead's looks, spaced by a share of its age
+            self._schedule(f, now + min(hi, max(lo, (now - f.t_base) * self._window_growth())))
+            return
         critical = self._critical()
         if not f.exact and state != "pending":
             # no runtime of its own: poll each time its age grew by a fixed share, so the gap after
             # its end stays that share of its runtime whatever the runtime is
             growth = (
-                PROBE_GROWTH
+                self._window_growth()
+                if self.phase.mode == "window"
+                else PROBE_GROWTH
                 if self.model.shortest is None
                 else UNKNOWN_GROWTH
                 if critical
@@ -540,6 +573,18 @@ class PhaseExecutor:
             delay = min(f.step, (now - f.t_submit) * fraction)
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
+
+    def _shared_window(self) -> bool:
+        """Window mode with several jobs in flight: each list request covers all of them."""
+        return self.phase.mode == "window" and len(self._flights) > 1
+
+    def _window_growth(self) -> float:
+        """Window mode: looks a share of the lead's age apart. One look covers all ``n`` jobs in
+        flight and they end ~n times per runtime, so a share of 1/(WINDOW_LOOKS_PER_JOB x n) costs
+        about WINDOW_LOOKS_PER_JOB looks per job while a freed slot waits ~half that share."""
+        share = 1.0 / (WINDOW_LOOKS_PER_JOB * len(self._flights))
+        base = PROBE_GROWTH if self.model.shortest is None else UNKNOWN_GROWTH
+        return min(RELAXED_GROWTH, max(base, share))
 
     def _critical(self) -> bool:
         """Does the next job end release work (so that its detection delay is idle time)?"""

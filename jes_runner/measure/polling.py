@@ -46,6 +46,9 @@ QUEUED_WAIT = 0.5  # queued: its whole run still ahead -- wait half a runtime, o
 WAVE_MODES = ("batch", "all")
 # no estimates in such a wave: list requests at least this share of the wave's age apart
 WAVE_SPACING = 0.25
+# window mode, past a job's own estimate (or without one): list requests per job the shared looks
+# aim at (issue 21: <= 3 requests per job with its POST, and the first run's probing on top)
+WINDOW_LOOKS_PER_JOB = 1.5
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 

@@ -335,3 +335,45 @@ def test_waves_cost_at_most_three_requests_per_job(mode: str, concurrency: int, 
 
 
 CRITICAL_GAP_SHARE = 0.1  # a wave's release: within a tenth of the longest job (+ the poll floor)
+
+
+def _release_delays(viya: FakeViya, n: int) -> list[float]:
+    """Window mode: how long each freed slot stayed empty (the k-th end to the (n+k)-th creation)."""
+    ends = sorted(end for _, end in viya._timeline().values())
+    created = sorted(j["created"] for j in viya.jobs.values())
+    return [c - e for e, c in zip(ends, created[n:], strict=False)]
+
+
+WINDOW_SLOT_GAP_SHARE = 0.25  # a freed slot refilled within a quarter of the longest job (+ floor)
+
+
+_WINDOW_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 still open for window mode without runtimes of the jobs' own, on 6 jobs of "
+    "20-60 s: probing before the first end and the age-spaced looks after it cost 20-30 list "
+    "requests (was 51-110) against a budget of 12",
+)
+
+
+@pytest.mark.parametrize(
+    "n,prior,expected",  # prior None: no runtime history at all; 1.0: the run's earlier phase
+    [
+        (2, 1.0, True),
+        (3, 1.0, True),
+        pytest.param(2, None, False, marks=_WINDOW_OPEN),
+        pytest.param(3, None, False, marks=_WINDOW_OPEN),
+        pytest.param(2, 1.0, False, marks=_WINDOW_OPEN),
+        pytest.param(2, None, True, marks=_WINDOW_OPEN),
+    ],
+)
+def test_window_costs_at_most_three_requests_per_job(
+    n: int, prior: float | None, expected: bool
+) -> None:
+    """One list request covers every job in flight: the window looks when the job expected to end
+    first is due, not once per job -- and still refills a freed slot soon."""
+    outcome, viya = _run("window", n, expected=expected, prior=prior)
+    assert [r.status for r in outcome.records] == ["completed"] * len(RUNTIMES)
+    assert viya.max_in_flight() == n
+    assert viya.request_count <= CONCURRENT_REQUESTS_PER_JOB * len(RUNTIMES), viya.requests_by_kind
+    delays = _release_delays(viya, n)
+    assert all(d <= WINDOW_SLOT_GAP_SHARE * max(RUNTIMES.values()) + 0.5 for d in delays), delays
