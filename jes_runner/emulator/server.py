@@ -69,9 +69,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.idle_timeout_s = idle_timeout_s
         self.request_timeout_s = request_timeout_s
         self.max_body_bytes = max_body_bytes
-        self.deadlines: dict[
-            socket.socket, float
-        ] = {}  # connection -> when it is shut (under conns_lock)
+        # connection -> when it is shut (under conns_lock)
+        self.deadlines: dict[socket.socket, float] = {}
         self.reaped = 0
         self._reaper_stop = threading.Event()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

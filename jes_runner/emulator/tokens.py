@@ -69,9 +69,8 @@ class TokenService:
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._refresh: dict[str, tuple[str | None, str, float]] = {}  # token -> (user, client, exp)
-        self._codes: dict[
-            str, tuple[str, str, str | None, float]
-        ] = {}  # code -> (user, client, redirect, exp)
+        # code -> (user, client, redirect, exp)
+        self._codes: dict[str, tuple[str, str, str | None, float]] = {}
         self.issued = 0
         self.rotated = 0  # refresh tokens replaced (auth.rotate_refresh_tokens)
 

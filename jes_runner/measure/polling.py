@@ -18,10 +18,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-MAX_POLL_FAILURES = (
-    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
-)
-LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out
+# Viya is given up on after MAX_POLL_FAILURES consecutive failed ticks (each already retried) that
+# also span LOST_CONTACT_S: a restart or a blip is ridden out
+MAX_POLL_FAILURES = 8
+LOST_CONTACT_S = 300.0
 DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap
 # between a job's end and the next job's creation (idle time in a sequential makespan) stays ~1 %.
@@ -30,9 +30,8 @@ BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expec
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
 UNKNOWN_GROWTH = 0.035
 SPREAD_LIMIT = 1.05  # observed/expected ratios wider than this: an estimate is a lower bound only
-PROBE_GROWTH = (
-    0.1  # nothing learned at all (first job of a run): its gap is idle time like any other
-)
+# nothing learned at all (first job of a run): its gap is idle time like any other
+PROBE_GROWTH = 0.1
 SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less this)
 OVERDUE_GROWTH = 1.6  # overdue: each step this much longer than the last ...
 OVERDUE_AGE_FRACTION = 0.2  # ... but never longer than this share of the job's age

@@ -45,9 +45,8 @@ class PoolSpec(_Strict):
     # runs (1 - d) + d * max(1, demand / cpu_capacity) times slower (model.py)
     cpu_capacity: float | None = Field(default=None, gt=0)
     scale_up_delay: float = Field(default=270.0, ge=0)  # request -> node Ready (median)
-    image_pull: float = Field(
-        default=0.0, ge=0
-    )  # first job on a fresh node waits this (image pull, median)
+    # first job on a fresh node waits this (image pull, median)
+    image_pull: float = Field(default=0.0, ge=0)
     # log-normal spread (sigma of the log) of each node's scale-up delay and image pull
     delay_jitter: float = Field(default=0.0, ge=0, le=2)
     scale_down_idle: float = Field(default=600.0, ge=0)  # idle time before a node is removed
@@ -214,9 +213,8 @@ class Scenario(_Strict):
     start_sigma: float = Field(default=0.0, ge=0, le=3)
     run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
     default_cpu_demand: float = Field(default=1.0, gt=0, le=64)  # cores of a job without cpu_time_s
-    failed_run_fraction: float = Field(
-        default=0.3, gt=0, le=1
-    )  # share of run work done before a failure
+    # share of run work done before a failure
+    failed_run_fraction: float = Field(default=0.3, gt=0, le=1)
     default_job: JobProfile = Field(default_factory=lambda: JobProfile(elapsed_s=40.0))
     profile: str | None = "pooled54"  # builtin name or JSON path (relative to the scenario)
     jobs: dict[str, JobProfile] = Field(default_factory=dict)  # override / add profiles

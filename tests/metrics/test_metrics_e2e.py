@@ -181,6 +181,7 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
         return hits[0]
 
     # spot checks straight from the results file (independent of build_registry)
+    # the demo measures the emulator, and says so
     assert (
         one(
             "jes_run_info",
@@ -190,7 +191,7 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
             emulated="true",
         )
         == 1
-    )  # the demo measures the emulator, and says so
+    )
     assert not [k for k in got if k[0] == "jes_run_info" and ("run_id", r1["run_id"]) in k[1]]
     assert one("jes_run_success") == 1
     assert one("jes_run_timestamp_seconds") == pytest.approx(ts(r2["metadata"]["ended_at"]))

@@ -105,9 +105,8 @@ def test_escaping_of_hostile_names() -> None:
     page = build_report(results).html
     assert '<script>alert("x")</script>' not in page
     assert html.escape('<script>alert("x")</script>') in page
-    assert (
-        data_block(page)["table_rows"] == 162
-    )  # the data block survived "</script>" in a job name
+    # the data block survived "</script>" in a job name
+    assert data_block(page)["table_rows"] == 162
 
 
 def test_report_command_writes_html_and_pngs(

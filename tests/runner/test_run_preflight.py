@@ -35,9 +35,8 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 def assert_one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = non_log_lines(
-        proc.stderr
-    )  # log lines go to stderr too; the error is one line, the last
+    # log lines go to stderr too; the error is one line, the last
+    lines = non_log_lines(proc.stderr)
     assert len(lines) == 1 and proc.stderr.splitlines()[-1] == lines[0], proc.stderr
     assert lines[0].startswith("error: ")
     for n in needles:
@@ -83,11 +82,12 @@ def test_bad_credentials(good_env: dict[str, str], tmp_path: Path) -> None:
 
 def test_unreachable_url(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
+    # retried, quickly
     env = {
         "JES_USERNAME": "u",
         "JES_PASSWORD": SECRET,
         "JES_RETRY_BACKOFF_S": "0.05",
-    }  # retried, quickly
+    }
     proc = cli(["run", "--limit-jobs", "1", "--viya-url", url], env, tmp_path)
     assert_one_line(proc, "cannot reach Viya at " + url, "connection refused")
 
