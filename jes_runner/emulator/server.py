@@ -71,7 +71,6 @@ class EmulatorServer(ThreadingHTTPServer):
         self.max_body_bytes = max_body_bytes
         # connection -> when it is shut (under conns_lock)
         self.deadlines: dict[socket.socket, float] = {}
-        self.reaped = 0
         self._reaper_stop = threading.Event()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
@@ -95,7 +94,6 @@ class EmulatorServer(ThreadingHTTPServer):
                 for c in late:
                     del self.deadlines[c]
             for c in late:
-                self.reaped += 1
                 with contextlib.suppress(OSError):
                     c.shutdown(socket.SHUT_RDWR)
 

@@ -71,7 +71,6 @@ class TokenService:
         self._refresh: dict[str, tuple[str | None, str, float]] = {}  # token -> (user, client, exp)
         # code -> (user, client, redirect, exp)
         self._codes: dict[str, tuple[str, str, str | None, float]] = {}
-        self.issued = 0
         self.rotated = 0  # refresh tokens replaced (auth.rotate_refresh_tokens)
 
     def _now(self) -> float:
@@ -135,8 +134,6 @@ class TokenService:
                     "auth_time": int(now),
                 }
             )
-        with self._lock:
-            self.issued += 1
         return {
             "access_token": self._sign(claims),
             "token_type": "bearer",

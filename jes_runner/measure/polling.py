@@ -18,6 +18,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from jes_runner._util import median_of_sorted
+
 # Viya is given up on after MAX_POLL_FAILURES consecutive failed ticks (each already retried) that
 # also span LOST_CONTACT_S: a restart or a blip is ridden out
 MAX_POLL_FAILURES = 8
@@ -65,15 +67,9 @@ class RuntimeModel:
         self._ratios: list[float] = []
         self._durations: list[float] = []
 
-    @staticmethod
-    def _median(sorted_values: list[float]) -> float:
-        n = len(sorted_values)
-        mid = n // 2
-        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
-
     @property
     def factor(self) -> float | None:
-        return self._median(self._ratios) if self._ratios else self.prior_factor
+        return median_of_sorted(self._ratios) if self._ratios else self.prior_factor
 
     def observe(self, expected: float | None, observed: float | None) -> None:
         if observed is None or observed <= 0:
@@ -118,5 +114,5 @@ class RuntimeModel:
         if expected and f:
             return expected * f
         if self._durations:  # no per-job estimate: the typical job of this phase
-            return self._median(self._durations)
+            return median_of_sorted(self._durations)
         return None

@@ -94,7 +94,7 @@ def main(src: str) -> None:
             "stats": stats,
             "vs_baseline": None if baseline else vs_baseline(base, stats["makespan_seconds"]),
         }
-        # node events as the node_timeline issue will record them
+        # node events in the shape the runner records under a phase's node_timeline
         if key == "concurrent_autoscaling":
             t0 = parse_ts(phase["started_at"])
             on_r = [r for r in records if r.orchestrator["execution_host"].endswith("2r")]
