@@ -76,8 +76,9 @@ def test_newest_same_target_file_is_used(tmp_path: Path) -> None:
     )
     emu = newest_history(tmp_path, emulated=True, speed_factor=0.005)
     assert emu is not None and emu.runtimes["a"] == 0.05
-    # another speed: not comparable
-    assert newest_history(tmp_path, emulated=True, speed_factor=0.02) is None
+    assert (
+        newest_history(tmp_path, emulated=True, speed_factor=0.02) is None
+    )  # another speed: not comparable
     assert newest_history(tmp_path / "missing", emulated=False) is None
 
 

@@ -223,8 +223,9 @@ def test_token_refreshed_before_exp_and_new_refresh_token_hooked() -> None:
         return respond(req, 200, {"items": [], "count": 0})
 
     h = Recorder(fn)
-    # inside the refresh margin
-    creds = Credentials(access_token=jwt(time.time() + 5), refresh_token="R1")
+    creds = Credentials(
+        access_token=jwt(time.time() + 5), refresh_token="R1"
+    )  # inside the refresh margin
     c = client(h, creds, on_refresh_token=issued.append)
     c.list_contexts()
     assert h.paths()[0] == "POST /SASLogon/oauth/token"
@@ -372,8 +373,9 @@ def test_phase_stats_and_baseline_figures() -> None:
     assert s["sum_run_seconds"] == 51 and s["concurrency_achieved"] == round(51 / 32, 3)
     assert s["peak_nodes"] == 2
     assert percentile([1, 2, 3, 4], 50) == 2.5
-    # 30 s -> 31 s: nothing on the server
-    assert s["busy_makespan_seconds"] == 31 and s["idle_seconds"] == 1
+    assert (
+        s["busy_makespan_seconds"] == 31 and s["idle_seconds"] == 1
+    )  # 30 s -> 31 s: nothing on the server
     assert s["jobs_planned"] == s["jobs_submitted"] == 4
     base = [_rec(i, 10 * (i - 1), 10 * i) for i in range(1, 5)]  # sequential, back to back
     cur = [_rec(1, 0, 10), _rec(2, 0, 10), _rec(3, 2, 12), _rec(4, 0, 5, status="failed")]
@@ -397,10 +399,12 @@ def test_phase_stats_and_baseline_figures() -> None:
     )
     ok = vs_baseline(spans(base), spans(cur[:3]))
     assert ok is not None and ok["comparable"] is True and ok["reason"] is None
-    # no orchestrator data: unknown, not 0
-    assert phase_stats([_rec(1, 0, 10)])["hosts_used"] is None
-    # back to back is not concurrent
-    assert peak_nodes([_rec(1, 0, 10, "a"), _rec(2, 10, 20, "b")]) == 1
+    assert (
+        phase_stats([_rec(1, 0, 10)])["hosts_used"] is None
+    )  # no orchestrator data: unknown, not 0
+    assert (
+        peak_nodes([_rec(1, 0, 10, "a"), _rec(2, 10, 20, "b")]) == 1
+    )  # back to back is not concurrent
 
 
 def test_runtime_model_learns_the_speed() -> None:
