@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from jes_runner._util import DAY_S
 from jes_runner.errors import ConfigError
 
 DEFAULT_SCENARIO_FILE = "default_scenario.yaml"
@@ -172,14 +173,14 @@ def _default_clients() -> dict[str, ClientSpec]:
 
 class AuthSpec(_Strict):
     access_token_lifetime_s: float = Field(default=3599.0, gt=0)  # real seconds
-    refresh_token_lifetime_s: float = Field(default=90 * 86400.0, gt=0)  # real seconds
+    refresh_token_lifetime_s: float = Field(default=90 * DAY_S, gt=0)  # real seconds
     clients: dict[str, ClientSpec] = Field(default_factory=_default_clients)
     # UAA's refresh-token rotation (off by default, as on SASLogon): each refresh
     # grant answers a new refresh token and revokes the one it was given
     rotate_refresh_tokens: bool = False
     # SASLogon's clock minus the real one (real seconds): -7200 is a client clock 2 h ahead of
     # Viya's. Shifts the tokens' iat/exp and SASLogon's own expiry checks, nothing else.
-    clock_offset_s: float = Field(default=0.0, ge=-30 * 86400.0, le=30 * 86400.0)
+    clock_offset_s: float = Field(default=0.0, ge=-30 * DAY_S, le=30 * DAY_S)
 
 
 class KubeSecretSpec(_Strict):
@@ -220,7 +221,7 @@ class Scenario(_Strict):
     jobs: dict[str, JobProfile] = Field(default_factory=dict)  # override / add profiles
     # memory bound of a long-lived emulator: jobs that ended this many *real* seconds ago are
     # forgotten (API, orchestrator listing and ground truth alike); a test run ends long before
-    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * 86400.0)
+    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * DAY_S)
     pools: dict[str, PoolSpec]
     queues: dict[str, QueueSpec]
     contexts: list[ContextSpec] = Field(min_length=1)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runner_helpers import write_job_config
-from support.cli_output import non_log_lines
+from support.cli_output import jes_cli, non_log_lines
 
 SECRET = "pw-that-must-not-leak"
 
@@ -22,14 +21,7 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
         {"JES_SECRETS_DIR": str(cwd / "no-secrets"), "JES_OUTPUT_DIR": str(cwd / "results")}
     )
     base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "jes_runner", *args],
-        env=base,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return jes_cli(args, base, cwd, timeout=60)
 
 
 def assert_one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
