@@ -13,13 +13,15 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from jes_runner._util import DAY_S
+from jes_runner.measure.eta import FlightAge, PhaseState, remaining_seconds
 from jes_runner.measure.plan import PhasePlan
+from jes_runner.measure.polling import RuntimeModel
 from jes_runner.measure.records import JobRecord
 
 _STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -94,29 +96,51 @@ def run_id_in_logs(run_id: str) -> Iterator[None]:
 class Progress:
     """Phase listener: on a terminal, a status line redrawn at least once a second (elapsed,
     done / in flight / queued, ETA); elsewhere one log line per job (WARNING when it did not
-    complete)."""
+    complete) with the ETA. The ETA is the runtime model's (``measure/eta.py``); for an emulated
+    run every time shown is in the modelled cluster's seconds, labelled "model"."""
 
     TICK_S = 1.0
 
     def __init__(
-        self, stream: IO[str] | None = None, *, live: bool | None = None, log_format: str = "text"
+        self,
+        stream: IO[str] | None = None,
+        *,
+        live: bool | None = None,
+        log_format: str = "text",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stderr
         self.live = (self.stream.isatty() and log_format == "text") if live is None else live
         self.log = logging.getLogger("jes_runner.progress")
+        self.clock = clock
         self._lock = threading.Lock()
         self._phase: PhasePlan | None = None
-        self._done = self._failed = self._submitted = 0
-        self._started = time.monotonic()
+        self._model = RuntimeModel()
+        self._speed_factor: float | None = None
+        self._done = self._failed = 0
+        self._flights: dict[int, float] = {}  # sequence of each job in flight -> when submitted
+        self._submitted: set[int] = set()
+        self._started = clock()
         self._last_draw = 0.0
         self._ticker: threading.Thread | None = None
         self._stop_tick = threading.Event()
 
-    def phase_started(self, phase: PhasePlan) -> None:
+    def phase_started(
+        self,
+        phase: PhasePlan,
+        model: RuntimeModel | None = None,
+        speed_factor: float | None = None,
+    ) -> None:
+        """``model``: the phase's runtime model (what it learns as jobs end); ``speed_factor``: an
+        emulated run's served seconds per model second (None on a Viya)."""
         with self._lock:
             self._phase = phase
-            self._done = self._failed = self._submitted = 0
-            self._started = time.monotonic()
+            self._model = model or RuntimeModel()
+            self._speed_factor = speed_factor or None
+            self._done = self._failed = 0
+            self._flights, self._submitted = {}, set()
+            self._started = self.clock()
+            self._last_draw = 0.0  # a new phase's line is drawn at its first submission
         self.log.info(
             "phase %s: %d jobs, mode %s%s, context '%s'",
             phase.name,
@@ -142,7 +166,8 @@ class Progress:
 
     def job_submitted(self, phase: PhasePlan, record: JobRecord) -> None:
         with self._lock:
-            self._submitted += 1
+            self._submitted.add(record.sequence)
+            self._flights[record.sequence] = self.clock()
         if self.live:
             self._draw()
 
@@ -150,20 +175,24 @@ class Progress:
         with self._lock:
             self._done += 1
             self._failed += record.status != "completed"
+            self._submitted.add(record.sequence)
+            self._flights.pop(record.sequence, None)
         if self.live:
             self._draw()
             return
         dur = record.duration
+        eta = self.eta_seconds()
         level = logging.INFO if record.status == "completed" else logging.WARNING
         self.log.log(
             level,
-            "phase %s: %s %s%s [%d/%d]",
+            "phase %s: %s %s%s [%d/%d, %s]",
             phase.name,
             record.unique_job_name,
             record.status,
-            f" in {dur:.3f} s ({record.timing_source})" if dur is not None else "",
+            f" in {self._time(dur, 3)} ({record.timing_source})" if dur is not None else "",
             self._done,
             len(phase.jobs),
+            self._eta_text(eta),
             extra={
                 "event": "job_finished",
                 "phase": phase.name,
@@ -172,6 +201,8 @@ class Progress:
                 "status": record.status,
                 "duration": dur,
                 "timing_source": record.timing_source,
+                # served seconds; for an emulated run / speed_factor = the modelled cluster's
+                "eta_seconds": None if eta is None else round(eta, 3),
             },
         )
 
@@ -180,35 +211,54 @@ class Progress:
             self._draw(force=True)
 
     def eta_seconds(self) -> float | None:
-        """Time left: remaining jobs at the pace seen so far, or from the expected runtimes
-        of the job config before any job has finished; None when neither is known."""
+        """Served seconds until the phase's last job ends (``measure/eta.py``): each job's expected
+        runtime scaled by what the phase learned, laid out as its mode releases jobs; None (shown
+        ``ETA --``) while a job has no expected runtime and none of the phase has finished."""
         with self._lock:
             phase = self._phase
             if phase is None:
                 return None
-            total, done = len(phase.jobs), self._done
-            elapsed = time.monotonic() - self._started
-            if done:
-                return elapsed / done * (total - done)
-            expected = [j.expected_runtime_s for j in phase.jobs if j.expected_runtime_s]
-            if len(expected) != total:
-                return None
-            waves = max(1, phase.concurrency)
-            return max(0.0, sum(expected) / waves - elapsed)
+            now = self.clock()
+            state = PhaseState(
+                mode=phase.mode,
+                concurrency=phase.concurrency,
+                in_flight=[
+                    FlightAge(phase.jobs[seq - 1].expected_runtime_s, now - t)
+                    for seq, t in self._flights.items()
+                    if 0 < seq <= len(phase.jobs)
+                ],
+                queued=[
+                    j.expected_runtime_s
+                    for seq, j in enumerate(phase.jobs, start=1)
+                    if seq not in self._submitted
+                ],
+            )
+            return remaining_seconds(state, self._model, self._speed_factor or 1.0)
+
+    def _time(self, served_s: float | None, digits: int = 1) -> str:
+        """A duration as shown: the modelled cluster's seconds, labelled, for an emulated run."""
+        if served_s is None:
+            return "--"
+        if self._speed_factor:
+            return f"{fmt_duration(served_s / self._speed_factor)} model ({served_s:.{digits}f}s served)"
+        return f"{served_s:.{digits}f} s" if digits > 1 else fmt_duration(served_s)
+
+    def _eta_text(self, eta: float | None) -> str:
+        return f"ETA {self._time(eta)}"
 
     def status_line(self) -> str:
         eta = self.eta_seconds()
         with self._lock:
             phase = self._phase
             total = len(phase.jobs) if phase else 0
-            in_flight = max(0, self._submitted - self._done)
-            queued = max(0, total - self._submitted)
-            elapsed = time.monotonic() - self._started
+            in_flight = len(self._flights)
+            queued = max(0, total - len(self._submitted))
+            elapsed = self.clock() - self._started
             return (
-                f"{phase.name if phase else '-'}: {fmt_duration(elapsed)} elapsed, {self._done}/{total} done, "
+                f"{phase.name if phase else '-'}: {self._time(elapsed)} elapsed, {self._done}/{total} done, "
                 f"{in_flight} in flight, {queued} queued"
                 + (f", {self._failed} not completed" if self._failed else "")
-                + (f", ETA {fmt_duration(eta)}" if eta is not None else "")
+                + f", {self._eta_text(eta)}"
             )
 
     def _draw(self, force: bool = False) -> None:

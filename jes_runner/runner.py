@@ -108,17 +108,22 @@ class _Tee:
 
 @dataclass
 class _Learned:
-    """What one phase teaches the next: the runtime factor and each job's server duration."""
+    """What one phase teaches the next: the runtime factor and each job's server duration.
+
+    Expected runtimes are in the job config's seconds -- the modelled cluster's on an emulator --
+    and ``unit`` is the served seconds one of them takes before anything is learned (the
+    emulator's speed factor; 1 on a Viya): durations measured here are stored back in that unit."""
 
     prior: float | None
     measured: dict[str, float]
+    unit: float = 1.0
 
     def model_for(self, phase: PhasePlan) -> RuntimeModel:
         prior = self.prior
         if self.measured and any(j.expected_runtime_s is None for j in phase.jobs):
             # jobs without an estimate: what they took in the earlier phase, learned from there on
             phase.jobs = fill_expected_runtimes(phase.jobs, self.measured)
-            prior = prior or 1.0
+            prior = prior or self.unit
         return RuntimeModel(prior)
 
     def learn(self, outcome: PhaseOutcome) -> None:
@@ -126,7 +131,7 @@ class _Learned:
         if outcome.phase.baseline or not self.measured:
             for r in outcome.records:
                 if r.status == "completed" and r.timing_source == "server" and r.duration:
-                    self.measured.setdefault(r.name, r.duration)
+                    self.measured.setdefault(r.name, r.duration / self.unit)
 
 
 class Runner:
@@ -260,9 +265,10 @@ class Runner:
             stop_event=self.stop_event,
         )
         policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
-        # expected runtimes measured on this target (history): the factor starts at 1, not unknown
+        # expected runtimes measured on this target (history): the factor starts at the unit, not unknown
         history = self.runtime_history and self.runtime_history.get("jobs_with_history")
-        learned = _Learned(1.0 if history else None, {})
+        unit = self._speed_factor() or 1.0  # served seconds per expected (config) second
+        learned = _Learned(unit if history else None, {}, unit)
         self._tee = _Tee(self.progress, checkpoint)
         for phase in self.plan.phases:
             if self.stop_event.is_set():
@@ -277,8 +283,13 @@ class Runner:
                 return True
         return self.stop_event.is_set()
 
+    def _speed_factor(self) -> float | None:
+        """An emulated run's served seconds per model second (None on a Viya)."""
+        sf = (self.emulator_model or {}).get("speed_factor") if self.emulated else None
+        return float(sf) if isinstance(sf, int | float) and sf > 0 else None
+
     def _execute(self, phase: PhasePlan, policy: PollPolicy, model: RuntimeModel) -> PhaseOutcome:
-        self.progress.phase_started(phase)
+        self.progress.phase_started(phase, model, self._speed_factor())
         for start in self.phase_starters:
             start(phase)
         assert self._tee is not None

@@ -25,16 +25,8 @@ CHART = ROOT / "helm" / "jes-runner"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), CHART / "README.md"]
 
 # Agreed names (HELPER_RULES) that other branches add; drop each once merged.
-NOT_YET_MERGED_FLAGS = {
-    "--node-hour-price": "added by issue 24",
-    "--currency": "added by issue 24",
-}
-NOT_YET_MERGED_ENV = {
-    "JES_NODE_HOUR_PRICE": "added by issue 24",
-    "JES_CURRENCY": "added by issue 24",
-    "JES_MAX_OUTAGE_SHARE": "added by issue 23",
-    "JES_MAX_IDLE_SHARE": "added by issue 23",
-}
+NOT_YET_MERGED_FLAGS: dict[str, str] = {}
+NOT_YET_MERGED_ENV: dict[str, str] = {}
 NOT_YET_MERGED_COMMANDS: dict[str, str] = {}
 
 # Paths the docs name that are not in the repository by design: where things live at

@@ -166,6 +166,101 @@ def _keyed_jobs(p: PhaseView) -> dict[tuple[str, int], Any]:
     return out
 
 
+def _phase_figure_changes(
+    name: str, b: PhaseView, c: PhaseView, *, max_pct: float, min_delta: float
+) -> list[Change]:
+    """The phase's timing figures, its speedups vs the baseline and its jobs not completed."""
+    out = [
+        _change(
+            name,
+            fig,
+            finite(b.stats.get(fig)),
+            finite(c.stats.get(fig)),
+            max_pct=max_pct,
+            min_delta=min_delta,
+        )
+        for fig in PHASE_FIGURES
+    ]
+    comparable = all((p.vs_baseline or {}).get("comparable") is not False for p in (b, c))
+    out += [
+        _speedup_change(
+            name,
+            fig,
+            finite((b.vs_baseline or {}).get(fig)),
+            finite((c.vs_baseline or {}).get(fig)),
+            max_pct=max_pct,
+            comparable=comparable,
+        )
+        for fig in SPEEDUPS
+    ]
+    nc_b, nc_c = b.jobs_not_completed, c.jobs_not_completed
+    out.append(
+        Change(
+            phase=name,
+            figure="jobs_not_completed",
+            baseline=nc_b,
+            current=nc_c,
+            delta=nc_c - nc_b,
+            regression=nc_c > nc_b,
+        )
+    )
+    return out
+
+
+def _job_changes(
+    name: str,
+    b: PhaseView,
+    c: PhaseView,
+    *,
+    max_regression: float,
+    max_job_regression: float | None,
+    min_delta: float,
+) -> list[Change]:
+    """Per job (matched by name and occurrence): duration and queue wait. Without
+    ``max_job_regression`` jobs are judged by the phase tolerance, but not counted."""
+    out = []
+    bj = _keyed_jobs(b)
+    for key, j in _keyed_jobs(c).items():
+        old = bj.get(key)
+        if old is None:
+            continue
+        label = j.name if key[1] == 1 else f"{j.name}#{key[1]}"
+        for fig, before, after in (
+            ("duration", old.duration, j.duration),
+            ("queue_wait", old.queue_wait, j.queue_wait),
+        ):
+            ch = _change(
+                name,
+                fig,
+                before,
+                after,
+                job=label,
+                min_delta=min_delta,
+                max_pct=max_regression if max_job_regression is None else max_job_regression,
+            )
+            ch.counted = max_job_regression is not None
+            out.append(ch)
+    return out
+
+
+def _run_identity(results: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": results.get("run_id"),
+        "schema_version": results.get("schema_version"),
+        "started_at": (results.get("metadata") or {}).get("started_at"),
+    }
+
+
+def _common_phases(bp: dict[str, PhaseView], cp: dict[str, PhaseView]) -> list[str]:
+    common = [n for n in cp if n in bp]
+    if not common:
+        raise JesError(
+            f"no phase in common: baseline has {', '.join(bp) or 'none'}, "
+            f"current has {', '.join(cp) or 'none'} -- compare runs of the same phases"
+        )
+    return common
+
+
 def compare_results(
     base: dict[str, Any],
     cur: dict[str, Any],
@@ -179,87 +274,29 @@ def compare_results(
     ``allow_config_change`` (a batch-5 run is not a regressed batch-2 run)."""
     bp = {p.name: p for p in phase_views(base)}
     cp = {p.name: p for p in phase_views(cur)}
-    common = [n for n in cp if n in bp]
-    if not common:
-        raise JesError(
-            f"no phase in common: baseline has {', '.join(bp) or 'none'}, "
-            f"current has {', '.join(cp) or 'none'} -- compare runs of the same phases"
-        )
-    phases, jobs = [], []
+    common = _common_phases(bp, cp)
+    phases: list[Change] = []
+    jobs: list[Change] = []
     for name in common:
-        b, c = bp[name], cp[name]
-        for fig in PHASE_FIGURES:
-            phases.append(
-                _change(
-                    name,
-                    fig,
-                    finite(b.stats.get(fig)),
-                    finite(c.stats.get(fig)),
-                    max_pct=max_regression,
-                    min_delta=min_delta,
-                )
-            )
-        comparable = all((p.vs_baseline or {}).get("comparable") is not False for p in (b, c))
-        for fig in SPEEDUPS:
-            phases.append(
-                _speedup_change(
-                    name,
-                    fig,
-                    finite((b.vs_baseline or {}).get(fig)),
-                    finite((c.vs_baseline or {}).get(fig)),
-                    max_pct=max_regression,
-                    comparable=comparable,
-                )
-            )
-        nc_b, nc_c = b.jobs_not_completed, c.jobs_not_completed
-        phases.append(
-            Change(
-                phase=name,
-                figure="jobs_not_completed",
-                baseline=nc_b,
-                current=nc_c,
-                delta=nc_c - nc_b,
-                regression=nc_c > nc_b,
-            )
+        phases += _phase_figure_changes(
+            name, bp[name], cp[name], max_pct=max_regression, min_delta=min_delta
         )
-        bj, cj = _keyed_jobs(b), _keyed_jobs(c)
-        for key, j in cj.items():
-            old = bj.get(key)
-            if old is None:
-                continue
-            label = j.name if key[1] == 1 else f"{j.name}#{key[1]}"
-            for fig, before, after in (
-                ("duration", old.duration, j.duration),
-                ("queue_wait", old.queue_wait, j.queue_wait),
-            ):
-                # without --max-job-regression jobs are judged by the phase tolerance, but not counted
-                ch = _change(
-                    name,
-                    fig,
-                    before,
-                    after,
-                    job=label,
-                    min_delta=min_delta,
-                    max_pct=max_regression if max_job_regression is None else max_job_regression,
-                )
-                ch.counted = max_job_regression is not None
-                jobs.append(ch)
+        jobs += _job_changes(
+            name,
+            bp[name],
+            cp[name],
+            max_regression=max_regression,
+            max_job_regression=max_job_regression,
+            min_delta=min_delta,
+        )
     differences = configuration_differences(base, cur)
     judged = not differences or allow_config_change
     regressions = [c for c in phases + jobs if c.regression and c.counted] if judged else []
     return {
         "configuration_changed": differences,
         "judged": judged,
-        "baseline": {
-            "run_id": base.get("run_id"),
-            "schema_version": base.get("schema_version"),
-            "started_at": (base.get("metadata") or {}).get("started_at"),
-        },
-        "current": {
-            "run_id": cur.get("run_id"),
-            "schema_version": cur.get("schema_version"),
-            "started_at": (cur.get("metadata") or {}).get("started_at"),
-        },
+        "baseline": _run_identity(base),
+        "current": _run_identity(cur),
         "tolerance": {
             "max_regression_percent": max_regression,
             "max_job_regression_percent": max_job_regression,

@@ -22,7 +22,8 @@ Rules, in the order they are applied:
     contention factor over the concurrent phases (a job beside ``N - 1`` others
     runs ``1 + a (N - 1)`` times slower; the same job at different contention
     separates the two); start-up alone: the concurrent phases' 10th percentile;
-    the client's gap between sequential jobs is then unknown (0: a lower bound);
+    the client's gap between sequential jobs is then half the measuring tool's poll
+    interval (:data:`MEASURED_TOOL_POLL_S`);
   - cluster shape (``aks-<pool>-<vmss>-vmss<index>``): pool sizes from every
     phase's node inventory (a pool the sequential phase ran on is fixed, the
     others autoscale from 0); slots per node = the most jobs a host held at once
@@ -38,7 +39,9 @@ Rules, in the order they are applied:
     by makespan error and the KS statistics of queue wait and run time.
 * **Leave-out** (:func:`leave_out`): the history up to the left-out phase, that
   phase from its inputs only. Not identifiable (no number, the reason instead)
-  when one of its pools never ran two jobs at once in the kept phases.
+  when one of its pools never ran two jobs at once in the kept phases. When its
+  autoscaling pools' start state matters (more than 5 % between the model's history and
+  every inventory node up), both ends are given with why (:class:`LeaveOut`).
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
@@ -48,7 +51,8 @@ Rules, in the order they are applied:
   each pool's cores and slots from the assumed measured size
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
-  makespan, node-minutes (existence of the target queue's pools' nodes from the
+  makespan (per replicate the largest over the workload's prefixes: one more job never
+  prints faster, :func:`replay_config`), node-minutes (existence of the target queue's pools' nodes from the
   first submission to the last end: what the pool cost; times a node-hour price
   when one is given), p95 queue wait. Marked: the fastest (least median makespan)
   and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
@@ -59,8 +63,11 @@ Nothing here reads the wall clock; the same input and seeds give the same answer
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
+import random
 import re
 import statistics
 from collections.abc import Sequence
@@ -76,6 +83,11 @@ from jes_runner.sim.scenario import JobProfile, Scenario, parse_scenario
 
 HOST_RE = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$")
 CHEAPEST_WITHIN = 0.10  # the cheapest configuration within 10 % of the fastest makespan
+# The client submits a sequential job when it sees the previous one end: it polls every 10 s
+# (the measuring tool, public repository argx-vgaddu/JES, src/jes/job_execution.py,
+# wait_for_completion_no_timeout), so it sees an end on average half a poll interval late.
+# Used only when no sequential phase shows the gap itself.
+MEASURED_TOOL_POLL_S = 10.0
 DEFAULT_SCALE_UP_DELAY = (
     275.0  # no scale-up in the data: the measured AKS delay (docs/CALIBRATION.md)
 )
@@ -687,12 +699,13 @@ def _client_pace(kept: list[MeasuredPhase], notes: list[str]) -> tuple[float, fl
     gaps = [g for p in kept if p.sequential for g in p.gap_s]
     if not gaps:
         notes.append(
-            "client gap between sequential jobs unknown without a sequential phase: 0 assumed "
-            "(sequential predictions are lower bounds by the client's polling delay)"
+            f"client gap between sequential jobs: {MEASURED_TOOL_POLL_S / 2:g} s, half the "
+            f"measuring tool's {MEASURED_TOOL_POLL_S:g} s poll interval (no sequential phase "
+            "to measure it on)"
         )
     return (
         statistics.median(spacing) if spacing else 0.0,
-        statistics.median(gaps) if gaps else 0.0,
+        statistics.median(gaps) if gaps else MEASURED_TOOL_POLL_S / 2,
     )
 
 
@@ -813,10 +826,28 @@ def _submit_phase(fit: Fit, cluster: Cluster, phase: MeasuredPhase, start: float
     return jobs
 
 
-def replay_history(fit: Fit, scenario: Scenario, until: str | None = None) -> dict[str, Outcome]:
+def _configured_nodes_up(fit: Fit, cluster: Cluster, phase: MeasuredPhase) -> None:
+    """Bring the autoscaling pools of ``phase``'s queue up to the nodes its inventory lists
+    (configuration, not outcome): Ready now, image not pulled unless the history pulled it."""
+    ctx = next(c for c in cluster.scenario.contexts if c.name == phase.context)
+    for pool in cluster.scenario.queues[ctx.queue].pools:
+        if pool not in fit.autoscaling_pools:
+            continue
+        configured = sum(1 for h in phase.inventory if (pp := _pool_of(h)) and pp[0] == pool)
+        live = sum(1 for n in cluster.live_nodes() if n.pool == pool)
+        for _ in range(configured - live):
+            cluster.add_ready_node(pool, image_ready=False)
+
+
+def replay_history(
+    fit: Fit, scenario: Scenario, until: str | None = None, configured_start: bool = False
+) -> dict[str, Outcome]:
     """The study's phases as one continuous cluster history: the measured pauses between them,
     nodes a phase scaled up kept for the pool's scale-down delay, the autoscaler's own
-    decisions; nothing of any phase's outcome sets another's start state."""
+    decisions; nothing of any phase's outcome sets another's start state.
+
+    ``configured_start``: the left-out phase starts with its autoscaling pools at the size its
+    inventory lists (the other end of a start state the kept phases cannot pin down)."""
     cluster = Cluster(scenario)
     out: dict[str, Outcome] = {}
     prev: MeasuredPhase | None = None
@@ -825,6 +856,8 @@ def replay_history(fit: Fit, scenario: Scenario, until: str | None = None) -> di
         start = _phase_start(fit, prev, phase, prev_start, prev_end)
         if start > cluster.now:
             cluster.advance(start)
+        if configured_start and phase.name == fit.blind:
+            _configured_nodes_up(fit, cluster, phase)
         jobs = _submit_phase(fit, cluster, phase, start)
         _drain(cluster, jobs)
         ctx = next(c for c in scenario.contexts if c.name == phase.context)
@@ -969,8 +1002,45 @@ def configured(
     return sc.model_copy(update={"pools": pools, "queues": queues})
 
 
+def _shared_config(cluster: Cluster) -> dict[int, Any]:
+    """deepcopy memo: the scenario and its specs are configuration, never changed by a replay,
+    so a copy of the cluster shares them (copying them was most of a copy's cost)."""
+    sc = cluster.scenario
+    shared: list[Any] = [sc, *sc.pools.values(), *sc.queues.values(), *sc.contexts]
+    shared += [*cluster.profiles.values(), *cluster.contexts.values()]
+    memo: dict[int, Any] = {id(o): o for o in shared}
+    rng = random.Random()  # its state copied in C: deepcopy would copy 625 ints one by one
+    rng.setstate(cluster.rng.getstate())
+    memo[id(cluster.rng)] = rng
+    return memo
+
+
+def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
+    """The makespan had the workload stopped at ``jobs``: a copy of the cluster as it is now,
+    drained with nothing more submitted."""
+    clone, clone_jobs = copy.deepcopy((cluster, jobs), _shared_config(cluster))
+    _drain(clone, clone_jobs)
+    lag = clone.scenario.completion_lag_s
+    return max(j.end_t or 0.0 for j in clone_jobs) + lag - min(j.submit_t for j in clone_jobs)
+
+
+def _burst_prefix(fit: Fit, sc: Scenario, names: list[str], ctx: str) -> float:
+    """The makespan of the first burst's first ``len(names)`` jobs alone, replayed afresh."""
+    cluster = Cluster(sc)
+    jobs = [cluster.submit(i * fit.submit_spacing_s, n, ctx) for i, n in enumerate(names)]
+    _drain(cluster, jobs)
+    lag = sc.completion_lag_s
+    return max(j.end_t or 0.0 for j in jobs) + lag - min(j.submit_t for j in jobs)
+
+
 def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | None) -> Outcome:
-    """The workload in the target context, at most ``concurrency`` in flight (None: all)."""
+    """The workload in the target context, at most ``concurrency`` in flight (None: all).
+
+    The makespan is the largest over the workload's prefixes (the first k jobs, k = 1..N, on
+    the same seed): one more job may bring a node sooner that an earlier job then uses (the
+    autoscaler scales on the backlog), which would print a shorter makespan for more work.
+    What whatif prints for N jobs is the time N jobs need at most, never less than for fewer:
+    monotone in the jobs by construction (docs/CALIBRATION.md)."""
     cluster = Cluster(sc)
     ctx = fit.target_context
     limit = len(names) if concurrency is None else concurrency
@@ -979,6 +1049,11 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
     for name in names[:limit]:
         jobs.append(cluster.submit(t, name, ctx))
         t += fit.submit_spacing_s
+    # the first burst's prefixes: replayed afresh (its history before the k-th submission is
+    # a few seconds long: cheaper than copying the cluster)
+    prefixes: list[float] = [
+        _burst_prefix(fit, sc, names[:k], ctx) for k in range(1, min(limit, len(names)))
+    ]
     rest = list(names[limit:])
     while rest:
         # the window: the next job goes in when one ends (after the client's gap)
@@ -992,10 +1067,12 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
             cluster.advance(t_next)
         last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
         t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
+        prefixes.append(_prefix_makespan(cluster, jobs))
         jobs.append(cluster.submit(t, rest.pop(0), ctx))
     _drain(cluster, jobs)
     q = next(c.queue for c in sc.contexts if c.name == ctx)
-    return _outcome(cluster, jobs, set(sc.queues[q].pools))
+    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
+    return dataclasses.replace(out, makespan_s=max([out.makespan_s, *prefixes]))
 
 
 @dataclass
@@ -1099,6 +1176,11 @@ class LeaveOut:
     measured_makespan_s: float  # for the error only; never an input of the prediction
     predicted: Interval | None  # None: not identifiable (``reason``)
     reason: str | None = None
+    # the start state is not identifiable: ``predicted`` starts from the nodes the kept history
+    # leaves (the slow end), ``configured_start`` from every node the pool's inventory lists
+    # (the fast end); ``start_state`` says why the two differ
+    configured_start: Interval | None = None
+    start_state: str | None = None
 
     @property
     def error(self) -> float | None:
@@ -1106,16 +1188,46 @@ class LeaveOut:
             return None
         return (self.predicted.median - self.measured_makespan_s) / self.measured_makespan_s
 
+    @property
+    def configured_start_error(self) -> float | None:
+        if self.configured_start is None:
+            return None
+        return (self.configured_start.median - self.measured_makespan_s) / self.measured_makespan_s
+
+
+START_STATE_MATTERS = 0.05  # the two start states' medians differ by more: say so
+
+
+START_STATE_REASON = (
+    "start state not identifiable: whether the autoscaler kept nodes from an earlier "
+    "backlog (requested past the queue's host limit, never used) leaves no trace in the "
+    "kept phases' jobs; slow end: only the nodes the kept history leaves, fast end: "
+    "every node of the pool's inventory up (image not pulled)"
+)
+
 
 def leave_out(study: Study, phase: str, replicates: int = 10) -> tuple[LeaveOut, Fit]:
     """Fit without ``phase``, then predict its makespan from its inputs alone (jobs, context,
-    mode, submission times, node inventory) after the kept phases' history before it."""
+    mode, submission times, node inventory) after the kept phases' history before it.
+
+    Its autoscaling pools' start state is bracketed when the kept phases cannot pin it down:
+    from the model's own history (nodes kept for the scale-down delay) and from every node
+    the pool's inventory lists; both are reported when their medians differ by more than 5 %."""
     f = fit(study, leave_out=phase)
     measured = study.phase(phase).makespan_s
     if f.unidentified is not None:
         return LeaveOut(phase, measured, None, f.unidentified), f
-    outs = [
-        replay_history(f, f.scenario.model_copy(update={"seed": s}), phase)[phase]
-        for s in range(replicates)
-    ]
-    return LeaveOut(phase, measured, Interval.of([o.makespan_s for o in outs])), f
+    seeds = range(replicates)
+    history = [replay_history(f, f.scenario.model_copy(update={"seed": s}), phase) for s in seeds]
+    predicted = Interval.of([o[phase].makespan_s for o in history])
+    configured = Interval.of(
+        [
+            replay_history(f, f.scenario.model_copy(update={"seed": s}), phase, True)[
+                phase
+            ].makespan_s
+            for s in seeds
+        ]
+    )
+    if abs(configured.median - predicted.median) <= START_STATE_MATTERS * predicted.median:
+        return LeaveOut(phase, measured, predicted), f
+    return LeaveOut(phase, measured, predicted, None, configured, START_STATE_REASON), f

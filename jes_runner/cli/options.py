@@ -137,6 +137,19 @@ def add_run_behaviour(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cost(p: argparse.ArgumentParser) -> None:
+    """The node-hour price that turns each phase's node-seconds into a cost."""
+    setting_flag(
+        p,
+        "node_hour_price",
+        "price of one node-hour: each phase's node-seconds become a cost in the results, "
+        "the jes_phase_cost metric and the report; unset: no cost",
+        type=float,
+        metavar="PRICE",
+    )
+    setting_flag(p, "currency", "currency code of that price, default USD", metavar="CODE")
+
+
 def add_push(p: argparse.ArgumentParser) -> None:
     setting_flag(p, "pushgateway_url", "Pushgateway URL; unset: no push")
     off_switch(p, "push", "do not push metrics, even when JES_PUSHGATEWAY_URL is set")
@@ -181,6 +194,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_phase_plan(p)
     add_log_format(p)
     add_run_behaviour(p)
+    add_cost(p)
     add_push(p)
     add_thresholds(p)
 

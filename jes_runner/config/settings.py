@@ -76,6 +76,10 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
 # beyond which its figures describe the measurement, not the cluster (vs_baseline.comparable false)
 DEFAULT_MAX_OUTAGE_SHARE = 0.10
 DEFAULT_MAX_IDLE_SHARE = 0.25
+# node-hour price: unset means no cost; beyond a million per node-hour a value is a typo
+MAX_NODE_HOUR_PRICE = 1e6
+DEFAULT_CURRENCY = "USD"  # what cloud node prices are usually quoted in
+CURRENCY_RE = re.compile(r"^[A-Za-z]{1,8}$")  # as the chart's cost.currency (an ISO 4217 code fits)
 
 
 class Settings(BaseSettings):
@@ -176,6 +180,12 @@ class Settings(BaseSettings):
     max_outage_share: float = Field(default=DEFAULT_MAX_OUTAGE_SHARE, ge=0, le=1)
     max_idle_share: float = Field(default=DEFAULT_MAX_IDLE_SHARE, ge=0, le=1)
 
+    # cost: each phase's node-seconds x this price / 3600 -> phases[].cost, jes_phase_cost
+    node_hour_price: float | None = Field(default=None, ge=0, le=MAX_NODE_HOUR_PRICE)
+    currency: str = (
+        DEFAULT_CURRENCY  # the price's currency: a code such as EUR (the metric's label)
+    )
+
     @field_validator("viya_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -185,6 +195,14 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", v) or not _url_ok(v):
             raise ValueError("must start with http:// or https:// and name a host")
         return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        v = v.strip() or DEFAULT_CURRENCY  # JES_CURRENCY= (blank) in a .env: the default
+        if not CURRENCY_RE.match(v):
+            raise ValueError("must be a currency code of 1 to 8 letters, such as EUR or USD")
+        return v.upper()
 
     @field_validator("token_secret_keys")
     @classmethod
@@ -345,6 +363,8 @@ SETTING_FLAGS: dict[str, str] = {
     "max_queue_wait_p95_seconds": "--max-queue-wait-p95",
     "max_outage_share": "--max-outage-share",
     "max_idle_share": "--max-idle-share",
+    "node_hour_price": "--node-hour-price",
+    "currency": "--currency",
 }
 # JES_* variables that are not settings but are read by the build scripts
 OTHER_ENV = frozenset({"JES_BASE_IMAGE", "JES_IMAGE"})

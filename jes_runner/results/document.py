@@ -23,6 +23,7 @@ from jes_runner.measure.stats import (
     spans,
     vs_baseline,
 )
+from jes_runner.results.cost import price_phases
 
 SCHEMA_VERSION = 1
 
@@ -210,9 +211,10 @@ def build_run_document(
     phases: list[PhaseResult], meta: RunMeta, *, aborted: bool
 ) -> dict[str, Any]:
     """Phase results -> the comparisons -> the whole results document. The comparability limits
-    are the run's own settings (so ``recover`` judges a dead run as the run would have)."""
+    are the run's own settings (so ``recover`` judges a dead run as the run would have), and so
+    is the node-hour price each phase's ``cost`` comes from."""
     compare_with_baseline(phases, ComparabilityLimits.from_settings(meta.settings))
-    return run_document(
+    doc = run_document(
         [p.document for p in phases],
         run_id=meta.run_id,
         started=meta.started,
@@ -228,6 +230,8 @@ def build_run_document(
         emulator=meta.emulator,
         runtime_history=meta.runtime_history,
     )
+    price_phases(doc)
+    return doc
 
 
 def run_document(

@@ -11,6 +11,12 @@ Rules: durations are server ones (``timing_source == "server"``) of completed jo
 the baseline phase's (the job alone on its context) win over other phases'; the median
 is taken when a job ran more than once. A file measured on the emulator never seeds a
 run on a Viya, nor the reverse, and emulators at different speed factors do not mix.
+
+Units: runtimes are in the job config's seconds. An emulated run's durations are served
+seconds; they are read back in the modelled cluster's seconds (served / the file's
+``metadata.emulator_model.speed_factor``), the unit of the config's ``expected_runtime_s``
+on an emulator, so history and config estimates can sit in one plan (the runner converts
+them to served seconds with the emulator's speed factor).
 """
 
 from __future__ import annotations
@@ -34,8 +40,24 @@ class RuntimeHistory:
     runtimes: dict[str, float]  # job name -> seconds
 
 
+def _served_per_second(results: dict[str, Any]) -> float:
+    """Served seconds per job-config second: an emulated file's speed factor, else 1."""
+    meta = results.get("metadata") or {}
+    if not results.get("emulator", meta.get("emulator")):
+        return 1.0
+    sf = (meta.get("emulator_model") or {}).get("speed_factor")
+    if not isinstance(sf, int | float) or sf <= 0:
+        raise JesError(
+            "an emulated results file without metadata.emulator_model.speed_factor: its durations "
+            "cannot be read as expected runtimes -- use the results of a newer run"
+        )
+    return float(sf)
+
+
 def runtimes_of(results: dict[str, Any]) -> dict[str, float]:
-    """Job name -> median server duration of its completed runs, baseline phase first."""
+    """Job name -> median server duration of its completed runs, baseline phase first, in the job
+    config's seconds (an emulated file's: the modelled cluster's)."""
+    unit = _served_per_second(results)
     phases = [p for p in results.get("phases") or [] if isinstance(p, dict)]
     phases.sort(key=lambda p: not p.get("baseline"))  # baseline first
     out: dict[str, float] = {}
@@ -51,7 +73,7 @@ def runtimes_of(results: dict[str, Any]) -> dict[str, float]:
             ):
                 found.setdefault(str(j.get("name")), []).append(float(d))
         for name, ds in found.items():
-            out.setdefault(name, round(statistics.median(ds), 3))
+            out.setdefault(name, round(statistics.median(ds) / unit, 3))
     return out
 
 
@@ -96,7 +118,10 @@ def newest_history(
             continue
         if emulated and (meta.get("emulator_model") or {}).get("speed_factor") != speed_factor:
             continue
-        runtimes = runtimes_of(res)
+        try:
+            runtimes = runtimes_of(res)
+        except JesError:  # emulated, speed factor unknown: its seconds cannot be converted
+            continue
         if runtimes:
             return RuntimeHistory(f.name, runtimes)
     return None

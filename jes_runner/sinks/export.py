@@ -82,6 +82,8 @@ SCALING_FIELDS = [
     "time_to_first_job_on_new_node_seconds",
     "node_seconds",
 ]
+# phases[].cost (priced runs): an emulated run's already in the modelled cluster's node-hours
+COST_FIELDS = ["amount", "currency", "node_hour_price", "node_seconds"]
 # an emulated run: these served-second figures also in the modelled cluster's seconds (``*_model``)
 MODEL_JOB_FIELDS = ["duration"]
 MODEL_PHASE_FIELDS = [
@@ -171,6 +173,7 @@ def phase_rows(
             "reasons",
             "data_error_jobs",
             *SCALING_FIELDS,
+            *[f"cost_{k}" for k in COST_FIELDS],
             *([f"{k}_model" for k in MODEL_PHASE_FIELDS] if factor else []),
         ]
     )
@@ -202,6 +205,7 @@ def phase_rows(
                 "reasons": ",".join(p.reasons),
                 "data_error_jobs": len(p.data_errors),
                 **{k: p.scaling.get(k) for k in SCALING_FIELDS},
+                **{f"cost_{k}": (p.raw.get("cost") or {}).get(k) for k in COST_FIELDS},
             }
         )
         if factor:

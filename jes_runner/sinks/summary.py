@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jes_runner.console import fmt_number, render_table
+from jes_runner.results.cost import cost_currency, fmt_cost
 
 
 def emulator_banner(results: dict[str, Any]) -> str | None:
@@ -46,7 +47,7 @@ def _scaled(value: Any, factor: float) -> float | None:
     return value * factor if isinstance(value, int | float) else None
 
 
-def _head(unit: str, emulated: bool) -> list[str]:
+def _head(unit: str, emulated: bool, currency: str | None) -> list[str]:
     return [
         "phase",
         "context",
@@ -64,10 +65,12 @@ def _head(unit: str, emulated: bool) -> list[str]:
         f"saved {unit}",
         "speedup",
         "busy speedup",
+        # priced runs only: node-hours x price (an emulated run's: the modelled cluster's)
+        *([f"cost {currency}".rstrip()] if currency is not None else []),
     ]
 
 
-def _row(p: dict[str, Any], factor: float, emulated: bool) -> list[str]:
+def _row(p: dict[str, Any], factor: float, emulated: bool, currency: str | None) -> list[str]:
     s, vb = p["stats"], p.get("vs_baseline") or {}
     mode = p["mode"] + ("" if p["mode"] in ("sequential", "all") else f" {p['concurrency']}")
     planned = s.get("jobs_planned", s["jobs_total"])
@@ -97,6 +100,7 @@ def _row(p: dict[str, Any], factor: float, emulated: bool) -> list[str]:
         sec(vb.get("time_saved_seconds")),
         ratio(vb.get("speedup")),
         ratio(vb.get("busy_speedup")),
+        *([fmt_cost((p.get("cost") or {}).get("amount"))] if currency is not None else []),
     ]
 
 
@@ -148,9 +152,10 @@ def render_summary(results: dict[str, Any]) -> str:
     """The terminal table at the end of a run (an emulated run's durations in model seconds)."""
     factor, unit = time_scale(results)
     emulated = unit == "model s"
-    head = _head(unit, emulated)
+    currency = cost_currency(results)
+    head = _head(unit, emulated, currency)
     phases = results.get("phases", [])
-    rows = [_row(p, factor, emulated) for p in phases]
+    rows = [_row(p, factor, emulated, currency) for p in phases]
     out = []
     banner = emulator_banner(results)
     if banner:

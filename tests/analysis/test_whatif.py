@@ -185,24 +185,38 @@ def test_leave_out_is_blind(tmp_path: Path, phase: str) -> None:
     loo, _ = whatif.leave_out(real_study, phase, replicates=3)
     loo2, _ = whatif.leave_out(changed_study, phase, replicates=3)
     assert (loo2.predicted, loo2.reason) == (loo.predicted, loo.reason)
+    assert (loo2.configured_start, loo2.start_state) == (loo.configured_start, loo.start_state)
 
 
 def test_leave_out_errors_blind() -> None:
-    """The three blind errors (printed for the closing note). The fixed-pool phase is the only
-    one where the compute node ran jobs side by side: without it, its slots and contention are
-    unknown, and the answer says so instead of a number."""
+    """The three blind errors (printed for the closing note), judged on the real phases.
+
+    * fixed pool: the only phase where the compute node ran jobs side by side; without it its
+      slots and contention are unknown, and the answer says so instead of a number;
+    * sequential: run times alone fitted jointly with contention over the two concurrent
+      phases, the client gap from the measuring tool's poll interval: within 15 %;
+    * autoscaling: its start state is not in the kept phases (a node requested past the
+      queue's host limit and never used leaves no trace), so both ends are reported; the fast
+      end (every inventory node up) is within 15 %, the slow end is the model's history."""
     study = whatif.load_study(MEASURED)
     out = {p.name: whatif.leave_out(study, p.name, replicates=5)[0] for p in study.phases}
     for name, loo in out.items():
         err = "not identifiable" if loo.error is None else f"{loo.error * 100:+.1f} %"
-        print(f"leave-out {name}: {err} {loo.reason or ''}")
+        fast = loo.configured_start_error
+        print(
+            f"leave-out {name}: {err} {loo.reason or ''}"
+            + ("" if fast is None else f" (fast end {fast * 100:+.1f} %)")
+        )
     fixed = out["concurrent_fixed_pool"]
     assert fixed.predicted is None and "compute" in (fixed.reason or "")
-    # measured against the real phases; bounds are today's, not the issue's 15 %
-    # (closing note: the autoscaling phase's second node, the sequential client gap)
-    assert out["sequential"].error is not None and abs(out["sequential"].error) <= 0.25
-    assert out["concurrent_autoscaling"].error is not None
-    assert abs(out["concurrent_autoscaling"].error) <= 0.40
+    assert out["sequential"].error is not None and abs(out["sequential"].error) <= 0.15
+    assert out["sequential"].start_state is None
+    auto = out["concurrent_autoscaling"]
+    assert auto.start_state is not None and "start state" in auto.start_state
+    assert auto.configured_start is not None and auto.predicted is not None
+    # the fast end is the faster one, and it is within 15 % of the measured phase
+    assert auto.configured_start.median < auto.predicted.median
+    assert auto.configured_start_error is not None and abs(auto.configured_start_error) <= 0.15
 
 
 def test_leave_out_cli_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,6 +239,7 @@ def test_leave_out_cli_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     first = out.splitlines()[0]
     assert first.startswith("leave-out concurrent_autoscaling (blind: its inputs only): predicted")
     assert "vs measured 10.1 min" in first
+    assert "with every inventory node up at the start" in first and "start state" in first
     rc, out, err = run(
         capsys, "whatif", MEASURED, "--leave-out", "concurrent_fixed_pool",
         "--concurrency", "all", "--max-nodes", "2", "--replicates", "2", "--json",
@@ -421,6 +436,35 @@ def test_more_nodes_never_slower_in_what_whatif_prints(
     assert round(b.makespan_s.median, 1) <= round(a.makespan_s.median, 1)
 
 
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,  # no .hypothesis/ directory in the repo
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    data=st.data(),
+    concurrency=st.sampled_from([1, 2, 3, 5, 10, None]),
+    max_nodes=st.integers(1, 6),
+)
+def test_one_more_job_never_faster_in_what_whatif_prints(
+    measured_fit: whatif.Fit, data: st.DataObject, concurrency: int | None, max_nodes: int
+) -> None:
+    """The printed statistic (median over the default 20 replicates, to its 0.1 s), with any
+    job of the study appended; seen failing before the prefix maximum (8 jobs, concurrency
+    10, 4 max nodes: 481 s -> 464 s with ve_pooled added)."""
+    names = list(measured_fit.scenario.jobs)
+    workload = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=14))
+    extra = data.draw(st.sampled_from(names))
+    (fewer,) = whatif.run_whatif(
+        measured_fit, [concurrency], [max_nodes], workload=workload
+    ).configs
+    (more,) = whatif.run_whatif(
+        measured_fit, [concurrency], [max_nodes], workload=[*workload, extra]
+    ).configs
+    assert round(more.makespan_s.median, 1) >= round(fewer.makespan_s.median, 1)
+
+
 def test_cost_beside_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--node-hour-price: a cost per configuration (node-minutes / 60 x price) and the
     cheapest within 10 % of the fastest marked in money; a bad price is one line, exit 2."""
@@ -447,3 +491,16 @@ def test_cost_beside_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         main(["whatif", str(MEASURED), "--node-hour-price", "-1"])
     assert e.value.code == 2
     assert "--node-hour-price: must be a price of 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, not fixed: a third node's own delay/pull draws make 9 jobs at concurrency 10 "
+    "0.2 s slower with 3 max nodes than with 2 (seed 1: 497.4 s -> 502.6 s); the printed "
+    "median moves with it. The nodes half of the property above finds it only sometimes.",
+)
+def test_more_nodes_never_slower_known_counterexample(measured_fit: whatif.Fit) -> None:
+    workload = ["cm_pooled", "cm_pooled", "suppae_pooled", "dm_pooled", "suppae_pooled",
+                "co_pooled", "cm_pooled", "mh_pooled", "cm_pooled"]  # fmt: skip
+    two, three = whatif.run_whatif(measured_fit, [10], [2, 3], workload=workload).configs
+    assert round(three.makespan_s.median, 1) <= round(two.makespan_s.median, 1)

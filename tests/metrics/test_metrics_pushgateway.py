@@ -94,6 +94,7 @@ def test_failed_run_keeps_last_success_and_replaces_everything_else(
                     "context": "Autoscaling POC Context",
                     "mode": "batch",
                     "outcome": "failed",
+                    "emulated": "false",  # every series says whether it is the emulator's
                 }.items()
             )
         ]

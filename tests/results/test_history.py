@@ -75,7 +75,8 @@ def test_newest_same_target_file_is_used(tmp_path: Path) -> None:
         and real.source.endswith("20260102_000000.json")
     )
     emu = newest_history(tmp_path, emulated=True, speed_factor=0.005)
-    assert emu is not None and emu.runtimes["a"] == 0.05
+    # served seconds read back in the modelled cluster's (the job config's unit): 0.05 / 0.005
+    assert emu is not None and emu.runtimes["a"] == pytest.approx(10.0)
     assert (
         newest_history(tmp_path, emulated=True, speed_factor=0.02) is None
     )  # another speed: not comparable
@@ -84,4 +85,21 @@ def test_newest_same_target_file_is_used(tmp_path: Path) -> None:
 
 def test_runtimes_from_an_empty_directory_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(JesError, match="no results file"):
+        runtimes_from_results(tmp_path)
+
+
+def test_emulated_durations_are_read_in_model_seconds_whatever_the_speed(tmp_path: Path) -> None:
+    # the same modelled 40 s job served at two speeds: one expected runtime, the config's unit
+    for n, speed in ((1, 0.005), (2, 0.02)):
+        doc = _results(f"emu{n}", {"a": 40.0 * speed}, emulator=True, speed=speed)
+        (tmp_path / f"pooled_jobs_comparison_2026010{n}_000000.json").write_text(json.dumps(doc))
+        assert runtimes_of(doc)["a"] == pytest.approx(40.0)
+    assert runtimes_from_results(tmp_path)["a"] == pytest.approx(40.0)  # discover --with-runtimes
+
+
+def test_emulated_file_without_speed_factor_is_not_history(tmp_path: Path) -> None:
+    doc = _results("emu", {"a": 0.2}, emulator=True)  # no emulator_model: unit unknown
+    (tmp_path / "pooled_jobs_comparison_20260101_000000.json").write_text(json.dumps(doc))
+    assert newest_history(tmp_path, emulated=True, speed_factor=None) is None
+    with pytest.raises(JesError, match="speed_factor"):
         runtimes_from_results(tmp_path)

@@ -20,6 +20,7 @@ from jes_runner.analysis.sweep import (
 )
 from jes_runner.cli.commands import SUMMARIES
 from jes_runner.cli.options import (
+    add_cost,
     add_emulator,
     add_job_config,
     add_log_format,
@@ -156,6 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit-jobs", type=int, help="first N enabled jobs")
     add_log_format(p)
     add_run_behaviour(p)
+    add_cost(p)
     add_push(p)
     p.add_argument(
         "--json",

@@ -137,13 +137,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="PRICE",
         help="price of one node-hour: adds a cost column and marks the cheapest within 10 %% "
-        "of the fastest in money",
+        "of the fastest in money (default: JES_NODE_HOUR_PRICE, the price runs are costed at)",
     )
     p.add_argument(
         "--currency",
-        default="",
+        default=None,
         metavar="CODE",
-        help="currency of --node-hour-price, shown beside the cost (e.g. EUR)",
+        help="currency of --node-hour-price, shown beside the cost (e.g. EUR; default: "
+        "JES_CURRENCY when the price is JES_NODE_HOUR_PRICE)",
     )
     p.add_argument(
         "--json", action="store_true", help="print the answer as JSON instead of a table"
@@ -157,6 +158,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "next to RESULTS as <stem>_whatif.png when matplotlib is installed and --json is not given",
     )
     p.set_defaults(func=_cmd)
+
+
+def _price_and_currency(args: argparse.Namespace) -> tuple[float | None, str]:
+    """--node-hour-price, else the runs' own price (JES_NODE_HOUR_PRICE): one price everywhere."""
+    if args.node_hour_price is not None:
+        return args.node_hour_price, args.currency or ""
+    from jes_runner.config.settings import load_settings
+
+    settings = load_settings(currency=args.currency)
+    return settings.node_hour_price, settings.currency
 
 
 def _price(text: str) -> float:
@@ -224,7 +235,21 @@ def leave_out_line(loo: LeaveOut, unit: str) -> str:
         f"leave-out {loo.phase} (blind: its inputs only): predicted makespan "
         f"{loo.predicted.median / 60:.1f} min [{loo.predicted.low / 60:.1f}-"
         f"{loo.predicted.high / 60:.1f}] vs measured {loo.measured_makespan_s / 60:.1f} min "
-        f"({(loo.error or 0.0) * 100:+.1f} %)" + ("" if unit == "s" else f", in {unit}")
+        f"({(loo.error or 0.0) * 100:+.1f} %)"
+        + ("" if unit == "s" else f", in {unit}")
+        + _start_state_text(loo)
+    )
+
+
+def _start_state_text(loo: LeaveOut) -> str:
+    """The fast end when the start state is not identifiable (the number above is the slow end)."""
+    fast = loo.configured_start
+    if fast is None:
+        return ""
+    return (
+        f"; with every inventory node up at the start {fast.median / 60:.1f} min "
+        f"[{fast.low / 60:.1f}-{fast.high / 60:.1f}] "
+        f"({(loo.configured_start_error or 0.0) * 100:+.1f} %): {loo.start_state}"
     )
 
 
@@ -243,6 +268,18 @@ def leave_out_doc(loo: LeaveOut) -> dict[str, Any]:
         },
         "error_percent": None if loo.error is None else round(loo.error * 100, 1),
         "not_identifiable": loo.reason,
+        # start state not identifiable: the prediction from every inventory node up (fast end)
+        "configured_start_makespan_seconds": None
+        if loo.configured_start is None
+        else {
+            "median": round(loo.configured_start.median, 1),
+            "p10": round(loo.configured_start.low, 1),
+            "p90": round(loo.configured_start.high, 1),
+        },
+        "configured_start_error_percent": None
+        if loo.configured_start_error is None
+        else round(loo.configured_start_error * 100, 1),
+        "start_state_not_identifiable": loo.start_state,
     }
 
 
@@ -272,6 +309,7 @@ def _write_figure(answer: WhatIf, out: Path) -> None:
 def _cmd(args: argparse.Namespace) -> int:
     from jes_runner.analysis import whatif
 
+    price, currency = _price_and_currency(args)
     study = whatif.load_study(args.results)
     loo = None
     if args.leave_out is not None:
@@ -286,8 +324,8 @@ def _cmd(args: argparse.Namespace) -> int:
         jobs_multiplier=args.jobs_multiplier,
         replicates=args.replicates,
         measured_node_cores=args.measured_node_cores,
-        node_hour_price=args.node_hour_price,
-        currency=args.currency,
+        node_hour_price=price,
+        currency=currency,
         emulated=study.emulated,
     )
     out = _figure_path(args)

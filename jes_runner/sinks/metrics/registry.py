@@ -328,6 +328,12 @@ def _declare_phase_families(f: _Families) -> None:
         (*pl, "source"),
     )
     f.gauge("jes_phase_node_jobs", "Jobs of the phase that ran on each node.", (*pl, "node"))
+    f.gauge(
+        "jes_phase_cost",
+        "What the phase's nodes cost: node-hours x the run's node-hour price (emulated: the "
+        "modelled cluster's node-hours); only from priced runs.",
+        (*pl, "currency"),
+    )
     # per job (bounded: jobs x phases)
     f.gauge("jes_job_duration_seconds", "Server duration of one job in one phase.", JOB_LABELS)
     f.gauge(
@@ -365,6 +371,9 @@ def _phase_metrics(
     sc = phase.get("scaling") or {}
     if sc.get("source"):
         f.set("jes_phase_scaling_info", 1.0, *pv, str(sc["source"]))
+    cost = phase.get("cost") or {}
+    # already in the modelled cluster's node-hours for an emulated run (results/cost.py)
+    f.set("jes_phase_cost", _num(cost.get("amount")), *pv, str(cost.get("currency") or ""))
     for node, n in sorted((sc.get("jobs_per_node") or {}).items()):
         f.set("jes_phase_node_jobs", _num(n), *pv, str(node))
     for name, rec in _phase_job_names(phase.get("jobs") or []):

@@ -20,6 +20,7 @@ from jes_runner import __version__
 from jes_runner._util import finite, redact_url
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError, missing_extra
+from jes_runner.results.cost import cost_currency, fmt_cost
 from jes_runner.results.views import PhaseView, normalize_results, phase_views
 from jes_runner.sinks.report.assets import CSS, ERROR_HOOK_JS, TABLE_JS
 
@@ -303,6 +304,12 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
     emulated = model_seconds(res, 1.0) is not None
     factor, unit = time_scale(res)
     u = f" ({unit})" if emulated else ""  # an emulated run's durations: the modelled cluster's
+    currency = cost_currency(res)  # priced runs only: each phase's node-hours x the price
+    cost_head = (
+        f"<th class=n>Cost ({_e(currency or '?')}{', model node-hours' if emulated else ''})</th>"
+        if currency is not None
+        else ""
+    )
 
     def sec(v: Any) -> str:
         v = v * factor if isinstance(v, int | float) else None
@@ -318,7 +325,7 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
             else "<th class=n>Makespan</th>"
         )
         + f"<th class=n>Idle{u}</th><th class=n>Busy makespan{u}</th><th class=n>Speedup (makespan)</th>"
-        f"<th class=n>Speedup (busy)</th><th class=n>Time saved{u}</th><th class=n>Comparable</th><th class=n>Unmatched</th></tr>"
+        f"<th class=n>Speedup (busy)</th><th class=n>Time saved{u}</th>{cost_head}<th class=n>Comparable</th><th class=n>Unmatched</th></tr>"
     )
     head2 = (
         f"<tr><th>Phase</th><th class=n>Nodes used</th><th class=n>Peak nodes</th><th class=n>Perfect split{u}</th>"
@@ -354,7 +361,8 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
             f"{_num_td(p.speedup, (f'{p.speedup:.2f}×' + mark) if p.speedup else '–')}"
             f"{_num_td(busy_sp, (f'{busy_sp:.2f}×' + mark) if busy_sp else '–')}"
             f"{_num_td(_scaled_saved(vb, factor), _saved(_scaled_vb(vb, factor)))}"
-            f"<td>{_comparable(p)}</td>"
+            + (_cost_td(p.raw) if currency is not None else "")
+            + f"<td>{_comparable(p)}</td>"
             f"{_num_td(len(p.unmatched), str(len(p.unmatched)))}</tr>"
         )
         achieved = s.get("concurrency_achieved")
@@ -391,6 +399,15 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
         f'<h2 style="margin-top:14px">Scaling and waiting</h2><div class="scroll"><table id="scaling-table">'
         f"<thead>{head2}</thead><tbody>{''.join(rows2)}</tbody></table></div>{note}</section>"
     )
+
+
+def _cost_td(phase: dict[str, Any]) -> str:
+    """The phase's cost cell; its basis (node-seconds, price) as the tooltip."""
+    cost = phase.get("cost") or {}
+    amount = _finite(cost.get("amount"))
+    text = "–" if amount is None else fmt_cost(amount)
+    data = "" if amount is None else f"{amount:g}"
+    return f'<td class="n" data-v="{data}" title="{_e(cost.get("basis") or "")}">{_e(text)}</td>'
 
 
 SCALING_LATENCIES = (
