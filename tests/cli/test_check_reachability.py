@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from support.cli_output import jes_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENT_LIMIT_S = 30.0
@@ -25,6 +25,17 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def _jes(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jes_runner", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @contextmanager
@@ -49,7 +60,7 @@ def _closed_port() -> int:
 
 def test_no_credentials_and_nothing_listening_is_not_reachable(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    r = jes_cli(["check", "--viya-url", url], _env(tmp_path), tmp_path)
+    r = _jes(["check", "--viya-url", url], _env(tmp_path), tmp_path)
     assert r.returncode == 2
     assert "ok    viya" not in r.stdout, r.stdout
     assert f"FAIL  viya: cannot reach Viya at {url}" in r.stdout, r.stdout
@@ -59,7 +70,7 @@ def test_no_credentials_but_viya_answers_is_reachable(tmp_path: Path) -> None:
     from jes_runner.emulator import Emulator
 
     with Emulator(port=0) as emu:
-        r = jes_cli(["check", "--viya-url", emu.url], _env(tmp_path), tmp_path)
+        r = _jes(["check", "--viya-url", emu.url], _env(tmp_path), tmp_path)
     assert f"ok    viya: reachable at {emu.url}" in r.stdout, r.stdout
     assert "FAIL  token" in r.stdout
 
@@ -67,7 +78,7 @@ def test_no_credentials_but_viya_answers_is_reachable(tmp_path: Path) -> None:
 def test_a_silent_server_is_reported_within_30_s(tmp_path: Path) -> None:
     with silent_port() as port:
         t0 = time.monotonic()
-        r = jes_cli(
+        r = _jes(
             ["check", "--viya-url", f"http://127.0.0.1:{port}"],
             _env(tmp_path, JES_USERNAME="u", JES_PASSWORD="p"),
             tmp_path,
@@ -80,7 +91,7 @@ def test_a_silent_server_is_reported_within_30_s(tmp_path: Path) -> None:
 
 def test_argparse_errors_are_one_error_line(tmp_path: Path) -> None:
     for args in (["run", "--no-such-flag"], ["run", "--concurrency", "x"], ["nosuchcommand"]):
-        r = jes_cli(args, _env(tmp_path), tmp_path)
+        r = _jes(args, _env(tmp_path), tmp_path)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2, args
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, r.stderr)
