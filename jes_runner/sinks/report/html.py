@@ -404,7 +404,7 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
 def _cost_td(phase: dict[str, Any]) -> str:
     """The phase's cost cell; its basis (node-seconds, price) as the tooltip."""
     cost = phase.get("cost") or {}
-    amount = _finite(cost.get("amount"))
+    amount = finite(cost.get("amount"))
     text = "–" if amount is None else fmt_cost(amount)
     data = "" if amount is None else f"{amount:g}"
     return f'<td class="n" data-v="{data}" title="{_e(cost.get("basis") or "")}">{_e(text)}</td>'
