@@ -118,6 +118,7 @@ def worker(args: argparse.Namespace) -> None:
         cfg = out / "jobs.json"
         cfg.write_text(json.dumps({"jobs": jobs}))
         phases = [{"name": "all", "context": BENCH_CONTEXT, "mode": "all"}]
+    # the HTML report is a separate sink, measured on its own
     kw: dict[str, Any] = {
         "viya_url": args.url,
         "username": args.user,
@@ -128,7 +129,7 @@ def worker(args: argparse.Namespace) -> None:
         # no cluster access here: the node timeline falls back to the orchestrator's hosts
         "node_timeline": "orchestrator",
         "report": False,
-    }  # the HTML report is a separate sink, measured on its own
+    }
     if cfg:
         kw["job_config"] = cfg
     if phases:
@@ -139,9 +140,8 @@ def worker(args: argparse.Namespace) -> None:
         select_phases(settings), load_jobs(settings)[1], settings.resolved_job_config()
     )
     t0 = time.monotonic()
-    ctx = managed_run(
-        Target(settings, emulated=False), plan, sinks=[]
-    )  # no summary table, no report
+    # no summary table, no report
+    ctx = managed_run(Target(settings, emulated=False), plan, sinks=[])
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(

@@ -10,7 +10,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -62,21 +62,32 @@ def epoch_seconds(value: Any) -> float | None:
     return dt.timestamp() if dt else None
 
 
+def at_rank(sorted_values: Sequence[float], rank: float) -> float:
+    """The value at a fractional rank of sorted values (0 .. n-1), interpolated linearly between
+    the closest ranks: numpy's default quantile method, the one every percentile here uses."""
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (rank - lo)
+
+
 def percentile(values: list[float], p: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), rounded to the millisecond."""
+    """The p-th percentile (0-100) by :func:`at_rank`, rounded to the millisecond."""
     if not values:
         return None
     xs = sorted(values)
-    k = (len(xs) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return round(xs[lo] + (xs[hi] - xs[lo]) * (k - lo), 3)
+    return round(at_rank(xs, (len(xs) - 1) * p / 100), 3)
+
+
+def median_of_sorted(sorted_values: Sequence[float]) -> float:
+    """The middle value (mean of the two middle ones for an even count); needs one value at least."""
+    m = len(sorted_values) // 2
+    if len(sorted_values) % 2:
+        return sorted_values[m]
+    return (sorted_values[m - 1] + sorted_values[m]) / 2
 
 
 def median(values: list[float]) -> float:
-    """The middle value (mean of the two middle ones for an even count); needs one value at least."""
-    s = sorted(values)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+    """:func:`median_of_sorted` of values in any order."""
+    return median_of_sorted(sorted(values))
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -62,9 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JesError as e:
         print(f"error: {e}", file=sys.stderr)
         return int(e.exit_code)
-    except (
-        ImportError
-    ) as e:  # a command of an extra that is not installed (the image has no report)
+    # a command of an extra that is not installed (the image has no report)
+    except ImportError as e:
         extra = missing_extra(e)
         if extra is None:
             raise

@@ -182,9 +182,8 @@ class Settings(BaseSettings):
 
     # cost: each phase's node-seconds x this price / 3600 -> phases[].cost, jes_phase_cost
     node_hour_price: float | None = Field(default=None, ge=0, le=MAX_NODE_HOUR_PRICE)
-    currency: str = (
-        DEFAULT_CURRENCY  # the price's currency: a code such as EUR (the metric's label)
-    )
+    # the price's currency: a code such as EUR (the metric's label)
+    currency: str = DEFAULT_CURRENCY
 
     @field_validator("viya_url")
     @classmethod

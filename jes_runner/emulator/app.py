@@ -103,9 +103,8 @@ class Emulator:
     # ----- lifecycle ----------------------------------------------------------
 
     def start(self) -> Emulator:
-        from jes_runner.emulator.server import (
-            make_server,  # late: server imports this module's types
-        )
+        # late: server imports this module's types
+        from jes_runner.emulator.server import make_server
 
         try:
             self._server = make_server(self, self.host, self.port, **self.limits)

@@ -69,10 +69,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.idle_timeout_s = idle_timeout_s
         self.request_timeout_s = request_timeout_s
         self.max_body_bytes = max_body_bytes
-        self.deadlines: dict[
-            socket.socket, float
-        ] = {}  # connection -> when it is shut (under conns_lock)
-        self.reaped = 0
+        # connection -> when it is shut (under conns_lock)
+        self.deadlines: dict[socket.socket, float] = {}
         self._reaper_stop = threading.Event()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
@@ -96,7 +94,6 @@ class EmulatorServer(ThreadingHTTPServer):
                 for c in late:
                     del self.deadlines[c]
             for c in late:
-                self.reaped += 1
                 with contextlib.suppress(OSError):
                     c.shutdown(socket.SHUT_RDWR)
 

@@ -69,10 +69,8 @@ class TokenService:
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._refresh: dict[str, tuple[str | None, str, float]] = {}  # token -> (user, client, exp)
-        self._codes: dict[
-            str, tuple[str, str, str | None, float]
-        ] = {}  # code -> (user, client, redirect, exp)
-        self.issued = 0
+        # code -> (user, client, redirect, exp)
+        self._codes: dict[str, tuple[str, str, str | None, float]] = {}
         self.rotated = 0  # refresh tokens replaced (auth.rotate_refresh_tokens)
 
     def _now(self) -> float:
@@ -136,8 +134,6 @@ class TokenService:
                     "auth_time": int(now),
                 }
             )
-        with self._lock:
-            self.issued += 1
         return {
             "access_token": self._sign(claims),
             "token_type": "bearer",

@@ -348,8 +348,6 @@ class HostPoller:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.failures = 0
-        self.polls = 0
 
     def poke(self) -> None:
         """A job is pending: the pool may be scaling; look at the hosts soon (rate-limited)."""
@@ -359,12 +357,10 @@ class HostPoller:
         try:
             hosts = self.fetch()
         except Exception as e:  # noqa: BLE001 - the orchestrator may be missing (404/403) or down
-            self.failures += 1
             self.rec.note(
                 f"orchestrator hosts unavailable ({e}); figures from the jobs' execution hosts"
             )
             return None
-        self.polls += 1
         out: dict[str, NodeState] = {}
         for h in hosts:
             name = str(h.get("name") or "")

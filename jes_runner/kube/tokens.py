@@ -360,8 +360,6 @@ class TokenPersister:
         self.store = store
         self.unavailable = unavailable  # why there is no store (said once, when a token arrives)
         self.on_saved = on_saved
-        self.saved = 0
-        self.failures = 0
         self._pending: str | None = None
         self._cond = threading.Condition()
         self._busy = False
@@ -394,16 +392,13 @@ class TokenPersister:
             try:
                 assert self.store is not None
                 keys = self.store.save({"refresh_token": token})
-                self.saved += 1
                 if keys:
                     log.info("new refresh token saved to %s", self.store)
                 if self.on_saved:
                     self.on_saved(token)
             except StoreError as e:
-                self.failures += 1
                 log.warning("could not persist the new refresh token: %s; the run goes on", e)
             except Exception as e:  # noqa: BLE001 - persisting must never fail a run
-                self.failures += 1
                 log.warning(
                     "could not persist the new refresh token to %s (%s); the run goes on",
                     self.store,

@@ -125,9 +125,8 @@ class Correlator:
 
         floor = (phase_start - SUBMIT_SLACK) if phase_start else None
         found: dict[str, dict[str, Any]] = {}
-        ambiguous: dict[
-            str, set[str]
-        ] = {}  # key -> orchestrator job ids seen for it (more than one)
+        # key -> orchestrator job ids seen for it (more than one)
+        ambiguous: dict[str, set[str]] = {}
         deadline = self.clock() + self.deadline_s
         delay = 0.2
         while True:

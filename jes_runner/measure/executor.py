@@ -81,9 +81,8 @@ class _Flight:
     last_pending_at: float | None = None  # when a poll last saw it queued (cleared once running)
     queued_s: float = 0.0  # lower bound of its queue wait: last "pending" answer - submission
     exact: bool = False  # estimate is this job's own (bracket its end), not the phase's typical job
-    t_base: float = (
-        0.0  # when its expected runtime started counting (submission, or start after a queue)
-    )
+    # when its expected runtime started counting (submission, or start after a queue)
+    t_base: float = 0.0
     bracket: int = 0  # next BRACKET point to poll at
 
 
@@ -127,9 +126,8 @@ class PhaseExecutor:
         on_pending: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
-        self.on_pending = (
-            on_pending  # a job was seen queued (the pool may scale): e.g. look at the hosts
-        )
+        # a job was seen queued (the pool may scale): e.g. look at the hosts
+        self.on_pending = on_pending
         self.phase = phase
         self.run_id = run_id
         self.token = run_token(run_id)
@@ -152,14 +150,12 @@ class PhaseExecutor:
         self._records: list[JobRecord] = []
         self._last_poll = float("-inf")
         self._poll_failures = 0
-        self._failing_since: float | None = (
-            None  # clock() of the first failed poll in the current run of failures
-        )
+        # clock() of the first failed poll in the current run of failures
+        self._failing_since: float | None = None
         self._deadlines: list[tuple[float, str]] = []  # (t_submit + job timeout, job id)
         self._stopped: JesError | None = None  # see PhaseOutcome.stopped
-        self._wave_started = (
-            self.clock()
-        )  # the current batch wave's release (the phase's, for "all")
+        # the current batch wave's release (the phase's, for "all")
+        self._wave_started = self.clock()
 
     # -- public ------------------------------------------------------------------
 
@@ -266,9 +262,8 @@ class PhaseExecutor:
         job_cfg = self._job_of.pop(id(record))
         try:
             job, sent_at, t_answer = fut.result()
-        except (
-            AuthError
-        ) as e:  # refused with a 401: certainly not created, and nothing more will be
+        # refused with a 401: certainly not created, and nothing more will be
+        except AuthError as e:
             self._auth_refused(e)
             return
         except ViyaError as e:
@@ -308,13 +303,11 @@ class PhaseExecutor:
             # the window's shared looks (the lead's) cover an early end: its own first look at
             # the typical end the phase has learned
             due, step = t_answer + max(lo, est * SHORTEST_MARGIN), lo
-        elif (
-            earliest is not None
-        ):  # uneven phase: not before its estimate at the best ratio; then as it ages
+        # uneven phase: not before its estimate at the best ratio; then as it ages
+        elif earliest is not None:
             due, step = t_answer + max(lo, earliest * SHORTEST_MARGIN), lo
-        elif (
-            shortest is not None
-        ):  # few end before the shortest job so far did; then poll as it ages
+        # few end before the shortest job so far did; then poll as it ages
+        elif shortest is not None:
             n = self.model.observed
             # a window's looks are shared: its first look waits for the shortest job seen
             share = (
@@ -700,10 +693,8 @@ class PhaseExecutor:
             if job is not None:
                 f.record.apply_server_job(job)
             f.record.client_ended_at = utcnow()
-            if f.record.server_state in (
-                "completed",
-                "failed",
-            ):  # it finished before the cancel landed
+            # it finished before the cancel landed
+            if f.record.server_state in ("completed", "failed"):
                 self._finish(f.record, expected=f.job.expected_runtime_s)
                 continue
             f.record.status = "canceled"

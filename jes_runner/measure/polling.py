@@ -18,10 +18,12 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-MAX_POLL_FAILURES = (
-    8  # consecutive failed ticks (each already retried) before giving up on Viya ...
-)
-LOST_CONTACT_S = 300.0  # ... when they also span this long: a restart or a blip is ridden out
+from jes_runner._util import median_of_sorted
+
+# Viya is given up on after MAX_POLL_FAILURES consecutive failed ticks (each already retried) that
+# also span LOST_CONTACT_S: a restart or a blip is ridden out
+MAX_POLL_FAILURES = 8
+LOST_CONTACT_S = 300.0
 DUE_MARGIN = 1.04  # a queued job that started: first look a little after its expected end
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap
 # between a job's end and the next job's creation (idle time in a sequential makespan) stays ~1 %.
@@ -30,9 +32,8 @@ BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expec
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
 UNKNOWN_GROWTH = 0.035
 SPREAD_LIMIT = 1.05  # observed/expected ratios wider than this: an estimate is a lower bound only
-PROBE_GROWTH = (
-    0.1  # nothing learned at all (first job of a run): its gap is idle time like any other
-)
+# nothing learned at all (first job of a run): its gap is idle time like any other
+PROBE_GROWTH = 0.1
 SHORTEST_MARGIN = 0.97  # no estimate: nothing ends before the phase's shortest job did (less this)
 OVERDUE_GROWTH = 1.6  # overdue: each step this much longer than the last ...
 OVERDUE_AGE_FRACTION = 0.2  # ... but never longer than this share of the job's age
@@ -69,15 +70,9 @@ class RuntimeModel:
         self._ratios: list[float] = []
         self._durations: list[float] = []
 
-    @staticmethod
-    def _median(sorted_values: list[float]) -> float:
-        n = len(sorted_values)
-        mid = n // 2
-        return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
-
     @property
     def factor(self) -> float | None:
-        return self._median(self._ratios) if self._ratios else self.prior_factor
+        return median_of_sorted(self._ratios) if self._ratios else self.prior_factor
 
     def observe(self, expected: float | None, observed: float | None) -> None:
         if observed is None or observed <= 0:
@@ -122,5 +117,5 @@ class RuntimeModel:
         if expected and f:
             return expected * f
         if self._durations:  # no per-job estimate: the typical job of this phase
-            return self._median(self._durations)
+            return median_of_sorted(self._durations)
         return None

@@ -219,14 +219,14 @@ def _skim_phase(d: dict[str, Any]) -> PhaseSummary | None:
 def _run(
     top: dict[str, Any], phases: list[PhaseSummary], source: str, *, skimmed: bool
 ) -> RunSummary:
-    meta = top.get("metadata") if isinstance(top.get("metadata"), dict) else {}
-    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-    settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+    meta = _dict_or_empty(top.get("metadata"))
+    labels = _dict_or_empty(meta.get("labels"))
+    settings = _dict_or_empty(meta.get("settings"))
     # a label the file does not record under labels may still be in its (masked) settings
     labels = {
         k: labels.get(k) or settings.get(k) for k in LABEL_KEYS if labels.get(k) or settings.get(k)
     }
-    model = meta.get("emulator_model") if isinstance(meta.get("emulator_model"), dict) else {}
+    model = _dict_or_empty(meta.get("emulator_model"))
     emulated = bool(top.get("emulator", meta.get("emulator")))
     sf = model.get("speed_factor")
     return RunSummary(
@@ -247,3 +247,8 @@ def _run(
 
 def _dict_or_none(v: Any) -> dict[str, Any] | None:
     return v if isinstance(v, dict) else None
+
+
+def _dict_or_empty(v: Any) -> dict[str, Any]:
+    """A section of the document, or {} when an older or damaged file lacks it."""
+    return v if isinstance(v, dict) else {}

@@ -24,6 +24,7 @@ import statistics
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from jes_runner._util import at_rank
 from jes_runner.sim.calibration import PhaseReplay
 
 METRICS = ("pending", "starting", "running")
@@ -55,13 +56,7 @@ def pearson(a: Sequence[float], b: Sequence[float]) -> float:
 def quantiles(xs: Sequence[float], qs: Sequence[float] = (0.1, 0.5, 0.9)) -> list[float]:
     """Linear-interpolation quantiles (numpy's default method)."""
     s = sorted(xs)
-    out = []
-    for q in qs:
-        pos = q * (len(s) - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, len(s) - 1)
-        out.append(s[lo] + (s[hi] - s[lo]) * (pos - lo))
-    return out
+    return [at_rank(s, q * (len(s) - 1)) for q in qs]
 
 
 def session_fidelity(replays: dict[str, PhaseReplay]) -> dict[str, PhaseFidelity]:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from jes_runner._util import DAY_S
 from jes_runner.errors import ConfigError
 
 DEFAULT_SCENARIO_FILE = "default_scenario.yaml"
@@ -45,9 +46,8 @@ class PoolSpec(_Strict):
     # runs (1 - d) + d * max(1, demand / cpu_capacity) times slower (model.py)
     cpu_capacity: float | None = Field(default=None, gt=0)
     scale_up_delay: float = Field(default=270.0, ge=0)  # request -> node Ready (median)
-    image_pull: float = Field(
-        default=0.0, ge=0
-    )  # first job on a fresh node waits this (image pull, median)
+    # first job on a fresh node waits this (image pull, median)
+    image_pull: float = Field(default=0.0, ge=0)
     # log-normal spread (sigma of the log) of each node's scale-up delay and image pull
     delay_jitter: float = Field(default=0.0, ge=0, le=2)
     scale_down_idle: float = Field(default=600.0, ge=0)  # idle time before a node is removed
@@ -173,14 +173,14 @@ def _default_clients() -> dict[str, ClientSpec]:
 
 class AuthSpec(_Strict):
     access_token_lifetime_s: float = Field(default=3599.0, gt=0)  # real seconds
-    refresh_token_lifetime_s: float = Field(default=90 * 86400.0, gt=0)  # real seconds
+    refresh_token_lifetime_s: float = Field(default=90 * DAY_S, gt=0)  # real seconds
     clients: dict[str, ClientSpec] = Field(default_factory=_default_clients)
     # UAA's refresh-token rotation (off by default, as on SASLogon): each refresh
     # grant answers a new refresh token and revokes the one it was given
     rotate_refresh_tokens: bool = False
     # SASLogon's clock minus the real one (real seconds): -7200 is a client clock 2 h ahead of
     # Viya's. Shifts the tokens' iat/exp and SASLogon's own expiry checks, nothing else.
-    clock_offset_s: float = Field(default=0.0, ge=-30 * 86400.0, le=30 * 86400.0)
+    clock_offset_s: float = Field(default=0.0, ge=-30 * DAY_S, le=30 * DAY_S)
 
 
 class KubeSecretSpec(_Strict):
@@ -214,15 +214,14 @@ class Scenario(_Strict):
     start_sigma: float = Field(default=0.0, ge=0, le=3)
     run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
     default_cpu_demand: float = Field(default=1.0, gt=0, le=64)  # cores of a job without cpu_time_s
-    failed_run_fraction: float = Field(
-        default=0.3, gt=0, le=1
-    )  # share of run work done before a failure
+    # share of run work done before a failure
+    failed_run_fraction: float = Field(default=0.3, gt=0, le=1)
     default_job: JobProfile = Field(default_factory=lambda: JobProfile(elapsed_s=40.0))
     profile: str | None = "pooled54"  # builtin name or JSON path (relative to the scenario)
     jobs: dict[str, JobProfile] = Field(default_factory=dict)  # override / add profiles
     # memory bound of a long-lived emulator: jobs that ended this many *real* seconds ago are
     # forgotten (API, orchestrator listing and ground truth alike); a test run ends long before
-    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * 86400.0)
+    job_retention_s: float = Field(default=3600.0, gt=0, le=30 * DAY_S)
     pools: dict[str, PoolSpec]
     queues: dict[str, QueueSpec]
     contexts: list[ContextSpec] = Field(min_length=1)

@@ -44,9 +44,8 @@ LOG_DEADLINE_S = 15.0
 # attempt gets this long, and all of them together FIRST_CONTACT_DEADLINE_S (then: unreachable)
 FIRST_CONTACT_TIMEOUT_S = 10.0
 FIRST_CONTACT_DEADLINE_S = 20.0
-SETTLE_FAILURES = (
-    12  # failed lookups (each already retried) before the job is given up as unconfirmed
-)
+# failed lookups (each already retried) before the job is given up as unconfirmed
+SETTLE_FAILURES = 12
 
 log = logging.getLogger("jes_runner.viya")
 
@@ -180,9 +179,8 @@ class ViyaClient:
         self.requests_by_kind: Counter[str] = Counter()
         self.answered = 0  # HTTP answers received (any status): Viya is reachable once this is > 0
         self._first_contact: float | None = None  # monotonic time of the first attempt
-        self.server_date: str | None = (
-            None  # the Date header of the latest answer: the server's clock
-        )
+        # the Date header of the latest answer: the server's clock
+        self.server_date: str | None = None
         # the X-Jes-Emulator header of an answer: this "Viya" is jes-runner's emulator (see emulator_model)
         self.emulator_header: str | None = None
         self.outage = OutageClock()  # time Viya answered with errors (a phase's share judges it)

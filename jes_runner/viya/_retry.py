@@ -16,9 +16,8 @@ class RetryPolicy:
     backoff_s: float = 0.5  # first delay; doubles each retry
     backoff_max_s: float = 20.0
     retry_after_max_s: float = 120.0  # never sleep longer than this on a server's say-so
-    deadline_s: float = (
-        300.0  # overall budget of one logical request, all retries and waits included
-    )
+    # overall budget of one logical request, all retries and waits included
+    deadline_s: float = 300.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, retry: int, retry_after: str | None = None) -> float:

@@ -102,9 +102,8 @@ def test_sweep_over_emulator_finds_the_slots(
     slots = yaml.safe_load((DATA / "sweep_slots2.yaml").read_text())["pools"]["fixed"][
         "slots_per_node"
     ]
-    monkeypatch.setenv(
-        "JES_POLL_INTERVAL_MIN", "0.01"
-    )  # release the next job promptly in window mode
+    # release the next job promptly in window mode
+    monkeypatch.setenv("JES_POLL_INTERVAL_MIN", "0.01")
     rc, out, err = cli(
         "sweep",
         "--concurrency",

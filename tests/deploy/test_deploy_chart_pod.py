@@ -171,9 +171,8 @@ def test_existing_secret_values(helm4, podman, jes_image, pushgateway, tmp_path:
     assert "Traceback" not in output
     doc = results_on(tmp_path / "pvc")
     assert doc["status"] == "completed" and [len(p["jobs"]) for p in doc["phases"]] == [3, 3]
-    assert (
-        doc["metadata"]["job_config"] == "/app/config/job_configs.json"
-    )  # none given: the image's
+    # none given: the image's
+    assert doc["metadata"]["job_config"] == "/app/config/job_configs.json"
     # no job config given: the runner says it uses the packaged example
     assert [ln for ln in output.splitlines() if "packaged example" in ln], output[-3000:]
     assert ("jes-runner", "chart-pod-existing", "ci", RELEASE) in gateway_groups(pushgateway)

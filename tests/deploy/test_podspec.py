@@ -80,11 +80,12 @@ def test_the_charts_shape_becomes_these_flags(tmp_path: Path) -> None:
     assert "--cap-drop=ALL" in args and "no-new-privileges" in args
     assert f"--memory {2**30}" in text and "--cpus 0.5" in text and "--stop-timeout 90" in text
     env = [args[i + 1] for i, a in enumerate(args) if a == "-e"]
+    # envFrom first, env over it; an optional missing key skipped
     assert env == [
         "X_B=2",
         "A=1",
         "PW=s3cret",
-    ]  # envFrom first, env over it; an optional missing key skipped
+    ]
     assert f"--tmpfs /tmp:rw,mode=1777,size={256 * 2**20}" in text
     assert f"-v {tmp_path / 'pvc'}:/results:rw" in text
     assert f"-v {tmp_path / 'work' / 'credentials'}:/var/run/secrets/jes:ro" in text

@@ -54,9 +54,8 @@ def test_throttle_with_retry_after(client: ViyaClient, emu: Emulator) -> None:
         and r.headers["Retry-After"] == "2"
         and r.json()["httpStatusCode"] == 429
     )
-    r = client.get(
-        f"/jobExecution/jobs/{job['id']}/state"
-    )  # glob covers the template with /state too
+    # glob covers the template with /state too
+    r = client.get(f"/jobExecution/jobs/{job['id']}/state")
     assert r.status_code == 429
 
 

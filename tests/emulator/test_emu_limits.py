@@ -69,8 +69,7 @@ def test_bad_or_huge_content_length_is_answered(length: str, status: bytes) -> N
             f"POST /jobExecution/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
         )
         answer = b""
-        while chunk := s.recv(
-            65536
-        ):  # the emulator closes the connection after answering (timeout: 10 s)
+        # the emulator closes the connection after answering (timeout: 10 s)
+        while chunk := s.recv(65536):
             answer += chunk
         assert status in answer.split(b"\r\n", 1)[0]

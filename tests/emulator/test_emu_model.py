@@ -89,15 +89,15 @@ def test_scale_up_after_delay_and_never_beyond_max() -> None:
     c.advance(100)
     assert sum(j.state == "starting" for j in jobs) == 2
     assert [n.name for n in c.live_nodes() if n.ready] == ["aks-tmp-28320745-vmss00002q"]
+    # backlog: the next one is coming
     assert [n.state for n in c.live_nodes()] == [
         "READY",
         "PROVISIONING",
-    ]  # backlog: the next one is coming
+    ]
     run_all(c, jobs)
     ready = [e["t"] for e in c.node_events if e["event"] == "ready"]
-    assert ready == pytest.approx(
-        [100, 200, 300]
-    )  # each next node requested when the previous is ready
+    # each next node requested when the previous is ready
+    assert ready == pytest.approx([100, 200, 300])
     assert len([e for e in c.node_events if e["event"] == "add"]) == 3  # max_nodes
     assert {n.name[-2:] for n in c.nodes} == {"2q", "2r", "2s"}
     assert all(j.dispatch_t >= 100 for j in jobs)

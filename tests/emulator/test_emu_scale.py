@@ -55,9 +55,8 @@ def test_thousand_concurrent_jobs(make_emu: Callable[..., Emulator]) -> None:
     running = client.get("/jobExecution/jobs", params={"filter": "eq(state,running)", "limit": "0"})
     assert running.json()["count"] == N, f"accepting took {accept_s:.1f} s"
 
-    emu.timeline.origin -= (
-        2500  # move the model clock past every job's end (the job lasts 20 model s)
-    )
+    # move the model clock past every job's end (the job lasts 20 model s)
+    emu.timeline.origin -= 2500
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

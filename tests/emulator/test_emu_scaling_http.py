@@ -34,10 +34,11 @@ def test_autoscaling_context_scales_up_then_down(make_emu: Callable[..., Emulato
     assert client.get(f"/jobExecution/jobs/{jobs[0]['id']}/state").text == "pending"
     for j in jobs:
         assert client.wait_state(j["id"], {"completed"}, timeout=30) == "completed"
+    # max_nodes 2
     assert set(hosts()) == {
         "aks-computetmp-28320745-vmss00002q",
         "aks-computetmp-28320745-vmss00002r",
-    }  # max_nodes 2
+    }
 
     gt = emu.ground_truth()
     ev = [
@@ -50,16 +51,14 @@ def test_autoscaling_context_scales_up_then_down(make_emu: Callable[..., Emulato
     )
     assert abs(ready_q - add_q - 275) < 1e-6  # Ready after the scale-up delay (model seconds)
     first_start = min(j["start_epoch"] for j in gt["jobs"])
-    assert (
-        first_start >= gt["origin_epoch"] + ready_q * speed - 0.001
-    )  # nobody ran before the node was Ready
+    # nobody ran before the node was Ready
+    assert first_start >= gt["origin_epoch"] + ready_q * speed - 0.001
     per_host = {j["host"] for j in gt["jobs"]}
     assert per_host == {"aks-computetmp-28320745-vmss00002q", "aks-computetmp-28320745-vmss00002r"}
 
     last_end = max(j["end_epoch"] for j in gt["jobs"])
-    time.sleep(
-        max(0.0, last_end + 160 * speed - time.time()) + 0.1
-    )  # idle 150 model s (0.3 real s)
+    # idle 150 model s (0.3 real s)
+    time.sleep(max(0.0, last_end + 160 * speed - time.time()) + 0.1)
     assert hosts() == {}  # scaled back down to min_nodes 0
     removed = {e["node"][-2:] for e in emu.ground_truth()["node_events"] if e["event"] == "remove"}
     assert removed == {"2q", "2r"}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from support.cli_output import non_log_lines
+from support.cli_output import jes_cli, non_log_lines
 
 from jes_runner.cli.main import main
 
@@ -38,14 +36,7 @@ def run_inprocess(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[
 
 
 def run_subprocess(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "jes_runner", *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = jes_cli(argv, env, cwd, timeout=60)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -115,9 +115,8 @@ class Case:
     status: str | None = None  # expected results status
     trickle_push: bool = False  # JES_PUSHGATEWAY_URL is a server trickling one byte every 3 s
     url_credentials: bool = False  # planted user:password@ in the Viya and Pushgateway URLs
-    special: Callable[[Case, Path, str | None], Row] | None = (
-        None  # a case with its own shape (issue 11)
-    )
+    # a case with its own shape (issue 11)
+    special: Callable[[Case, Path, str | None], Row] | None = None
     # the run leaves jobs it could not cancel (auth refused): the ground truth is read once the
     # server finished them, so "orphaned" counts jobs no record points at, not jobs still ending
     settle: bool = False
@@ -1003,9 +1002,8 @@ def judge(o: Outcome) -> Row:
         problems.append(f"exit code {o.exit_code}, expected {case.exit_code}")
     if "Traceback" in o.stderr or "Traceback" in o.stdout:
         problems.append("a traceback was printed")
-    errors = non_log_lines(
-        o.stderr
-    )  # log lines are on stderr; besides them, at most the one error line
+    # log lines are on stderr; besides them, at most the one error line
+    errors = non_log_lines(o.stderr)
     if len(errors) > 1:
         problems.append(
             f"stderr has {len(errors)} lines besides log lines, expected at most one: {errors[:3]}"
@@ -1265,9 +1263,8 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     if len(ids) == 2 and ids[0] & ids[1]:
         problems.append(f"{len(ids[0] & ids[1])} job id(s) in both results files")
     canceled = [t["name"] for t in truth["jobs"] if t["jes_state"] == "canceled"]
-    if (
-        canceled
-    ):  # no fault here makes a run cancel anything: every cancel hit a job it must not touch
+    # no fault here makes a run cancel anything: every cancel hit a job it must not touch
+    if canceled:
         problems.append(f"{len(canceled)} job(s) canceled: {canceled[:3]}")
     by_id = {t["id"]: t for t in truth["jobs"]}
     foreign = [
@@ -1297,11 +1294,12 @@ def same_second(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
     return _row(case, rows, [p.returncode for p in procs], elapsed, problems)
 
 
+# last jobs of the config: in flight when killed
 STUCK_AT_KILL = [
     "ta_pooled",
     "te_pooled",
     "ts_pooled",
-]  # last jobs of the config: in flight when killed
+]
 
 
 def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
@@ -1326,9 +1324,8 @@ def kill9_restart(case: Case, workdir: Path, pushgateway_url: str | None) -> Row
         dead = _spawn(
             ["run", "--viya-url", emu.url, "--job-timeout", str(dead_timeout)], workdir, env
         )
-        while (
-            dead.poll() is None and time.monotonic() - t0 < 60
-        ):  # kill once the long jobs are running
+        # kill once the long jobs are running
+        while dead.poll() is None and time.monotonic() - t0 < 60:
             running = [
                 t
                 for t in emu.ground_truth()["jobs"]
@@ -1526,9 +1523,8 @@ def trickle_viya(case: Case, workdir: Path, pushgateway_url: str | None) -> Row:
         seconds = time.monotonic() - t0
     problems = []
     timeout = float(case.env["JES_REQUEST_TIMEOUT_S"])
-    attempts = (
-        1 + int(case.env["JES_MAX_RETRIES"])
-    ) * 2  # the token grant, retried; nothing gets further
+    # the token grant, retried; nothing gets further
+    attempts = (1 + int(case.env["JES_MAX_RETRIES"])) * 2
     bound = attempts * timeout + 5.0  # + interpreter start and backoff
     if seconds > bound:
         problems.append(f"the run took {seconds:.1f} s, more than {attempts} x {timeout:g} s + 5 s")

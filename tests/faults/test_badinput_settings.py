@@ -195,9 +195,8 @@ def test_a_malformed_dotenv(
     Path(".env").write_bytes(dotenv)
     code, out, err = run_inprocess(["run", "--limit-jobs", "0"], capsys)
     line = one_line_error(out, err, code, mentions=[".env"])
-    assert (
-        "unterminated" not in line
-    )  # a broken line is located, never echoed: it may hold a secret
+    # a broken line is located, never echoed: it may hold a secret
+    assert "unterminated" not in line
 
 
 @pytest.mark.parametrize(

@@ -257,9 +257,8 @@ def test_viya_request_ends_at_its_total_deadline_against_a_trickle() -> None:
             client.get_json("/compute/contexts")
         elapsed = time.monotonic() - t0
         client.close()
-    assert elapsed < 1.5 + 2.0, (
-        elapsed
-    )  # a per-read timeout would wait for all 4 KiB: over half an hour
+    # a per-read timeout would wait for all 4 KiB: over half an hour
+    assert elapsed < 1.5 + 2.0, elapsed
 
 
 def test_push_ends_at_its_total_deadline_and_within_a_grace_deadline() -> None:
@@ -275,13 +274,11 @@ def test_push_ends_at_its_total_deadline_and_within_a_grace_deadline() -> None:
         S.pushgateway_url = t.url
         t0 = time.monotonic()
         with pytest.raises(JesError):
-            push_results(
-                results, S, deadline=time.monotonic() + 2.0
-            )  # what is left of a grace period
+            # what is left of a grace period
+            push_results(results, S, deadline=time.monotonic() + 2.0)
         elapsed = time.monotonic() - t0
-    assert elapsed < 2.0 + 1.5, (
-        elapsed
-    )  # without the total deadline: 4 KiB at 2 B/s, over half an hour
+    # without the total deadline: 4 KiB at 2 B/s, over half an hour
+    assert elapsed < 2.0 + 1.5, elapsed
 
 
 def test_settings_bounds_and_url_credentials(
@@ -428,8 +425,7 @@ def test_orphans_of_a_dead_run_are_canceled_a_live_runs_never(
         and "pass --cancel-orphans" in caplog.text
         and "left alone" in caplog.text
     )
-    assert (
-        len([r for r in caplog.records if r.getMessage().startswith("run ")]) == 2
-    )  # one line per run
+    # one line per run
+    assert len([r for r in caplog.records if r.getMessage().startswith("run ")]) == 2
     handle_orphans(fake, "mine", cancel=True)  # type: ignore[arg-type]
     assert fake.canceled == ["d1", "d2"]

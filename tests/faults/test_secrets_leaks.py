@@ -126,9 +126,8 @@ def test_effective_config_and_json_logs_mask_everything(
         capsys,
     )
     assert code == 4  # measured and written; the push to the closed port failed
-    assert (
-        '"event": "run_summary"' in err or '"event":"run_summary"' in err
-    )  # JSON log lines: stderr
+    # JSON log lines: stderr
+    assert '"event": "run_summary"' in err or '"event":"run_summary"' in err
     assert_clean(texts(runner_env, out, err), PASSWORD, CLIENT_SECRET, access, refresh, PG_PASSWORD)
 
 

@@ -24,9 +24,8 @@ class Hosts:
 
 def test_no_look_without_a_reason_then_one_per_poke_window() -> None:
     fetch = Hosts()
-    poller = HostPoller(
-        fetch, interval_s=3600.0
-    ).start()  # a clock would never fire within the test
+    # a clock would never fire within the test
+    poller = HostPoller(fetch, interval_s=3600.0).start()
     assert fetch.calls == 1  # the phase's start
     time.sleep(0.3)
     assert fetch.calls == 1  # nothing pending: no request

@@ -47,9 +47,8 @@ def test_password_grant_to_token_files_then_show_and_refresh(
         and files["client_id"] == "sas.cli"
     )
     assert all(stat.S_IMODE((d / k).stat().st_mode) == 0o600 for k in files)
-    assert (
-        refresh_ok(emu.url, files["refresh_token"]) is True
-    )  # a live token (rotation: now replaced)
+    # a live token (rotation: now replaced)
+    assert refresh_ok(emu.url, files["refresh_token"]) is True
     out = capsys.readouterr().out
     assert f"in token files in {d}" in out and "subject jes" in out
     assert files["refresh_token"] not in out and not JWT.search(out)
@@ -211,9 +210,8 @@ def test_secret_through_the_kubernetes_api_create_then_patch_and_show(
     assert run_cli(["auth", "--viya-url", emu.url, *args, "--refresh"]) == 0
     second = emu.k8s.secret_data("jes", "jes-runner-tokens")
     assert second is not None
-    assert (
-        second["refresh_token"] == first["refresh_token"]
-    )  # no rotation: only the access token changed
+    # no rotation: only the access token changed
+    assert second["refresh_token"] == first["refresh_token"]
     assert second["access_token"] != first["access_token"] and emu.k8s.counts["patch secret"] == 1
     out = capsys.readouterr().out
     assert "updated access_token in Secret jes/jes-runner-tokens" in out

@@ -130,10 +130,11 @@ def test_watch_streams_scale_up_and_down_with_timeout_and_bookmarks(
     assert raw.headers["Transfer-Encoding"] == "chunked"
     first = json.loads(next(raw.iter_lines()))
     raw.close()
+    # still kept
     assert (first["type"], first["object"]["metadata"]["resourceVersion"]) == (
         "MODIFIED",
         "2",
-    )  # still kept
+    )
     emu.k8s.expire_watches()
     with pytest.raises(ApiException) as gone:
         for _ in watch.Watch().stream(api.list_node, resource_version="1", timeout_seconds=1):
@@ -160,9 +161,8 @@ def test_secret_get_patch_create_conflict(make_emulator: Callable[..., Any]) -> 
     rv1 = int(s.metadata.resource_version)
 
     b64 = lambda v: base64.b64encode(v.encode()).decode()  # noqa: E731
-    s2 = api.patch_namespaced_secret(
-        "tokens", "jes", {"data": {"refresh_token": b64("r2")}}
-    )  # strategic merge
+    # strategic merge
+    s2 = api.patch_namespaced_secret("tokens", "jes", {"data": {"refresh_token": b64("r2")}})
     assert int(s2.metadata.resource_version) > rv1
     s3 = api.patch_namespaced_secret(
         "tokens",
@@ -170,9 +170,10 @@ def test_secret_get_patch_create_conflict(make_emulator: Callable[..., Any]) -> 
         {"data": {"access_token": b64("a1")}},
         _content_type="application/merge-patch+json",
     )
+    # JSON patch
     s4 = api.patch_namespaced_secret(
         "tokens", "jes", [{"op": "replace", "path": "/data/access_token", "value": b64("a2")}]
-    )  # JSON patch
+    )
     assert int(s4.metadata.resource_version) > int(s3.metadata.resource_version)
     assert emu.k8s.secret_data("jes", "tokens") == {
         "refresh_token": "r2",
@@ -180,9 +181,8 @@ def test_secret_get_patch_create_conflict(make_emulator: Callable[..., Any]) -> 
         "access_token": "a2",
     }
 
-    with pytest.raises(
-        ApiException
-    ) as conflict:  # optimistic concurrency on a stale resourceVersion
+    # optimistic concurrency on a stale resourceVersion
+    with pytest.raises(ApiException) as conflict:
         api.patch_namespaced_secret(
             "tokens",
             "jes",

@@ -85,9 +85,8 @@ def test_node_watcher_sees_nodes_added_ready_and_removed(kube_control_plane: Con
             lambda: any(e.event == "removed" for e in watcher.rec.obs.events), what="node removed"
         )
         wait_for(lambda: any(e.event == "ready" for e in watcher.rec.obs.events), what="node ready")
-        time.sleep(
-            4
-        )  # outlive two watch timeouts: re-watching from the last resourceVersion repeats nothing
+        # outlive two watch timeouts: re-watching from the last resourceVersion repeats nothing
+        time.sleep(4)
     finally:
         obs = watcher.stop()
         _delete_nodes(cp, label)
@@ -130,9 +129,8 @@ def test_a_watcher_fallen_behind_gets_410_gone_and_relists(
     core = cp.core()
     core.create_node(_node(a, label, "computetmp"))
     watcher = NodeWatcher(cp.access(), f"jes-test={label}", watch_timeout_s=30)
-    old_nodes, old_rv = (
-        watcher._list()
-    )  # a real list and its resourceVersion, kept as a stalled watcher would
+    # a real list and its resourceVersion, kept as a stalled watcher would
+    old_nodes, old_rv = watcher._list()
     assert list(old_nodes) == [a]
     core.create_node(_node(b, label, "computetmp"))  # changes while it was behind
     core.delete_node(a)
@@ -176,9 +174,8 @@ def test_a_watcher_fallen_behind_gets_410_gone_and_relists(
         ("added", c),
         ("removed", a),
     ]
-    assert (
-        obs.relists == 1 and watcher.errors == 0 and obs.notes == []
-    )  # a 410 is routine, not trouble
+    # a 410 is routine, not trouble
+    assert obs.relists == 1 and watcher.errors == 0 and obs.notes == []
 
 
 def test_secret_store_reads_patches_creates_and_retries_a_conflict(

@@ -116,9 +116,8 @@ def test_sigterm_in_the_concurrent_phase_cancels_everything_and_writes_aborted_r
         recorded = {j["job_instance_id"]: j for p in res["phases"] for j in p["jobs"]}
         assert set(recorded) == {j["id"] for j in truth}  # every submitted job is in the results
         for t in truth:
-            assert recorded[t["id"]]["status"] == t["jes_state"], t[
-                "name"
-            ]  # completed stays completed
+            # completed stays completed
+            assert recorded[t["id"]]["status"] == t["jes_state"], t["name"]
         assert {t["jes_state"] for t in truth if "_async_" in t["name"]} == {
             "completed",
             "canceled",

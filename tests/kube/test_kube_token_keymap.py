@@ -85,9 +85,8 @@ def test_key_mapped_secret_gets_the_rotated_token_under_its_key_and_run_2_authen
     assert data is not None and set(data) == {"token", "client"}, "no stray refresh_token key"
     # (refresh_ok would rotate the live token away: run 2 is the proof that it is live)
     assert data["token"] != rt0
-    assert not refresh_ok(
-        emu.url, rt0
-    )  # the first run's token is revoked: only the mapped key can save run 2
+    # the first run's token is revoked: only the mapped key can save run 2
+    assert not refresh_ok(emu.url, rt0)
 
     mount(emu, secrets)  # the kubelet syncs the volume before the next run's pod starts
     assert run_cli(RUN) == 0

@@ -77,17 +77,17 @@ def test_rotated_refresh_tokens_are_written_back_to_the_secret(
         == 0
     )
 
-    assert (
-        emu.tokens.rotated >= 3
-    )  # the 0.5 s access tokens were refreshed several times, each rotating
+    # the 0.5 s access tokens were refreshed several times, each rotating
+    assert emu.tokens.rotated >= 3
     data = emu.k8s.secret_data(NS, NAME)
     assert data is not None and data["refresh_token"] != rt0
     assert refresh_ok(emu.url, data["refresh_token"])  # the Secret holds the live token ...
     assert not refresh_ok(emu.url, rt0)  # ... the one the run started with is revoked
+    # only the changed key patched
     assert (data["access_token"], data["note"]) == (
         "stale-access",
         "keep-me",
-    )  # only the changed key patched
+    )
     assert emu.k8s.counts["patch secret"] > patches_before
     # read back through the real client too: base64 data, a newer resourceVersion
     secret = kube_api(emu.url, KUBE_TOKEN).read_namespaced_secret(NAME, NS)
@@ -181,11 +181,12 @@ def test_a_refreshed_secret_is_picked_up_at_phase_start(
     assert client.auth.creds.refresh_token == renewed
     time.sleep(0.35)  # the access token expires: the next call refreshes with the renewed token
     assert client.list_contexts()
+    # rotated again, all in-process
     assert client.auth.creds.refresh_token not in (
         rt_a,
         held,
         renewed,
-    )  # rotated again, all in-process
+    )
     lc.close()
     client.close()
 

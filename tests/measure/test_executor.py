@@ -212,9 +212,8 @@ def _idle_gaps(viya: FakeViya) -> list[float]:
 def test_sequential_one_at_a_time_with_server_durations_and_small_gaps() -> None:
     outcome, viya = _run("sequential")
     assert [r.status for r in outcome.records] == ["completed"] * len(RUNTIMES)
-    assert [r.duration for r in outcome.records] == list(
-        RUNTIMES.values()
-    )  # server timestamps, exact
+    # server timestamps, exact
+    assert [r.duration for r in outcome.records] == list(RUNTIMES.values())
     assert all(r.timing_source == "server" for r in outcome.records)
     assert viya.max_in_flight() == 1
     gaps = _idle_gaps(viya)
@@ -300,10 +299,11 @@ def test_all_at_once_queues_on_the_server_and_durations_include_the_queue() -> N
 def test_a_job_past_its_timeout_is_canceled_and_recorded_timed_out() -> None:
     outcome, viya = _run("all", len(RUNTIMES), timeout_s=45.0)
     by_name = {r.name: r for r in outcome.records}
+    # 50 s and 60 s jobs
     assert {n for n, r in by_name.items() if r.status == "timed_out"} == {
         "b",
         "e",
-    }  # 50 s and 60 s jobs
+    }
     assert len(viya.canceled) == 2
     assert all(by_name[n].status == "completed" for n in ("a", "c", "d", "f"))
 

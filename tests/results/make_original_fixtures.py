@@ -109,9 +109,8 @@ def sequential(under: str) -> dict:
                 orchestrator_under=under,
             )
         )
-        t += timedelta(
-            seconds=rt + 3.4
-        )  # the original tool's 10 s polling: a few seconds idle per job
+        # the original tool's 10 s polling: a few seconds idle per job
+        t += timedelta(seconds=rt + 3.4)
     return block("SAS Job Execution compute context", jobs, mode="sequential")
 
 

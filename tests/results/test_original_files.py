@@ -55,9 +55,8 @@ def test_every_phase_read_with_server_timestamps(path: Path) -> None:
             {j["metrics"]["orchestrator_data"]["execution_host"] for j in p["jobs"]}
         )
     base = res["phases"][0]
-    assert base["stats"]["idle_seconds"] == pytest.approx(
-        5 * 3.4, abs=0.01
-    )  # the original's polling gaps
+    # the original's polling gaps
+    assert base["stats"]["idle_seconds"] == pytest.approx(5 * 3.4, abs=0.01)
 
 
 def test_two_phase_failure_makes_it_not_comparable() -> None:

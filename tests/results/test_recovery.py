@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli_output import jes_cli
 
 pytestmark = (
     pytest.mark.slow
@@ -58,17 +59,6 @@ def _env(url: str, out_dir: Path, workdir: Path) -> dict[str, str]:
         }
     )
     return env
-
-
-def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jes_runner", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -158,8 +148,11 @@ def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: Sink) -
         # no URL given: recover asks the dead run's Viya (its checkpoint's run line), credentials
         # from the environment as for `run`
         no_url = {k: v for k, v in env.items() if k != "JES_VIYA_URL"}
-        rec = _cli(
-            ["recover", str(checkpoint), "--output-dir", str(tmp_path / "rec")], no_url, tmp_path
+        rec = jes_cli(
+            ["recover", str(checkpoint), "--output-dir", str(tmp_path / "rec")],
+            no_url,
+            tmp_path,
+            timeout=180,
         )
     assert rec.returncode == 0, rec.stderr
     files = sorted((tmp_path / "rec").glob("pooled_jobs_comparison_*.json"))
@@ -203,7 +196,7 @@ def test_recover_after_sigkill_in_phase_two(tmp_path: Path, sink_server: Sink) -
         ["compare", str(files[0]), str(files[0])],
         ["push", str(files[0]), "--pushgateway-url", sink_server.url],
     ):
-        r = _cli(args, env, tmp_path)
+        r = jes_cli(args, env, tmp_path, timeout=180)
         assert r.returncode == 0, (args[0], r.stderr)
     assert sink_server.received, "push exited 0 but sent nothing"
     assert any(doc["run_id"].encode() in body for body in sink_server.received)

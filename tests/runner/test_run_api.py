@@ -124,9 +124,8 @@ def test_window_counts_requests(
     assert served["POST /jobExecution/jobs"] == 8
     # polling is list requests only, never one GET per job
     assert not any(k.startswith("GET /jobExecution/jobs/") for k in served), served
-    assert (
-        sum(served.values()) == ctx.results["metadata"]["viya_requests"]["total"]
-    )  # the client counts right
+    # the client counts right
+    assert sum(served.values()) == ctx.results["metadata"]["viya_requests"]["total"]
     # per job: its POST and at most two list polls; per run, a fixed few (token, contexts, definitions,
     # the orphan listing, orchestrator pages) that a run of 8 jobs cannot spread thin
     per_run = sum(

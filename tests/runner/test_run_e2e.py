@@ -217,9 +217,8 @@ def test_refused_token_is_refreshed_and_the_call_retried(
 ) -> None:
     emu = make_emulator(speed_factor=FAST)
     creds(monkeypatch, emu)
-    monkeypatch.setenv(
-        "JES_ACCESS_TOKEN", "opaque-revoked-token"
-    )  # no exp to read: only a 401 tells
+    # no exp to read: only a 401 tells
+    monkeypatch.setenv("JES_ACCESS_TOKEN", "opaque-revoked-token")
     assert run_cli(["run", "--viya-url", emu.url, "--limit-jobs", "1", "--sequential-only"]) == 0
     served = emu.ground_truth()["requests"]
     assert served["GET /compute/contexts"] == 2  # 401 invalid_token, then the retry
@@ -308,16 +307,14 @@ def test_demo_under_a_minute(runner_env: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_run_emulator_only_when_asked(runner_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 2
-    )  # no URL: no silent emulator
+    # no URL: no silent emulator
+    assert run_cli(["run", "--limit-jobs", "2", "--sequential-only"]) == 2
     assert not list(runner_env.glob("pooled_jobs_comparison_*.json"))
     capsys.readouterr()
     assert run_cli(["run", "--emulator", "--limit-jobs", "2", "--sequential-only"]) == 0
     cap = capsys.readouterr()
-    assert (
-        "started the embedded Viya emulator in-process at http://127.0.0.1:" in cap.err
-    )  # logs: stderr
+    # logs: stderr
+    assert "started the embedded Viya emulator in-process at http://127.0.0.1:" in cap.err
     res = latest_results(runner_env)
     assert res["status"] == "completed" and res["emulator"] is True
     # the in-process emulator died with the run: its checkpoint tells `recover` not to ask its URL

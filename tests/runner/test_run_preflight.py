@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runner_helpers import write_job_config
-from support.cli_output import non_log_lines
+from support.cli_output import jes_cli, non_log_lines
 
 SECRET = "pw-that-must-not-leak"
 
@@ -22,22 +21,14 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
         {"JES_SECRETS_DIR": str(cwd / "no-secrets"), "JES_OUTPUT_DIR": str(cwd / "results")}
     )
     base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "jes_runner", *args],
-        env=base,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return jes_cli(args, base, cwd, timeout=60)
 
 
 def assert_one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = non_log_lines(
-        proc.stderr
-    )  # log lines go to stderr too; the error is one line, the last
+    # log lines go to stderr too; the error is one line, the last
+    lines = non_log_lines(proc.stderr)
     assert len(lines) == 1 and proc.stderr.splitlines()[-1] == lines[0], proc.stderr
     assert lines[0].startswith("error: ")
     for n in needles:
@@ -83,11 +74,12 @@ def test_bad_credentials(good_env: dict[str, str], tmp_path: Path) -> None:
 
 def test_unreachable_url(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
+    # retried, quickly
     env = {
         "JES_USERNAME": "u",
         "JES_PASSWORD": SECRET,
         "JES_RETRY_BACKOFF_S": "0.05",
-    }  # retried, quickly
+    }
     proc = cli(["run", "--limit-jobs", "1", "--viya-url", url], env, tmp_path)
     assert_one_line(proc, "cannot reach Viya at " + url, "connection refused")
 

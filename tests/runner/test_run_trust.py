@@ -160,11 +160,12 @@ def test_cold_start_scale_up_whatever_the_position(
     assert auto["warm_nodes_at_start"] == 0  # it started from a cold pool
     cold = auto["cold_start"]
     assert cold["source"] == "kubernetes"
+    # nothing ran on its pool yet and nothing was scaled up: no wait, said so
     if order == (
         0,
         2,
         1,
-    ):  # nothing ran on its pool yet and nothing was scaled up: no wait, said so
+    ):
         assert (
             cold["reached_minimum"] is None
             and cold["nodes_at_start"] is None

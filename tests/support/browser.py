@@ -45,6 +45,7 @@ class Browser:
 
     def __enter__(self) -> Browser:
         self._dir = tempfile.TemporaryDirectory(prefix="jes-chromium-")
+        # its own process group: helpers (crashpad, zygote) end with it
         self.proc = subprocess.Popen(
             [
                 CHROMIUM,
@@ -56,7 +57,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-        )  # its own process group: helpers (crashpad, zygote) end with it
+        )
         port_file = Path(self._dir.name) / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
         while not (port_file.exists() and port_file.read_text().strip()):

@@ -94,9 +94,8 @@ def main(src: str) -> None:
             "stats": stats,
             "vs_baseline": None if baseline else vs_baseline(base, stats["makespan_seconds"]),
         }
-        if (
-            key == "concurrent_autoscaling"
-        ):  # node events as the node_timeline issue will record them
+        # node events in the shape the runner records under a phase's node_timeline
+        if key == "concurrent_autoscaling":
             t0 = parse_ts(phase["started_at"])
             on_r = [r for r in records if r.orchestrator["execution_host"].endswith("2r")]
             on_q = [r for r in records if r.orchestrator["execution_host"].endswith("2q")]

@@ -161,7 +161,7 @@ Pod termination grace: must outlast the runner's own grace after SIGTERM.
 {{- end }}
 
 {{/*
-Environment: the runner's settings (JES_*, names from jes_runner/settings.py),
+Environment: the runner's settings (JES_*, names from jes_runner/config/settings.py),
 then extraEnv. A name given in extraEnv replaces the chart's own entry.
 */}}
 {{- define "jes-runner.env" -}}

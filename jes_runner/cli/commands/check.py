@@ -99,18 +99,6 @@ def check_viya(
         client.close()
 
 
-def _report_unreachable(report: Report, e: ViyaUnreachable) -> None:
-    """Viya did not answer: one failure with the fix, and the checks that need it skipped."""
-    report.add(
-        FAIL,
-        "viya",
-        _one_line(e),
-        "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya",
-    )
-    for name in ("token", "contexts", "job definitions"):
-        report.add(SKIP, name, "not checked: Viya is unreachable")
-
-
 def _check_viya(
     settings: Settings, plan: RunPlan | None, report: Report, client: ViyaClient, url: str
 ) -> None:
@@ -121,7 +109,7 @@ def _check_viya(
         stage = "contexts"
         contexts = client.list_contexts()
     except ViyaUnreachable as e:
-        _report_unreachable(report, e)
+        _unreachable(report, e)
         return
     except AuthError as e:
         if not _reachable(client, url, report):
@@ -201,6 +189,17 @@ def _check_viya(
         )
 
 
+def _unreachable(report: Report, e: ViyaUnreachable) -> None:
+    report.add(
+        FAIL,
+        "viya",
+        _one_line(e),
+        "check JES_VIYA_URL, DNS, and the NetworkPolicy / firewall egress to Viya",
+    )
+    for name in ("token", "contexts", "job definitions"):
+        report.add(SKIP, name, "not checked: Viya is unreachable")
+
+
 def _reachable(client: ViyaClient, url: str, report: Report) -> bool:
     """Only an answer proves reachability: no credentials means no request was made yet."""
     if client.answered:
@@ -208,7 +207,7 @@ def _reachable(client: ViyaClient, url: str, report: Report) -> bool:
     try:
         client.ping()
     except ViyaUnreachable as e:
-        _report_unreachable(report, e)
+        _unreachable(report, e)
         return False
     return True
 

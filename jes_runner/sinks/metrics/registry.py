@@ -34,11 +34,8 @@ from jes_runner.config.settings import DEFAULT_PROFILE
 log = logging.getLogger(__name__)
 
 JOB = "jes-runner"  # the `job` grouping label: constant, never per run
-LABEL_KEYS = (
-    "cluster",
-    "environment",
-    "profile",
-)  # every series; with job, the push's grouping key
+# every series; with job, the push's grouping key
+LABEL_KEYS = ("cluster", "environment", "profile")
 LABEL_FALLBACK = {"cluster": "default", "environment": "default", "profile": DEFAULT_PROFILE}
 PHASE_LABELS = ("phase", "context", "mode")
 JOB_LABELS = (*PHASE_LABELS, "sas_job_name")

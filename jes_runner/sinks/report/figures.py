@@ -340,6 +340,20 @@ def _timeline_legend(fig: Any, events: list[dict[str, Any]]) -> None:
 # -- makespan and speedup ------------------------------------------------------------------
 
 
+def _label_bars(ax: Any, bars: Any, texts: list[str]) -> None:
+    """Each bar's value written just above it."""
+    for rect, text in zip(bars.patches, texts, strict=True):
+        ax.annotate(
+            text,
+            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+
+
 def makespan_figure(phases: list[PhaseView]) -> Figure:
     names = [p.name for p in phases]
     spans = [p.makespan or 0.0 for p in phases]
@@ -348,16 +362,7 @@ def makespan_figure(phases: list[PhaseView]) -> Figure:
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[3, 2])
     colors = ["#7f8c8d" if p.baseline else COLORS["run"] for p in phases]
     c1 = ax1.bar(names, [s / scale for s in spans], color=colors, gid="makespan")
-    for rect, p in zip(c1.patches, phases, strict=True):
-        ax1.annotate(
-            fmt_seconds(p.makespan),
-            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            xytext=(0, 2),
-            textcoords="offset points",
-        )
+    _label_bars(ax1, c1, [fmt_seconds(p.makespan) for p in phases])
     perfect = [
         (i, p.perfect_split_seconds / scale)
         for i, p in enumerate(phases)
@@ -384,16 +389,7 @@ def makespan_figure(phases: list[PhaseView]) -> Figure:
 
     speed = [p.speedup if p.speedup is not None else (1.0 if p.baseline else 0.0) for p in phases]
     c2 = ax2.bar(names, speed, color=colors, gid="speedup")
-    for rect, v in zip(c2.patches, speed, strict=True):
-        ax2.annotate(
-            f"{v:.2f}×",
-            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            xytext=(0, 2),
-            textcoords="offset points",
-        )
+    _label_bars(ax2, c2, [f"{v:.2f}×" for v in speed])
     ax2.axhline(1.0, color="#555555", lw=1, ls=":")
     ax2.set_ylim(0, max(speed + [1.0]) * 1.15)
     ax2.set_ylabel("speedup vs baseline (×)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jes_runner import __version__
-from jes_runner._util import redact_url
+from jes_runner._util import finite, redact_url
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError, missing_extra
 from jes_runner.results.cost import cost_currency, fmt_cost
@@ -352,7 +352,7 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
         model_s = model_seconds(res, p.makespan)
         rows1.append(
             f"<tr>{name}<td>{_e(p.context)}</td><td>{_e(p.mode)}</td>{_num_td(p.concurrency, str(p.concurrency))}"
-            f"{_num_td(_finite(s.get('concurrency_achieved')))}<td>{_badge(p.status)}</td>"
+            f"{_num_td(finite(s.get('concurrency_achieved')))}<td>{_badge(p.status)}</td>"
             f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_submitted', '–'))} / "
             f"{_e(s.get('jobs_planned', s.get('jobs_total')))}</td>"
             f"{_num_td(p.makespan, fmt_seconds(p.makespan))}"
@@ -404,7 +404,7 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
 def _cost_td(phase: dict[str, Any]) -> str:
     """The phase's cost cell; its basis (node-seconds, price) as the tooltip."""
     cost = phase.get("cost") or {}
-    amount = _finite(cost.get("amount"))
+    amount = finite(cost.get("amount"))
     text = "–" if amount is None else fmt_cost(amount)
     data = "" if amount is None else f"{amount:g}"
     return f'<td class="n" data-v="{data}" title="{_e(cost.get("basis") or "")}">{_e(text)}</td>'
@@ -429,10 +429,6 @@ def _scaling_tds(p: PhaseView, factor: float = 1.0) -> str:
     added, removed = sc.get("nodes_added"), sc.get("nodes_removed")
     changes = "–" if added is None and removed is None else f"{added or 0} / {removed or 0}"
     return "".join(cells) + f"<td class=n>{_e(changes)}</td>"
-
-
-def _finite(v: Any) -> float | None:
-    return v if isinstance(v, int | float) else None
 
 
 def _triple(s: dict[str, Any], kind: str, factor: float) -> str:

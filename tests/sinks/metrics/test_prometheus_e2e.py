@@ -194,6 +194,7 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
         return hits[0]
 
     # spot checks straight from the results file (independent of build_registry)
+    # the demo measures the emulator, and says so
     assert (
         one(
             "jes_run_info",
@@ -204,7 +205,7 @@ def test_gateway_holds_every_metric_of_the_latest_run(e2e: E2E) -> None:
             speed_factor=str(r2["metadata"]["emulator_model"]["speed_factor"]),
         )
         == 1
-    )  # the demo measures the emulator, and says so
+    )
     assert not [k for k in got if k[0] == "jes_run_info" and ("run_id", r1["run_id"]) in k[1]]
     assert one("jes_run_success") == 1
     # an emulated run's durations are pushed in the modelled cluster's seconds (served / speed factor)

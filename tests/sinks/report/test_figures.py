@@ -131,9 +131,8 @@ def test_timeline_without_node_timeline_or_orchestrator_data() -> None:
     assert fig.data["drawn"]["run_bars"] == 54 and fig.data["drawn"]["node_marks"] == 0
     unsplit = [b for b in fig.data["bars"] if b["host"] == UNKNOWN_HOST]
     assert all(not b["split"] and b["wait"] == 0 for b in unsplit)
-    assert (
-        sorted(b["run"] > 0 for b in unsplit) == [False] + [True] * 5
-    )  # the never-created job has no length
+    # the never-created job has no length
+    assert sorted(b["run"] > 0 for b in unsplit) == [False] + [True] * 5
     check_png(fig.png, fig.width_px, fig.height_px, [COLORS["run"], COLORS["failed"]])
 
 

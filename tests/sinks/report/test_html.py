@@ -106,9 +106,8 @@ def test_escaping_of_hostile_names() -> None:
     page = build_report(results).html
     assert '<script>alert("x")</script>' not in page
     assert html.escape('<script>alert("x")</script>') in page
-    assert (
-        data_block(page)["table_rows"] == 162
-    )  # the data block survived "</script>" in a job name
+    # the data block survived "</script>" in a job name
+    assert data_block(page)["table_rows"] == 162
 
 
 @pytest.mark.slow  # an end-to-end run of seconds: outside the fast selection (README, Development)
