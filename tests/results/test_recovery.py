@@ -283,7 +283,9 @@ def test_recover_asks_an_emulator_reached_by_url_for_the_job_whose_reply_the_kil
             time.sleep(0.05)
         truth = {t["id"]: t for t in emu.ground_truth()["jobs"]}
         env = {k: v for k, v in _env(emu.url, tmp_path, tmp_path).items() if k != "JES_VIYA_URL"}
-        rec = _cli(["recover", str(cp.path), "--output-dir", str(tmp_path / "rec")], env, tmp_path)
+        rec = jes_cli(
+            ["recover", str(cp.path), "--output-dir", str(tmp_path / "rec")], env, tmp_path
+        )
     assert rec.returncode == 0, rec.stderr
     (path,) = (tmp_path / "rec").glob("pooled_jobs_comparison_*.json")
     doc = json.loads(path.read_text())
