@@ -150,4 +150,8 @@ def main(src: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/workloads/pooled-54-measured.json")
+    if len(sys.argv) != 2:
+        sys.exit(
+            "usage: make_study_fixture.py MEASUREMENTS.json (the study's pooled-54 measurements)"
+        )
+    main(sys.argv[1])
