@@ -48,7 +48,9 @@ def test_slower_phase_is_a_regression(
 ) -> None:
     a = write_json(study_results(), "a.json")
     b = write_json(slower(study_results(), "autoscaling", 1.25), "b.json")
-    rc, out, _ = cli("compare", a, b, "--max-regression", "10%", "--json", tmp_path / "cmp.json")
+    rc, out, _ = cli(
+        "compare", a, b, "--max-regression", "10%", "--json-out", tmp_path / "cmp.json"
+    )
     assert rc == 6
     flagged = [line.split()[:2] for line in out.splitlines() if line.endswith("REGRESSION")]
     assert flagged == [

@@ -108,6 +108,8 @@ def test_sweep_over_emulator_finds_the_slots(
         "sweep",
         "--concurrency",
         "1,2,4",
+        "--mode",
+        "window",
         "--scenario",
         DATA / "sweep_slots2.yaml",
         "--config",

@@ -101,7 +101,7 @@ def test_compare_three_phase_files_compares_every_phase(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_json = tmp_path / "cmp.json"
-    rc, out, err = cli(capsys, "compare", THREE, THREE, "--json", out_json)
+    rc, out, err = cli(capsys, "compare", THREE, THREE, "--json-out", out_json)
     assert rc == 0, err
     doc = json.loads(out_json.read_text())
     assert doc["phases_compared"] == PHASES[THREE]
@@ -113,7 +113,7 @@ def test_compare_two_against_three_phase_says_what_differs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_json = tmp_path / "cmp.json"
-    rc, out, err = cli(capsys, "compare", TWO, THREE, "--json", out_json)
+    rc, out, err = cli(capsys, "compare", TWO, THREE, "--json-out", out_json)
     doc = json.loads(out_json.read_text())
     assert doc["phases_compared"] == ["sequential"] and doc["only_in_current"] == [
         "async_regular",

@@ -10,7 +10,7 @@ from typing import Any
 
 from jes_runner.analysis.regression import SPEEDUPS, compare_results, count_text, ratio_text
 from jes_runner.cli.commands import SUMMARIES
-from jes_runner.cli.options import parse_percent
+from jes_runner.cli.options import add_json, parse_percent
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import ExitCode, JesError
 from jes_runner.results.views import load_results
@@ -175,8 +175,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="judge regressions even when the runs' configurations differ (contexts, modes, "
         "concurrency, job set, tool version, emulator); by default they are only shown",
     )
+    add_json(p, "the comparison")
     p.add_argument(
-        "--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON"
+        "--json-out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the comparison as JSON to FILE (the table still printed)",
     )
     p.add_argument(
         "--top", type=int, default=5, metavar="N", help="job changes shown per phase (default 5)"
@@ -196,10 +201,13 @@ def _cmd(args: argparse.Namespace) -> int:
         min_delta=args.min_delta,
         allow_config_change=args.allow_config_change,
     )
-    if args.json:
+    if args.json_out:
         try:
-            args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+            args.json_out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         except OSError as e:
-            raise JesError(f"cannot write {args.json}: {e.strerror or e}") from None
-    sys.stdout.write(render(out, args.baseline.name, args.current.name, top=args.top))
+            raise JesError(f"cannot write {args.json_out}: {e.strerror or e}") from None
+    if args.json:  # as every command's --json: the document on stdout instead of the table
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        sys.stdout.write(render(out, args.baseline.name, args.current.name, top=args.top))
     return int(ExitCode.OK if out["passed"] else ExitCode.THRESHOLD)

@@ -59,7 +59,7 @@ def render(doc: dict[str, Any]) -> str:
         "hosts",
         "peak nodes",
         "ok/total",
-        "",
+        "knee",
     ]
     rows = [
         [
@@ -138,9 +138,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mode",
-        choices=["window", "batch"],
-        default="window",
-        help="window: keep N in flight (default); batch: waves of N",
+        choices=["batch", "window"],
+        default="batch",
+        help="batch: waves of N (default, as run's); window: keep N in flight",
     )
     p.add_argument(
         "--tolerance",
