@@ -19,9 +19,10 @@ h2 { font-size:16px; margin:0 0 10px; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; }
 .badge.completed { background:var(--ok); } .badge.failed,.badge.aborted { background:var(--bad); }
 .badge.completed_with_failures,.badge.canceled,.badge.timed_out,.badge.submit_failed { background:var(--warn); }
-table { border-collapse:collapse; width:100%; font-size:12.5px; }
-th, td { padding:4px 8px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
+table { border-collapse:collapse; width:100%; font-size:12px; }
+th, td { padding:4px 6px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
 td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; }
+td.wrap { white-space:normal; min-width:6em; }
 thead th { background:#eef1f5; position:sticky; top:0; white-space:normal; vertical-align:bottom; }
 th.sortable { cursor:pointer; user-select:none; }
 th.sortable::after { content:" \\2195"; color:#9aa5b1; }

@@ -188,9 +188,9 @@ def _html(
             f"{n_jobs}"
             + (f' <span class="err">({n_failed} not completed)</span>' if n_failed else ""),
         ),
-        ("baseline makespan", _e(fmt_seconds(base.makespan) if base else "–")),
+        ("baseline makespan", _e(_card_seconds(results, base.makespan) if base else "–")),
         ("best speedup", _e(f"{best.speedup:.2f}× ({best.name})" if best else "–")),
-        ("run duration", _e(fmt_seconds(meta.get("duration_seconds")))),
+        ("run duration", _e(_card_seconds(results, meta.get("duration_seconds")))),
     ]
     meta_line = " · ".join(
         _e(x)
@@ -297,6 +297,20 @@ def _thresholds_section(results: dict[str, Any]) -> str:
     return f'<section id="thresholds"><h2>Thresholds</h2>{verdict}<p class="note">Checked: {checked}</p></section>'
 
 
+def _concurrency_td(configured: int, achieved: float | None) -> str:
+    """Configured and achieved concurrency side by side in one cell (the table fits 1400 px)."""
+    shown = "–" if achieved is None else f"{achieved:.1f}"
+    return f'<td class=n data-v="{configured}">{configured} / {_e(shown)}</td>'
+
+
+def _card_seconds(results: dict[str, Any], served: Any) -> str:
+    """A headline duration: the modelled cluster's seconds for an emulated run (said so)."""
+    from jes_runner.sinks.summary import model_seconds
+
+    model = model_seconds(results, served if isinstance(served, int | float) else None)
+    return f"{fmt_seconds(model)} (model)" if model is not None else fmt_seconds(served)
+
+
 def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None) -> str:
     from jes_runner.sinks.summary import model_seconds, time_scale
 
@@ -306,7 +320,8 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
     u = f" ({unit})" if emulated else ""  # an emulated run's durations: the modelled cluster's
     currency = cost_currency(res)  # priced runs only: each phase's node-hours x the price
     cost_head = (
-        f"<th class=n>Cost ({_e(currency or '?')}{', model node-hours' if emulated else ''})</th>"
+        f"<th class=n title='node-hours{' (model)' if emulated else ''} x the node-hour price'>"
+        f"Cost ({_e(currency or '?')})</th>"
         if currency is not None
         else ""
     )
@@ -316,14 +331,12 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
         return _num_td(v, fmt_seconds(v))
 
     head1 = (
-        "<tr><th>Phase</th><th>Context</th><th>Mode</th><th class=n>Concurrency configured</th>"
-        "<th class=n>Concurrency achieved</th><th>Status</th>"
+        "<tr><th>Phase</th><th>Context</th><th>Mode</th>"
+        "<th class=n>Concurrency configured / achieved</th><th>Status</th>"
         "<th class=n>Jobs ok / submitted / planned</th>"
-        + (
-            "<th class=n>Makespan (served s)</th><th class=n>Makespan (model s)</th>"
-            if emulated
-            else "<th class=n>Makespan</th>"
-        )
+        # an emulated run: one makespan column in model seconds, the served one in its tooltip
+        # (and in the file), so the table fits a 1400 px window
+        + ("<th class=n>Makespan (model s)</th>" if emulated else "<th class=n>Makespan</th>")
         + f"<th class=n>Idle{u}</th><th class=n>Busy makespan{u}</th><th class=n>Speedup (makespan)</th>"
         f"<th class=n>Speedup (busy)</th><th class=n>Time saved{u}</th>{cost_head}<th class=n>Comparable</th><th class=n>Unmatched</th></tr>"
     )
@@ -346,17 +359,22 @@ def _phase_table(phases: list[PhaseView], results: dict[str, Any] | None = None)
     for p in phases:
         s, vb = p.stats, p.vs_baseline or {}
         vps = p.vs_perfect_split_percent
-        name = f"<td><strong>{_e(p.name)}</strong>{' <span class=muted>(baseline)</span>' if p.baseline else ''}</td>"
+        name = f"<td class=wrap><strong>{_e(p.name)}</strong>{' <span class=muted>(baseline)</span>' if p.baseline else ''}</td>"
         mark = " (not comparable)" if vb.get("comparable") is False else ""
         busy_sp = vb.get("busy_speedup")
         model_s = model_seconds(res, p.makespan)
         rows1.append(
-            f"<tr>{name}<td>{_e(p.context)}</td><td>{_e(p.mode)}</td>{_num_td(p.concurrency, str(p.concurrency))}"
-            f"{_num_td(finite(s.get('concurrency_achieved')))}<td>{_badge(p.status)}</td>"
+            f"<tr>{name}<td class=wrap>{_e(p.context)}</td><td>{_e(p.mode)}</td>"
+            f"{_concurrency_td(p.concurrency, finite(s.get('concurrency_achieved')))}"
+            f"<td>{_badge(p.status)}</td>"
             f"<td class=n>{_e(s.get('jobs_completed'))} / {_e(s.get('jobs_submitted', '–'))} / "
             f"{_e(s.get('jobs_planned', s.get('jobs_total')))}</td>"
-            f"{_num_td(p.makespan, fmt_seconds(p.makespan))}"
-            + (f"{_num_td(model_s, fmt_seconds(model_s))}" if emulated else "")
+            + (
+                f'<td class=n data-v="{model_s}" title="served {_e(fmt_seconds(p.makespan))}">'
+                f"{_e(fmt_seconds(model_s))}</td>"
+                if emulated
+                else _num_td(p.makespan, fmt_seconds(p.makespan))
+            )
             + f"{sec(s.get('idle_seconds'))}{sec(s.get('busy_makespan_seconds'))}"
             f"{_num_td(p.speedup, (f'{p.speedup:.2f}×' + mark) if p.speedup else '–')}"
             f"{_num_td(busy_sp, (f'{busy_sp:.2f}×' + mark) if busy_sp else '–')}"

@@ -89,7 +89,8 @@ def test_scaling_columns_when_the_node_watch_ran() -> None:
     }
     page = build_report(results).html
     row = re.search(
-        r"<tr><td><strong>autoscaling</strong>.*?</tr>", page.split('id="scaling-table"')[1]
+        r"<tr><td class=wrap><strong>autoscaling</strong>.*?</tr>",
+        page.split('id="scaling-table"')[1],
     ).group(0)
     # an older file's request time is shown as such; Ready and first-job times it never had
     assert 'data-v="4">4.0 s<' in row and "19.9 min" in row and ">1 / 1<" in row
@@ -249,3 +250,27 @@ def test_report_in_headless_chromium(tmp_path: Path, artifacts: Path) -> None:
         assert img.size == (1400, 2000)
         assert len(img.convert("RGB").getcolors(1 << 20) or []) > 100
     print(f"screenshots: {artifacts}")
+
+
+@pytest.mark.services
+def test_phase_tables_fit_a_1400px_window_for_an_emulated_priced_run(
+    tmp_path: Path, artifacts: Path
+) -> None:
+    """The widest phase table (emulated: model seconds; priced: a cost column; node figures)
+    scrolls sideways at no width of 1400 px or more (issue 23: it did at 1400 px)."""
+    doc = study_results()
+    doc["emulator"] = True
+    doc["metadata"]["emulator_model"] = {"scenario": "default", "speed_factor": 0.005}
+    for p in doc["phases"]:
+        p["cost"] = {"amount": 1.234, "currency": "EUR", "node_hour_price": 2.5}
+    path = write_report(doc, tmp_path / "rep")
+    with Browser(width=1400, height=1200) as b:
+        b.open(path.as_uri())
+        assert b.js("document.documentElement.getAttribute('data-report-ready')") == "1"
+        overflow = b.js(
+            "['phase-table', 'scaling-table'].map(id => { var w = document.getElementById(id)"
+            ".parentElement; return [id, w.scrollWidth - w.clientWidth]; })"
+        )
+        b.screenshot(artifacts / "report-phases-emulated-priced.png")
+    assert all(extra <= 0 for _, extra in overflow), overflow
+    assert "Cost (EUR)" in path.read_text() and "(model)" in path.read_text()
