@@ -141,10 +141,21 @@ def _install_service_guard() -> None:
 _install_service_guard()
 
 
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+def _guarded(item: pytest.Item) -> Iterator[None]:
     _current_item.append(item)
     try:
         yield
     finally:
         _current_item.pop()
+
+
+# Setup and call only: a teardown may finalize a session fixture another (marked) test started,
+# e.g. stopping the kube control plane after the last test of the run.
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    yield from _guarded(item)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    yield from _guarded(item)

@@ -573,12 +573,15 @@ target leaves out keeps the single runner's value.
 {{/*
 trend.enabled: the container runs a small POSIX shell script instead of the bare
 entrypoint: the run (its arguments after the script), SIGTERM/SIGINT forwarded to it so
-its grace period still cancels jobs and writes `aborted` results, then
+its grace period still cancels jobs and writes `aborted` results (the trap is set before
+the run starts, so a signal in between is not lost), then
 `jes-runner trend DIR --out DIR`; the pod's exit code stays the run's.
 */}}
 {{- define "jes-runner.trendScript" -}}
+term= pid=
+trap 'term=1; [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null' TERM INT
 jes-runner "$@" & pid=$!
-trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+[ -z "$term" ] || kill -TERM "$pid" 2>/dev/null
 wait "$pid"; rc=$?
 while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
 jes-runner trend "$JES_OUTPUT_DIR" --out "$JES_OUTPUT_DIR" || echo "trend: failed (exit $?), the run's results are kept" >&2
