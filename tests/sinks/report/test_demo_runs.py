@@ -86,7 +86,7 @@ def test_compare_flags_a_slower_pool(
         "10%",
         "--min-delta",
         "0.05",
-        "--json",
+        "--json-out",
         tmp_path / "cmp.json",
     )
     assert rc == 6, out
