@@ -21,8 +21,9 @@ from jes_runner.sim.scenario import Scenario, default_scenario
 GRID = {
     "compute_cores": [1.1, 1.2],
     "tmp_cores": [1.4, 1.5],
-    "start_load_exponent": [0.4, 0.5, 0.6, 0.7],
-    "start_sigma": [0.4, 0.6, 0.8, 1.0],
+    "start_load_exponent": [0.5, 0.6, 0.7, 0.8],
+    "start_cpu_share": [0.25, 0.5, 1.0],
+    "start_sigma": [0.4, 0.6, 0.9],
     "run_noise_sigma": [0.1],
 }
 
@@ -39,6 +40,7 @@ def scenario_at(base: Scenario, point: dict[str, float], seed: int) -> Scenario:
             "seed": seed,
             "start_load_exponent": point["start_load_exponent"],
             "start_sigma": point["start_sigma"],
+            "start_cpu_share": point["start_cpu_share"],
             "run_noise_sigma": point["run_noise_sigma"],
         }
     )

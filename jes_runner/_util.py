@@ -38,7 +38,8 @@ def utcnow() -> datetime:
 
 
 def finite(value: Any) -> float | None:
-    """A finite float from a JSON value; None for null, missing, booleans, text or inf/NaN."""
+    """A finite float from a JSON value: a number, or text holding one (Viya's job properties
+    are text); None for null, missing, booleans, other text or inf/NaN."""
     if isinstance(value, bool) or value is None:
         return None
     try:

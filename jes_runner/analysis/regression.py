@@ -13,11 +13,11 @@ thresholds: ``check_thresholds`` applies the settings' limits (``max_failed_jobs
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from jes_runner._util import finite
 from jes_runner.console import fmt_seconds
 from jes_runner.errors import JesError
 from jes_runner.results.views import PhaseView, phase_views
@@ -310,11 +310,3 @@ def compare_results(
         "regressions": [c.describe() for c in regressions],
         "passed": not regressions,
     }
-
-
-def finite(v: Any) -> float | None:
-    return (
-        float(v)
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        else None
-    )

@@ -19,7 +19,7 @@ The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 * A dispatched job is STARTING while it does its start-up work: log-normal,
   median ``start_overhead_s``, log-sigma ``start_sigma * (1 - 1 / load) ** 2``
   (load = the CPU demand of the jobs on the node over its cores, at least 1,
-  as it starts), done at speed ``load ** -start_load_exponent`` (re-evaluated
+  a starting job counting ``start_cpu_share`` of its demand, as it starts), done at speed ``load ** -start_load_exponent`` (re-evaluated
   whenever the node's jobs change): skewed, with a long tail on a busy node and
   none on an idle one, as measured. Then it is RUNNING for its run work (the
   profile's time alone, times its seeded log-normal noise of sigma
@@ -45,7 +45,10 @@ The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
   (median ``scale_up_delay``, log-sigma ``delay_jitter``; the pull likewise),
   but no sooner than the pool's node requested before it. A
   node idle for ``scale_down_idle`` is removed while the pool is above
-  ``min_nodes``.
+  ``min_nodes``; a node added for a queue's backlog is needed while that
+  backlog waits, so its idle time starts when the backlog clears (measured: node
+  ``00002r``, added for the fixed phase's backlog past its host limit, never
+  used there, was still up 656 s after it was Ready, the backlog gone 276 s).
 * A job fails when its definition's code aborts, or by the seeded
   ``job_failure_rate`` draw; it then stops after ``failed_run_fraction`` of its
   run work with a non-zero exit code.
@@ -134,6 +137,8 @@ class Node:
     requested_t: float
     pull_s: float  # this node's image pull time
     for_queue: str | None = None  # the queue whose backlog requested it, until it runs a job
+    # the queue whose backlog asked for it (kept): while that backlog waits the node is needed
+    requested_by: str | None = None
     due_t: float = 0.0  # when it is (or was) due Ready
     ready_t: float | None = None
     warm_t: float = math.inf  # image pulled (inf: not started)
@@ -172,9 +177,16 @@ class Node:
         demand = sum(j.demand for j in self.active if j.state == "running")
         return max(1.0, demand / self.spec.job_cores)
 
-    def start_load(self) -> float:
-        """CPU demand of every job the node holds over its cores, at least 1 (start-up's load)."""
-        return max(1.0, sum(j.demand for j in self.jobs if not j.cold) / self.spec.job_cores)
+    def start_load(self, start_share: float) -> float:
+        """The load a start-up meets, at least 1: the CPU demand of the node's running jobs, and
+        ``start_share`` of it for the jobs still starting (a compute server starting uses less
+        CPU than a job running), over its cores."""
+        demand = sum(
+            j.demand if j.state == "running" else start_share * j.demand
+            for j in self.jobs
+            if not j.cold
+        )
+        return max(1.0, demand / self.spec.job_cores)
 
     def catch_up(self, now: float) -> None:
         """Bring the active jobs' remaining work up to ``now`` (speeds unchanged since last_t)."""
@@ -184,7 +196,7 @@ class Node:
                 j.remaining -= dt * j.speed
         self.last_t = now
 
-    def reprice(self, now: float, start_exponent: float) -> None:
+    def reprice(self, now: float, start_exponent: float, start_share: float) -> None:
         """New speeds after the node's jobs changed (call catch_up first).
 
         Running: only the CPU-bound share ``d`` stretches with the load. Starting:
@@ -192,7 +204,7 @@ class Node:
         arriving in a burst slow each other's start, as measured.
         """
         run_load = self.run_load()
-        start_slow = self.start_load() ** start_exponent
+        start_slow = self.start_load(start_share) ** start_exponent
         self.next_done = math.inf
         for j in self.active:
             if j.state == "running":
@@ -401,7 +413,7 @@ class Cluster:
         pool: str,
         for_queue: str | None = None,
         not_before: float = 0.0,
-        autoscaled: bool = False,
+        requested_by: str | None = None,
     ) -> Node:
         spec = self.scenario.pools[pool]
         index = self._next_index[pool]
@@ -417,11 +429,12 @@ class Cluster:
             requested_t=self.now,
             pull_s=lognormal(draws, spec.image_pull, spec.delay_jitter),
             for_queue=for_queue,
+            requested_by=requested_by,
             last_t=self.now,
         )
         self.nodes.append(node)
         self.node_events.append({"t": self.now, "event": "add", "node": node.name, "pool": pool})
-        if for_queue is not None or autoscaled:
+        if for_queue is not None or requested_by is not None:
             node.due_t = max(self.now + delay, not_before)
             self._push_event(node.due_t, "ready", node)
         return node
@@ -437,6 +450,9 @@ class Cluster:
 
     def _mark_idle(self, node: Node) -> None:
         if node.jobs or node.removed_t is not None:
+            return
+        if node.requested_by is not None and self.pending[node.requested_by]:
+            node.idle_since = None  # still needed: the backlog that asked for it waits
             return
         node.idle_since = self.now
         self._push_event(self.now + node.spec.scale_down_idle, "idle", node, self.now)
@@ -463,6 +479,10 @@ class Cluster:
                 )
                 self._schedule()
 
+    def _reprice(self, node: Node) -> None:
+        sc = self.scenario
+        node.reprice(self.now, sc.start_load_exponent, sc.start_cpu_share)
+
     def _begin_start(self, job: SimJob) -> None:
         """Start-up work: the median alone, its spread growing with the node's load.
 
@@ -473,10 +493,10 @@ class Cluster:
         assert node is not None
         sc = self.scenario
         node.catch_up(self.now)
-        spread = sc.start_sigma * (1.0 - 1.0 / node.start_load()) ** 2
+        spread = sc.start_sigma * (1.0 - 1.0 / node.start_load(sc.start_cpu_share)) ** 2
         job.remaining = sc.start_overhead_s * math.exp(spread * job.start_z)
         node.active.append(job)
-        node.reprice(self.now, sc.start_load_exponent)
+        self._reprice(node)
 
     def _complete_next(self, node: Node) -> None:
         node.catch_up(self.now)
@@ -486,7 +506,7 @@ class Cluster:
             job.state = "running"
             job.run_t = self.now
             job.remaining = job.run_work
-            node.reprice(self.now, self.scenario.start_load_exponent)
+            self._reprice(node)
             return
         job.state = "failed" if job.fail_reason else "completed"
         job.end_t = self.now
@@ -501,7 +521,7 @@ class Cluster:
         if job in node.active:
             node.active.remove(job)
         node.jobs.remove(job)
-        node.reprice(self.now, self.scenario.start_load_exponent)
+        self._reprice(node)
         node.queue_jobs[job.queue] -= 1
         self._mark_idle(node)
 
@@ -623,6 +643,7 @@ class Cluster:
             waiting = len(self.pending[qname])
             if not waiting:
                 self._past_limit.discard(qname)
+                self._release_held(qname)
                 continue
             for p in qspec.pools:
                 take = min(waiting, spare[p])
@@ -651,10 +672,16 @@ class Cluster:
                     self._past_limit.add(qname)
                 for i in range(n_new):
                     owner = qname if i < room else None
-                    node = self._new_node(p, owner, not_before=ready_t, autoscaled=True)
+                    node = self._new_node(p, owner, not_before=ready_t, requested_by=qname)
                     ready_t = node.due_t
                 waiting -= n_new * spec.slots_per_node
                 room -= min(n_new, room)
+
+    def _release_held(self, queue: str) -> None:
+        """The backlog of ``queue`` cleared: the empty nodes it asked for start their idle time."""
+        for n in self.nodes:
+            if n.requested_by == queue and n.ready and n.idle_since is None:
+                self._mark_idle(n)
 
 
 def _next_done(node: Node) -> float:

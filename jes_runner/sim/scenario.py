@@ -212,6 +212,9 @@ class Scenario(_Strict):
     # log-normal around it with sigma start_sigma (fitted: docs/CALIBRATION.md)
     start_load_exponent: float = Field(default=0.0, ge=0, le=3)
     start_sigma: float = Field(default=0.0, ge=0, le=3)
+    # a starting job loads its node with this share of its running CPU demand (fitted: on the
+    # saturated node, jobs starting beside running ones took 15-149 s, beside starting ones 12-25 s)
+    start_cpu_share: float = Field(default=1.0, ge=0, le=1)
     run_noise_sigma: float = Field(default=0.0, ge=0, le=2)  # per-job run-work noise (log sigma)
     default_cpu_demand: float = Field(default=1.0, gt=0, le=64)  # cores of a job without cpu_time_s
     # share of run work done before a failure

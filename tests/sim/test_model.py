@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from jes_runner.sim.model import Cluster
 from jes_runner.sim.scenario import default_scenario
 
@@ -30,4 +34,30 @@ def test_a_backlog_past_the_host_limit_asks_once() -> None:
     c = _default_queue_backlog(past_limit=True)
     unused = [n for n in c.nodes if n.jobs_run == 0]
     assert len(c.nodes) == 3 and len(unused) == 1
-    assert unused[0].removed_t is not None
+    node = unused[0]
+    assert node.ready_t is not None and node.idle_since is not None
+    # needed while the backlog that asked for it waited: its idle time began when the backlog
+    # cleared, long after an idle clock started at Ready would have removed it
+    assert node.idle_since > node.ready_t + node.spec.scale_down_idle
+    assert node.removed_t is None
+    while not math.isinf(t := c.next_event_time()):
+        c.advance(t)
+    assert node.removed_t == pytest.approx(node.idle_since + node.spec.scale_down_idle)
+
+
+def test_a_node_asked_for_by_a_backlog_is_kept_while_the_backlog_waits() -> None:
+    """The node requested past the host limit is not removed while jobs of its queue wait,
+    whatever the scale-down delay; once they are placed it goes after that delay."""
+    sc = default_scenario()
+    pools = dict(sc.pools)
+    pools["computetmp"] = pools["computetmp"].model_copy(update={"scale_down_idle": 60})
+    c = Cluster(sc.model_copy(update={"pools": pools}))
+    jobs = [c.submit(0, "ae_pooled", "SAS Job Execution compute context") for _ in range(216)]
+    while any(j.end_t is None for j in jobs):
+        c.advance(c.next_event_time())
+        waiting = bool(c.pending["default"])
+        for n in c.nodes:
+            if n.jobs_run == 0 and n.ready_t is not None and waiting:
+                assert n.removed_t is None, "removed while the backlog that asked for it waited"
+    (node,) = [n for n in c.nodes if n.jobs_run == 0]
+    assert node.removed_t is not None
