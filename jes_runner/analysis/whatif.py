@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import heapq
 import json
 import math
 import random
@@ -1003,35 +1004,266 @@ def configured(
     return sc.model_copy(update={"pools": pools, "queues": queues})
 
 
+# ``whatif`` prints, for N jobs on a cap of m nodes, the makespan per seed as
+#     min over caps k <= m of ( max over prefixes j <= N of R(k, j) ),
+# R(k, j) the makespan of the first j jobs alone on a cap of k (same seed): monotone in the
+# jobs (a maximum over more prefixes) and in the nodes (a minimum over more caps) by
+# construction. Computing every R(k, j) is a quadratic number of replays; instead a prefix is
+# replayed only when a proven upper bound of its makespan (:func:`_makespan_bound`) does not
+# already rule it out, and a cap is replayed only when it can change what a seed gives.
+BOUND_SLACK = 1e-6  # s: floating-point margin on the upper bound (it must never undershoot)
+
+
+@dataclass
+class _Sweep:
+    """What one seed's replays at one cap touched: enough to tell when a larger cap changes
+    nothing (no replay created as many nodes as the cap, no bound relied on the pool being
+    at the cap)."""
+
+    nodes: int = 0  # most nodes any autoscaling pool had requested in a replay (ever created)
+    at_cap: bool = False  # a prefix bound assumed a pool could not grow
+    replayed_prefixes: int = 0  # prefixes drained (their bound did not rule them out)
+
+    def saw(self, cluster: Cluster, autoscaling: Sequence[str]) -> None:
+        for pool in autoscaling:
+            self.nodes = max(self.nodes, sum(1 for n in cluster.nodes if n.pool == pool))
+
+    def same_above(self, cap: int) -> bool:
+        """Every cap above ``cap`` replays this seed identically: the cap never bound."""
+        return self.nodes < cap and not self.at_cap
+
+
 def _shared_config(cluster: Cluster) -> dict[int, Any]:
     """deepcopy memo: the scenario and its specs are configuration, never changed by a replay,
-    so a copy of the cluster shares them (copying them was most of a copy's cost)."""
+    so a copy of the cluster shares them (copying them was most of a copy's cost); ended jobs
+    never change again and a drain submits nothing (the job registries stay as they are)."""
     sc = cluster.scenario
     shared: list[Any] = [sc, *sc.pools.values(), *sc.queues.values(), *sc.contexts]
     shared += [*cluster.profiles.values(), *cluster.contexts.values()]
+    shared += [j for j in cluster.job_list if j.terminal]
+    shared += [cluster.jobs, cluster.by_orch_id, cluster.job_list]
     memo: dict[int, Any] = {id(o): o for o in shared}
     rng = random.Random()  # its state copied in C: deepcopy would copy 625 ints one by one
     rng.setstate(cluster.rng.getstate())
     memo[id(cluster.rng)] = rng
+    memo[id(cluster.node_events)] = list(cluster.node_events)  # its entries are never changed
     return memo
 
 
-def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
-    """The makespan had the workload stopped at ``jobs``: a copy of the cluster as it is now,
-    drained with nothing more submitted."""
+def _slowdown(job: SimJob, load: float) -> float:
+    """Seconds per second of run work alone at a node load of at most ``load`` (model rule)."""
+    d = min(1.0, job.demand)
+    return (1.0 - d) + d * load
+
+
+def _worst_load(demands: Sequence[float], slots: int, cores: float) -> float:
+    """The most load ``slots`` of these jobs can put on a node of ``cores`` (at least 1)."""
+    return max(1.0, sum(sorted(demands, reverse=True)[:slots]) / cores)
+
+
+def _held_end_bound(cluster: Cluster, job: SimJob, load: float) -> float:
+    """Latest end of a job on a node whose load stays at most ``load`` from now on: the model's
+    speeds are ``1 / slowdown`` running and ``load ** -exponent`` starting, its start-up work
+    ``overhead * exp(sigma (1 - 1/load)^2 z)`` drawn when it starts."""
+    sc = cluster.scenario
+    now = cluster.now
+    start_slow = load**sc.start_load_exponent
+    run_s = job.run_work * _slowdown(job, load)
+    node = job.node
+    assert node is not None
+    if job in node.active:
+        left = max(0.0, job.remaining - (now - node.last_t) * job.speed)
+        if job.state == "running":
+            return now + left * _slowdown(job, load)
+        return now + left * start_slow + run_s
+    # on a node still pulling its image: it starts when the pull ends
+    return max(now, node.warm_t) + _start_work_bound(cluster, job, load) * start_slow + run_s
+
+
+def _start_work_bound(cluster: Cluster, job: SimJob, load: float) -> float:
+    sc = cluster.scenario
+    spread = sc.start_sigma * (1.0 - 1.0 / load) ** 2
+    return sc.start_overhead_s * math.exp(max(0.0, spread * job.start_z))
+
+
+def _can_queue_bound(cluster: Cluster, queue: str, sweep: _Sweep) -> bool:
+    """Waiting jobs get a bound only when the queue's nodes are fixed from now on: every pool
+    at its maximum, no node coming or pulling, no host limit below them, no other backlog.
+    Then each waiting job takes the first slot that frees, in queue order (the model's rule)."""
+    sc = cluster.scenario
+    if any(q for name, q in cluster.pending.items() if name != queue):
+        return False
+    qspec = sc.queues[queue]
+    live = [n for n in cluster.nodes if n.removed_t is None and n.pool in qspec.pools]
+    if any(not n.ready or not n.warm(cluster.now) for n in live):
+        return False
+    for pool in qspec.pools:
+        if sum(1 for n in live if n.pool == pool) < sc.pools[pool].max_nodes:
+            return False
+    if qspec.max_nodes and qspec.max_nodes < len(live):
+        return False
+    sweep.at_cap = True
+    return True
+
+
+def _makespan_bound(cluster: Cluster, jobs: list[SimJob], sweep: _Sweep) -> float | None:
+    """An upper bound of the makespan of ``jobs`` were nothing more submitted, or None when
+    the state allows none cheaply (jobs waiting while nodes may still come).
+
+    Proof sketch: with nothing submitted, a node only ever holds jobs it holds now or that
+    wait now, so its load never exceeds the largest ``slots`` of their demands over its cores;
+    at that load every job's remaining start-up and run work takes longest. Waiting jobs, on
+    a fixed set of warm nodes, start in queue order on the first slot that frees: list
+    scheduling of independent jobs on identical slots, where later frees and longer jobs
+    never start anyone sooner, so the same schedule with the bounds is a bound."""
+    sc = cluster.scenario
+    queue = cluster.contexts[jobs[0].context].queue
+    waiting = list(cluster.pending[queue])
+    if waiting and not _can_queue_bound(cluster, queue, sweep):
+        return None
+    ends = [j.end_t for j in jobs if j.end_t is not None]
+    held: list[SimJob] = [j for j in jobs if j.end_t is None and j.node is not None]
+    frees: list[float] = []
+    if waiting:
+        demands = [j.demand for j in held] + [j.demand for j in waiting]
+        load = max(
+            _worst_load(demands, spec.slots_per_node, spec.job_cores)
+            for spec in (sc.pools[p] for p in sc.queues[queue].pools)
+        )
+        for j in held:
+            ends.append(_held_end_bound(cluster, j, load))
+        qpools = sc.queues[queue].pools
+        for node in cluster.nodes:
+            if node.removed_t is None and node.pool in qpools:
+                frees += [_held_end_bound(cluster, j, load) for j in node.jobs]
+                frees += [cluster.now] * node.free_slots()
+        if not frees:
+            return None
+        heapq.heapify(frees)
+        start_slow = load**sc.start_load_exponent
+        for j in waiting:
+            at = heapq.heappop(frees)
+            end = at + _start_work_bound(cluster, j, load) * start_slow
+            end += j.run_work * _slowdown(j, load)
+            ends.append(end)
+            heapq.heappush(frees, end)
+    else:
+        for j in held:
+            node = j.node
+            assert node is not None
+            load = _worst_load([o.demand for o in node.jobs], node.spec.slots_per_node,
+                               node.spec.job_cores)  # fmt: skip
+            ends.append(_held_end_bound(cluster, j, load))
+    if len(ends) < len(jobs):
+        return None  # a job neither ended, held nor waiting in its queue: no bound
+    last = max(ends)
+    return (
+        last + BOUND_SLACK * (1.0 + abs(last)) + sc.completion_lag_s - min(j.submit_t for j in jobs)
+    )
+
+
+def _prefix_makespan(
+    cluster: Cluster, jobs: list[SimJob], ceiling: float, sweep: _Sweep, autoscaling: list[str]
+) -> float | None:
+    """The makespan had the workload stopped at ``jobs``, when it may exceed ``ceiling``; None
+    when it is proven not to (its bound, now or at any step of its drain, is at most that)."""
+    bound = _makespan_bound(cluster, jobs, sweep)
+    if bound is not None and bound <= ceiling:
+        return None
     clone, clone_jobs = copy.deepcopy((cluster, jobs), _shared_config(cluster))
-    _drain(clone, clone_jobs)
+    sweep.replayed_prefixes += 1
+    steps = 0
+    while any(j.end_t is None for j in clone_jobs):
+        t = clone.next_event_time()
+        if math.isinf(t):
+            raise RuntimeError("model stalled with unfinished jobs")
+        clone.advance(t)
+        steps += 1
+        if steps % BOUND_EVERY:
+            continue
+        bound = _makespan_bound(clone, clone_jobs, sweep)
+        if bound is not None and bound <= ceiling:
+            sweep.saw(clone, autoscaling)
+            return None
+    sweep.saw(clone, autoscaling)
     lag = clone.scenario.completion_lag_s
     return max(j.end_t or 0.0 for j in clone_jobs) + lag - min(j.submit_t for j in clone_jobs)
 
 
-def _burst_prefix(fit: Fit, sc: Scenario, names: list[str], ctx: str) -> float:
-    """The makespan of the first burst's first ``len(names)`` jobs alone, replayed afresh."""
+def _replay_workload(
+    fit: Fit,
+    sc: Scenario,
+    names: list[str],
+    concurrency: int | None,
+    on_submit: Any = None,
+) -> tuple[Cluster, list[SimJob]]:
+    """The workload in the target context, at most ``concurrency`` in flight (None: all), the
+    first burst ``submit_spacing_s`` apart, then the next job when one ends (after the
+    client's gap): the runner's window mode. ``on_submit(cluster, jobs)`` is called before
+    each submission but the first, the cluster as it is with ``jobs`` submitted."""
     cluster = Cluster(sc)
-    jobs = [cluster.submit(i * fit.submit_spacing_s, n, ctx) for i, n in enumerate(names)]
+    ctx = fit.target_context
+    limit = len(names) if concurrency is None else concurrency
+    jobs: list[SimJob] = []
+    for i, name in enumerate(names):
+        if i < limit:
+            t = i * fit.submit_spacing_s
+        else:
+            while sum(1 for j in jobs if j.end_t is None) >= limit:
+                t_next = cluster.next_event_time()
+                if math.isinf(t_next):
+                    raise RuntimeError("model stalled with jobs in flight")
+                cluster.advance(t_next)
+            last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
+            t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
+        if jobs and on_submit is not None:
+            on_submit(cluster, jobs)
+        jobs.append(cluster.submit(t, name, ctx))
     _drain(cluster, jobs)
-    lag = sc.completion_lag_s
-    return max(j.end_t or 0.0 for j in jobs) + lag - min(j.submit_t for j in jobs)
+    return cluster, jobs
+
+
+@dataclass
+class _Swept:
+    """One seed's replay at one cap: the workload's own outcome, and the largest makespan
+    over its prefixes (``exact``), or a floor of it (the sweep gave up once past a level)."""
+
+    outcome: Outcome  # the whole workload's replay (its makespan, node-minutes, waits)
+    span_s: float  # max over prefixes, or at least this when not exact
+    exact: bool
+    sweep: _Sweep
+
+
+BOUND_EVERY = 4  # drain steps between two bound checks (a check costs about a step)
+
+
+def _replay_swept(
+    fit: Fit,
+    sc: Scenario,
+    names: list[str],
+    concurrency: int | None,
+    give_up_at: float = math.inf,
+) -> _Swept:
+    """The workload's replay and its prefix maximum, unless that reaches ``give_up_at``."""
+    sweep = _Sweep()
+    cluster, jobs = _replay_workload(fit, sc, names, concurrency)
+    sweep.saw(cluster, fit.autoscaling_pools)
+    q = next(c.queue for c in sc.contexts if c.name == fit.target_context)
+    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
+    ceiling = out.makespan_s
+
+    def prefix(cluster: Cluster, jobs: list[SimJob]) -> None:
+        nonlocal ceiling
+        if ceiling >= give_up_at:
+            return
+        span = _prefix_makespan(cluster, jobs, ceiling, sweep, fit.autoscaling_pools)
+        if span is not None:
+            ceiling = max(ceiling, span)
+
+    if ceiling < give_up_at:
+        # the same replay again (same seed: the same history), each prefix checked on the way
+        _replay_workload(fit, sc, names, concurrency, prefix)
+    return _Swept(out, ceiling, ceiling < give_up_at, sweep)
 
 
 def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | None) -> Outcome:
@@ -1041,39 +1273,10 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
     the same seed): one more job may bring a node sooner that an earlier job then uses (the
     autoscaler scales on the backlog), which would print a shorter makespan for more work.
     What whatif prints for N jobs is the time N jobs need at most, never less than for fewer:
-    monotone in the jobs by construction (docs/CALIBRATION.md)."""
-    cluster = Cluster(sc)
-    ctx = fit.target_context
-    limit = len(names) if concurrency is None else concurrency
-    jobs: list[SimJob] = []
-    t = 0.0
-    for name in names[:limit]:
-        jobs.append(cluster.submit(t, name, ctx))
-        t += fit.submit_spacing_s
-    # the first burst's prefixes: replayed afresh (its history before the k-th submission is
-    # a few seconds long: cheaper than copying the cluster)
-    prefixes: list[float] = [
-        _burst_prefix(fit, sc, names[:k], ctx) for k in range(1, min(limit, len(names)))
-    ]
-    rest = list(names[limit:])
-    while rest:
-        # the window: the next job goes in when one ends (after the client's gap)
-        while True:
-            ended = [j for j in jobs if j.end_t is not None]
-            if len(jobs) - len(ended) < limit:
-                break
-            t_next = cluster.next_event_time()
-            if math.isinf(t_next):
-                raise RuntimeError("model stalled with jobs in flight")
-            cluster.advance(t_next)
-        last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
-        t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
-        prefixes.append(_prefix_makespan(cluster, jobs))
-        jobs.append(cluster.submit(t, rest.pop(0), ctx))
-    _drain(cluster, jobs)
-    q = next(c.queue for c in sc.contexts if c.name == ctx)
-    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
-    return dataclasses.replace(out, makespan_s=max([out.makespan_s, *prefixes]))
+    monotone in the jobs by construction (docs/CALIBRATION.md). A prefix is drained only when
+    its proven upper bound does not already keep it under the largest so far."""
+    swept = _replay_swept(fit, sc, names, concurrency)
+    return dataclasses.replace(swept.outcome, makespan_s=swept.span_s)
 
 
 def _fewest_nodes_bound(per_cap: list[list[Outcome]]) -> list[Outcome]:
@@ -1134,22 +1337,62 @@ def run_whatif(
     seq_names = list(workload) if workload is not None else list(fit.scenario.jobs)
     names = [n for _ in range(jobs_multiplier) for n in seq_names]
     results = []
-    replays: dict[tuple[int, int | None], list[Outcome]] = {}
+    scenarios: dict[tuple[int, int], Scenario] = {}
+    plain: dict[tuple[int | None, int, int], Outcome] = {}
+    swept: dict[tuple[int | None, int, int], _Swept] = {}
+    # (concurrency, seed) -> a cap every larger one replays identically (the cap never bound):
+    # for the workload alone, and for it and its prefixes
+    plain_settled: dict[tuple[int | None, int], int] = {}
+    settled: dict[tuple[int | None, int], int] = {}
 
-    def outcomes(cap: int, c: int | None) -> list[Outcome]:
-        if (cap, c) not in replays:
+    def scenario(cap: int, seed: int) -> Scenario:
+        if (cap, seed) not in scenarios:
             sc = configured(fit, cap, node_cores, measured_node_cores)
-            replays[cap, c] = [
-                replay_config(fit, sc.model_copy(update={"seed": s}), names, c)
-                for s in range(replicates)
-            ]
-        return replays[cap, c]
+            scenarios[cap, seed] = sc.model_copy(update={"seed": seed})
+        return scenarios[cap, seed]
+
+    def whole(cap: int, c: int | None, seed: int) -> Outcome:
+        """The workload's own replay (no prefix): its outcome and a floor of the cap's span."""
+        cap = min(cap, plain_settled.get((c, seed), cap))
+        if (c, seed, cap) not in plain:
+            sc = scenario(cap, seed)
+            cluster, jobs = _replay_workload(fit, sc, names, c)
+            q = next(x.queue for x in sc.contexts if x.name == fit.target_context)
+            plain[c, seed, cap] = _outcome(cluster, jobs, set(sc.queues[q].pools))
+            sweep = _Sweep()
+            sweep.saw(cluster, fit.autoscaling_pools)
+            if sweep.same_above(cap):
+                plain_settled[c, seed] = cap
+        return plain[c, seed, cap]
+
+    def span(cap: int, c: int | None, seed: int, give_up_at: float) -> _Swept:
+        cap = min(cap, settled.get((c, seed), cap))
+        known = swept.get((c, seed, cap))
+        if known is None or not (known.exact or known.span_s >= give_up_at):
+            known = _replay_swept(fit, scenario(cap, seed), names, c, give_up_at)
+            swept[c, seed, cap] = known
+            if known.exact and known.sweep.same_above(cap):  # a partial sweep saw too little
+                settled[c, seed] = cap
+        return known
+
+    def fewest_nodes(m: int, c: int | None, seed: int) -> Outcome:
+        """The least over caps 1..m of each cap's prefix maximum (:func:`_fewest_nodes_bound`),
+        found branch and bound: a cap whose workload alone already takes at least the best
+        so far cannot lower it, and a cap's prefix sweep stops once it reaches the best."""
+        # no autoscaling pool: the cap changes nothing, one replay per seed suffices
+        caps = list(range(1, m + 1)) if fit.autoscaling_pools else [m]
+        best = math.inf
+        for cap in sorted(caps, key=lambda k: (whole(k, c, seed).makespan_s, -k)):
+            if whole(cap, c, seed).makespan_s >= best:
+                break
+            s = span(cap, c, seed, best)
+            if s.exact:
+                best = min(best, s.span_s)
+        return dataclasses.replace(whole(m, c, seed), makespan_s=best)
 
     for m in max_nodes:
         for c in concurrency:
-            # no autoscaling pool: the cap changes nothing, one replay per seed suffices
-            caps = range(1, m + 1) if fit.autoscaling_pools else [m]
-            outs = _fewest_nodes_bound([outcomes(cap, c) for cap in caps])
+            outs = [fewest_nodes(m, c, s) for s in range(replicates)]
             results.append(
                 ConfigResult(
                     c,
