@@ -427,6 +427,18 @@ class Fit:
     blind: str | None = None  # the left-out phase
     unidentified: str | None = None  # why the left-out phase cannot be predicted blind
     unit: str = "s"
+    # the sequential phase's context (an input, kept when that phase is left out): where the
+    # sequential baseline runs, so concurrency 1 is replayed there (:func:`replay_context`)
+    baseline_context: str | None = None
+
+
+def replay_context(fit: Fit, concurrency: int | None) -> str:
+    """Where a configuration is replayed: concurrency 1 is the sequential baseline, replayed
+    in the sequential phase's context (on its pool, warm as the measured baseline found it);
+    every other level in the target context (from a cold autoscaling pool)."""
+    if concurrency == 1 and fit.baseline_context is not None:
+        return fit.baseline_context
+    return fit.target_context
 
 
 def _pool_of(host: str | None) -> tuple[str, str, int] | None:
@@ -754,6 +766,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         [blind if p.name == leave_out and blind is not None else p for p in study.phases],
         key=lambda p: p.start_abs,
     )
+    baseline = next((p.context for p in study.phases if p.sequential), None)
     return Fit(
         sc,
         target.context,
@@ -765,6 +778,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         leave_out,
         _unidentified(study, blind, busy),
         study.unit,
+        baseline,
     )
 
 
@@ -956,6 +970,8 @@ class ConfigResult:
     fastest: bool = False
     cheapest_near_fastest: bool = False
     cost: Interval | None = None  # node-minutes / 60 x the node-hour price, when one is given
+    context: str = ""  # the compute context it is replayed in (:func:`replay_context`)
+    baseline: bool = False  # the sequential baseline: replayed in the sequential phase's context
 
     def as_dict(self) -> dict[str, Any]:
         def iv(i: Interval, digits: int = 1) -> dict[str, float]:
@@ -974,6 +990,8 @@ class ConfigResult:
             "cost": iv(self.cost, 2) if self.cost is not None else None,
             "fastest": self.fastest,
             "cheapest_within_10_percent": self.cheapest_near_fastest,
+            "context": self.context,
+            "baseline": self.baseline,
         }
 
 
@@ -1202,7 +1220,7 @@ def _replay_workload(
     client's gap): the runner's window mode. ``on_submit(cluster, jobs)`` is called before
     each submission but the first, the cluster as it is with ``jobs`` submitted."""
     cluster = Cluster(sc)
-    ctx = fit.target_context
+    ctx = replay_context(fit, concurrency)
     limit = len(names) if concurrency is None else concurrency
     jobs: list[SimJob] = []
     for i, name in enumerate(names):
@@ -1248,7 +1266,8 @@ def _replay_swept(
     sweep = _Sweep()
     cluster, jobs = _replay_workload(fit, sc, names, concurrency)
     sweep.saw(cluster, fit.autoscaling_pools)
-    q = next(c.queue for c in sc.contexts if c.name == fit.target_context)
+    ctx = replay_context(fit, concurrency)
+    q = next(c.queue for c in sc.contexts if c.name == ctx)
     out = _outcome(cluster, jobs, set(sc.queues[q].pools))
     ceiling = out.makespan_s
 
@@ -1306,6 +1325,9 @@ class WhatIf:
         return {
             "source": self.fit.scenario.source.removeprefix("whatif fit of "),
             "target_context": self.fit.target_context,
+            # concurrency 1 is the sequential baseline, replayed in this context (None: no
+            # sequential phase, concurrency 1 in the target context like every level)
+            "baseline_context": self.fit.baseline_context,
             "jobs": self.jobs,
             "replicates": self.replicates,
             # seconds of the modelled cluster for an emulated run (served s / speed factor)
@@ -1357,7 +1379,8 @@ def run_whatif(
         if (c, seed, cap) not in plain:
             sc = scenario(cap, seed)
             cluster, jobs = _replay_workload(fit, sc, names, c)
-            q = next(x.queue for x in sc.contexts if x.name == fit.target_context)
+            ctx = replay_context(fit, c)
+            q = next(x.queue for x in sc.contexts if x.name == ctx)
             plain[c, seed, cap] = _outcome(cluster, jobs, set(sc.queues[q].pools))
             sweep = _Sweep()
             sweep.saw(cluster, fit.autoscaling_pools)
@@ -1403,6 +1426,8 @@ def run_whatif(
                     cost=None
                     if node_hour_price is None
                     else Interval.of([o.node_minutes / 60 * node_hour_price for o in outs]),
+                    context=replay_context(fit, c),
+                    baseline=replay_context(fit, c) != fit.target_context,
                 )
             )
     fastest = min(results, key=lambda r: r.makespan_s.median)
@@ -1422,6 +1447,8 @@ def run_whatif(
             r is fastest,
             r is cheapest,
             r.cost,
+            r.context,
+            r.baseline,
         )
         for r in results
     ]

@@ -391,12 +391,6 @@ def test_whatif_json_writes_no_figure_even_with_matplotlib(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="sequential lands at +21..+26 % against a 25 % bound: whatif replays concurrency 1 on "
-    "the autoscaling pool from its cold start (one scale-up the measured sequential phase, on the "
-    "fixed pool, never paid); open item in the closing note",
-)
 def test_whatif_on_an_emulated_run_answers_in_its_model_seconds(
     runner_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

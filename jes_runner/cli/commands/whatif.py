@@ -221,6 +221,13 @@ def table(w: WhatIf) -> str:
         f"what-if for {w.jobs} jobs in {w.fit.target_context!r}, {w.replicates} replicates each "
         "(median [p10-p90])",
     ]
+    base = next((c for c in w.configs if c.baseline), None)
+    if base is not None:
+        lines.append(
+            f"concurrency 1 is the sequential baseline: replayed in {base.context!r} (the "
+            "sequential phase's context and pool, as the measured baseline ran); the other "
+            f"levels in {w.fit.target_context!r} from a cold autoscaling pool"
+        )
     if w.emulated:
         lines.append(f"{w.emulated}: every time in the modelled cluster's seconds (model s)")
     lines += render_table(head, rows, right=set(range(len(head) - 1)))
