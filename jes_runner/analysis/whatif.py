@@ -124,6 +124,7 @@ class MeasuredPhase:
     sequential: bool = False  # the phase's mode: one job at a time
     queue_name: str | None = None  # the context's queue (configuration)
     inventory: tuple[str, ...] = ()  # the nodes its queue's pools had (the pools' configuration)
+    mode: str | None = None  # the results file's mode (batch, window, all); None: not recorded
 
     @property
     def makespan_s(self) -> float:
@@ -148,6 +149,7 @@ class MeasuredPhase:
             self.sequential,
             self.queue_name,
             self.inventory,
+            self.mode,
         )
 
     @property
@@ -231,6 +233,7 @@ def _finish(
         mode == "sequential" if mode is not None else _no_overlap(jobs),
         statistics.mode(queues) if queues else None,
         tuple(sorted({j.host for j in jobs if j.host})),
+        mode,
     )
     if phase.sequential:
         phase.gap_s = [max(0.0, b.submit - a.end) for a, b in zip(jobs, jobs[1:], strict=False)]
@@ -376,6 +379,7 @@ def _in_model_seconds(study: Study, speed_factor: float, scenario: str) -> Study
             p.sequential,
             p.queue_name,
             p.inventory,
+            p.mode,
         )
         for p in study.phases
     ]
@@ -430,6 +434,9 @@ class Fit:
     # the sequential phase's context (an input, kept when that phase is left out): where the
     # sequential baseline runs, so concurrency 1 is replayed there (:func:`replay_context`)
     baseline_context: str | None = None
+    # how the levels above 1 submit: "window" (the next job when one ends) or "batch" (waves
+    # of N, the next wave when all have ended): the target phase's mode, window when unknown
+    mode: str = "window"
 
 
 def replay_context(fit: Fit, concurrency: int | None) -> str:
@@ -779,6 +786,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         _unidentified(study, blind, busy),
         study.unit,
         baseline,
+        "batch" if target.mode == "batch" else "window",
     )
 
 
@@ -1215,19 +1223,25 @@ def _replay_workload(
     concurrency: int | None,
     on_submit: Any = None,
 ) -> tuple[Cluster, list[SimJob]]:
-    """The workload in the target context, at most ``concurrency`` in flight (None: all), the
-    first burst ``submit_spacing_s`` apart, then the next job when one ends (after the
-    client's gap): the runner's window mode. ``on_submit(cluster, jobs)`` is called before
+    """The workload in :func:`replay_context`, at most ``concurrency`` in flight (None: all),
+    the first burst ``submit_spacing_s`` apart, then (the runner's modes, ``fit.mode``) the
+    next job when one ends, or the next wave when all have ended, after the client's gap.
+    ``on_submit(cluster, jobs)`` is called before
     each submission but the first, the cluster as it is with ``jobs`` submitted."""
     cluster = Cluster(sc)
     ctx = replay_context(fit, concurrency)
     limit = len(names) if concurrency is None else concurrency
+    # batch: a wave of ``limit`` goes in once every job of the previous one has ended
+    room = 1 if fit.mode == "batch" else limit
     jobs: list[SimJob] = []
+    t = 0.0
     for i, name in enumerate(names):
         if i < limit:
             t = i * fit.submit_spacing_s
+        elif fit.mode == "batch" and i % limit:  # the rest of a wave, right behind its first
+            t = t + fit.submit_spacing_s
         else:
-            while sum(1 for j in jobs if j.end_t is None) >= limit:
+            while sum(1 for j in jobs if j.end_t is None) >= room:
                 t_next = cluster.next_event_time()
                 if math.isinf(t_next):
                     raise RuntimeError("model stalled with jobs in flight")
@@ -1332,6 +1346,7 @@ class WhatIf:
             "replicates": self.replicates,
             # seconds of the modelled cluster for an emulated run (served s / speed factor)
             "unit": "model_seconds" if self.fit.unit == "model s" else "seconds",
+            "mode": self.fit.mode,  # how levels above 1 submit: window or batch (waves)
             "emulated": self.emulated,
             "currency": self.currency,
             "notes": self.fit.notes,
