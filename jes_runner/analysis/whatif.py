@@ -45,15 +45,19 @@ Rules, in the order they are applied:
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
-  flight (the runner's window mode), into the target context (the concurrent
+  flight in the run's concurrent mode (window: the next job when one ends; batch:
+  the next wave when all have ended), into the target context (the concurrent
   phase whose queue uses an autoscaling pool, else the last concurrent one).
+  Concurrency 1 is the sequential baseline: replayed in the sequential phase's
+  context (its pool, as the measured baseline ran), labelled so.
   ``--max-nodes`` sets the autoscaling pools' maximum; ``--node-cores`` scales
   each pool's cores and slots from the assumed measured size
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
   makespan (per replicate the largest over the workload's prefixes: one more job never
-  prints faster, :func:`replay_config`; and the least over the caps 1..m: one more node
-  never prints slower, :func:`_fewest_nodes_bound`), node-minutes (existence of the target queue's pools' nodes from the
+  prints faster, :func:`replay_config`, a prefix drained only when its proven upper bound
+  does not rule it out; and the least over the caps 1..m, found branch and bound: one more
+  node never prints slower, :func:`_fewest_nodes_bound`), node-minutes (existence of the target queue's pools' nodes from the
   first submission to the last end: what the pool cost; times a node-hour price
   when one is given), p95 queue wait. Marked: the fastest (least median makespan)
   and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
