@@ -1116,6 +1116,73 @@ def _start_work_bound(cluster: Cluster, job: SimJob, load: float) -> float:
     return sc.start_overhead_s * math.exp(max(0.0, spread * job.start_z))
 
 
+NODE_BOUND_ROUNDS = 3  # tightening rounds of a node's end bounds (each one valid)
+
+
+def _work_done_at(t: float, work: float, rate: Any, breaks: Sequence[float]) -> float:
+    """When ``work`` is done from ``t`` at ``rate(t)``, a rate constant between ``breaks``."""
+    for b in breaks:
+        if b <= t:
+            continue
+        r = rate(t)
+        if work <= (b - t) * r:
+            return t + work / r
+        work -= (b - t) * r
+        t = b
+    return t + work / rate(t)
+
+
+def _node_end_bounds(cluster: Cluster, node: Any) -> list[float]:
+    """Latest ends of the jobs a node holds, nothing more coming to it (no job waits).
+
+    First at the load of all of them together; then, round by round, at the load of those
+    whose bound end is still ahead (a job ends no later than its bound, so the node's load at
+    ``t`` is at most the demand of the jobs whose bound is after ``t``): each round's bounds
+    are valid, and no larger than the last's."""
+    sc = cluster.scenario
+    held: list[SimJob] = list(node.jobs)
+    cores = node.spec.job_cores
+    load0 = _worst_load([j.demand for j in held], node.spec.slots_per_node, cores)
+    ends = [_held_end_bound(cluster, j, load0) for j in held]
+    exponent = sc.start_load_exponent
+    for _ in range(NODE_BOUND_ROUNDS if len(held) > 1 else 0):
+        breaks = sorted(set(ends))
+        bound_ends = list(ends)
+
+        def load_at(t: float, bound_ends: list[float] = bound_ends) -> float:
+            return max(1.0, sum(j.demand for j, e in zip(held, bound_ends, strict=True) if e > t)
+                       / cores)  # fmt: skip
+
+        for i, j in enumerate(held):
+            ends[i] = min(ends[i], _job_end_at(cluster, j, load_at, breaks, exponent))
+    return ends
+
+
+def _job_end_at(
+    cluster: Cluster, job: SimJob, load_at: Any, breaks: Sequence[float], exponent: float
+) -> float:
+    """A held job's latest end when the node's load at ``t`` is at most ``load_at(t)``."""
+    now = cluster.now
+    node = job.node
+    assert node is not None
+
+    def start_rate(t: float) -> float:
+        return float(load_at(t) ** -exponent)
+
+    def run_rate(t: float) -> float:
+        return 1.0 / _slowdown(job, load_at(t))
+
+    if job in node.active:
+        left = max(0.0, job.remaining - (now - node.last_t) * job.speed)
+        if job.state == "running":
+            return _work_done_at(now, left, run_rate, breaks)
+        t = _work_done_at(now, left, start_rate, breaks)
+    else:  # on a node still pulling its image: it starts when the pull ends
+        t0 = max(now, node.warm_t)
+        t = _work_done_at(t0, _start_work_bound(cluster, job, load_at(t0)), start_rate, breaks)
+    return _work_done_at(t, job.run_work, run_rate, breaks)
+
+
 def _can_queue_bound(cluster: Cluster, queue: str, sweep: _Sweep) -> bool:
     """Waiting jobs get a bound only when the queue's nodes are fixed from now on: every pool
     at its maximum, no node coming or pulling, no host limit below them, no other backlog.
@@ -1178,12 +1245,9 @@ def _makespan_bound(cluster: Cluster, jobs: list[SimJob], sweep: _Sweep) -> floa
             ends.append(end)
             heapq.heappush(frees, end)
     else:
-        for j in held:
-            node = j.node
-            assert node is not None
-            load = _worst_load([o.demand for o in node.jobs], node.spec.slots_per_node,
-                               node.spec.job_cores)  # fmt: skip
-            ends.append(_held_end_bound(cluster, j, load))
+        nodes = {id(j.node): j.node for j in held if j.node is not None}
+        for node in nodes.values():
+            ends += _node_end_bounds(cluster, node)
     if len(ends) < len(jobs):
         return None  # a job neither ended, held nor waiting in its queue: no bound
     last = max(ends)
