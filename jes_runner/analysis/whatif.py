@@ -1185,11 +1185,9 @@ def _job_end_at(
 
 def _can_queue_bound(cluster: Cluster, queue: str, sweep: _Sweep) -> bool:
     """Waiting jobs get a bound only when the queue's nodes are fixed from now on: every pool
-    at its maximum, no node coming or pulling, no host limit below them, no other backlog.
+    at its maximum, no node coming or pulling, no host limit below them.
     Then each waiting job takes the first slot that frees, in queue order (the model's rule)."""
     sc = cluster.scenario
-    if any(q for name, q in cluster.pending.items() if name != queue):
-        return False
     qspec = sc.queues[queue]
     live = [n for n in cluster.nodes if n.removed_t is None and n.pool in qspec.pools]
     if any(not n.ready or not n.warm(cluster.now) for n in live):
@@ -1203,57 +1201,66 @@ def _can_queue_bound(cluster: Cluster, queue: str, sweep: _Sweep) -> bool:
     return True
 
 
+def _waiting_end_bounds(
+    cluster: Cluster, queue: str, held: list[SimJob], waiting: list[SimJob], sweep: _Sweep
+) -> list[float] | None:
+    """Latest ends of the held and waiting jobs, the queue's nodes fixed from now on (None
+    otherwise, or with no slot at all): every job at the worst load any node can see, the
+    waiting ones in queue order on the first slot that frees."""
+    if not _can_queue_bound(cluster, queue, sweep):
+        return None
+    sc = cluster.scenario
+    qpools = sc.queues[queue].pools
+    demands = [j.demand for j in held] + [j.demand for j in waiting]
+    load = max(_worst_load(demands, sc.pools[p].slots_per_node, sc.pools[p].job_cores)
+               for p in qpools)  # fmt: skip
+    ends = [_held_end_bound(cluster, j, load) for j in held]
+    frees: list[float] = []
+    for node in cluster.nodes:
+        if node.removed_t is None and node.pool in qpools:
+            frees += [_held_end_bound(cluster, j, load) for j in node.jobs]
+            frees += [cluster.now] * node.free_slots()
+    if not frees:
+        return None
+    heapq.heapify(frees)
+    start_slow = load**sc.start_load_exponent
+    for j in waiting:
+        at = heapq.heappop(frees)
+        end = at + _start_work_bound(cluster, j, load) * start_slow
+        end += j.run_work * _slowdown(j, load)
+        ends.append(end)
+        heapq.heappush(frees, end)
+    return ends
+
+
 def _makespan_bound(cluster: Cluster, jobs: list[SimJob], sweep: _Sweep) -> float | None:
     """An upper bound of the makespan of ``jobs`` were nothing more submitted, or None when
     the state allows none cheaply (jobs waiting while nodes may still come).
 
     Proof sketch: with nothing submitted, a node only ever holds jobs it holds now or that
     wait now, so its load never exceeds the largest ``slots`` of their demands over its cores;
-    at that load every job's remaining start-up and run work takes longest. Waiting jobs, on
-    a fixed set of warm nodes, start in queue order on the first slot that frees: list
-    scheduling of independent jobs on identical slots, where later frees and longer jobs
-    never start anyone sooner, so the same schedule with the bounds is a bound."""
-    sc = cluster.scenario
+    at that load every job's remaining start-up and run work takes longest (with no job
+    waiting, tightened per node: :func:`_node_end_bounds`). Waiting jobs, on a fixed set of
+    warm nodes, start in queue order on the first slot that frees: list scheduling of
+    independent jobs on identical slots, where later frees and longer jobs never start
+    anyone sooner, so the same schedule with the bounds is a bound."""
     queue = cluster.contexts[jobs[0].context].queue
+    if any(q for name, q in cluster.pending.items() if name != queue):
+        return None  # another queue's backlog may come onto these nodes
     waiting = list(cluster.pending[queue])
-    if waiting and not _can_queue_bound(cluster, queue, sweep):
-        return None
-    ends = [j.end_t for j in jobs if j.end_t is not None]
     held: list[SimJob] = [j for j in jobs if j.end_t is None and j.node is not None]
-    frees: list[float] = []
+    more: list[float] | None
     if waiting:
-        demands = [j.demand for j in held] + [j.demand for j in waiting]
-        load = max(
-            _worst_load(demands, spec.slots_per_node, spec.job_cores)
-            for spec in (sc.pools[p] for p in sc.queues[queue].pools)
-        )
-        for j in held:
-            ends.append(_held_end_bound(cluster, j, load))
-        qpools = sc.queues[queue].pools
-        for node in cluster.nodes:
-            if node.removed_t is None and node.pool in qpools:
-                frees += [_held_end_bound(cluster, j, load) for j in node.jobs]
-                frees += [cluster.now] * node.free_slots()
-        if not frees:
-            return None
-        heapq.heapify(frees)
-        start_slow = load**sc.start_load_exponent
-        for j in waiting:
-            at = heapq.heappop(frees)
-            end = at + _start_work_bound(cluster, j, load) * start_slow
-            end += j.run_work * _slowdown(j, load)
-            ends.append(end)
-            heapq.heappush(frees, end)
+        more = _waiting_end_bounds(cluster, queue, held, waiting, sweep)
     else:
-        nodes = {id(j.node): j.node for j in held if j.node is not None}
-        for node in nodes.values():
-            ends += _node_end_bounds(cluster, node)
-    if len(ends) < len(jobs):
+        nodes = {id(j.node): j.node for j in held}
+        more = [e for node in nodes.values() for e in _node_end_bounds(cluster, node)]
+    ends = [j.end_t for j in jobs if j.end_t is not None]
+    if more is None or len(ends) + len(more) < len(jobs):
         return None  # a job neither ended, held nor waiting in its queue: no bound
-    last = max(ends)
-    return (
-        last + BOUND_SLACK * (1.0 + abs(last)) + sc.completion_lag_s - min(j.submit_t for j in jobs)
-    )
+    last = max(ends + more)
+    lag = cluster.scenario.completion_lag_s
+    return last + BOUND_SLACK * (1.0 + abs(last)) + lag - min(j.submit_t for j in jobs)
 
 
 def _prefix_makespan(
