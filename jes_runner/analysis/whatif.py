@@ -45,15 +45,19 @@ Rules, in the order they are applied:
 * **Replay** (:func:`run_whatif`): for each (concurrency, max nodes) pair,
   ``replicates`` seeds on the virtual clock from a cold autoscaling pool: the
   sequential phase's jobs x ``jobs_multiplier``, at most ``concurrency`` in
-  flight (the runner's window mode), into the target context (the concurrent
+  flight in the run's concurrent mode (window: the next job when one ends; batch:
+  the next wave when all have ended), into the target context (the concurrent
   phase whose queue uses an autoscaling pool, else the last concurrent one).
+  Concurrency 1 is the sequential baseline: replayed in the sequential phase's
+  context (its pool, as the measured baseline ran), labelled so.
   ``--max-nodes`` sets the autoscaling pools' maximum; ``--node-cores`` scales
   each pool's cores and slots from the assumed measured size
   (``measured_node_cores``, default 4: node sizes are not in the data).
 * **Figures** per configuration, median and 10-90 % interval over replicates:
   makespan (per replicate the largest over the workload's prefixes: one more job never
-  prints faster, :func:`replay_config`; and the least over the caps 1..m: one more node
-  never prints slower, :func:`_fewest_nodes_bound`), node-minutes (existence of the target queue's pools' nodes from the
+  prints faster, :func:`replay_config`, a prefix drained only when its proven upper bound
+  does not rule it out; and the least over the caps 1..m, found branch and bound: one more
+  node never prints slower, :func:`_fewest_nodes_bound`), node-minutes (existence of the target queue's pools' nodes from the
   first submission to the last end: what the pool cost; times a node-hour price
   when one is given), p95 queue wait. Marked: the fastest (least median makespan)
   and the cheapest within 10 % of it (least node-minutes, i.e. least cost, among
@@ -66,6 +70,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import heapq
 import json
 import math
 import random
@@ -123,6 +128,7 @@ class MeasuredPhase:
     sequential: bool = False  # the phase's mode: one job at a time
     queue_name: str | None = None  # the context's queue (configuration)
     inventory: tuple[str, ...] = ()  # the nodes its queue's pools had (the pools' configuration)
+    mode: str | None = None  # the results file's mode (batch, window, all); None: not recorded
 
     @property
     def makespan_s(self) -> float:
@@ -147,6 +153,7 @@ class MeasuredPhase:
             self.sequential,
             self.queue_name,
             self.inventory,
+            self.mode,
         )
 
     @property
@@ -230,6 +237,7 @@ def _finish(
         mode == "sequential" if mode is not None else _no_overlap(jobs),
         statistics.mode(queues) if queues else None,
         tuple(sorted({j.host for j in jobs if j.host})),
+        mode,
     )
     if phase.sequential:
         phase.gap_s = [max(0.0, b.submit - a.end) for a, b in zip(jobs, jobs[1:], strict=False)]
@@ -375,6 +383,7 @@ def _in_model_seconds(study: Study, speed_factor: float, scenario: str) -> Study
             p.sequential,
             p.queue_name,
             p.inventory,
+            p.mode,
         )
         for p in study.phases
     ]
@@ -426,6 +435,21 @@ class Fit:
     blind: str | None = None  # the left-out phase
     unidentified: str | None = None  # why the left-out phase cannot be predicted blind
     unit: str = "s"
+    # the sequential phase's context (an input, kept when that phase is left out): where the
+    # sequential baseline runs, so concurrency 1 is replayed there (:func:`replay_context`)
+    baseline_context: str | None = None
+    # how the levels above 1 submit: "window" (the next job when one ends) or "batch" (waves
+    # of N, the next wave when all have ended): the target phase's mode, window when unknown
+    mode: str = "window"
+
+
+def replay_context(fit: Fit, concurrency: int | None) -> str:
+    """Where a configuration is replayed: concurrency 1 is the sequential baseline, replayed
+    in the sequential phase's context (on its pool, warm as the measured baseline found it);
+    every other level in the target context (from a cold autoscaling pool)."""
+    if concurrency == 1 and fit.baseline_context is not None:
+        return fit.baseline_context
+    return fit.target_context
 
 
 def _pool_of(host: str | None) -> tuple[str, str, int] | None:
@@ -753,6 +777,7 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         [blind if p.name == leave_out and blind is not None else p for p in study.phases],
         key=lambda p: p.start_abs,
     )
+    baseline = next((p.context for p in study.phases if p.sequential), None)
     return Fit(
         sc,
         target.context,
@@ -764,6 +789,8 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
         leave_out,
         _unidentified(study, blind, busy),
         study.unit,
+        baseline,
+        "batch" if target.mode == "batch" else "window",
     )
 
 
@@ -955,6 +982,8 @@ class ConfigResult:
     fastest: bool = False
     cheapest_near_fastest: bool = False
     cost: Interval | None = None  # node-minutes / 60 x the node-hour price, when one is given
+    context: str = ""  # the compute context it is replayed in (:func:`replay_context`)
+    baseline: bool = False  # the sequential baseline: replayed in the sequential phase's context
 
     def as_dict(self) -> dict[str, Any]:
         def iv(i: Interval, digits: int = 1) -> dict[str, float]:
@@ -973,6 +1002,8 @@ class ConfigResult:
             "cost": iv(self.cost, 2) if self.cost is not None else None,
             "fastest": self.fastest,
             "cheapest_within_10_percent": self.cheapest_near_fastest,
+            "context": self.context,
+            "baseline": self.baseline,
         }
 
 
@@ -1003,35 +1034,344 @@ def configured(
     return sc.model_copy(update={"pools": pools, "queues": queues})
 
 
+# ``whatif`` prints, for N jobs on a cap of m nodes, the makespan per seed as
+#     min over caps k <= m of ( max over prefixes j <= N of R(k, j) ),
+# R(k, j) the makespan of the first j jobs alone on a cap of k (same seed): monotone in the
+# jobs (a maximum over more prefixes) and in the nodes (a minimum over more caps) by
+# construction. Computing every R(k, j) is a quadratic number of replays; instead a prefix is
+# replayed only when a proven upper bound of its makespan (:func:`_makespan_bound`) does not
+# already rule it out, and a cap is replayed only when it can change what a seed gives.
+BOUND_SLACK = 1e-6  # s: floating-point margin on the upper bound (it must never undershoot)
+
+
+@dataclass
+class _Sweep:
+    """What one seed's replays at one cap touched: enough to tell when a larger cap changes
+    nothing (no replay created as many nodes as the cap, no bound relied on the pool being
+    at the cap)."""
+
+    nodes: int = 0  # most nodes any autoscaling pool had requested in a replay (ever created)
+    at_cap: bool = False  # a prefix bound assumed a pool could not grow
+    replayed_prefixes: int = 0  # prefixes drained (their bound did not rule them out)
+
+    def saw(self, cluster: Cluster, autoscaling: Sequence[str]) -> None:
+        for pool in autoscaling:
+            self.nodes = max(self.nodes, sum(1 for n in cluster.nodes if n.pool == pool))
+
+    def same_above(self, cap: int) -> bool:
+        """Every cap above ``cap`` replays this seed identically: the cap never bound."""
+        return self.nodes < cap and not self.at_cap
+
+
 def _shared_config(cluster: Cluster) -> dict[int, Any]:
     """deepcopy memo: the scenario and its specs are configuration, never changed by a replay,
-    so a copy of the cluster shares them (copying them was most of a copy's cost)."""
+    so a copy of the cluster shares them (copying them was most of a copy's cost); ended jobs
+    never change again and a drain submits nothing (the job registries stay as they are)."""
     sc = cluster.scenario
     shared: list[Any] = [sc, *sc.pools.values(), *sc.queues.values(), *sc.contexts]
     shared += [*cluster.profiles.values(), *cluster.contexts.values()]
+    shared += [j for j in cluster.job_list if j.terminal]
+    shared += [cluster.jobs, cluster.by_orch_id, cluster.job_list]
     memo: dict[int, Any] = {id(o): o for o in shared}
     rng = random.Random()  # its state copied in C: deepcopy would copy 625 ints one by one
     rng.setstate(cluster.rng.getstate())
     memo[id(cluster.rng)] = rng
+    memo[id(cluster.node_events)] = list(cluster.node_events)  # its entries are never changed
     return memo
 
 
-def _prefix_makespan(cluster: Cluster, jobs: list[SimJob]) -> float:
-    """The makespan had the workload stopped at ``jobs``: a copy of the cluster as it is now,
-    drained with nothing more submitted."""
+def _slowdown(job: SimJob, load: float) -> float:
+    """Seconds per second of run work alone at a node load of at most ``load`` (model rule)."""
+    d = min(1.0, job.demand)
+    return (1.0 - d) + d * load
+
+
+def _worst_load(demands: Sequence[float], slots: int, cores: float) -> float:
+    """The most load ``slots`` of these jobs can put on a node of ``cores`` (at least 1)."""
+    return max(1.0, sum(sorted(demands, reverse=True)[:slots]) / cores)
+
+
+def _held_end_bound(cluster: Cluster, job: SimJob, load: float) -> float:
+    """Latest end of a job on a node whose load stays at most ``load`` from now on: the model's
+    speeds are ``1 / slowdown`` running and ``load ** -exponent`` starting, its start-up work
+    ``overhead * exp(sigma (1 - 1/load)^2 z)`` drawn when it starts."""
+    sc = cluster.scenario
+    now = cluster.now
+    start_slow = load**sc.start_load_exponent
+    run_s = job.run_work * _slowdown(job, load)
+    node = job.node
+    assert node is not None
+    if job in node.active:
+        left = max(0.0, job.remaining - (now - node.last_t) * job.speed)
+        if job.state == "running":
+            return now + left * _slowdown(job, load)
+        return now + left * start_slow + run_s
+    # on a node still pulling its image: it starts when the pull ends
+    return max(now, node.warm_t) + _start_work_bound(cluster, job, load) * start_slow + run_s
+
+
+def _start_work_bound(cluster: Cluster, job: SimJob, load: float) -> float:
+    sc = cluster.scenario
+    spread = sc.start_sigma * (1.0 - 1.0 / load) ** 2
+    return sc.start_overhead_s * math.exp(max(0.0, spread * job.start_z))
+
+
+NODE_BOUND_ROUNDS = 3  # tightening rounds of a node's end bounds (each one valid)
+
+
+def _work_done_at(t: float, work: float, rate: Any, breaks: Sequence[float]) -> float:
+    """When ``work`` is done from ``t`` at ``rate(t)``, a rate constant between ``breaks``."""
+    for b in breaks:
+        if b <= t:
+            continue
+        r = rate(t)
+        if work <= (b - t) * r:
+            return t + work / r
+        work -= (b - t) * r
+        t = b
+    return t + work / rate(t)
+
+
+def _node_end_bounds(cluster: Cluster, node: Any) -> list[float]:
+    """Latest ends of the jobs a node holds, nothing more coming to it (no job waits).
+
+    First at the load of all of them together; then, round by round, at the load of those
+    whose bound end is still ahead (a job ends no later than its bound, so the node's load at
+    ``t`` is at most the demand of the jobs whose bound is after ``t``): each round's bounds
+    are valid, and no larger than the last's."""
+    sc = cluster.scenario
+    held: list[SimJob] = list(node.jobs)
+    cores = node.spec.job_cores
+    load0 = _worst_load([j.demand for j in held], node.spec.slots_per_node, cores)
+    ends = [_held_end_bound(cluster, j, load0) for j in held]
+    exponent = sc.start_load_exponent
+    for _ in range(NODE_BOUND_ROUNDS if len(held) > 1 else 0):
+        breaks = sorted(set(ends))
+        bound_ends = list(ends)
+
+        def load_at(t: float, bound_ends: list[float] = bound_ends) -> float:
+            return max(1.0, sum(j.demand for j, e in zip(held, bound_ends, strict=True) if e > t)
+                       / cores)  # fmt: skip
+
+        for i, j in enumerate(held):
+            ends[i] = min(ends[i], _job_end_at(cluster, j, load_at, breaks, exponent))
+    return ends
+
+
+def _job_end_at(
+    cluster: Cluster, job: SimJob, load_at: Any, breaks: Sequence[float], exponent: float
+) -> float:
+    """A held job's latest end when the node's load at ``t`` is at most ``load_at(t)``."""
+    now = cluster.now
+    node = job.node
+    assert node is not None
+
+    def start_rate(t: float) -> float:
+        return float(load_at(t) ** -exponent)
+
+    def run_rate(t: float) -> float:
+        return 1.0 / _slowdown(job, load_at(t))
+
+    if job in node.active:
+        left = max(0.0, job.remaining - (now - node.last_t) * job.speed)
+        if job.state == "running":
+            return _work_done_at(now, left, run_rate, breaks)
+        t = _work_done_at(now, left, start_rate, breaks)
+    else:  # on a node still pulling its image: it starts when the pull ends
+        t0 = max(now, node.warm_t)
+        t = _work_done_at(t0, _start_work_bound(cluster, job, load_at(t0)), start_rate, breaks)
+    return _work_done_at(t, job.run_work, run_rate, breaks)
+
+
+def _can_queue_bound(cluster: Cluster, queue: str, sweep: _Sweep) -> bool:
+    """Waiting jobs get a bound only when the queue's nodes are fixed from now on: every pool
+    at its maximum, no node coming or pulling, no host limit below them.
+    Then each waiting job takes the first slot that frees, in queue order (the model's rule)."""
+    sc = cluster.scenario
+    qspec = sc.queues[queue]
+    live = [n for n in cluster.nodes if n.removed_t is None and n.pool in qspec.pools]
+    if any(not n.ready or not n.warm(cluster.now) for n in live):
+        return False
+    for pool in qspec.pools:
+        if sum(1 for n in live if n.pool == pool) < sc.pools[pool].max_nodes:
+            return False
+    if qspec.max_nodes and qspec.max_nodes < len(live):
+        return False
+    sweep.at_cap = True
+    return True
+
+
+def _waiting_end_bounds(
+    cluster: Cluster, queue: str, held: list[SimJob], waiting: list[SimJob], sweep: _Sweep
+) -> list[float] | None:
+    """Latest ends of the held and waiting jobs, the queue's nodes fixed from now on (None
+    otherwise, or with no slot at all): every job at the worst load any node can see, the
+    waiting ones in queue order on the first slot that frees."""
+    if not _can_queue_bound(cluster, queue, sweep):
+        return None
+    sc = cluster.scenario
+    qpools = sc.queues[queue].pools
+    demands = [j.demand for j in held] + [j.demand for j in waiting]
+    load = max(_worst_load(demands, sc.pools[p].slots_per_node, sc.pools[p].job_cores)
+               for p in qpools)  # fmt: skip
+    ends = [_held_end_bound(cluster, j, load) for j in held]
+    frees: list[float] = []
+    for node in cluster.nodes:
+        if node.removed_t is None and node.pool in qpools:
+            frees += [_held_end_bound(cluster, j, load) for j in node.jobs]
+            frees += [cluster.now] * node.free_slots()
+    if not frees:
+        return None
+    heapq.heapify(frees)
+    start_slow = load**sc.start_load_exponent
+    for j in waiting:
+        at = heapq.heappop(frees)
+        end = at + _start_work_bound(cluster, j, load) * start_slow
+        end += j.run_work * _slowdown(j, load)
+        ends.append(end)
+        heapq.heappush(frees, end)
+    return ends
+
+
+def _makespan_bound(cluster: Cluster, jobs: list[SimJob], sweep: _Sweep) -> float | None:
+    """An upper bound of the makespan of ``jobs`` were nothing more submitted, or None when
+    the state allows none cheaply (jobs waiting while nodes may still come).
+
+    Proof sketch: with nothing submitted, a node only ever holds jobs it holds now or that
+    wait now, so its load never exceeds the largest ``slots`` of their demands over its cores;
+    at that load every job's remaining start-up and run work takes longest (with no job
+    waiting, tightened per node: :func:`_node_end_bounds`). Waiting jobs, on a fixed set of
+    warm nodes, start in queue order on the first slot that frees: list scheduling of
+    independent jobs on identical slots, where later frees and longer jobs never start
+    anyone sooner, so the same schedule with the bounds is a bound."""
+    queue = cluster.contexts[jobs[0].context].queue
+    if any(q for name, q in cluster.pending.items() if name != queue):
+        return None  # another queue's backlog may come onto these nodes
+    waiting = list(cluster.pending[queue])
+    held: list[SimJob] = [j for j in jobs if j.end_t is None and j.node is not None]
+    more: list[float] | None
+    if waiting:
+        more = _waiting_end_bounds(cluster, queue, held, waiting, sweep)
+    else:
+        nodes = {id(j.node): j.node for j in held}
+        more = [e for node in nodes.values() for e in _node_end_bounds(cluster, node)]
+    ends = [j.end_t for j in jobs if j.end_t is not None]
+    if more is None or len(ends) + len(more) < len(jobs):
+        return None  # a job neither ended, held nor waiting in its queue: no bound
+    last = max(ends + more)
+    lag = cluster.scenario.completion_lag_s
+    return last + BOUND_SLACK * (1.0 + abs(last)) + lag - min(j.submit_t for j in jobs)
+
+
+def _prefix_makespan(
+    cluster: Cluster, jobs: list[SimJob], ceiling: float, sweep: _Sweep, autoscaling: list[str]
+) -> float | None:
+    """The makespan had the workload stopped at ``jobs``, when it may exceed ``ceiling``; None
+    when it is proven not to (its bound, now or at any step of its drain, is at most that)."""
+    bound = _makespan_bound(cluster, jobs, sweep)
+    if bound is not None and bound <= ceiling:
+        return None
     clone, clone_jobs = copy.deepcopy((cluster, jobs), _shared_config(cluster))
-    _drain(clone, clone_jobs)
+    sweep.replayed_prefixes += 1
+    steps = 0
+    while any(j.end_t is None for j in clone_jobs):
+        t = clone.next_event_time()
+        if math.isinf(t):
+            raise RuntimeError("model stalled with unfinished jobs")
+        clone.advance(t)
+        steps += 1
+        if steps % BOUND_EVERY:
+            continue
+        bound = _makespan_bound(clone, clone_jobs, sweep)
+        if bound is not None and bound <= ceiling:
+            sweep.saw(clone, autoscaling)
+            return None
+    sweep.saw(clone, autoscaling)
     lag = clone.scenario.completion_lag_s
     return max(j.end_t or 0.0 for j in clone_jobs) + lag - min(j.submit_t for j in clone_jobs)
 
 
-def _burst_prefix(fit: Fit, sc: Scenario, names: list[str], ctx: str) -> float:
-    """The makespan of the first burst's first ``len(names)`` jobs alone, replayed afresh."""
+def _replay_workload(
+    fit: Fit,
+    sc: Scenario,
+    names: list[str],
+    concurrency: int | None,
+    on_submit: Any = None,
+) -> tuple[Cluster, list[SimJob]]:
+    """The workload in :func:`replay_context`, at most ``concurrency`` in flight (None: all),
+    the first burst ``submit_spacing_s`` apart, then (the runner's modes, ``fit.mode``) the
+    next job when one ends, or the next wave when all have ended, after the client's gap.
+    ``on_submit(cluster, jobs)`` is called before
+    each submission but the first, the cluster as it is with ``jobs`` submitted."""
     cluster = Cluster(sc)
-    jobs = [cluster.submit(i * fit.submit_spacing_s, n, ctx) for i, n in enumerate(names)]
+    ctx = replay_context(fit, concurrency)
+    limit = len(names) if concurrency is None else concurrency
+    # batch: a wave of ``limit`` goes in once every job of the previous one has ended
+    room = 1 if fit.mode == "batch" else limit
+    jobs: list[SimJob] = []
+    t = 0.0
+    for i, name in enumerate(names):
+        if i < limit:
+            t = i * fit.submit_spacing_s
+        elif fit.mode == "batch" and i % limit:  # the rest of a wave, right behind its first
+            t = t + fit.submit_spacing_s
+        else:
+            while sum(1 for j in jobs if j.end_t is None) >= room:
+                t_next = cluster.next_event_time()
+                if math.isinf(t_next):
+                    raise RuntimeError("model stalled with jobs in flight")
+                cluster.advance(t_next)
+            last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
+            t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
+        if jobs and on_submit is not None:
+            on_submit(cluster, jobs)
+        jobs.append(cluster.submit(t, name, ctx))
     _drain(cluster, jobs)
-    lag = sc.completion_lag_s
-    return max(j.end_t or 0.0 for j in jobs) + lag - min(j.submit_t for j in jobs)
+    return cluster, jobs
+
+
+@dataclass
+class _Swept:
+    """One seed's replay at one cap: the workload's own outcome, and the largest makespan
+    over its prefixes (``exact``), or a floor of it (the sweep gave up once past a level)."""
+
+    outcome: Outcome  # the whole workload's replay (its makespan, node-minutes, waits)
+    span_s: float  # max over prefixes, or at least this when not exact
+    exact: bool
+    sweep: _Sweep
+
+
+BOUND_EVERY = 4  # drain steps between two bound checks (a check costs about a step)
+
+
+def _replay_swept(
+    fit: Fit,
+    sc: Scenario,
+    names: list[str],
+    concurrency: int | None,
+    give_up_at: float = math.inf,
+) -> _Swept:
+    """The workload's replay and its prefix maximum, unless that reaches ``give_up_at``."""
+    sweep = _Sweep()
+    cluster, jobs = _replay_workload(fit, sc, names, concurrency)
+    sweep.saw(cluster, fit.autoscaling_pools)
+    ctx = replay_context(fit, concurrency)
+    q = next(c.queue for c in sc.contexts if c.name == ctx)
+    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
+    ceiling = out.makespan_s
+
+    def prefix(cluster: Cluster, jobs: list[SimJob]) -> None:
+        nonlocal ceiling
+        if ceiling >= give_up_at:
+            return
+        span = _prefix_makespan(cluster, jobs, ceiling, sweep, fit.autoscaling_pools)
+        if span is not None:
+            ceiling = max(ceiling, span)
+
+    if ceiling < give_up_at:
+        # the same replay again (same seed: the same history), each prefix checked on the way
+        _replay_workload(fit, sc, names, concurrency, prefix)
+    return _Swept(out, ceiling, ceiling < give_up_at, sweep)
 
 
 def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | None) -> Outcome:
@@ -1041,39 +1381,10 @@ def replay_config(fit: Fit, sc: Scenario, names: list[str], concurrency: int | N
     the same seed): one more job may bring a node sooner that an earlier job then uses (the
     autoscaler scales on the backlog), which would print a shorter makespan for more work.
     What whatif prints for N jobs is the time N jobs need at most, never less than for fewer:
-    monotone in the jobs by construction (docs/CALIBRATION.md)."""
-    cluster = Cluster(sc)
-    ctx = fit.target_context
-    limit = len(names) if concurrency is None else concurrency
-    jobs: list[SimJob] = []
-    t = 0.0
-    for name in names[:limit]:
-        jobs.append(cluster.submit(t, name, ctx))
-        t += fit.submit_spacing_s
-    # the first burst's prefixes: replayed afresh (its history before the k-th submission is
-    # a few seconds long: cheaper than copying the cluster)
-    prefixes: list[float] = [
-        _burst_prefix(fit, sc, names[:k], ctx) for k in range(1, min(limit, len(names)))
-    ]
-    rest = list(names[limit:])
-    while rest:
-        # the window: the next job goes in when one ends (after the client's gap)
-        while True:
-            ended = [j for j in jobs if j.end_t is not None]
-            if len(jobs) - len(ended) < limit:
-                break
-            t_next = cluster.next_event_time()
-            if math.isinf(t_next):
-                raise RuntimeError("model stalled with jobs in flight")
-            cluster.advance(t_next)
-        last_end = max((j.end_t for j in jobs if j.end_t is not None), default=cluster.now)
-        t = max(cluster.now, last_end + sc.completion_lag_s + fit.client_gap_s)
-        prefixes.append(_prefix_makespan(cluster, jobs))
-        jobs.append(cluster.submit(t, rest.pop(0), ctx))
-    _drain(cluster, jobs)
-    q = next(c.queue for c in sc.contexts if c.name == ctx)
-    out = _outcome(cluster, jobs, set(sc.queues[q].pools))
-    return dataclasses.replace(out, makespan_s=max([out.makespan_s, *prefixes]))
+    monotone in the jobs by construction (docs/CALIBRATION.md). A prefix is drained only when
+    its proven upper bound does not already keep it under the largest so far."""
+    swept = _replay_swept(fit, sc, names, concurrency)
+    return dataclasses.replace(swept.outcome, makespan_s=swept.span_s)
 
 
 def _fewest_nodes_bound(per_cap: list[list[Outcome]]) -> list[Outcome]:
@@ -1103,10 +1414,14 @@ class WhatIf:
         return {
             "source": self.fit.scenario.source.removeprefix("whatif fit of "),
             "target_context": self.fit.target_context,
+            # concurrency 1 is the sequential baseline, replayed in this context (None: no
+            # sequential phase, concurrency 1 in the target context like every level)
+            "baseline_context": self.fit.baseline_context,
             "jobs": self.jobs,
             "replicates": self.replicates,
             # seconds of the modelled cluster for an emulated run (served s / speed factor)
             "unit": "model_seconds" if self.fit.unit == "model s" else "seconds",
+            "mode": self.fit.mode,  # how levels above 1 submit: window or batch (waves)
             "emulated": self.emulated,
             "currency": self.currency,
             "notes": self.fit.notes,
@@ -1134,22 +1449,63 @@ def run_whatif(
     seq_names = list(workload) if workload is not None else list(fit.scenario.jobs)
     names = [n for _ in range(jobs_multiplier) for n in seq_names]
     results = []
-    replays: dict[tuple[int, int | None], list[Outcome]] = {}
+    scenarios: dict[tuple[int, int], Scenario] = {}
+    plain: dict[tuple[int | None, int, int], Outcome] = {}
+    swept: dict[tuple[int | None, int, int], _Swept] = {}
+    # (concurrency, seed) -> a cap every larger one replays identically (the cap never bound):
+    # for the workload alone, and for it and its prefixes
+    plain_settled: dict[tuple[int | None, int], int] = {}
+    settled: dict[tuple[int | None, int], int] = {}
 
-    def outcomes(cap: int, c: int | None) -> list[Outcome]:
-        if (cap, c) not in replays:
+    def scenario(cap: int, seed: int) -> Scenario:
+        if (cap, seed) not in scenarios:
             sc = configured(fit, cap, node_cores, measured_node_cores)
-            replays[cap, c] = [
-                replay_config(fit, sc.model_copy(update={"seed": s}), names, c)
-                for s in range(replicates)
-            ]
-        return replays[cap, c]
+            scenarios[cap, seed] = sc.model_copy(update={"seed": seed})
+        return scenarios[cap, seed]
+
+    def whole(cap: int, c: int | None, seed: int) -> Outcome:
+        """The workload's own replay (no prefix): its outcome and a floor of the cap's span."""
+        cap = min(cap, plain_settled.get((c, seed), cap))
+        if (c, seed, cap) not in plain:
+            sc = scenario(cap, seed)
+            cluster, jobs = _replay_workload(fit, sc, names, c)
+            ctx = replay_context(fit, c)
+            q = next(x.queue for x in sc.contexts if x.name == ctx)
+            plain[c, seed, cap] = _outcome(cluster, jobs, set(sc.queues[q].pools))
+            sweep = _Sweep()
+            sweep.saw(cluster, fit.autoscaling_pools)
+            if sweep.same_above(cap):
+                plain_settled[c, seed] = cap
+        return plain[c, seed, cap]
+
+    def span(cap: int, c: int | None, seed: int, give_up_at: float) -> _Swept:
+        cap = min(cap, settled.get((c, seed), cap))
+        known = swept.get((c, seed, cap))
+        if known is None or not (known.exact or known.span_s >= give_up_at):
+            known = _replay_swept(fit, scenario(cap, seed), names, c, give_up_at)
+            swept[c, seed, cap] = known
+            if known.exact and known.sweep.same_above(cap):  # a partial sweep saw too little
+                settled[c, seed] = cap
+        return known
+
+    def fewest_nodes(m: int, c: int | None, seed: int) -> Outcome:
+        """The least over caps 1..m of each cap's prefix maximum (:func:`_fewest_nodes_bound`),
+        found branch and bound: a cap whose workload alone already takes at least the best
+        so far cannot lower it, and a cap's prefix sweep stops once it reaches the best."""
+        # no autoscaling pool: the cap changes nothing, one replay per seed suffices
+        caps = list(range(1, m + 1)) if fit.autoscaling_pools else [m]
+        best = math.inf
+        for cap in sorted(caps, key=lambda k: (whole(k, c, seed).makespan_s, -k)):
+            if whole(cap, c, seed).makespan_s >= best:
+                break
+            s = span(cap, c, seed, best)
+            if s.exact:
+                best = min(best, s.span_s)
+        return dataclasses.replace(whole(m, c, seed), makespan_s=best)
 
     for m in max_nodes:
         for c in concurrency:
-            # no autoscaling pool: the cap changes nothing, one replay per seed suffices
-            caps = range(1, m + 1) if fit.autoscaling_pools else [m]
-            outs = _fewest_nodes_bound([outcomes(cap, c) for cap in caps])
+            outs = [fewest_nodes(m, c, s) for s in range(replicates)]
             results.append(
                 ConfigResult(
                     c,
@@ -1160,6 +1516,8 @@ def run_whatif(
                     cost=None
                     if node_hour_price is None
                     else Interval.of([o.node_minutes / 60 * node_hour_price for o in outs]),
+                    context=replay_context(fit, c),
+                    baseline=replay_context(fit, c) != fit.target_context,
                 )
             )
     fastest = min(results, key=lambda r: r.makespan_s.median)
@@ -1179,6 +1537,8 @@ def run_whatif(
             r is fastest,
             r is cheapest,
             r.cost,
+            r.context,
+            r.baseline,
         )
         for r in results
     ]

@@ -147,6 +147,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "JES_CURRENCY when the price is JES_NODE_HOUR_PRICE)",
     )
     p.add_argument(
+        "--mode",
+        choices=["batch", "window"],
+        default=None,
+        help="how a concurrency level submits: batch (waves of N, the next when all have "
+        "ended) or window (the next job when one ends); default: the run's concurrent phase's "
+        "mode, window when the file records none",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print the answer as JSON instead of a table"
     )
     p.add_argument(
@@ -219,8 +227,20 @@ def table(w: WhatIf) -> str:
         )
     lines = [
         f"what-if for {w.jobs} jobs in {w.fit.target_context!r}, {w.replicates} replicates each "
-        "(median [p10-p90])",
+        "(median [p10-p90]); concurrency N in "
+        + (
+            "batch mode (waves of N, the next when all have ended)"
+            if w.fit.mode == "batch"
+            else "window mode (the next job when one ends)"
+        ),
     ]
+    base = next((c for c in w.configs if c.baseline), None)
+    if base is not None:
+        lines.append(
+            f"concurrency 1 is the sequential baseline: replayed in {base.context!r} (the "
+            "sequential phase's context and pool, as the measured baseline ran); the other "
+            f"levels in {w.fit.target_context!r} from a cold autoscaling pool"
+        )
     if w.emulated:
         lines.append(f"{w.emulated}: every time in the modelled cluster's seconds (model s)")
     lines += render_table(head, rows, right=set(range(len(head) - 1)))
@@ -316,6 +336,8 @@ def _cmd(args: argparse.Namespace) -> int:
         loo, fit = whatif.leave_out(study, args.leave_out, replicates=min(args.replicates, 10))
     else:
         fit = whatif.fit(study)
+    if args.mode is not None:
+        fit.mode = args.mode
     answer = whatif.run_whatif(
         fit,
         args.concurrency,
