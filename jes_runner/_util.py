@@ -7,10 +7,12 @@ import contextlib
 import errno
 import math
 import os
+import re
 import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +49,27 @@ def finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+# -- AKS node names ---------------------------------------------------------------------------
+
+# AKS names a scale-set node aks-<pool>-<scale set id>-vmss<instance index, 6 base-36 digits>
+_AKS_NODE_NAME = re.compile(
+    r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AksNodeName:
+    pool: str
+    vmss: str  # the scale set's id
+    index: int  # the instance index (base 36 in the name)
+
+
+def parse_aks_node_name(name: str | None) -> AksNodeName | None:
+    """The parts of an AKS scale-set node name; None for any other name."""
+    m = _AKS_NODE_NAME.match(name or "")
+    return AksNodeName(m["pool"], m["vmss"], int(m["index"], 36)) if m else None
 
 
 # -- figures ----------------------------------------------------------------------------------

@@ -44,3 +44,17 @@ def test_timestamps_round_trip() -> None:
     dt = parse_ts("2025-09-15T19:42:30.279Z")
     assert dt is not None and iso(dt) == "2025-09-15T19:42:30.279Z"
     assert parse_ts("garbage") is None
+
+
+def test_aks_node_names_parse_into_pool_scale_set_and_index() -> None:
+    from jes_runner._util import AksNodeName, parse_aks_node_name
+
+    # the measured cluster's nodes (docs/CALIBRATION.md): index 00002q = 2 * 36 + 26 = 98
+    assert parse_aks_node_name("aks-computetmp-28320745-vmss00002q") == AksNodeName(
+        "computetmp", "28320745", 98
+    )
+    assert parse_aks_node_name("aks-compute-36279683-vmss000001") == AksNodeName(
+        "compute", "36279683", 1
+    )
+    for other in ("aks-nodepool1-12345678-0", "aks-compute-36279683-vmss01", "node-1", "", None):
+        assert parse_aks_node_name(other) is None

@@ -70,11 +70,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import heapq
 import json
 import math
 import random
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,23 +82,35 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jes_runner._util import parse_aks_node_name, parse_ts
 from jes_runner.errors import JesError
 from jes_runner.sim.fidelity import ks_2samp, quantiles
 from jes_runner.sim.model import Cluster, SimJob
-from jes_runner.sim.scenario import JobProfile, Scenario, parse_scenario
+from jes_runner.sim.scenario import (
+    JobProfile,
+    PoolSpec,
+    Scenario,
+    default_scenario,
+    parse_scenario,
+)
 
-HOST_RE = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-(?P<vmss>[0-9]+)-vmss(?P<index>[0-9a-z]{6})$")
 CHEAPEST_WITHIN = 0.10  # the cheapest configuration within 10 % of the fastest makespan
 # The client submits a sequential job when it sees the previous one end: it polls every 10 s
 # (the measuring tool, public repository argx-vgaddu/JES, src/jes/job_execution.py,
 # wait_for_completion_no_timeout), so it sees an end on average half a poll interval late.
 # Used only when no sequential phase shows the gap itself.
 MEASURED_TOOL_POLL_S = 10.0
-DEFAULT_SCALE_UP_DELAY = (
-    275.0  # no scale-up in the data: the measured AKS delay (docs/CALIBRATION.md)
-)
-DEFAULT_IMAGE_PULL = 78.0  # no cold start in the data: the measured one
-DEFAULT_DELAY_JITTER = 0.15
+
+
+@functools.cache
+def _calibrated() -> Scenario:
+    """The emulator's scenario, fitted on the measured study (docs/CALIBRATION.md): the spreads
+    a study does not refit, and the scale-up delay and image pull when it shows none."""
+    return default_scenario()
+
+
+def _calibrated_autoscaling_pool() -> PoolSpec:
+    return next(p for p in _calibrated().pools.values() if p.min_nodes == 0)
 
 
 # ----- the measured run -------------------------------------------------------------------
@@ -190,15 +202,6 @@ def _num(x: Any) -> float | None:
     return float(x)
 
 
-def _ts(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _no_overlap(jobs: list[MeasuredJob]) -> bool:
     spans = sorted((j.submit, j.end) for j in jobs)
     return all(b[0] >= a[1] - 0.5 for a, b in zip(spans, spans[1:], strict=False))
@@ -256,7 +259,7 @@ def _from_measurements(data: dict[str, Any], source: str) -> Study:
                 continue
             o = j.get("orchestrator")
             if isinstance(o, dict):  # the shared format
-                sub, end = _ts(j.get("submitted")), _ts(j.get("ended"))
+                sub, end = parse_ts(j.get("submitted")), parse_ts(j.get("ended"))
                 vals = [
                     _num(o.get(k))
                     for k in (
@@ -310,7 +313,7 @@ def _from_results(data: dict[str, Any], source: str) -> Study:
     for view in phase_views(normalize_results(data, source)):
         added: dict[str, datetime] = {}
         for e in view.node_timeline:
-            t, node = _ts(e.get("time")), e.get("node")
+            t, node = parse_ts(e.get("time")), e.get("node")
             if t is None or not isinstance(node, str):
                 continue
             if e.get("event") == "added":
@@ -453,10 +456,8 @@ def replay_context(fit: Fit, concurrency: int | None) -> str:
 
 
 def _pool_of(host: str | None) -> tuple[str, str, int] | None:
-    m = HOST_RE.match(host or "")
-    if not m:
-        return None
-    return m["pool"], m["vmss"], int(m["index"], 36)
+    parsed = parse_aks_node_name(host)
+    return (parsed.pool, parsed.vmss, parsed.index) if parsed else None
 
 
 def _peak_concurrent(jobs: Sequence[MeasuredJob]) -> int:
@@ -565,8 +566,9 @@ def _scale_timing(study: Study) -> tuple[float, float, list[str]]:
     observed = [d for p in study.phases for d in study.scale_ups.get(p.name, [])]
     source = "node timeline" if observed else "job starts"
     delays = observed or delays
-    delay = statistics.median(delays) if delays else DEFAULT_SCALE_UP_DELAY
-    pull = statistics.median(pulls) if pulls else DEFAULT_IMAGE_PULL
+    measured = _calibrated_autoscaling_pool()  # no scale-up / cold start in the data
+    delay = statistics.median(delays) if delays else measured.scale_up_delay
+    pull = statistics.median(pulls) if pulls else measured.image_pull
     notes.append(
         f"scale-up delay {delay:.0f} {study.unit} from {len(delays)} measured event(s) ({source})"
         if delays
@@ -747,7 +749,11 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
     delay, pull, tnotes = _scale_timing(kept_study)
     notes += tnotes + ([start_note] if start_note else [])
     for name in autoscaling:
-        pools[name].update(scale_up_delay=delay, image_pull=pull, delay_jitter=DEFAULT_DELAY_JITTER)
+        pools[name].update(
+            scale_up_delay=delay,
+            image_pull=pull,
+            delay_jitter=_calibrated_autoscaling_pool().delay_jitter,
+        )
     for spec in pools.values():
         spec.setdefault("cores_per_node", 4.0)
     profiles, pnotes = _profiles(kept, seq, start_s, lag_s)
@@ -759,9 +765,10 @@ def _base_scenario(study: Study, leave_out: str | None) -> Fit:
             "profile": None,
             "start_overhead_s": start_s,
             "completion_lag_s": lag_s,
-            "start_load_exponent": 0.5,
-            "start_sigma": 0.6,
-            "run_noise_sigma": 0.1,
+            "start_load_exponent": 0.5,  # a first guess: fit() chooses it on the kept phases
+            # the emulator's calibrated spreads (docs/CALIBRATION.md), not refitted per study
+            "start_sigma": _calibrated().start_sigma,
+            "run_noise_sigma": _calibrated().run_noise_sigma,
             "default_job": {
                 "elapsed_s": statistics.median(pr.elapsed_s for pr in profiles.values())
             },

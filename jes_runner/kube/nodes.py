@@ -16,14 +16,13 @@ saw the deletion (this process's clock). Orchestrator hosts use their
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jes_runner._util import iso, parse_ts
+from jes_runner._util import iso, parse_aks_node_name, parse_ts, utcnow
 from jes_runner.kube.config import KubeAccess, describe_api_error
 
 log = logging.getLogger("jes_runner.kube")
@@ -34,17 +33,12 @@ POOL_LABELS = (
     "eks.amazonaws.com/nodegroup",
     "cloud.google.com/gke-nodepool",
 )
-_AKS_NAME = re.compile(r"^aks-([a-z0-9]+)-\d+-vmss[0-9a-z]+$")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def pool_from_name(name: str) -> str | None:
     """AKS node names carry their pool: ``aks-<pool>-<vmss id>-vmss<index>``."""
-    m = _AKS_NAME.match(name)
-    return m.group(1) if m else None
+    parsed = parse_aks_node_name(name)
+    return parsed.pool if parsed else None
 
 
 @dataclass
