@@ -28,6 +28,12 @@ DUE_MARGIN = 1.04  # a queued job that started: first look a little after its ex
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap
 # between a job's end and the next job's creation (idle time in a sequential makespan) stays ~1 %.
 BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
+# window mode: each bracket point is a request (shared by the window, but one per point), and a
+# late look leaves one slot empty, not the cluster idle -- fewer, a little later
+WINDOW_BRACKET = (1.001, 1.02)
+# a shared window: a job's own look due within this share of the window's spacing after a look is
+# covered by that look (a request a moment after the last tells nothing new)
+WINDOW_MERGE_SHARE = 0.25
 BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expected runtime
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
 UNKNOWN_GROWTH = 0.035
@@ -50,6 +56,9 @@ WAVE_SPACING = 0.25
 # window mode, past a job's own estimate (or without one): list requests per job the shared looks
 # aim at (issue 21: <= 3 requests per job with its POST, and the first run's probing on top)
 WINDOW_LOOKS_PER_JOB = 1.5
+# window mode before any end (nothing known about the runtimes): the probe's looks, each this share
+# of the oldest job's age after the last
+WINDOW_PROBE_GROWTH = 1.0
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
