@@ -87,6 +87,7 @@ class _Flight:
     # when its expected runtime started counting (submission, or start after a queue)
     t_base: float = 0.0
     bracket: int = 0  # next BRACKET point to poll at
+    queued: bool = False  # the last answer said "pending"
 
 
 def _expected_end(f: _Flight) -> float:
@@ -473,6 +474,7 @@ class PhaseExecutor:
         self._failing_since = None
         by_id = {j.get("id"): j for j in jobs if isinstance(j, dict)}
         t = self.clock()
+        observed = self.model.observed
         for f in flights:
             job = by_id.get(f.record.job_instance_id)
             if job is None:
@@ -494,6 +496,8 @@ class PhaseExecutor:
                 self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
             else:
                 self._reschedule(f, t, state)
+        if self.model.observed != observed:
+            self._refresh_window(t)
         self._became_critical(t)
 
     def _log_tail(self, record: JobRecord, job: dict[str, Any]) -> str | None:
@@ -512,6 +516,7 @@ class PhaseExecutor:
     def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
         lo, hi = self.policy.interval_min, self.policy.interval_max
         est = f.estimate
+        f.queued = state == "pending"
         if state == "pending":
             f.last_pending_at = now
             f.queued_s = now - f.t_submit
@@ -614,6 +619,25 @@ class PhaseExecutor:
         ref = max([*ages, typical or 0.0])
         return ref * self._window_growth()
 
+    def _refresh_window(self, now: float) -> None:
+        """Window mode, a job of this phase ended: the jobs in flight submitted before anything was
+        learned (or on a factor now seen too slow) get their own estimate from the phase's factor,
+        and bracket their end if it is still ahead."""
+        if self.phase.mode != "window":
+            return
+        for f in self._flights.values():
+            exact = self.model.exact(f.job.expected_runtime_s)
+            if exact is None or f.last_pending_at is not None:
+                continue
+            # sooner than it was bracketed for (the factor of an earlier phase was too slow): its
+            # bracket starts again from the phase's own factor
+            due = f.t_base + exact * self._bracket[0]
+            if f.exact and (f.estimate is None or exact >= f.estimate):
+                continue
+            f.exact, f.estimate, f.bracket = True, exact, 0
+            if due > now:
+                self._schedule(f, due)
+
     def _merge_slack(self, now: float) -> float:
         """How soon after a look a job's own due may be and still count as covered by it: the
         poll floor; in a shared window a share of its spacing (a look a moment after the last is
@@ -624,8 +648,11 @@ class PhaseExecutor:
         return max(lo, WINDOW_MERGE_SHARE * self._window_spacing(now))
 
     def _window_queued_delay(self, now: float) -> float:
-        """Window mode, a job queued: its whole run is still ahead -- the same wait for every
-        queued job (half the oldest one's queue age, or half the typical runtime)."""
+        """Window mode, a job queued: its whole run is still ahead, and starts when another job
+        ends. While one runs, that one's looks cover it; with all queued (a pool scaling up), the
+        same wait for each (half the oldest one's queue age, or half the typical runtime)."""
+        if not all(g.queued for g in self._flights.values()):
+            return self.policy.interval_max
         oldest = now - min(g.t_submit for g in self._flights.values())
         return QUEUED_WAIT * max(oldest, self.model.estimate(None) or 0.0)
 
