@@ -45,9 +45,12 @@ from jes_runner.measure.polling import (
     WAVE_MODES,
     WAVE_SPACING,
     WINDOW_BRACKET,
+    WINDOW_LOOKS_MAX,
+    WINDOW_LOOKS_MIN,
     WINDOW_LOOKS_PER_JOB,
     WINDOW_MERGE_SHARE,
     WINDOW_PROBE_GROWTH,
+    WINDOW_REQUESTS_PER_JOB,
     PollPolicy,
     RuntimeModel,
 )
@@ -160,6 +163,7 @@ class PhaseExecutor:
         self._stopped: JesError | None = None  # see PhaseOutcome.stopped
         # the current batch wave's release (the phase's, for "all")
         self._wave_started = self.clock()
+        self._looks = 0  # list requests this phase made
         self._prior_dropped = False  # window mode: the earlier phase's factor did not hold here
         # a window's looks are shared by all its jobs: a short bracket (each point is a request)
         self._bracket = WINDOW_BRACKET if phase.mode == "window" else BRACKET
@@ -441,6 +445,7 @@ class PhaseExecutor:
         if not flights:
             return
         self._last_poll = now
+        self._looks += 1
         ids = [f.record.job_instance_id or "" for f in flights]
         try:
             jobs = self.client.get_jobs(ids)
@@ -602,21 +607,30 @@ class PhaseExecutor:
 
     def _window_growth(self) -> float:
         """Window mode: looks a share of the typical runtime apart. One look covers all ``n`` jobs
-        in flight and they end ~n times per runtime, so a share of 1/(WINDOW_LOOKS_PER_JOB x n)
-        costs about WINDOW_LOOKS_PER_JOB looks per job while a freed slot waits ~half that share.
-        Before any end, the same share of the oldest job's age: a geometric probe."""
-        share = 1.0 / (WINDOW_LOOKS_PER_JOB * max(1, len(self._flights)))
+        in flight and they end ~n times per runtime, so a share of 1/(L x n) costs about L looks
+        per job while a freed slot waits ~half that share: L is what the phase's request budget
+        has left per job not yet ended (:meth:`_looks_per_job_left`). Before any end, a share of
+        the oldest job's age: a geometric probe."""
+        n = max(1, len(self._flights))
         if self.model.shortest is None:
-            return max(WINDOW_PROBE_GROWTH, share)
+            return max(WINDOW_PROBE_GROWTH, 1.0 / (WINDOW_LOOKS_PER_JOB * n))
+        share = 1.0 / (self._looks_per_job_left() * n)
         return min(RELAXED_GROWTH, max(UNKNOWN_GROWTH, share))
+
+    def _looks_per_job_left(self) -> float:
+        """Window mode: list requests the phase may still make per job not yet ended, within
+        issue 21's budget (WINDOW_REQUESTS_PER_JOB per job, its submission included) -- what the
+        queue and the probe did not spend buys closer looks, an overspend sparser ones."""
+        budget = len(self.phase.jobs) * (WINDOW_REQUESTS_PER_JOB - 1)
+        jobs_left = len(self._queue) + len(self._submitting) + len(self._flights)
+        left = (budget - self._looks) / max(1, jobs_left)
+        return min(WINDOW_LOOKS_MAX, max(WINDOW_LOOKS_MIN, left))
 
     def _window_spacing(self, now: float) -> float:
         """The window's next look after ``now``: a share of the typical runtime (the phase's
-        median so far, or the overdue jobs' own estimates), never less than that share of the
-        oldest job's age -- a job running long makes looks sparser, not denser."""
-        ages = [now - f.t_base for f in self._flights.values()]
+        median so far); before any end, of the oldest job's age."""
         typical = self.model.estimate(None)
-        ref = max([*ages, typical or 0.0])
+        ref = typical if typical else max(now - f.t_base for f in self._flights.values())
         return ref * self._window_growth()
 
     def _refresh_window(self, now: float) -> None:

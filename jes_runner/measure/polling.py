@@ -55,7 +55,13 @@ WAVE_MODES = ("batch", "all")
 WAVE_SPACING = 0.25
 # window mode, past a job's own estimate (or without one): list requests per job the shared looks
 # aim at (issue 21: <= 3 requests per job with its POST, and the first run's probing on top)
-WINDOW_LOOKS_PER_JOB = 1.5
+WINDOW_LOOKS_PER_JOB = 1.5  # before any end: the probe's share floor
+# window mode paces its shared looks to a request budget per job (issue 21: <= 3 with the job's
+# POST, no runtime history), a little under it for what cannot be paced (a queue's looks at
+# poll_interval_max, the probe); the looks per job left stay within [MIN, MAX]
+WINDOW_REQUESTS_PER_JOB = 2.8
+WINDOW_LOOKS_MIN = 0.5
+WINDOW_LOOKS_MAX = 4.0
 # window mode before any end (nothing known about the runtimes): the probe's looks, each this share
 # of the oldest job's age after the last
 WINDOW_PROBE_GROWTH = 1.0
