@@ -555,13 +555,7 @@ class PhaseExecutor:
             due = f.t_base + est * self._bracket[f.bracket]
             self._schedule(f, max(now + lo, min(now + hi, due)))
             return
-        if state != "pending" and f.exact and est is not None and self._refutes_prior(f):
-            self._drop_prior()
-        if self._shared_window():
-            # past its own plan, or none known: one look for all of them, the window's spacing
-            # from this look -- so n jobs cost one request per look, not n
-            delay = min(self._window_spacing(now), self._hint_delay(f, now))
-            self._schedule(f, now + min(hi, max(lo, delay)))
+        if self._window_overdue(f, now, state):
             return
         critical = self._critical()
         if not f.exact and state != "pending":
@@ -589,6 +583,19 @@ class PhaseExecutor:
             delay = min(f.step, (now - f.t_submit) * fraction)
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
+
+    def _window_overdue(self, f: _Flight, now: float, state: str | None) -> bool:
+        """Window mode, a job past its own plan (or with none): one look for all of them, the
+        window's spacing from this look -- so n jobs cost one request per look, not n. False when
+        the job is not in a shared window (its own look, as in the other modes)."""
+        if state != "pending" and f.exact and f.estimate is not None and self._refutes_prior(f):
+            self._drop_prior()
+        if not self._shared_window():
+            return False
+        lo, hi = self.policy.interval_min, self.policy.interval_max
+        delay = min(self._window_spacing(now), self._hint_delay(f, now))
+        self._schedule(f, now + min(hi, max(lo, delay)))
+        return True
 
     def _hint_delay(self, f: _Flight, now: float) -> float:
         """The config's runtime, in unknown units (an emulator runs 200x faster), before anything

@@ -6,7 +6,10 @@ A job is due at its expected end: ``expected_runtime_s`` x a factor learned onli
 cluster are both polled near completion. Known runtimes are bracketed (``BRACKET``); unknown
 ones are looked at each time the job's age grew by a share (``UNKNOWN_GROWTH``); overdue jobs
 back off geometrically. A job whose end releases nothing (others of its batch wave still run)
-needs no close look: each list request covers it anyway. All intervals stay within
+needs no close look: each list request covers it anyway. In window mode one list request covers
+every job in flight, so jobs queued or past their own estimate share the window's looks, paced to
+issue 21's request budget (``WINDOW_REQUESTS_PER_JOB``): what the phase has not spent buys closer
+looks (a freed slot refilled sooner), an overspend sparser ones. All intervals stay within
 [poll_interval_min, poll_interval_max] (:class:`PollPolicy`).
 
 Measurements come from the server's timestamps, so polling late never changes a figure; it
@@ -53,9 +56,8 @@ QUEUED_WAIT = 0.5  # queued: its whole run still ahead -- wait half a runtime, o
 WAVE_MODES = ("batch", "all")
 # no estimates in such a wave: list requests at least this share of the wave's age apart
 WAVE_SPACING = 0.25
-# window mode, past a job's own estimate (or without one): list requests per job the shared looks
-# aim at (issue 21: <= 3 requests per job with its POST, and the first run's probing on top)
-WINDOW_LOOKS_PER_JOB = 1.5  # before any end: the probe's share floor
+# window mode before any end: the probe's looks at least 1/(this x n) of the oldest age apart
+WINDOW_LOOKS_PER_JOB = 1.5
 # window mode paces its shared looks to a request budget per job (issue 21: <= 3 with the job's
 # POST, no runtime history), a little under it for what cannot be paced (a queue's looks at
 # poll_interval_max, the probe); the looks per job left stay within [MIN, MAX]
