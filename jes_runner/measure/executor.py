@@ -540,7 +540,7 @@ class PhaseExecutor:
             return
         if state == "pending" and self._shared_window():
             # queued: no end before its start -- the window's shared queued wait, not its own plan
-            self._schedule(f, now + min(hi, max(lo, self._window_queued_delay(now))))
+            self._schedule(f, now + max(lo, self._window_queued_delay(now)))
             return
         if f.due > now + self._merge_slack(now):  # polled early for free: keep its own due time
             self._schedule(f, f.due)
@@ -670,12 +670,9 @@ class PhaseExecutor:
 
     def _window_queued_delay(self, now: float) -> float:
         """Window mode, a job queued: its whole run is still ahead, and starts when another job
-        ends. While one runs, that one's looks cover it; with all queued (a pool scaling up), the
-        same wait for each (half the oldest one's queue age, or half the typical runtime)."""
-        if not all(g.queued for g in self._flights.values()):
-            return self.policy.interval_max
-        oldest = now - min(g.t_submit for g in self._flights.values())
-        return QUEUED_WAIT * max(oldest, self.model.estimate(None) or 0.0)
+        ends. While one runs, that one's looks cover it; with all queued (a pool scaling up: no
+        end before a node is ready and a whole run on it), poll_interval_max."""
+        return self.policy.interval_max
 
     def _refutes_prior(self, f: _Flight) -> bool:
         """A job bracketed from a factor this phase has not confirmed (the runtimes of an earlier
