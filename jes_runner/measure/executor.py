@@ -44,7 +44,13 @@ from jes_runner.measure.polling import (
     UNKNOWN_GROWTH,
     WAVE_MODES,
     WAVE_SPACING,
+    WINDOW_BRACKET,
+    WINDOW_LOOKS_MAX,
+    WINDOW_LOOKS_MIN,
     WINDOW_LOOKS_PER_JOB,
+    WINDOW_MERGE_SHARE,
+    WINDOW_PROBE_GROWTH,
+    WINDOW_REQUESTS_PER_JOB,
     PollPolicy,
     RuntimeModel,
 )
@@ -84,6 +90,7 @@ class _Flight:
     # when its expected runtime started counting (submission, or start after a queue)
     t_base: float = 0.0
     bracket: int = 0  # next BRACKET point to poll at
+    queued: bool = False  # the last answer said "pending"
 
 
 def _expected_end(f: _Flight) -> float:
@@ -156,6 +163,10 @@ class PhaseExecutor:
         self._stopped: JesError | None = None  # see PhaseOutcome.stopped
         # the current batch wave's release (the phase's, for "all")
         self._wave_started = self.clock()
+        self._looks = 0  # list requests this phase made
+        self._prior_dropped = False  # window mode: the earlier phase's factor did not hold here
+        # a window's looks are shared by all its jobs: a short bracket (each point is a request)
+        self._bracket = WINDOW_BRACKET if phase.mode == "window" else BRACKET
 
     # -- public ------------------------------------------------------------------
 
@@ -298,7 +309,7 @@ class PhaseExecutor:
         lo = self.policy.interval_min
         earliest = self.model.earliest(job_cfg.expected_runtime_s)
         if exact is not None:  # its own runtime: bracket the expected end
-            due, step = t_answer + exact * BRACKET[0], max(lo, exact * BRACKET_STEP)
+            due, step = t_answer + exact * self._bracket[0], max(lo, exact * BRACKET_STEP)
         elif self.phase.mode == "window" and est is not None and self._in_flight() > 1:
             # the window's shared looks (the lead's) cover an early end: its own first look at
             # the typical end the phase has learned
@@ -434,6 +445,7 @@ class PhaseExecutor:
         if not flights:
             return
         self._last_poll = now
+        self._looks += 1
         ids = [f.record.job_instance_id or "" for f in flights]
         try:
             jobs = self.client.get_jobs(ids)
@@ -467,6 +479,7 @@ class PhaseExecutor:
         self._failing_since = None
         by_id = {j.get("id"): j for j in jobs if isinstance(j, dict)}
         t = self.clock()
+        observed = self.model.observed
         for f in flights:
             job = by_id.get(f.record.job_instance_id)
             if job is None:
@@ -488,6 +501,8 @@ class PhaseExecutor:
                 self._finish(f.record, expected=f.job.expected_runtime_s, queued_s=f.queued_s)
             else:
                 self._reschedule(f, t, state)
+        if self.model.observed != observed:
+            self._refresh_window(t)
         self._became_critical(t)
 
     def _log_tail(self, record: JobRecord, job: dict[str, Any]) -> str | None:
@@ -506,6 +521,7 @@ class PhaseExecutor:
     def _reschedule(self, f: _Flight, now: float, state: str | None) -> None:
         lo, hi = self.policy.interval_min, self.policy.interval_max
         est = f.estimate
+        f.queued = state == "pending"
         if state == "pending":
             f.last_pending_at = now
             f.queued_s = now - f.t_submit
@@ -518,20 +534,28 @@ class PhaseExecutor:
             f.step = max(lo, est * RESTART_STEP)
             if f.exact:  # bracket its end again, counted from its start
                 f.t_base, f.bracket = started, 0
-                self._schedule(f, max(now + lo, min(now + hi, started + est * BRACKET[0])))
+                self._schedule(f, max(now + lo, min(now + hi, started + est * self._bracket[0])))
                 return
             self._schedule(f, now + min(hi, max(lo, started + est * DUE_MARGIN - now)))
             return
-        if f.due > now + lo:  # polled early for free: keep its own due time
+        if state == "pending" and self._shared_window():
+            # queued: no end before its start -- the window's shared queued wait, not its own plan
+            self._schedule(f, now + max(lo, self._window_queued_delay(now)))
+            return
+        if f.due > now + self._merge_slack(now):  # polled early for free: keep its own due time
             self._schedule(f, f.due)
             return
-        if state != "pending" and f.exact and est is not None and f.bracket + 1 < len(BRACKET):
+        if (
+            state != "pending"
+            and f.exact
+            and est is not None
+            and f.bracket + 1 < len(self._bracket)
+        ):
             f.bracket += 1
-            self._schedule(f, max(now + lo, min(now + hi, f.t_base + est * BRACKET[f.bracket])))
+            due = f.t_base + est * self._bracket[f.bracket]
+            self._schedule(f, max(now + lo, min(now + hi, due)))
             return
-        if state != "pending" and self._shared_window():
-            # past its bracket (or none known): the lead's looks, spaced by a share of its age
-            self._schedule(f, now + min(hi, max(lo, (now - f.t_base) * self._window_growth())))
+        if self._window_overdue(f, now, state):
             return
         critical = self._critical()
         if not f.exact and state != "pending":
@@ -546,14 +570,7 @@ class PhaseExecutor:
                 if critical
                 else RELAXED_GROWTH
             )
-            delay = (now - f.t_submit) * growth
-            hint = f.job.expected_runtime_s
-            if hint and self.model.factor is None:
-                # the config's runtime, in unknown units (an emulator runs 200x faster): one candidate
-                # among the probes -- if it is right, the job is seen ending near it
-                nxt = next((t for b in BRACKET if (t := f.t_submit + hint * b) > now + lo), None)
-                if nxt is not None:
-                    delay = min(delay, nxt - now)
+            delay = min((now - f.t_submit) * growth, self._hint_delay(f, now))
         elif est is None:  # queued, nothing learned: look again as it ages
             delay = (now - f.t_submit) * PROBE_GROWTH
         elif state == "pending":
@@ -567,17 +584,113 @@ class PhaseExecutor:
             f.step *= OVERDUE_GROWTH
         self._schedule(f, now + min(hi, max(lo, delay)))
 
+    def _window_overdue(self, f: _Flight, now: float, state: str | None) -> bool:
+        """Window mode, a job past its own plan (or with none): one look for all of them, the
+        window's spacing from this look -- so n jobs cost one request per look, not n. False when
+        the job is not in a shared window (its own look, as in the other modes)."""
+        if state != "pending" and f.exact and f.estimate is not None and self._refutes_prior(f):
+            self._drop_prior()
+        if not self._shared_window():
+            return False
+        lo, hi = self.policy.interval_min, self.policy.interval_max
+        delay = min(self._window_spacing(now), self._hint_delay(f, now))
+        self._schedule(f, now + min(hi, max(lo, delay)))
+        return True
+
+    def _hint_delay(self, f: _Flight, now: float) -> float:
+        """The config's runtime, in unknown units (an emulator runs 200x faster), before anything
+        is learned: one candidate among the probes -- if it is right, the job is seen ending near
+        it (inf when there is none)."""
+        hint = f.job.expected_runtime_s
+        if not hint or self.model.factor is not None:
+            return float("inf")
+        lo = self.policy.interval_min
+        nxt = next((t for b in self._bracket if (t := f.t_submit + hint * b) > now + lo), None)
+        return float("inf") if nxt is None else nxt - now
+
     def _shared_window(self) -> bool:
         """Window mode with several jobs in flight: each list request covers all of them."""
         return self.phase.mode == "window" and len(self._flights) > 1
 
     def _window_growth(self) -> float:
-        """Window mode: looks a share of the lead's age apart. One look covers all ``n`` jobs in
-        flight and they end ~n times per runtime, so a share of 1/(WINDOW_LOOKS_PER_JOB x n) costs
-        about WINDOW_LOOKS_PER_JOB looks per job while a freed slot waits ~half that share."""
-        share = 1.0 / (WINDOW_LOOKS_PER_JOB * len(self._flights))
-        base = PROBE_GROWTH if self.model.shortest is None else UNKNOWN_GROWTH
-        return min(RELAXED_GROWTH, max(base, share))
+        """Window mode: looks a share of the typical runtime apart. One look covers all ``n`` jobs
+        in flight and they end ~n times per runtime, so a share of 1/(L x n) costs about L looks
+        per job while a freed slot waits ~half that share: L is what the phase's request budget
+        has left per job not yet ended (:meth:`_looks_per_job_left`). Before any end, a share of
+        the oldest job's age: a geometric probe."""
+        n = max(1, len(self._flights))
+        if self.model.shortest is None:
+            return max(WINDOW_PROBE_GROWTH, 1.0 / (WINDOW_LOOKS_PER_JOB * n))
+        share = 1.0 / (self._looks_per_job_left() * n)
+        return min(RELAXED_GROWTH, max(UNKNOWN_GROWTH, share))
+
+    def _looks_per_job_left(self) -> float:
+        """Window mode: list requests the phase may still make per job not yet ended, within
+        issue 21's budget (WINDOW_REQUESTS_PER_JOB per job, its submission included) -- what the
+        queue and the probe did not spend buys closer looks, an overspend sparser ones."""
+        budget = len(self.phase.jobs) * (WINDOW_REQUESTS_PER_JOB - 1)
+        jobs_left = len(self._queue) + len(self._submitting) + len(self._flights)
+        left = (budget - self._looks) / max(1, jobs_left)
+        return min(WINDOW_LOOKS_MAX, max(WINDOW_LOOKS_MIN, left))
+
+    def _window_spacing(self, now: float) -> float:
+        """The window's next look after ``now``: a share of the typical runtime (the phase's
+        median so far); before any end, of the oldest job's age."""
+        typical = self.model.estimate(None)
+        ref = typical if typical else max(now - f.t_base for f in self._flights.values())
+        return ref * self._window_growth()
+
+    def _refresh_window(self, now: float) -> None:
+        """Window mode, a job of this phase ended: the jobs in flight submitted before anything was
+        learned (or on a factor now seen too slow) get their own estimate from the phase's factor,
+        and bracket their end if it is still ahead."""
+        if self.phase.mode != "window":
+            return
+        for f in self._flights.values():
+            exact = self.model.exact(f.job.expected_runtime_s)
+            if exact is None or f.last_pending_at is not None:
+                continue
+            # sooner than it was bracketed for (the factor of an earlier phase was too slow): its
+            # bracket starts again from the phase's own factor
+            due = f.t_base + exact * self._bracket[0]
+            if f.exact and (f.estimate is None or exact >= f.estimate):
+                continue
+            f.exact, f.estimate, f.bracket = True, exact, 0
+            if due > now:
+                self._schedule(f, due)
+
+    def _merge_slack(self, now: float) -> float:
+        """How soon after a look a job's own due may be and still count as covered by it: the
+        poll floor; in a shared window a share of its spacing (a look a moment after the last is
+        a request that tells nothing new)."""
+        lo = self.policy.interval_min
+        if not self._shared_window():
+            return lo
+        return max(lo, WINDOW_MERGE_SHARE * self._window_spacing(now))
+
+    def _window_queued_delay(self, now: float) -> float:
+        """Window mode, a job queued: its whole run is still ahead, and starts when another job
+        ends. While one runs, that one's looks cover it; with all queued (a pool scaling up: no
+        end before a node is ready and a whole run on it), poll_interval_max."""
+        return self.policy.interval_max
+
+    def _refutes_prior(self, f: _Flight) -> bool:
+        """A job bracketed from a factor this phase has not confirmed (the runtimes of an earlier
+        phase or run) ran past its whole bracket: that factor does not hold here."""
+        return (
+            self.phase.mode == "window"
+            and not self._prior_dropped
+            and self.model.observed == 0
+            and f.bracket + 1 >= len(self._bracket)
+        )
+
+    def _drop_prior(self) -> None:
+        """Window mode: estimates from another phase (its factor refuted) become lower bounds --
+        no job brackets its end on them any more; the shared looks cover every job in flight."""
+        self._prior_dropped = True
+        self.model.prior_factor = None
+        for g in self._flights.values():
+            g.exact = False
 
     def _critical(self) -> bool:
         """Does the next job end release work (so that its detection delay is idle time)?"""

@@ -6,7 +6,10 @@ A job is due at its expected end: ``expected_runtime_s`` x a factor learned onli
 cluster are both polled near completion. Known runtimes are bracketed (``BRACKET``); unknown
 ones are looked at each time the job's age grew by a share (``UNKNOWN_GROWTH``); overdue jobs
 back off geometrically. A job whose end releases nothing (others of its batch wave still run)
-needs no close look: each list request covers it anyway. All intervals stay within
+needs no close look: each list request covers it anyway. In window mode one list request covers
+every job in flight, so jobs queued or past their own estimate share the window's looks, paced to
+issue 21's request budget (``WINDOW_REQUESTS_PER_JOB``): what the phase has not spent buys closer
+looks (a freed slot refilled sooner), an overspend sparser ones. All intervals stay within
 [poll_interval_min, poll_interval_max] (:class:`PollPolicy`).
 
 Measurements come from the server's timestamps, so polling late never changes a figure; it
@@ -28,6 +31,12 @@ DUE_MARGIN = 1.04  # a queued job that started: first look a little after its ex
 # Known runtime (config, history or an earlier phase): polls bracket the expected end, so the gap
 # between a job's end and the next job's creation (idle time in a sequential makespan) stays ~1 %.
 BRACKET = (0.998, 1.001, 1.004, 1.01, 1.02, 1.035)
+# window mode: each bracket point is a request (shared by the window, but one per point), and a
+# late look leaves one slot empty, not the cluster idle -- fewer, a little later
+WINDOW_BRACKET = (1.001, 1.02)
+# a shared window: a job's own look due within this share of the window's spacing after a look is
+# covered by that look (a request a moment after the last tells nothing new)
+WINDOW_MERGE_SHARE = 0.25
 BRACKET_STEP = 0.03  # past the bracket: overdue steps start at 3 % of the expected runtime
 # no estimate: poll each time the job's age grew by this share (the gap after its end <= that share)
 UNKNOWN_GROWTH = 0.035
@@ -47,9 +56,17 @@ QUEUED_WAIT = 0.5  # queued: its whole run still ahead -- wait half a runtime, o
 WAVE_MODES = ("batch", "all")
 # no estimates in such a wave: list requests at least this share of the wave's age apart
 WAVE_SPACING = 0.25
-# window mode, past a job's own estimate (or without one): list requests per job the shared looks
-# aim at (issue 21: <= 3 requests per job with its POST, and the first run's probing on top)
+# window mode before any end: the probe's looks at least 1/(this x n) of the oldest age apart
 WINDOW_LOOKS_PER_JOB = 1.5
+# window mode paces its shared looks to a request budget per job (issue 21: <= 3 with the job's
+# POST, no runtime history), a little under it for what cannot be paced (a queue's looks at
+# poll_interval_max, the probe); the looks per job left stay within [MIN, MAX]
+WINDOW_REQUESTS_PER_JOB = 2.8
+WINDOW_LOOKS_MIN = 0.5
+WINDOW_LOOKS_MAX = 4.0
+# window mode before any end (nothing known about the runtimes): the probe's looks, each this share
+# of the oldest job's age after the last
+WINDOW_PROBE_GROWTH = 1.0
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
