@@ -269,7 +269,9 @@ class Runner:
             page_limit=s.correlation_page_limit,
             stop_event=self.stop_event,
         )
-        policy = PollPolicy(s.poll_interval_min, s.poll_interval_max, s.job_timeout_s)
+        policy = PollPolicy.for_cluster(
+            s.poll_interval_min, s.poll_interval_max, s.job_timeout_s, self._speed_factor()
+        )
         # expected runtimes measured on this target (history): the factor starts at the unit, not unknown
         history = self.runtime_history and self.runtime_history.get("jobs_with_history")
         unit = self._speed_factor() or 1.0  # served seconds per expected (config) second

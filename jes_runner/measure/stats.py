@@ -6,6 +6,10 @@ Rules the figures keep:
 * ``idle_seconds`` is the time inside the phase window when none of its jobs
   existed on the server (between one job's end and the next creation: the
   runner's own reaction time); ``busy_makespan_seconds`` is the makespan without it;
+* ``slot_idle_seconds`` (window and sequential modes, which release a job when one
+  ends) is the time a slot stood empty waiting for the runner to see an end: the
+  k-th end to the (k + slots)-th creation, summed; in window mode the others still
+  run, so idle time misses it. ``slot_idle_percent`` is its share of slots x makespan;
 * a phase is compared with the baseline over the jobs *completed in both*, on the
   makespan and on the busy time, and is ``comparable`` only when neither phase
   had a failure, a timeout, a cancellation or an abort (a failed job ends early
@@ -116,13 +120,45 @@ def span_seconds(intervals: list[Interval]) -> float | None:
     return round((max(b for _, b in intervals) - min(a for a, _ in intervals)).total_seconds(), 3)
 
 
-def phase_stats(all_records: list[JobRecord], planned: int | None = None) -> dict[str, Any]:
+# modes that release the next job when one ends: a late look leaves a slot empty
+RELEASE_ON_END_MODES = ("sequential", "window")
+
+
+def slot_idle_seconds(intervals: list[Interval], slots: int) -> float:
+    """Time slots stood empty between an end and the creation it released: with at most
+    ``slots`` jobs in flight the (k + slots)-th creation waits for the k-th end."""
+    ends = sorted(b for _, b in intervals)
+    starts = sorted(a for a, _ in intervals)
+    gaps = (max(0.0, (c - e).total_seconds()) for e, c in zip(ends, starts[slots:], strict=False))
+    return round(sum(gaps), 3)
+
+
+def _slot_idle(
+    intervals: list[Interval], makespan: float | None, mode: str | None, slots: int | None
+) -> dict[str, float | None]:
+    if mode not in RELEASE_ON_END_MODES or not slots or not intervals:
+        return {"slot_idle_seconds": None, "slot_idle_percent": None}
+    empty = slot_idle_seconds(intervals, slots)
+    share = round(empty / (slots * makespan) * 100, 2) if makespan else None
+    return {"slot_idle_seconds": empty, "slot_idle_percent": share}
+
+
+def phase_stats(
+    all_records: list[JobRecord],
+    planned: int | None = None,
+    mode: str | None = None,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    """``mode`` and ``concurrency`` (the phase's): for the slot idle of modes that release
+    a job when one ends (None otherwise, or when unknown)."""
     counts = Counter(r.status for r in all_records)
     records = measured(all_records)
     first, last = phase_window(records)
     makespan = round((last - first).total_seconds(), 3) if first and last else None
-    busy = busy_seconds(server_intervals(spans(records)))
+    intervals = server_intervals(spans(records))
+    busy = busy_seconds(intervals)
     idle = round(makespan - busy, 3) if makespan is not None and busy is not None else None
+    slots = 1 if mode == "sequential" else concurrency
     durations = [r.duration for r in records if r.status == "completed" and r.duration is not None]
     waits = [
         float(w)
@@ -144,6 +180,7 @@ def phase_stats(all_records: list[JobRecord], planned: int | None = None) -> dic
         "busy_makespan_seconds": busy,
         "idle_seconds": idle,
         "idle_percent": round(idle / makespan * 100, 2) if idle is not None and makespan else None,
+        **_slot_idle(intervals, makespan, mode, slots),
         "jobs_planned": len(all_records) if planned is None else planned,
         "jobs_submitted": sum(1 for r in all_records if r.job_instance_id),
         "jobs_total": len(all_records),
@@ -266,6 +303,13 @@ def judge_phase(
             Reason.IDLE,
             f"phase {name}: {idle:.0f} % of its makespan had none of its jobs on the server "
             f"(max_idle_share {limits.max_idle_share:.0%})",
+        )
+    slot_idle = stats.get("slot_idle_percent")
+    if slot_idle is not None and slot_idle / 100 > limits.max_idle_share:
+        verdict.add(
+            Reason.IDLE,
+            f"phase {name}: its job slots stood empty {slot_idle:.0f} % of the time waiting "
+            f"for the runner to see an end (max_idle_share {limits.max_idle_share:.0%})",
         )
     return verdict
 

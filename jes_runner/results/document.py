@@ -140,7 +140,9 @@ def phase_document(outcome: PhaseOutcome, unmatched: list[str]) -> dict[str, Any
         "client_ended_at": iso(outcome.client_ended_at),
         "jobs": [r.to_dict() for r in records],
         "unmatched_jobs": unmatched,
-        "stats": phase_stats(records, planned=len(phase.jobs)),
+        "stats": phase_stats(
+            records, planned=len(phase.jobs), mode=phase.mode, concurrency=phase.concurrency
+        ),
         "vs_baseline": None,
         "viya_requests": outcome.requests,
         "learned_runtime_factor": outcome.learned_factor,

@@ -139,6 +139,13 @@ def _notes(p: dict[str, Any], factor: float, unit: str) -> list[str]:
         )
     if len(bad) > 10:
         out.append(f"phase {p['name']}: ... and {len(bad) - 10} more not completed")
+    slot_idle = (p.get("stats") or {}).get("slot_idle_percent")
+    if p.get("mode") == "window" and slot_idle is not None:
+        out.append(
+            f"phase {p['name']}: its {p.get('concurrency')} slots stood empty "
+            f"{fmt_number(slot_idle, 1)} % of the time waiting for the runner to see an end "
+            "(inside the makespan; idle % counts only times with no job at all)"
+        )
     scaling = _scaling_line(p, factor, unit)
     if scaling:
         out.append(scaling)

@@ -84,3 +84,29 @@ def test_phase_stats_and_baseline_figures() -> None:
     assert (
         peak_nodes([_rec(1, 0, 10, "a"), _rec(2, 10, 20, "b")]) == 1
     )  # back to back is not concurrent
+
+
+def test_slot_idle_counts_the_slots_a_late_look_left_empty() -> None:
+    """Window of 2: j3 is created 2 s after j1's end, j4 5 s after j2's; j5 waits for j3's end
+    by 1 s. Worked out by hand: 8 s of empty slot over 2 slots x 40 s of makespan."""
+    recs = [_rec(1, 0, 10), _rec(2, 0, 20), _rec(3, 12, 30), _rec(4, 25, 40), _rec(5, 31, 38)]
+    s = phase_stats(recs, mode="window", concurrency=2)
+    assert s["slot_idle_seconds"] == 8.0
+    assert s["slot_idle_percent"] == 10.0
+    assert s["idle_seconds"] == 0.0  # a job ran all along: idle time cannot see it
+    # the same phase an hour later and in another order: the same figure
+    later = [
+        _rec(r.sequence, 3600 + s0, 3600 + e0)
+        for r, (s0, e0) in zip(
+            recs[::-1], [(31, 38), (25, 40), (12, 30), (0, 20), (0, 10)], strict=True
+        )
+    ]
+    assert phase_stats(later, mode="window", concurrency=2)["slot_idle_seconds"] == 8.0
+
+
+def test_slot_idle_only_where_an_end_releases_the_next_job() -> None:
+    recs = [_rec(1, 0, 10), _rec(2, 13, 20)]
+    assert phase_stats(recs, mode="sequential", concurrency=1)["slot_idle_seconds"] == 3.0
+    for mode in ("batch", "all", None):
+        s = phase_stats(recs, mode=mode, concurrency=2)
+        assert s["slot_idle_seconds"] is None and s["slot_idle_percent"] is None
