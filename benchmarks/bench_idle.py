@@ -17,9 +17,10 @@ Clients, each on a fresh emulator (default scenario, ``--speed``; identical star
 * ``jes-runner, history``: the same config, the results directory holding the first run's file
   (the CronJob's normal case: expected runtimes from the newest results).
 
-jes-runner's poll interval bounds are the real-cluster defaults, which the runner scales by the
-speed factor for an emulated run (a real cluster's 0.05 s floor and 30 s ceiling are the
-emulator's 0.05*S and 30*S, the floor at least 1 ms), like the original's 5 s. Job-polling requests = the phase's Viya requests minus its submissions.
+jes-runner's poll interval bounds are the real-cluster defaults scaled by the speed factor
+(a real cluster's 0.05 s floor and 30 s ceiling are the emulator's 0.05*S and 30*S: the bench
+passes the floor, the runner scales the ceiling of an emulated run itself), like the original's
+5 s. Job-polling requests = the phase's Viya requests minus its submissions.
 
 Targets: sequential idle <= 1 % of the makespan with history, <= 5 % without; <= 4 job-polling
 requests per job with history. Exit status 1 if one is missed.
@@ -149,6 +150,7 @@ def run_jes(
         output_dir=results_dir,
         secrets_dir=results_dir / "no-secrets",
         report=False,
+        poll_interval_min=0.05 * speed,
         node_timeline="off",
         correlation_deadline_s=5.0,
     )

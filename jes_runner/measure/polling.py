@@ -70,10 +70,6 @@ WINDOW_PROBE_GROWTH = 1.0
 MISSING_LIMIT = 3  # list answers without a job before asking for it by id
 
 
-# an emulated cluster's poll floor, served seconds: below it a look is mostly its own HTTP round trip
-EMULATED_POLL_FLOOR_S = 0.001
-
-
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
     interval_min: float = 0.05
@@ -86,14 +82,14 @@ class PollPolicy:
     def for_cluster(
         cls, interval_min: float, interval_max: float, job_timeout_s: float, speed: float | None
     ) -> PollPolicy:
-        """The poll bounds are the cluster's seconds. An emulated cluster runs ``speed`` served
-        seconds per modelled second, so its bounds are scaled alike (30 s between looks at most
-        is 0.15 s served at 0.005): unscaled, a look every 30 s served would be 100 minutes of
-        the modelled cluster, and a window of queued jobs would sit through whole runs unseen."""
+        """The longest gap between looks is the cluster's seconds: an emulated cluster runs
+        ``speed`` served seconds per modelled second, so its ceiling is scaled alike (30 s is
+        0.15 s served at 0.005). Unscaled, a look every 30 s served would be 100 minutes of the
+        modelled cluster, and a window of queued jobs would sit through whole runs unseen. The
+        floor stays as set: it spares the server, whatever its clock."""
         if not speed:
             return cls(interval_min, interval_max, job_timeout_s)
-        lo = max(EMULATED_POLL_FLOOR_S, interval_min * speed)
-        return cls(lo, max(lo, interval_max * speed), job_timeout_s)
+        return cls(interval_min, max(interval_min, interval_max * speed), job_timeout_s)
 
 
 class RuntimeModel:
