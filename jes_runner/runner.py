@@ -87,7 +87,10 @@ class _Tee:
         self.progress = progress
         self.checkpoint = checkpoint
         self.in_flight: dict[str, str] = {}  # job id -> unique name
-        self._lock = threading.Lock()
+        # re-entrant: a second signal's handler runs on the main thread and takes a snapshot,
+        # perhaps while that thread is inside job_submitted/job_finished (a plain lock deadlocked
+        # there, and the run sat out its whole grace period)
+        self._lock = threading.RLock()
 
     def job_submitted(self, phase: PhasePlan, record: JobRecord) -> None:
         self.checkpoint.submitted(record)

@@ -149,7 +149,8 @@ class GracefulShutdown:
 def _say(text: str) -> None:
     """The one ``error:`` line on stderr, written raw: a logging handler may hold its lock mid-write."""
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        # RuntimeError: a signal arrived while this (main) thread was inside that stream's write
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
             stream.flush()
     with contextlib.suppress(OSError):
         os.write(2, f"error: {text}\n".encode())
