@@ -270,6 +270,16 @@ class Verdict:
         self.texts.append(text)
 
 
+# the runner's idle gaps, judged against max_idle_share: the first figure over it is the reason
+IDLE_FIGURES = (
+    ("idle_percent", "{:.0f} % of its makespan had none of its jobs on the server"),
+    (
+        "slot_idle_percent",
+        "its job slots stood empty {:.0f} % of the time waiting for the runner to see an end",
+    ),
+)
+
+
 def judge_phase(
     name: str,
     records: list[JobRecord],
@@ -297,20 +307,14 @@ def judge_phase(
             f"{api_error_seconds / makespan:.0%} of its makespan (max_outage_share "
             f"{limits.max_outage_share:.0%}): the runner lost sight of its jobs",
         )
-    idle = stats.get("idle_percent")
-    if idle is not None and idle / 100 > limits.max_idle_share:
-        verdict.add(
-            Reason.IDLE,
-            f"phase {name}: {idle:.0f} % of its makespan had none of its jobs on the server "
-            f"(max_idle_share {limits.max_idle_share:.0%})",
-        )
-    slot_idle = stats.get("slot_idle_percent")
-    if slot_idle is not None and slot_idle / 100 > limits.max_idle_share:
-        verdict.add(
-            Reason.IDLE,
-            f"phase {name}: its job slots stood empty {slot_idle:.0f} % of the time waiting "
-            f"for the runner to see an end (max_idle_share {limits.max_idle_share:.0%})",
-        )
+    for key, what in IDLE_FIGURES:
+        share = stats.get(key)
+        if share is not None and share / 100 > limits.max_idle_share:
+            verdict.add(
+                Reason.IDLE,
+                f"phase {name}: {what.format(share)} (max_idle_share {limits.max_idle_share:.0%})",
+            )
+            break  # one gap, one reason: a sequential phase's slot idle is its idle time
     return verdict
 
 

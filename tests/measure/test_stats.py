@@ -110,3 +110,16 @@ def test_slot_idle_only_where_an_end_releases_the_next_job() -> None:
     for mode in ("batch", "all", None):
         s = phase_stats(recs, mode=mode, concurrency=2)
         assert s["slot_idle_seconds"] is None and s["slot_idle_percent"] is None
+
+
+def test_a_sequential_gap_is_one_idle_reason_not_two() -> None:
+    from jes_runner.measure.stats import ComparabilityLimits, Reason, judge_phase
+
+    recs = [_rec(1, 0, 10), _rec(2, 40, 50)]  # 30 s of 50 idle: idle and slot idle alike
+    stats = phase_stats(recs, mode="sequential", concurrency=1)
+    assert stats["idle_percent"] == stats["slot_idle_percent"] == 60.0
+    v = judge_phase(
+        "p", recs, aborted=False, planned=2, stats=stats, api_error_seconds=0.0,
+        limits=ComparabilityLimits(),
+    )  # fmt: skip
+    assert v.codes == [Reason.IDLE] and len(v.texts) == 1 and "none of its jobs" in v.texts[0]
