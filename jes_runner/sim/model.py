@@ -19,8 +19,9 @@ The model, fitted to the measured 54-job runs (docs/CALIBRATION.md):
 * A dispatched job is STARTING while it does its start-up work: log-normal,
   median ``start_overhead_s``, log-sigma ``start_sigma * (1 - 1 / load) ** 2``
   (load = the CPU demand of the jobs on the node over its cores, at least 1,
-  a starting job counting ``start_cpu_share`` of its demand, as it starts), done at speed ``load ** -start_load_exponent`` (re-evaluated
-  whenever the node's jobs change): skewed, with a long tail on a busy node and
+  a starting job counting ``start_cpu_share`` of its demand, as it starts),
+  done at speed ``load ** -start_load_exponent`` (re-evaluated whenever the
+  node's jobs change): skewed, with a long tail on a busy node and
   none on an idle one, as measured. Then it is RUNNING for its run work (the
   profile's time alone, times its seeded log-normal noise of sigma
   ``run_noise_sigma`` and mean 1).
